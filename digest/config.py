@@ -1,0 +1,308 @@
+"""Settings: packaged defaults (config/digest.toml), then a user file, then DIGEST_* variables.
+
+Resolution order, later wins:
+
+1. ``config/digest.toml`` shipped with the project (documented defaults);
+2. the file named by ``--config PATH`` or ``DIGEST_CONFIG``;
+3. ``DIGEST_<SECTION>_<KEY>`` environment variables (``DIGEST_SMTP_PORT=2525``).
+
+Secrets never come from a file: ``DIGEST_SMTP_PASSWORD``, ``DIGEST_SECRET_KEY`` and
+``DIGEST_SUMMARIZER_API_KEY`` are read from the environment only. Unknown sections or keys and
+values of the wrong type are refused with a one-line :class:`ConfigError` naming the key.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from email.utils import parseaddr
+from pathlib import Path
+from typing import Any, get_type_hints
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from .errors import ConfigError
+from .resources import config_dir
+
+SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key")}
+
+
+@dataclass(frozen=True)
+class NewsletterConfig:
+    title: str = "Cyber Digest"
+    sender: str = "Cyber Digest <digest@example.org>"
+    reply_to: str = ""
+    base_url: str = "http://127.0.0.1:8000"
+    list_id: str = ""
+    unsubscribe_mailto: str = ""
+    max_stories: int = 60
+
+
+@dataclass(frozen=True)
+class DatabaseConfig:
+    url: str = "sqlite:///var/digest.db"
+
+
+@dataclass(frozen=True)
+class FeedsConfig:
+    file: str = "config/feeds.toml"
+    poll_interval_minutes: int = 30
+    allow_private_networks: bool = False
+    timeout_seconds: float = 20.0
+    max_bytes: int = 10_000_000
+    max_redirects: int = 5
+    per_host_concurrency: int = 2
+    concurrency: int = 32
+    fetch_pages: bool = True
+    extract_workers: int = 0
+    user_agent: str = "digest/0.1 (+https://github.com/digest-news/digest)"
+    max_entries_per_feed: int = 100
+    failure_alert_threshold: int = 5
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    host: str = "localhost"
+    port: int = 25
+    starttls: bool = False
+    tls: bool = False
+    username: str = ""
+    password: str = ""
+    timeout_seconds: float = 30.0
+    pool_size: int = 8
+    rate_limit_per_second: float = 0.0
+    retry_deadline_seconds: float = 600.0
+    max_hard_bounces: int = 3
+    dkim_selector: str = ""
+    dkim_domain: str = ""
+    dkim_key_file: str = ""
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    send_time: str = "07:00"
+    timezone: str = "UTC"
+
+
+@dataclass(frozen=True)
+class SummarizerConfig:
+    backend: str = "extractive"
+    endpoint: str = ""
+    model: str = ""
+    api_key: str = ""
+    timeout_seconds: float = 20.0
+    max_words: int = 70
+
+
+@dataclass(frozen=True)
+class StoriesConfig:
+    window_hours: int = 72
+
+
+@dataclass(frozen=True)
+class SecurityConfig:
+    secret_key: str = ""
+    confirm_token_days: int = 7
+
+
+@dataclass(frozen=True)
+class WebConfig:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    signup_rate_per_hour: int = 20
+
+
+@dataclass(frozen=True)
+class OutboxConfig:
+    dir: str = "var/outbox"
+    sample_recipient: str = "reader@example.org"
+
+
+@dataclass(frozen=True)
+class Config:
+    newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
+    database: DatabaseConfig = field(default_factory=DatabaseConfig)
+    feeds: FeedsConfig = field(default_factory=FeedsConfig)
+    smtp: SmtpConfig = field(default_factory=SmtpConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    summarizer: SummarizerConfig = field(default_factory=SummarizerConfig)
+    stories: StoriesConfig = field(default_factory=StoriesConfig)
+    security: SecurityConfig = field(default_factory=SecurityConfig)
+    web: WebConfig = field(default_factory=WebConfig)
+    outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    #: folder that relative paths (database, feeds file, outbox) are resolved against
+    root: Path = field(default_factory=Path.cwd)
+    #: the file the settings came from, if any
+    source: Path | None = None
+
+    def path(self, value: str) -> Path:
+        """Resolve a configured path: absolute as is, relative under the working directory."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.root / p
+
+    @property
+    def database_url(self) -> str:
+        """The database URL with a relative SQLite path made absolute (and its folder created)."""
+        url = self.database.url
+        m = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
+        if m and m.group(2) != ":memory:":
+            target = self.path(m.group(2))
+            target.parent.mkdir(parents=True, exist_ok=True)
+            return f"sqlite{m.group(1) or ''}:///{target}"
+        return url
+
+    def replace(self, **sections: Any) -> Config:
+        """Copy with whole sections or section fields replaced: ``cfg.replace(smtp={"port": 2525})``."""
+        changes: dict[str, Any] = {}
+        for name, value in sections.items():
+            current = getattr(self, name)
+            if isinstance(value, dict) and dataclasses.is_dataclass(current):
+                value = dataclasses.replace(current, **value)
+            changes[name] = value
+        return dataclasses.replace(self, **changes)
+
+
+_SECTIONS: dict[str, type] = {
+    f.name: f.type if isinstance(f.type, type) else get_type_hints(Config)[f.name]
+    for f in dataclasses.fields(Config)
+    if f.name not in ("root", "source")
+}
+
+
+def _coerce(section: str, key: str, raw: Any, typ: type, from_env: bool) -> Any:
+    name = f"{section}.{key}"
+    if typ is bool:
+        if isinstance(raw, bool):
+            return raw
+        if from_env and isinstance(raw, str) and raw.lower() in ("1", "true", "yes", "on", "0", "false", "no", "off"):
+            return raw.lower() in ("1", "true", "yes", "on")
+        raise ConfigError(f"config key {name}: expected true or false, got {raw!r}")
+    if typ is int:
+        if isinstance(raw, bool):
+            raise ConfigError(f"config key {name}: expected a whole number, got {raw!r}")
+        if isinstance(raw, int):
+            return raw
+        if from_env and isinstance(raw, str) and re.fullmatch(r"-?\d+", raw.strip()):
+            return int(raw)
+        raise ConfigError(f"config key {name}: expected a whole number, got {raw!r}")
+    if typ is float:
+        if isinstance(raw, bool):
+            raise ConfigError(f"config key {name}: expected a number, got {raw!r}")
+        if isinstance(raw, (int, float)):
+            return float(raw)
+        if from_env and isinstance(raw, str):
+            try:
+                return float(raw)
+            except ValueError:
+                pass
+        raise ConfigError(f"config key {name}: expected a number, got {raw!r}")
+    if not isinstance(raw, str):
+        raise ConfigError(f"config key {name}: expected a string, got {raw!r}")
+    return raw
+
+
+def _validate(cfg: Config) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"config key {key}: {why}")
+
+    if not re.fullmatch(r"([01]\d|2[0-3]):[0-5]\d", cfg.schedule.send_time):
+        raise bad("schedule.send_time", f"expected HH:MM (24-hour), got {cfg.schedule.send_time!r}")
+    try:
+        ZoneInfo(cfg.schedule.timezone)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise bad("schedule.timezone", f"unknown time zone {cfg.schedule.timezone!r} (use e.g. 'Europe/Berlin')") from None
+    if not re.match(r"^https?://[^/\s]+", cfg.newsletter.base_url):
+        raise bad("newsletter.base_url", f"expected an http(s) URL, got {cfg.newsletter.base_url!r}")
+    _name, addr = parseaddr(cfg.newsletter.sender)
+    if "@" not in addr or any(c in cfg.newsletter.sender for c in "\r\n"):
+        raise bad("newsletter.sender", f"expected 'Name <address@domain>', got {cfg.newsletter.sender!r}")
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", cfg.database.url):
+        raise bad("database.url", f"expected a sqlite:/// or postgresql:// URL, got {cfg.database.url!r}")
+    positive = {
+        "feeds.poll_interval_minutes": cfg.feeds.poll_interval_minutes,
+        "feeds.timeout_seconds": cfg.feeds.timeout_seconds,
+        "feeds.max_bytes": cfg.feeds.max_bytes,
+        "feeds.per_host_concurrency": cfg.feeds.per_host_concurrency,
+        "feeds.concurrency": cfg.feeds.concurrency,
+        "feeds.max_entries_per_feed": cfg.feeds.max_entries_per_feed,
+        "smtp.pool_size": cfg.smtp.pool_size,
+        "smtp.timeout_seconds": cfg.smtp.timeout_seconds,
+        "summarizer.max_words": cfg.summarizer.max_words,
+        "stories.window_hours": cfg.stories.window_hours,
+        "newsletter.max_stories": cfg.newsletter.max_stories,
+    }
+    for key, value in positive.items():
+        if value <= 0:
+            raise bad(key, f"must be greater than 0, got {value!r}")
+    if not 0 < cfg.smtp.port < 65536:
+        raise bad("smtp.port", f"must be a TCP port (1-65535), got {cfg.smtp.port!r}")
+    if cfg.smtp.rate_limit_per_second < 0:
+        raise bad("smtp.rate_limit_per_second", "must be 0 (unlimited) or more")
+    if cfg.feeds.max_redirects < 0:
+        raise bad("feeds.max_redirects", "must be 0 or more")
+    if cfg.smtp.starttls and cfg.smtp.tls:
+        raise bad("smtp.starttls", "starttls and tls are exclusive: tls is implicit TLS (port 465)")
+    if cfg.summarizer.backend not in ("extractive", "openai"):
+        raise bad("summarizer.backend", f"expected 'extractive' or 'openai', got {cfg.summarizer.backend!r}")
+    if cfg.summarizer.backend == "openai" and not cfg.summarizer.endpoint:
+        raise bad("summarizer.endpoint", "must be set when summarizer.backend is 'openai'")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path}: not found") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
+
+
+def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None,
+                root: Path | None = None) -> Config:
+    """Load settings; raise :class:`ConfigError` with a one-line message on any problem."""
+    env = dict(os.environ if env is None else env)
+    if path is None and env.get("DIGEST_CONFIG"):
+        path = env["DIGEST_CONFIG"]
+    layers: list[tuple[str, dict[str, Any]]] = [("defaults", _read_toml(config_dir() / "digest.toml"))]
+    if path is not None:
+        layers.append((str(path), _read_toml(Path(path))))
+
+    values: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for origin, data in layers:
+        for section, table in data.items():
+            if section not in _SECTIONS:
+                raise ConfigError(f"config key {section}: unknown section in {origin} "
+                                  f"(known: {', '.join(sorted(_SECTIONS))})")
+            if not isinstance(table, dict):
+                raise ConfigError(f"config key {section}: expected a [{section}] table in {origin}")
+            hints = get_type_hints(_SECTIONS[section])
+            for key, raw in table.items():
+                if key not in hints:
+                    raise ConfigError(f"config key {section}.{key}: unknown key in {origin}")
+                if (section, key) in SECRET_KEYS and raw not in ("", None):
+                    var = f"DIGEST_{section.upper()}_{key.upper()}"
+                    raise ConfigError(f"config key {section}.{key}: secrets are read from the environment only; "
+                                      f"set {var} instead of writing it in {origin}")
+                values[section][key] = _coerce(section, key, raw, hints[key], False)
+
+    for var, raw in env.items():
+        if not var.startswith("DIGEST_") or var in ("DIGEST_CONFIG",) or var.startswith("DIGEST_TEST_"):
+            continue
+        rest = var[len("DIGEST_"):].lower()
+        for section in sorted(_SECTIONS, key=len, reverse=True):
+            if rest.startswith(section + "_"):
+                key = rest[len(section) + 1:]
+                hints = get_type_hints(_SECTIONS[section])
+                if key not in hints:
+                    raise ConfigError(f"config key {section}.{key}: unknown key in environment variable {var}")
+                values[section][key] = _coerce(section, key, raw, hints[key], True)
+                break
+
+    cfg_path = Path(path).resolve() if path is not None else None
+    sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
+    cfg = Config(**sections, root=root or Path.cwd(), source=cfg_path)
+    _validate(cfg)
+    return cfg
