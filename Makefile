@@ -1,0 +1,40 @@
+# digest: the two commands a newcomer needs are `make demo` and `make test`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: demo test eval bench lint clean help
+
+help:
+	@echo "make demo   - set up .venv and run the offline demo (sample feeds, SQLite, dry-run mail)"
+	@echo "make test   - set up .venv and run the test suite"
+	@echo "make eval   - actor recognition and content evaluation (uses ../shared when present)"
+	@echo "make bench  - benchmarks (print figures)"
+	@echo "make lint   - ruff"
+
+# (re)install only when the project definition changed
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/digest demo
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
+
+eval: $(STAMP)
+	$(BIN)/digest actors eval
+	$(BIN)/digest eval-content
+
+bench: $(STAMP)
+	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+lint: $(STAMP)
+	$(BIN)/ruff check digest tests bench
+
+clean:
+	rm -rf $(VENV) var .pytest_cache

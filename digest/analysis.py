@@ -1,0 +1,56 @@
+"""Per-article intelligence: summary, topic, CVEs and actors, behind one small object.
+
+The recognizer and summarizer are built once per process and reused for every article.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import Config
+from .models import ActorHit, AliasLink, TopicInfo
+
+
+@dataclass(frozen=True)
+class Analysis:
+    summary: str
+    topic: TopicInfo
+    actors: tuple[ActorHit, ...]
+    links: tuple[AliasLink, ...]
+
+
+class Analyzer:
+    """Summarize, classify and recognise actors in articles, carrying learned alias links along."""
+
+    def __init__(self, config: Config, links: Iterable[AliasLink] = ()) -> None:
+        from .intel.actors import ActorRecognizer
+        from .intel.summarize import make_summarizer
+
+        self.config = config
+        self.recognizer = ActorRecognizer.default(kb_dir(config))
+        self.summarizer = make_summarizer(config.summarizer)
+        self.links: list[AliasLink] = list(links)
+
+    def analyse(self, title: str, text: str, source_id: str = "") -> Analysis:
+        from .intel.topics import classify
+
+        new_links = self.recognizer.learn_links(f"{title}\n{text}", source_id=source_id)
+        if new_links:
+            self.links.extend(new_links)
+        actors = self.recognizer.detect(title, text, self.links)
+        key_terms = [m for a in actors for m in a.mentions]
+        topic = classify(title, text)
+        key_terms.extend(topic.cves)
+        summary = self.summarizer.summarize(title, text, key_terms=key_terms)
+        return Analysis(summary=summary, topic=topic, actors=tuple(actors), links=tuple(new_links))
+
+    def detect(self, title: str, text: str) -> list[ActorHit]:
+        return self.recognizer.detect(title, text, self.links)
+
+
+def kb_dir(config: Config) -> Path | None:
+    """Where `actors update-kb` installs newer galaxies (None when nothing was installed)."""
+    path = config.path("var/kb")
+    return path if path.is_dir() else None

@@ -1,0 +1,161 @@
+"""Compose an issue: articles since the last issue -> stories -> actor and topic sections.
+
+Pure functions over plain records; the caller loads the records from the store. Actors are
+re-resolved at compose time with every alias link learned so far, so an article stored before
+a link was learned still lands in the right group.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
+
+from .models import ActorHit, IssueContent, Section, StoryItem
+
+ORIGIN_NAMES = {
+    "CN": "China", "RU": "Russia", "IR": "Iran", "KP": "North Korea", "KR": "South Korea",
+    "IN": "India", "PK": "Pakistan", "VN": "Vietnam", "US": "United States", "IL": "Israel",
+    "TR": "Turkey", "BY": "Belarus", "UA": "Ukraine", "LB": "Lebanon", "AE": "United Arab Emirates",
+    "SY": "Syria", "PS": "Palestine", "KZ": "Kazakhstan", "GB": "United Kingdom", "NG": "Nigeria",
+}
+
+
+@dataclass(frozen=True)
+class ArticleRecord:
+    """What compose needs of one stored article."""
+
+    id: int
+    title: str
+    url: str
+    text: str
+    summary: str
+    source: str
+    source_kind: str
+    published: datetime | None
+    fetched: datetime
+    topic: str = "other"
+    cves: tuple[str, ...] = ()
+    exploited: bool = False
+    actors: tuple[ActorHit, ...] = field(default=())
+
+
+def origin_label(country: str | None) -> str | None:
+    if not country:
+        return None
+    return ORIGIN_NAMES.get(country.upper(), country) if len(country) == 2 else country
+
+
+def _story(members: Sequence[ArticleRecord], best: ArticleRecord) -> StoryItem:
+    actors: dict[str, ActorHit] = {}
+    for m in [best, *members]:
+        for a in m.actors:
+            actors.setdefault(a.id, a)
+    cves: list[str] = []
+    for m in [best, *members]:
+        cves.extend(c for c in m.cves if c not in cves)
+    also: list[tuple[str, str]] = []
+    seen_sources = {best.source}
+    for m in members:
+        if m.id != best.id and m.source not in seen_sources:
+            seen_sources.add(m.source)
+            also.append((m.source, m.url))
+    topic = best.topic
+    if topic == "other":
+        topic = next((m.topic for m in members if m.topic != "other"), "other")
+    published = min((m.published or m.fetched for m in members), default=best.published)
+    return StoryItem(
+        key=f"a{min(m.id for m in members)}", headline=best.title, url=best.url,
+        summary=best.summary or best.text[:400], source=best.source, published=published,
+        also=tuple(also), actors=tuple(actors.values()), topic=topic, cves=tuple(cves),
+        exploited=any(m.exploited for m in members), article_ids=tuple(sorted(m.id for m in members)),
+    )
+
+
+def compose_issue(
+    records: Sequence[ArticleRecord],
+    *,
+    title: str,
+    now: datetime,
+    period_start: datetime,
+    sent: dict[int, tuple[int, datetime]] | None = None,
+    cluster: Callable[[Sequence[ArticleRecord]], list[list[int]]] | None = None,
+    pick_best: Callable[[Sequence[ArticleRecord]], ArticleRecord] | None = None,
+    topic_titles: dict[str, str] | None = None,
+    max_stories: int = 60,
+    include: Callable[[StoryItem], bool] | None = None,
+) -> IssueContent:
+    """Build the issue from ``records`` (the window, including already-sent articles).
+
+    A story is new when none of its articles was sent before and at least one was fetched
+    since ``period_start``; it is an update when some were sent before and some are new; a
+    story whose articles were all sent is left out.
+    """
+    sent = sent or {}
+    by_id = {r.id: r for r in records}
+    groups = cluster(records) if cluster else [[r.id] for r in records]
+    stories: list[StoryItem] = []
+    updates: list[StoryItem] = []
+    for ids in groups:
+        members = [by_id[i] for i in ids if i in by_id]
+        fresh = [m for m in members if m.id not in sent and m.fetched >= period_start]
+        if not fresh:
+            continue
+        old = [m for m in members if m.id in sent]
+        best = pick_best(members) if pick_best else members[0]
+        story = _story(members, best)
+        if old:
+            first = min(sent[m.id][1] for m in old)
+            newest = pick_best(fresh) if pick_best else fresh[0]
+            story = replace(_story(fresh, newest), is_update=True, first_sent=first,
+                            key=story.key, also=story.also)
+            if include is None or include(story):
+                updates.append(story)
+            continue
+        if include is None or include(story):
+            stories.append(story)
+
+    def rank(s: StoryItem) -> tuple[int, float]:
+        return (-(1 + len(s.also)), -(s.published.timestamp() if s.published else 0.0))
+
+    stories.sort(key=rank)
+    stories = stories[:max_stories]
+
+    actor_sections: dict[str, list[StoryItem]] = defaultdict(list)
+    actors: dict[str, ActorHit] = {}
+    topical: dict[str, list[StoryItem]] = defaultdict(list)
+    for s in stories:
+        if s.actors:
+            primary = s.actors[0]
+            actors.setdefault(primary.id, primary)
+            actor_sections[primary.id].append(s)
+        else:
+            topical[s.topic].append(s)
+
+    def coverage(items: Iterable[StoryItem]) -> int:
+        return sum(1 + len(s.also) for s in items)
+
+    sections: list[Section] = []
+    for actor_id in sorted(actor_sections, key=lambda a: (-len(actor_sections[a]), -coverage(actor_sections[a]),
+                                                             actors[a].name.lower())):
+        a = actors[actor_id]
+        sections.append(Section(key=f"actor-{a.id}", title=a.name, stories=tuple(actor_sections[actor_id]),
+                                actor=a, origin=origin_label(a.country)))
+    titles = topic_titles or {"other": "Other News"}
+    for topic in [*titles, *sorted(set(topical) - set(titles))]:
+        if topical.get(topic):
+            sections.append(Section(key=f"topic-{topic}", title=titles.get(topic, topic.title()),
+                                    stories=tuple(topical[topic])))
+
+    n_sources = sum(1 + len(s.also) for s in stories)
+    counts = {"stories": len(stories), "actors": len(actor_sections), "sources": n_sources,
+              "updates": len(updates)}
+    lead = [s.headline for s in stories[:3]]
+    preheader = "; ".join(lead)[:180]
+    return IssueContent(title=title, date=now, period_start=period_start, period_end=now,
+                        sections=tuple(sections), updates=tuple(updates), counts=counts, preheader=preheader)
+
+
+def window_start(period_start: datetime, window_hours: int) -> datetime:
+    return period_start - timedelta(hours=window_hours)

@@ -1,0 +1,372 @@
+"""HTTP fetching for feeds and article pages: polite, bounded and guarded against SSRF.
+
+One :class:`Fetcher` per poll run wraps one :class:`httpx.AsyncClient`. Every fetch
+
+* sends the stored validators (``If-None-Match`` / ``If-Modified-Since``); a 304 becomes a
+  :class:`FetchResult` whose ``not_modified`` is true, not an error;
+* waits for a slot of its host (``feeds.per_host_concurrency``) and then a global slot
+  (``feeds.concurrency``);
+* runs under one overall deadline (``feeds.timeout_seconds``, redirects included), so a server
+  that trickles one byte a second is cut off like one that never answers;
+* streams the body and stops once it is larger than ``feeds.max_bytes`` (after gzip decoding),
+  refusing at once when ``Content-Length`` already says so;
+* follows redirects itself, at most ``feeds.max_redirects``, http and https only;
+* resolves the host of every hop and refuses loopback, private, link-local, multicast, reserved,
+  unspecified, shared (CGNAT), IPv4-mapped forms of those and cloud metadata addresses unless
+  ``feeds.allow_private_networks`` is set.
+
+The address check lives in the connection layer (:class:`_GuardedBackend`, an httpcore network
+backend): the host is resolved once, every address is checked, and the socket is opened to the
+very address that was checked, so a DNS answer that changes between check and connect (DNS
+rebinding) cannot slip through. TLS still verifies the certificate against the host name.
+Environment proxies are ignored (``trust_env=False``): through a proxy the guard would check the
+proxy, not the target.
+
+Residual risk: a gzip body is decoded chunk by chunk; one network chunk (64 KiB) can expand to a
+few tens of MB before the size check sees it, which bounds but does not remove a decompression
+bomb's cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import re
+import socket
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+import httpcore
+import httpx
+
+from ..config import FeedsConfig
+from ..errors import BlockedAddressError, FetchError
+
+__all__ = ["FetchResult", "Fetcher", "address_problem", "DEFAULT_ACCEPT"]
+
+DEFAULT_ACCEPT = "*/*"
+_REDIRECTS = {301, 302, 303, 307, 308}
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+_METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
+             ipaddress.ip_address("100.100.100.200")}  # AWS/GCP/Azure, AWS IPv6, Alibaba
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_ALLOW_HINT = "(set feeds.allow_private_networks to allow)"
+
+
+@dataclass(frozen=True)
+class FetchResult:
+    """The outcome of one successful fetch (a 2xx response or a 304)."""
+
+    url: str  # final URL after redirects
+    status: int  # 200 (or another 2xx), or 304 when not modified
+    content: bytes  # b"" when not modified
+    etag: str | None
+    last_modified: str | None
+    content_type: str
+    elapsed: float  # seconds, from the first request to the last byte
+
+    @property
+    def not_modified(self) -> bool:
+        """True when the server answered 304: the stored copy is still current."""
+        return self.status == 304
+
+
+def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | None:
+    """Why the SSRF guard refuses ``ip`` ("a loopback address", ...), or None when it is public.
+
+    >>> address_problem(ipaddress.ip_address("10.1.2.3"))
+    'a private address'
+    >>> address_problem(ipaddress.ip_address("93.184.216.34")) is None
+    True
+    """
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour
+        if inner is None and ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is None and ip.teredo:
+            inner = ip.teredo[1]
+        if inner is not None:
+            why = address_problem(inner)
+            if why:
+                return f"{why} (IPv4 {inner} inside IPv6)"
+    if ip in _METADATA:
+        return "a cloud metadata address"
+    if ip.is_unspecified:
+        return "an unspecified address"
+    if ip.is_loopback:
+        return "a loopback address"
+    if ip.is_link_local:
+        return "a link-local address"
+    if ip.is_multicast:
+        return "a multicast address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "a shared (CGNAT) address"
+    if ip.is_private:
+        return "a private address"
+    if ip.is_reserved:
+        return "a reserved address"
+    if not ip.is_global:
+        return "a non-public address"
+    return None
+
+
+class _Refused(Exception):
+    """Raised inside the connection layer; turned into a FetchError with the URL by Fetcher.get."""
+
+    def __init__(self, reason: str, *, blocked: bool) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.blocked = blocked
+
+
+class _GuardedBackend(httpcore.AsyncNetworkBackend):
+    """An httpcore network backend that resolves, checks, then connects to the checked address."""
+
+    def __init__(self, allow_private: bool) -> None:
+        self._inner = httpcore.AnyIOBackend()
+        self._allow_private = allow_private
+
+    async def _resolve(self, host: str, port: int) -> list[str]:
+        try:
+            return [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            pass
+        loop = asyncio.get_running_loop()
+        try:
+            infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except (socket.gaierror, UnicodeError) as exc:
+            raise _Refused(f"cannot resolve host {host!r}", blocked=False) from exc
+        addrs: list[str] = []
+        for family, _type, _proto, _canon, sockaddr in infos:
+            if family in (socket.AF_INET, socket.AF_INET6):
+                addr = str(sockaddr[0]).split("%", 1)[0]
+                if addr not in addrs:
+                    addrs.append(addr)
+        if not addrs:
+            raise _Refused(f"cannot resolve host {host!r}", blocked=False)
+        return addrs
+
+    def check(self, host: str, addrs: Iterable[str]) -> None:
+        """Refuse when any address of ``host`` is not public (a mixed answer is suspicious)."""
+        if self._allow_private:
+            return
+        for addr in addrs:
+            why = address_problem(ipaddress.ip_address(addr))
+            if why:
+                literal = host.strip("[]") == addr
+                subject = addr if literal else f"{host} resolves to {addr},"
+                verb = " is" if literal else ""
+                raise _Refused(f"refused: {subject}{verb} {why} {_ALLOW_HINT}", blocked=True)
+
+    async def _open(self, addr: str, port: int, timeout: float | None, local_address: str | None,
+                    socket_options: Iterable[Any] | None) -> httpcore.AsyncNetworkStream:
+        """Open the TCP connection to an already checked address (a seam for test tripwires)."""
+        return await self._inner.connect_tcp(addr, port, timeout=timeout, local_address=local_address,
+                                             socket_options=socket_options)
+
+    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                          local_address: str | None = None,
+                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        addrs = await self._resolve(host, port)
+        self.check(host, addrs)
+        last: Exception | None = None
+        for addr in addrs:
+            try:
+                return await self._open(addr, port, timeout, local_address, socket_options)
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                last = exc
+        assert last is not None
+        raise last
+
+    async def connect_unix_socket(self, path: str, timeout: float | None = None,
+                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+        raise _Refused("refused: unix sockets are not allowed", blocked=True)
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
+
+
+class _GuardedTransport(httpx.AsyncHTTPTransport):
+    """httpx's own transport with its connection pool rebuilt on the guarded backend."""
+
+    def __init__(self, cfg: FeedsConfig) -> None:
+        limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency,
+                              keepalive_expiry=30.0)
+        super().__init__(trust_env=False, limits=limits)
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=httpx.create_ssl_context(trust_env=False),
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            http1=True,
+            http2=False,
+            network_backend=_GuardedBackend(cfg.allow_private_networks),
+        )
+
+
+def _one_line(text: str, limit: int = 200) -> str:
+    text = re.sub(r"\s+", " ", text).strip()
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _describe(exc: httpx.HTTPError) -> str:
+    """A short reason for a transport error."""
+    chain: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and len(chain) < 10:
+        chain.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    if any(isinstance(c, ConnectionRefusedError) for c in chain):
+        return "connection refused"
+    if any(isinstance(c, ConnectionResetError) for c in chain):
+        return "connection reset by the server"
+    text = _one_line(str(exc)) or type(exc).__name__
+    if "Connection refused" in text or "Errno 111" in text:
+        return "connection refused"
+    if isinstance(exc, httpx.ConnectError):
+        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
+            return f"TLS error: {text}"
+        return f"connection failed: {text}"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return f"protocol error: {text}"
+    if isinstance(exc, httpx.DecodingError):
+        return f"could not decode the response: {text}"
+    if isinstance(exc, httpx.ReadError):
+        return f"read error: {text}"
+    return f"{type(exc).__name__}: {text}"
+
+
+class Fetcher:
+    """Fetches URLs for one poll run; use as ``async with Fetcher(cfg) as f: await f.get(url)``."""
+
+    def __init__(self, cfg: FeedsConfig) -> None:
+        self.cfg = cfg
+        self._client: httpx.AsyncClient | None = None
+        self._global = asyncio.Semaphore(cfg.concurrency)
+        self._hosts: dict[str, asyncio.Semaphore] = {}
+
+    async def __aenter__(self) -> Fetcher:
+        self._client = httpx.AsyncClient(
+            transport=_GuardedTransport(self.cfg),
+            follow_redirects=False,
+            trust_env=False,
+            timeout=httpx.Timeout(self.cfg.timeout_seconds),
+            headers={"User-Agent": self.cfg.user_agent},
+        )
+        return self
+
+    async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                        tb: TracebackType | None) -> None:
+        if self._client is not None:
+            await self._client.aclose()
+            self._client = None
+
+    def _host_slot(self, host: str) -> asyncio.Semaphore:
+        sem = self._hosts.get(host)
+        if sem is None:
+            sem = self._hosts[host] = asyncio.Semaphore(self.cfg.per_host_concurrency)
+        return sem
+
+    async def get(self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+                  accept: str = DEFAULT_ACCEPT) -> FetchResult:
+        """GET ``url`` following redirects; raise FetchError / BlockedAddressError with a short reason.
+
+        The deadline (``feeds.timeout_seconds``) starts when the first request gets its slots and
+        covers every redirect hop and the whole body.
+        """
+        if self._client is None:
+            raise RuntimeError("Fetcher.get called outside 'async with Fetcher(cfg)'")
+        headers = {"Accept": accept}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        loop = asyncio.get_running_loop()
+        deadline: float | None = None
+        started = time.perf_counter()
+        current = url
+        redirects = 0
+        while True:
+            host = self._check_url(url, current)
+            async with self._host_slot(host), self._global:
+                if deadline is None:
+                    deadline = loop.time() + self.cfg.timeout_seconds
+                    started = time.perf_counter()
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        hop = await self._request(url, current, headers)
+                except TimeoutError:
+                    raise FetchError(url, f"timed out after {_seconds(self.cfg.timeout_seconds)}") from None
+            status, location, result = hop
+            if location is None:
+                assert result is not None
+                return FetchResult(url=current, status=status, content=result[0],
+                                   etag=result[1] if status != 304 else (result[1] or etag),
+                                   last_modified=result[2] if status != 304 else (result[2] or last_modified),
+                                   content_type=result[3], elapsed=time.perf_counter() - started)
+            redirects += 1
+            if redirects > self.cfg.max_redirects:
+                raise FetchError(url, f"too many redirects ({self.cfg.max_redirects})")
+            current = location
+
+    def _check_url(self, url: str, current: str) -> str:
+        """Validate scheme and host of one hop; return the host key for the per-host limit."""
+        try:
+            parts = urlsplit(current)
+            port = parts.port  # raises ValueError on a bad port
+        except ValueError:
+            raise FetchError(url, f"invalid URL {_one_line(current, 100)!r}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise FetchError(url, f"unsupported scheme {scheme!r}" if scheme else "URL has no scheme")
+        if not parts.hostname:
+            raise FetchError(url, f"URL has no host: {_one_line(current, 100)!r}")
+        return f"{parts.hostname.lower()}:{port or (443 if scheme == 'https' else 80)}"
+
+    async def _request(self, url: str, current: str, headers: dict[str, str]
+                       ) -> tuple[int, str | None, tuple[bytes, str | None, str | None, str] | None]:
+        """One hop: (status, redirect location or None, (body, etag, last_modified, type) or None)."""
+        assert self._client is not None
+        cap = self.cfg.max_bytes
+        try:
+            async with self._client.stream("GET", current, headers=headers) as resp:
+                status = resp.status_code
+                if status in _REDIRECTS:
+                    loc = resp.headers.get("location", "").strip()
+                    if not loc:
+                        raise FetchError(url, f"HTTP {status} redirect without a Location header")
+                    return status, urljoin(str(resp.url), loc), None
+                rh = resp.headers
+                meta = (rh.get("etag"), rh.get("last-modified"), rh.get("content-type", ""))
+                if status == 304:
+                    return status, None, (b"", *meta)
+                if not 200 <= status < 300:
+                    raise FetchError(url, f"HTTP {status}")
+                length = rh.get("content-length", "")
+                if length.isdigit() and int(length) > cap:
+                    raise FetchError(url, f"response larger than {cap} bytes")
+                body = bytearray()
+                async for chunk in resp.aiter_bytes():
+                    body += chunk
+                    if len(body) > cap:
+                        raise FetchError(url, f"response larger than {cap} bytes")
+                return status, None, (bytes(body), *meta)
+        except _Refused as exc:
+            cls = BlockedAddressError if exc.blocked else FetchError
+            raise cls(url, exc.reason) from None
+        except httpx.TimeoutException:
+            raise FetchError(url, f"timed out after {_seconds(self.cfg.timeout_seconds)}") from None
+        except httpx.InvalidURL as exc:
+            raise FetchError(url, f"invalid URL: {_one_line(str(exc))}") from None
+        except httpx.UnsupportedProtocol as exc:
+            raise FetchError(url, f"unsupported scheme: {_one_line(str(exc))}") from None
+        except httpx.HTTPError as exc:
+            raise FetchError(url, _describe(exc)) from None

@@ -1,0 +1,261 @@
+"""`digest poll`: fetch due feeds, find new entries, fetch and extract their pages, analyse, store.
+
+Fetching is async (httpx) with per-host limits; extraction is CPU-bound and runs in a process
+pool; analysis (summary, actors, topic) runs in this process while the pool extracts. Each
+feed's failure is recorded on the feed and the run goes on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from ..analysis import Analyzer
+from ..config import Config
+from ..errors import DigestError, ExtractError, FeedError
+from ..models import FeedEntry
+from ..store import Article, ArticleActor, Feed, Store, utcnow
+from .extract import Extracted, extract_article
+from .feeds import content_hash, parse_feed
+from .fetch import Fetcher
+
+log = logging.getLogger("digest.poll")
+
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class PollReport:
+    """What one poll did; ``summary()`` is the one-line report the CLI prints."""
+
+    feeds: int = 0
+    not_modified: int = 0
+    failed: int = 0
+    new_articles: int = 0
+    fallbacks: int = 0
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
+
+    def summary(self) -> str:
+        return (f"polled {self.feeds} feeds: {self.feeds - self.not_modified - self.failed} updated, "
+                f"{self.not_modified} not modified, {self.failed} failed; {self.new_articles} new articles"
+                + (f" ({self.fallbacks} from feed text)" if self.fallbacks else ""))
+
+
+@dataclass
+class _NewEntry:
+    feed: Feed
+    entry: FeedEntry
+    hash: str
+    text: str = ""
+    title: str = ""
+    note: str = ""
+
+
+def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links: set[str],
+               known_hashes: set[str]) -> list[tuple[FeedEntry, str]]:
+    """New entries of one feed: dedup by guid, then link, then content hash.
+
+    A link that several entries of this feed share (some feeds reuse one link for every item)
+    says nothing about identity, so those entries fall through to the content hash.
+    """
+    link_uses = Counter(e.link for e in entries)
+    seen_guids: set[str] = set()
+    seen_hashes: set[str] = set()
+    out: list[tuple[FeedEntry, str]] = []
+    for e in entries:
+        h = content_hash(e)
+        if e.guid in known_guids or e.guid in seen_guids:
+            continue
+        if link_uses[e.link] == 1 and e.link in known_links:
+            continue
+        if h in known_hashes or h in seen_hashes:
+            continue
+        seen_guids.add(e.guid)
+        seen_hashes.add(h)
+        out.append((e, h))
+    return out
+
+
+def _workers(config: Config) -> int:
+    return config.feeds.extract_workers or max(1, os.cpu_count() or 1)
+
+
+async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: Progress | None,
+                executor: Executor | None) -> PollReport:
+    report = PollReport(feeds=len(feeds))
+    fc = config.feeds
+    t0 = time.perf_counter()
+    new: list[_NewEntry] = []
+    done = 0
+
+    async with Fetcher(fc) as fetcher:
+        async def poll_one(feed: Feed) -> None:
+            nonlocal done
+            started = time.perf_counter()
+            try:
+                result = await fetcher.get(feed.url, etag=feed.etag, last_modified=feed.last_modified,
+                                           accept="application/rss+xml, application/atom+xml, "
+                                                  "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
+                latency = int((time.perf_counter() - started) * 1000)
+                if result.not_modified:
+                    report.not_modified += 1
+                    _record_success(store, feed, result.etag or feed.etag,
+                                    result.last_modified or feed.last_modified, latency, new=False)
+                    return
+                p0 = time.perf_counter()
+                parsed = parse_feed(feed.url, result.content, content_type=result.content_type,
+                                    max_entries=fc.max_entries_per_feed)
+                report.stage_seconds["parse"] += time.perf_counter() - p0
+                entries = parsed.entries
+                hashes = [content_hash(e) for e in entries]
+                g, lk, h = store.known_keys(feed.id, [e.guid for e in entries], [e.link for e in entries], hashes)
+                fresh = select_new(entries, g, lk, h)
+                new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
+                if not feed.name and parsed.title:
+                    feed.name = parsed.title[:300]
+                _record_success(store, feed, result.etag, result.last_modified, latency, new=bool(fresh),
+                                name=feed.name)
+            except FeedError as exc:
+                report.failed += 1
+                report.errors.append((feed.url, exc.reason))
+                log.warning("feed failed: %s: %s", feed.url, exc.reason)
+                _record_failure(store, feed, exc.reason)
+            finally:
+                done += 1
+                if progress:
+                    progress("feeds", done, len(feeds))
+
+        await asyncio.gather(*(poll_one(f) for f in feeds))
+        report.stage_seconds["fetch"] += time.perf_counter() - t0 - report.stage_seconds["parse"]
+
+        if not new:
+            return report
+
+        # pages: fetch concurrently, extract in the pool as each page arrives
+        loop = asyncio.get_running_loop()
+        pages_done = 0
+
+        async def page_one(item: _NewEntry) -> None:
+            nonlocal pages_done
+            fallback = item.entry.summary
+            try:
+                if not fc.fetch_pages or not item.entry.link.startswith(("http://", "https://")):
+                    raise ExtractError("page fetching is off" if not fc.fetch_pages else "entry has no web link")
+                f0 = time.perf_counter()
+                page = await fetcher.get(item.entry.link, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+                report.stage_seconds["fetch_pages"] += time.perf_counter() - f0
+                e0 = time.perf_counter()
+                if executor is not None:
+                    ext: Extracted = await loop.run_in_executor(executor, extract_article, page.content, page.url)
+                else:
+                    ext = extract_article(page.content, page.url)
+                report.stage_seconds["extract"] += time.perf_counter() - e0
+                item.text, item.note = ext.text, ext.note
+                if len(ext.text) < len(fallback):
+                    item.text, item.note = fallback, "page text shorter than the feed's own content"
+            except (FeedError, ExtractError) as exc:
+                reason = exc.reason if isinstance(exc, FeedError) else str(exc)
+                item.text = fallback
+                item.note = f"used the feed's text: {reason}"
+                report.fallbacks += 1
+            finally:
+                pages_done += 1
+                if progress:
+                    progress("articles", pages_done, len(new))
+
+        await asyncio.gather(*(page_one(i) for i in new))
+
+    a0 = time.perf_counter()
+    _analyse_and_store(store, config, new, report)
+    report.stage_seconds["analyse_store"] += time.perf_counter() - a0
+    return report
+
+
+def _record_success(store: Store, feed: Feed, etag: str | None, last_modified: str | None, latency: int,
+                    *, new: bool, name: str | None = None) -> None:
+    now = utcnow()
+    with store.session() as s:
+        row = s.get(Feed, feed.id)
+        if row is None:
+            return
+        row.etag, row.last_modified = etag, last_modified
+        row.last_polled_at = row.last_success_at = now
+        row.consecutive_failures = 0
+        row.last_latency_ms = latency
+        if new:
+            row.last_new_at = now
+        if name and not row.name:
+            row.name = name
+        feed.etag, feed.last_modified = etag, last_modified
+
+
+def _record_failure(store: Store, feed: Feed, reason: str) -> None:
+    now = utcnow()
+    with store.session() as s:
+        row = s.get(Feed, feed.id)
+        if row is None:
+            return
+        row.last_polled_at = row.last_error_at = now
+        row.last_error = reason[:2000]
+        row.consecutive_failures += 1
+        row.error_count += 1
+
+
+def _analyse_and_store(store: Store, config: Config, new: list[_NewEntry], report: PollReport) -> None:
+    analyzer = Analyzer(config, store.alias_links())
+    now = utcnow()
+    for item in new:
+        e = item.entry
+        text = item.text or e.summary or e.title
+        try:
+            result = analyzer.analyse(e.title, text, source_id=e.link)
+        except DigestError as exc:  # analysis must never lose an article
+            log.warning("analysis failed for %s: %s", e.link, exc)
+            result = None
+        with store.session() as s:
+            published = e.published
+            if published is not None and published > now:
+                published = now
+            art = Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,
+                          published_at=published, fetched_at=now, text=text, content_hash=item.hash,
+                          summary=result.summary if result else "", extract_note=item.note,
+                          topic=result.topic.topic if result else "other",
+                          cves=list(result.topic.cves) if result else [],
+                          exploited=result.topic.exploited if result else False)
+            s.add(art)
+            s.flush()
+            if result:
+                store.upsert_actors(s, result.actors)
+                for hit in result.actors:
+                    s.add(ArticleActor(article_id=art.id, actor_id=hit.id, mentions=list(hit.mentions)))
+                store.save_links(s, result.links, art.id)
+        report.new_articles += 1
+
+
+def poll(store: Store, config: Config, *, due_only: bool = False, progress: Progress | None = None,
+         feed_specs: Sequence[Any] | None = None) -> PollReport:
+    """Poll the active feeds (only those due when ``due_only``) and store what is new."""
+    if feed_specs is not None:
+        store.sync_feeds(feed_specs)
+    feeds = (store.due_feeds(utcnow(), timedelta(minutes=config.feeds.poll_interval_minutes))
+             if due_only else store.feeds())
+    if not feeds:
+        return PollReport()
+    workers = _workers(config)
+    executor: Executor | None = None
+    if workers > 1:
+        executor = ProcessPoolExecutor(max_workers=workers)
+    try:
+        return asyncio.run(_poll(store, config, feeds, progress, executor))
+    finally:
+        if executor is not None:
+            executor.shutdown(wait=True, cancel_futures=True)

@@ -1,0 +1,240 @@
+"""Summaries in the Concise Cyber style: 2-3 complete sentences, at most about 70 words.
+
+The default is extractive. Every sentence of the article is first checked against the rules
+(:func:`digest.intel.text.sentence_problems`: no boilerplate, caption, question, URL, dangling
+start or fragment); the ones that pass are ranked by a lead bias (the news lede is a strong
+baseline) plus credit for carrying the article's key entities (the caller's key terms such as
+actor names, CVE IDs, figures, names that recur or appear in the headline) and for attribution
+("according to", "said", "reported"). The best are taken greedily within the word budget and
+printed in article order. A sentence is never cut: when the lede alone is too long, a shorter
+good sentence is taken instead.
+
+:func:`check_summary` is the rule checker the tests and ``digest content eval`` share.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from digest.config import SummarizerConfig
+
+from .text import STOPWORDS, clean_text, content_tokens, sentence_problems, split_sentences, words
+from .topics import extract_cves
+
+__all__ = [
+    "Summarizer",
+    "ExtractiveSummarizer",
+    "extractive_summary",
+    "make_summarizer",
+    "check_summary",
+    "key_entities",
+]
+
+#: how much of an article is read for candidate sentences (lead bias makes the rest irrelevant)
+_MAX_CHARS = 15000
+_MAX_CANDIDATES = 40
+
+_NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]*(?:[-'’.][A-Za-z0-9]+)*)(?:\s+[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)*")
+_FIGURE = re.compile(r"(?:[$€£]\s?)?\b\d[\d,.]*\d?\s?(?:%|\+|[kKmMbB]\b|million|billion|thousand)?")
+_ATTRIBUTION = re.compile(
+    r"\b(?:according\ to|said|says|told|reported|reports|disclosed|warned|confirmed|announced|revealed|"
+    r"attributed|tracks|tracked|researchers|analysts|advisory|report)\b",
+    re.I | re.X,
+)
+_COMMON_CAPS = frozenset(
+    """january february march april may june july august september october november december monday tuesday
+    wednesday thursday friday saturday sunday i the a an in on at for to of and or but however according
+    during after before while when this that these those it its he she they we our their there""".split()
+)
+
+
+@runtime_checkable
+class Summarizer(Protocol):
+    """Anything that turns an article into a short summary."""
+
+    def summarize(self, title: str, text: str, *, key_terms: Sequence[str] = ()) -> str:
+        """A summary of the article: complete sentences, within the configured word limit."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Sentence:
+    index: int
+    text: str
+    nwords: int
+    tokens: frozenset[str]
+
+
+def key_entities(title: str, text: str, key_terms: Sequence[str] = ()) -> list[str]:
+    """The article's key entities: caller's terms, CVE IDs, and names that recur or are in the headline."""
+    found: list[str] = [t for t in key_terms if t]
+    found.extend(extract_cves(f"{title}\n{text}"))
+    title_low = title.lower()
+    counts: Counter[str] = Counter()
+    for m in _NAME.finditer(text[:_MAX_CHARS]):
+        name = m.group(0)
+        # drop a sentence-initial common word glued to the name ("The Symantec Threat Hunter Team")
+        parts = [p for p in name.split() if p.lower() not in _COMMON_CAPS]
+        if not parts:
+            continue
+        for part in parts:
+            if len(part) > 2 or part.isupper():
+                counts[part] += 1
+    for name, n in counts.most_common():
+        low = name.lower()
+        if low in STOPWORDS:
+            continue
+        in_title = re.search(rf"\b{re.escape(low)}\b", title_low) is not None
+        if n >= 3 or (in_title and n >= 1):
+            found.append(name)
+        if len(found) >= 12 + len(key_terms):
+            break
+    seen: set[str] = set()
+    out = []
+    for term in found:
+        if term.lower() not in seen:
+            seen.add(term.lower())
+            out.append(term)
+    return out
+
+
+def _candidates(text: str, max_words: int) -> list[_Sentence]:
+    body = clean_text(text)
+    truncated = len(body) > _MAX_CHARS
+    if truncated:
+        body = body[:_MAX_CHARS]
+    sentences = split_sentences(body)
+    if truncated and sentences:
+        sentences.pop()  # may be cut mid-sentence
+    out: list[_Sentence] = []
+    seen: set[str] = set()
+    for s in sentences:
+        n = len(words(s))
+        if n > max_words or sentence_problems(s):
+            continue
+        key = s.lower()
+        if key in seen:
+            continue
+        seen.add(key)
+        out.append(_Sentence(len(out), s, n, frozenset(content_tokens(s))))
+        if len(out) >= _MAX_CANDIDATES:
+            break
+    return out
+
+
+def _score(s: _Sentence, title_tokens: frozenset[str], entities: Sequence[str], caller: Sequence[str]) -> float:
+    score = 1.6 / (1.0 + 0.6 * s.index)
+    low = s.text.lower()
+    credit = 0.0
+    caller_low = {t.lower() for t in caller}
+    for term in entities:
+        t = term.lower()
+        if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", low):
+            credit += 0.5 if t in caller_low else 0.3
+    score += min(credit, 1.2)
+    if extract_cves(s.text):
+        score += 0.3
+    if re.search(r"\d", s.text):
+        score += 0.1
+    if _ATTRIBUTION.search(s.text):
+        score += 0.2
+    if title_tokens:
+        score += 0.6 * len(s.tokens & title_tokens) / len(title_tokens)
+    if s.nwords < 8:
+        score -= 0.4
+    elif s.nwords > 45:
+        score -= 0.2
+    return score
+
+
+def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms: Sequence[str] = ()) -> str:
+    """2-3 complete, rule-abiding sentences of the article, at most ``max_words`` words ('' if none fit)."""
+    cands = _candidates(text, max_words)
+    if not cands:
+        return ""
+    title_tokens = frozenset(content_tokens(title))
+    entities = key_entities(title, text, key_terms)
+    ranked = sorted(cands, key=lambda s: (-_score(s, title_tokens, entities, key_terms), s.index))
+    chosen: list[_Sentence] = []
+    budget = max_words
+    for s in ranked:
+        if len(chosen) == 3:
+            break
+        if s.nwords > budget:
+            continue
+        if title_tokens and _jaccard(s.tokens, title_tokens) > 0.8 and len(cands) > 1:
+            continue  # a restated headline adds nothing under the headline
+        if any(_jaccard(s.tokens, c.tokens) > 0.6 for c in chosen):
+            continue
+        chosen.append(s)
+        budget -= s.nwords
+    chosen.sort(key=lambda s: s.index)
+    return " ".join(s.text for s in chosen)
+
+
+class ExtractiveSummarizer:
+    """The default summarizer: :func:`extractive_summary` with the configured word limit."""
+
+    def __init__(self, max_words: int = 70) -> None:
+        self.max_words = max_words
+
+    def summarize(self, title: str, text: str, *, key_terms: Sequence[str] = ()) -> str:
+        """See :func:`extractive_summary`."""
+        return extractive_summary(title, text, max_words=self.max_words, key_terms=key_terms)
+
+
+def make_summarizer(cfg: SummarizerConfig) -> Summarizer:
+    """The summarizer the config selects: extractive, or an OpenAI-compatible endpoint with extractive fallback."""
+    extractive = ExtractiveSummarizer(cfg.max_words)
+    if cfg.backend == "openai":
+        from .llm import OpenAISummarizer
+
+        return OpenAISummarizer(
+            endpoint=cfg.endpoint,
+            model=cfg.model,
+            api_key=cfg.api_key,
+            timeout_seconds=cfg.timeout_seconds,
+            max_words=cfg.max_words,
+            fallback=extractive,
+        )
+    return extractive
+
+
+def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
+    """Rule breaks of a summary of ``text``: '' is fine only when the article has no usable sentence.
+
+    Each problem reads ``rule: detail``; rules are too-long, too-short, empty, boilerplate, caption,
+    question, url, dangling-start, fragment.
+    """
+    problems: list[str] = []
+    summary = summary.strip()
+    usable = _candidates(text, max_words)
+    if not summary:
+        if usable:
+            problems.append("empty: the article has usable sentences")
+        return problems
+    n = len(words(summary))
+    if n > max_words:
+        problems.append(f"too-long: {n} words")
+    sentences = split_sentences(summary)
+    for s in sentences:
+        for rule in sentence_problems(s):
+            problems.append(f"{rule}: {s[:80]}")
+    if len(sentences) < 2 and _two_fit(usable, max_words):
+        problems.append("too-short: one sentence although two usable sentences fit")
+    if len(sentences) > 3:
+        problems.append(f"too-long: {len(sentences)} sentences")
+    return problems
+
+
+def _two_fit(usable: list[_Sentence], max_words: int) -> bool:
+    lengths = sorted(s.nwords for s in usable)
+    return len(lengths) >= 2 and lengths[0] + lengths[1] <= max_words

@@ -1,0 +1,138 @@
+"""Topics for stories without a threat actor, CVE extraction and the "exploited in the wild" flag.
+
+Rules, not a model: keyword hits in the title count three times as much as hits in the opening of
+the text. A story whose text says a vulnerability is exploited (in the wild, actively, zero-day
+under attack, added to CISA's KEV catalog) goes to "exploited" first; otherwise the best-scoring
+topic wins, ties broken by the order of :data:`TOPICS`. Vulnerability and patch news that nobody
+exploits is vendor news: "industry".
+"""
+
+from __future__ import annotations
+
+import re
+
+from digest.models import TopicInfo
+
+from .text import split_sentences
+
+__all__ = ["TOPICS", "classify", "extract_cves", "is_exploited"]
+
+TOPICS: dict[str, str] = {
+    "exploited": "Exploited Vulnerabilities",
+    "ransomware": "Ransomware & Extortion",
+    "breach": "Data Breaches",
+    "malware": "Malware",
+    "policy": "Policy & Law Enforcement",
+    "industry": "Industry",
+    "other": "Other News",
+}
+
+_CVE = re.compile(r"\bCVE[\s\-‐‑–—]?(\d{4})[\-‐‑–—](\d{4,7})\b", re.I)
+
+
+def extract_cves(text: str) -> tuple[str, ...]:
+    """CVE IDs in ``text``, uppercase with ASCII hyphens, de-duplicated, in order of appearance."""
+    seen: dict[str, None] = {}
+    for m in _CVE.finditer(text):
+        seen.setdefault(f"CVE-{m.group(1)}-{m.group(2)}", None)
+    return tuple(seen)
+
+
+_EXPLOITED = re.compile(
+    r"""\b(?:exploited\ (?:in\ the\ wild|in\ (?:real-world\ |ongoing\ |active\ |targeted\ |limited\ |live\ )?attacks|
+    as\ (?:a\ )?zero-days?|by\ (?:attackers|hackers|threat\ actors))|
+    (?:actively|being|been|widely|now|already)\ (?:been\ )?exploit(?:ed|ing)|exploitation\ in\ the\ wild|
+    (?:active|ongoing|widespread|mass|observed|confirmed|attempted)\ exploitation|in-the-wild\ exploitation|
+    known\ exploited\ vulnerabilit(?:y|ies)|\bKEV\b|under\ (?:active\ )?(?:attack|exploitation)|
+    (?:hackers|attackers|threat\ actors|criminals|crooks|crims|miscreants|gangs?)\ (?:are\ |have\ been\ |)(?:exploit(?:ing|ed)?|abus(?:e|ing|ed))\b|
+    (?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero-days?|0-days?)\ (?:were\ |was\ |are\ |is\ )?(?:being\ )?exploited|
+    exploit(?:s|ed|ing)\ (?:[\w'’-]+\ ){0,4}?(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero-days?|0-days?)|
+    (?:active|ongoing)\ exploits|rush\ to\ exploit|
+    exploits?\ (?:targeting|for)\ (?:the\ )?(?:zero-day|flaw|vulnerabilit)|zero-day\ (?:attacks?|exploitation)|
+    (?:0-day|zero-day)\ (?:flaw|bug|vulnerability)\ (?:is\ |was\ )?(?:being\ )?(?:exploited|abused|attacked))""",
+    re.I | re.X,
+)
+_NEGATED = re.compile(
+    r"\b(?:no\ (?:evidence|sign|signs|indication|reports?)|not\ (?:aware|been|yet|known|seen|observed)|"
+    r"(?:has|have|had|is|are|was|were)n[’']t|(?:has|have|is|are)\ not|unaware|there\ is\ no|nor)\b",
+    re.I | re.X,
+)
+
+
+def is_exploited(title: str, text: str) -> bool:
+    """True when the title or a sentence of the text says a flaw is exploited (and does not negate it)."""
+    for sentence in [title, *split_sentences(text[:20000])]:
+        if _EXPLOITED.search(sentence) and not _NEGATED.search(sentence):
+            return True
+    return False
+
+
+_VULN = re.compile(r"\b(?:vulnerabilit(?:y|ies)|flaws?|bugs?|zero-days?|0-days?|CVE-\d{4}-\d+|exploits?|patch(?:es|ed)?)\b",
+                   re.I)
+
+# (pattern, weight) per topic; patterns are matched case-insensitively on word boundaries
+_KEYWORDS: dict[str, list[tuple[str, float]]] = {
+    "ransomware": [
+        (r"ransomware", 2.0), (r"ransom(?:s|ed)?", 1.0), (r"extort(?:ion|ing|ed|s)?", 1.5),
+        (r"(?:data\ )?leak\ sites?", 1.0), (r"double\ extortion", 1.0), (r"encrypt(?:ed|ing|or)\ (?:files|systems)", 0.5),
+        (r"lockbit|blacksuit|akira|qilin|clop|cl0p|alphv|blackcat|black\ basta|rhysida|medusa|warlock|play\ ransomware", 1.0),
+    ],
+    "breach": [
+        (r"data\ breach(?:es)?", 2.0), (r"breach(?:ed|es)?", 1.0), (r"(?:stolen|stole|steal|swiped|leaked|exposed)\ "
+         r"(?:data|records|information|files|details|databases?)", 1.5), (r"records", 0.5),
+        (r"personal\ (?:data|information)|customer\ (?:data|information|records)|(?:PII|PHI)\b", 1.0),
+        (r"notif(?:y|ied|ies|ication)\ (?:customers|patients|users|individuals)", 1.0), (r"exposed|leak(?:ed)?", 0.5),
+        (r"hacked|cyberattack|cyber\ attack|intrusion", 0.5),
+    ],
+    "malware": [
+        (r"malware|malicious\ (?:code|software|packages?|apps?|extensions?)", 1.5),
+        (r"trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|rootkits?|wipers?|"
+         r"droppers?|cryptominers?|(?:crypto|coin)\ ?miners?|keyloggers?|implants?", 1.5),
+        (r"phishing|malvertising|clickfix|payloads?|c2|command-and-control", 0.7),
+    ],
+    "policy": [
+        (r"arrest(?:s|ed)?|charged|indict(?:ed|ment)|sentenced|pleads?\ guilty|pleaded|convicted|extradit(?:ed|ion)", 2.0),
+        (r"sanction(?:s|ed)?|law\ enforcement|police|europol|interpol|fbi|department\ of\ justice|doj|prosecutors?", 1.5),
+        (r"seiz(?:e|ed|es|ure)|shutters?|shut\ down|takedown|taken\ down|dismantl(?:e|ed)|disrupt(?:ed|s)?\ (?:the\ )?(?:operation|group|network)", 1.5),
+        (r"legislation|law|laws|bill|regulat(?:ion|ions|or|ors|ory)|fined|fines?|gdpr|congress|senate|parliament|"
+         r"executive\ order|court|judge|lawsuit|sues?|sued|ban(?:s|ned)?|policy|government\ funding|nist|cisa\ directive",
+         1.0),
+    ],
+    "industry": [
+        (r"acquir(?:e|es|ed|ing)|acquisition|merger|funding|raises?|raised|investment|ipo|valuation|startup", 2.0),
+        (r"launch(?:es|ed)?|releases?|released|announc(?:es|ed)|partnership|product|platform|feature|rolls?\ out|"
+         r"rolling\ out|customers|market|revenue|earnings|layoffs?|ceo|ciso|hires?|appoint(?:s|ed)", 0.7),
+        (r"vulnerabilit(?:y|ies)|flaws?|patch(?:es|ed)?|security\ updates?|fix(?:es|ed)?|bug\ bounty|advisory", 1.0),
+    ],
+}
+_COMPILED = {
+    topic: [(re.compile(rf"\b(?:{pat})\b", re.I | re.X), weight) for pat, weight in pats]
+    for topic, pats in _KEYWORDS.items()
+}
+
+
+def _score(pats: list[tuple[re.Pattern[str], float]], title: str, body: str) -> float:
+    score = 0.0
+    for pat, weight in pats:
+        if pat.search(title):
+            score += 3 * weight
+        hits = len(pat.findall(body))
+        score += weight * min(hits, 3)
+    return score
+
+
+def classify(title: str, text: str) -> TopicInfo:
+    """The topic of a story without an actor, its CVE IDs and whether the text says it is exploited."""
+    cves = extract_cves(f"{title}\n{text}")
+    exploited = is_exploited(title, text)
+    body = " ".join(text.split()[:400])
+    if exploited and (cves or _VULN.search(title) or _VULN.search(body)):
+        return TopicInfo(topic="exploited", cves=cves, exploited=True)
+    best, best_score = "other", 0.0
+    for topic in ("ransomware", "breach", "malware", "policy", "industry"):
+        s = _score(_COMPILED[topic], title, body)
+        if s > best_score:
+            best, best_score = topic, s
+    if best_score < 2.0:
+        best = "other"
+    return TopicInfo(topic=best, cves=cves, exploited=exploited)

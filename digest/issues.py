@@ -1,0 +1,154 @@
+"""From stored articles to a stored, rendered issue, and from an issue to the mailbox.
+
+``prepare`` composes and renders (no writes); ``create`` stores the issue; ``send`` delivers it
+through the ledger; ``dry_run`` writes what would go out to files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from .analysis import Analyzer
+from .compose import ArticleRecord, compose_issue
+from .config import Config
+from .mail.message import MessageFactory, Recipient
+from .models import ActorHit, IssueContent
+from .render import RenderedIssue, render_issue
+from .store import Issue, Store, utcnow
+from .tokens import TokenSigner
+
+
+@dataclass(frozen=True)
+class Prepared:
+    content: IssueContent
+    rendered: RenderedIssue
+    period_start: datetime
+    period_end: datetime
+    article_ids: tuple[int, ...]
+
+
+def period_start_for(store: Store, now: datetime) -> datetime:
+    """Since the last sent issue, or the last 24 hours when none was sent."""
+    last = store.last_sent_issue()
+    return last.period_end if last is not None else now - timedelta(hours=24)
+
+
+def load_records(store: Store, config: Config, start: datetime, end: datetime) -> list[ArticleRecord]:
+    """Articles in [start, end) with actors re-resolved against every alias link learned so far."""
+    rows = store.articles_between(start, end)
+    analyzer: Analyzer | None = None
+    if rows:
+        analyzer = Analyzer(config, store.alias_links())
+    out: list[ArticleRecord] = []
+    for art, feed, _mentions in rows:
+        actors: tuple[ActorHit, ...] = tuple(analyzer.detect(art.title, art.text)) if analyzer else ()
+        out.append(ArticleRecord(
+            id=art.id, title=art.title, url=art.url, text=art.text, summary=art.summary,
+            source=feed.name or feed.url, source_kind=feed.kind, published=art.published_at,
+            fetched=art.fetched_at, topic=art.topic, cves=tuple(art.cves or ()), exploited=art.exploited,
+            actors=actors))
+    return out
+
+
+def _cluster_fn(config: Config):  # type: ignore[no-untyped-def]
+    from .intel.cluster import ClusterDoc, cluster
+
+    def run(records: Sequence[ArticleRecord]) -> list[list[int]]:
+        docs = [ClusterDoc(id=str(r.id), title=r.title, text=r.text, source=r.source,
+                           published=r.published or r.fetched, source_kind=r.source_kind,
+                           actors=frozenset(a.id for a in r.actors), cves=frozenset(r.cves)) for r in records]
+        return [[int(i) for i in group] for group in cluster(docs, window_hours=config.stories.window_hours)]
+
+    return run
+
+
+def _best_fn(records: Sequence[ArticleRecord]) -> ArticleRecord:
+    rank = {"vendor": 0, "government": 1, "news": 2}
+    return min(records, key=lambda r: (rank.get(r.source_kind, 3), -len(r.text), r.id))
+
+
+def prepare(store: Store, config: Config, now: datetime | None = None) -> Prepared:
+    """Compose and render the next issue from what is stored; writes nothing."""
+    from .intel.topics import TOPICS
+
+    now = now or utcnow()
+    start = period_start_for(store, now)
+    window = timedelta(hours=config.stories.window_hours)
+    records = load_records(store, config, start - window, now + timedelta(seconds=1))
+    sent = store.sent_story_keys(start - window - timedelta(days=1))
+    tz = ZoneInfo(config.schedule.timezone)
+    content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
+                            sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn, topic_titles=dict(TOPICS),
+                            max_stories=config.newsletter.max_stories)
+    rendered = render_issue(content, base_url=config.newsletter.base_url, now=now)
+    ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}
+                       | {i for s in content.updates for i in s.article_ids}))
+    return Prepared(content, rendered, start, now, ids)
+
+
+def create(store: Store, config: Config, prepared: Prepared) -> Issue:
+    """Store a prepared issue (status 'composed') and point its archive link at itself."""
+    c = prepared.content
+    with store.session() as s:
+        issue = Issue(issue_date=c.date.strftime("%Y-%m-%d"), period_start=prepared.period_start,
+                      period_end=prepared.period_end, subject=prepared.rendered.subject, html="", text="",
+                      status="composed", story_count=c.counts.get("stories", 0),
+                      actor_count=c.counts.get("actors", 0), article_ids=list(prepared.article_ids),
+                      story_keys=[st.key for sec in c.sections for st in sec.stories])
+        s.add(issue)
+        s.flush()
+        archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
+        rendered = render_issue(c, base_url=config.newsletter.base_url, archive_url=archive, now=prepared.period_end)
+        issue.html, issue.text, issue.subject = rendered.html, rendered.text, rendered.subject
+        return issue
+
+
+def factory_for(store: Store, config: Config, issue: Issue | None, rendered: RenderedIssue) -> MessageFactory:
+    from .mail.dkim import dkim_signer
+
+    nl = config.newsletter
+    return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url,
+                          signer=TokenSigner(store.secret_key(config.security.secret_key)),
+                          issue_id=issue.id if issue else None, reply_to=nl.reply_to, list_id=nl.list_id,
+                          unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
+
+
+def rendered_of(issue: Issue) -> RenderedIssue:
+    return RenderedIssue(subject=issue.subject, html=issue.html, text=issue.text, preheader="")
+
+
+@dataclass(frozen=True)
+class DryRunResult:
+    out_dir: Path
+    html: Path
+    text: Path
+    eml: Path
+    recipients: int
+    content: IssueContent
+
+
+def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: datetime | None = None) -> DryRunResult:
+    """Write digest.html, digest.txt and digest.eml for what `send` would deliver; change nothing."""
+    prepared = prepare(store, config, now)
+    day = prepared.content.date.strftime("%Y-%m-%d")
+    out = out_dir or config.path(config.outbox.dir) / day
+    out.mkdir(parents=True, exist_ok=True)
+    factory = factory_for(store, config, None, prepared.rendered)
+    confirmed = store.subscribers("confirmed")
+    sample = confirmed[0] if confirmed else None
+    recipient = Recipient(sample.id, sample.email, sample.token_nonce) if sample else \
+        Recipient(0, config.outbox.sample_recipient, "")
+    html_path, text_path, eml_path = out / "digest.html", out / "digest.txt", out / "digest.eml"
+    unsub, prefs = factory.links(recipient)
+    from .render import personalise
+
+    html_path.write_text(personalise(prepared.rendered.html, unsubscribe_url=unsub, preferences_url=prefs),
+                         encoding="utf-8")
+    text_path.write_text(personalise(prepared.rendered.text, unsubscribe_url=unsub, preferences_url=prefs),
+                         encoding="utf-8")
+    eml_path.write_bytes(factory.build(recipient))
+    return DryRunResult(out, html_path, text_path, eml_path, len(confirmed), prepared.content)

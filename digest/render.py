@@ -1,0 +1,114 @@
+"""Render an issue once: Jinja2 (autoescape) -> HTML with inlined CSS, and a plain-text part.
+
+Per-subscriber links are placeholders (``PLACEHOLDERS``) substituted at send time, so the
+template is rendered once per issue, not once per subscriber.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime
+from functools import lru_cache
+from urllib.parse import quote
+
+import css_inline
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from .compose import origin_label
+from .models import IssueContent, StoryItem
+from .resources import templates_dir
+
+UNSUBSCRIBE = "%%UNSUBSCRIBE_URL%%"
+PREFERENCES = "%%PREFERENCES_URL%%"
+PLACEHOLDERS = (UNSUBSCRIBE, PREFERENCES)
+
+
+@dataclass(frozen=True)
+class RenderedIssue:
+    subject: str
+    html: str
+    text: str
+    preheader: str
+
+
+def _ago(value: datetime | None, now: datetime) -> str:
+    if value is None:
+        return ""
+    secs = max(0, int((now - value).total_seconds()))
+    if secs < 3600:
+        return f"{max(1, secs // 60)} min ago"
+    if secs < 86400:
+        return f"{secs // 3600} h ago"
+    return value.strftime("%d %b")
+
+
+def _aka(story_or_actor: object) -> str:
+    aliases = getattr(story_or_actor, "aliases", ())
+    parts = [f"{a.name} ({a.vendor})" if a.vendor else a.name for a in aliases]
+    return ", ".join(parts)
+
+
+def _wrap(text: str, width: int = 72, indent: str = "") -> str:
+    import textwrap
+
+    return textwrap.fill(text, width=width, initial_indent=indent, subsequent_indent=indent,
+                         break_long_words=False, break_on_hyphens=False)
+
+
+@lru_cache(maxsize=4)
+def environment(path: str | None = None) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(path or str(templates_dir())),
+        autoescape=select_autoescape(["html", "htm", "xml", "html.j2", "xml.j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["ago"] = _ago
+    env.filters["aka"] = _aka
+    env.filters["wrap"] = _wrap
+    env.filters["origin"] = origin_label
+    env.filters["urlquote"] = lambda s: quote(str(s), safe="")
+    return env
+
+
+def subject_for(issue: IssueContent) -> str:
+    date = issue.date.strftime("%d %b %Y")
+    lead = next((s.headline for sec in issue.sections for s in sec.stories), "")
+    subject = f"{issue.title}, {date}"
+    if lead:
+        subject += f": {lead}"
+    return subject[:160]
+
+
+def cve_url(cve: str) -> str:
+    return f"https://www.cve.org/CVERecord?id={quote(cve)}"
+
+
+def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None = None,
+                 now: datetime | None = None) -> RenderedIssue:
+    """Render the HTML (CSS inlined) and text parts of an issue, with per-subscriber placeholders."""
+    env = environment()
+    now = now or issue.date
+    stories: list[StoryItem] = [s for sec in issue.sections for s in sec.stories]
+    ctx = {
+        "issue": issue,
+        "now": now,
+        "base_url": base_url.rstrip("/"),
+        "archive_url": archive_url or f"{base_url.rstrip('/')}/archive/",
+        "unsubscribe_url": UNSUBSCRIBE,
+        "preferences_url": PREFERENCES,
+        "cve_url": cve_url,
+        "story_count": len(stories),
+        "date_label": issue.date.strftime("%A, %d %b %Y"),
+    }
+    html = env.get_template("email/digest.html.j2").render(**ctx)
+    html = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
+    text = env.get_template("email/digest.txt.j2").render(**ctx)
+    text = re.sub(r"\n{3,}", "\n\n", text).strip() + "\n"
+    return RenderedIssue(subject=subject_for(issue), html=html, text=text, preheader=issue.preheader)
+
+
+def personalise(body: str, *, unsubscribe_url: str, preferences_url: str) -> str:
+    return body.replace(UNSUBSCRIBE, unsubscribe_url).replace(PREFERENCES, preferences_url)

@@ -1,0 +1,21 @@
+"""Persistence: one :class:`Store` over SQLAlchemy, the same code on SQLite and PostgreSQL."""
+
+from .db import Store
+from .tables import (
+    Actor,
+    ActorLink,
+    Article,
+    ArticleActor,
+    Base,
+    Delivery,
+    Feed,
+    Issue,
+    Meta,
+    Subscriber,
+    utcnow,
+)
+
+__all__ = [
+    "Actor", "ActorLink", "Article", "ArticleActor", "Base", "Delivery", "Feed", "Issue", "Meta",
+    "Store", "Subscriber", "utcnow",
+]

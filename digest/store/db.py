@@ -1,0 +1,358 @@
+"""The Store: engine, migrations on first use, and the queries the pipeline needs."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, func, or_, select, text
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from ..config import Config
+from ..errors import StoreError
+from ..models import ActorHit, AliasLink
+from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, utcnow
+
+MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+
+
+def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
+    cur = dbapi_conn.cursor()
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()
+
+
+def make_engine(url: str) -> Engine:
+    """Create an engine with the settings this project relies on (WAL and foreign keys on SQLite)."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=5)
+    return engine
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest revision (idempotent; serialised on PostgreSQL)."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    with engine.begin() as conn:
+        if conn.dialect.name == "postgresql":
+            conn.execute(text("SELECT pg_advisory_xact_lock(7242001)"))
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")
+
+
+@dataclass(frozen=True)
+class FeedRow:
+    """A feed with its health figures, for `feeds list` and `status`."""
+
+    id: int
+    url: str
+    name: str
+    kind: str
+    last_success_at: datetime | None
+    last_error: str | None
+    last_error_at: datetime | None
+    consecutive_failures: int
+    article_count: int
+    recent_count: int
+    last_latency_ms: int | None
+
+
+class Store:
+    """Open database plus the queries the pipeline, CLI, web app and mailer share."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.sessions = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, config: Config | str) -> Store:
+        url = config if isinstance(config, str) else config.database_url
+        try:
+            engine = make_engine(url)
+            migrate(engine)
+        except (OperationalError, SQLAlchemyError) as exc:
+            reason = str(exc.orig if hasattr(exc, "orig") and exc.orig else exc).strip().splitlines()[0]
+            raise StoreError(f"database {url.split('@')[-1]}: {reason}") from None
+        return cls(engine)
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def session(self) -> Iterator[Session]:
+        """A transaction: committed on success, rolled back on error."""
+        with self.sessions() as session, session.begin():
+            yield session
+
+    # ---- meta -------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        with self.session() as s:
+            row = s.get(Meta, key)
+            return row.value if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.session() as s:
+            s.merge(Meta(key=key, value=value))
+
+    def secret_key(self, configured: str = "") -> bytes:
+        """The token-signing key: the configured one, else one generated once and kept here."""
+        if configured:
+            return configured.encode()
+        value = self.get_meta("secret_key")
+        if value is None:
+            try:
+                self.set_meta("secret_key", secrets.token_hex(32))
+            except SQLAlchemyError:
+                pass  # another process generated it first
+            value = self.get_meta("secret_key")
+        assert value is not None
+        return value.encode()
+
+    # ---- feeds ------------------------------------------------------------------------------
+    def add_feed(self, url: str, name: str = "", kind: str = "news") -> tuple[Feed, bool]:
+        """Add a feed; return it and whether it was new (an existing feed keeps its state)."""
+        with self.session() as s:
+            feed = s.scalar(select(Feed).where(Feed.url == url))
+            if feed is not None:
+                if name and not feed.name:
+                    feed.name = name
+                return feed, False
+            feed = Feed(url=url, name=name, kind=kind, consecutive_failures=0, error_count=0, active=True)
+            s.add(feed)
+            s.flush()
+            return feed, True
+
+    def sync_feeds(self, specs: Iterable[Any]) -> int:
+        """Make sure every configured feed exists; update name and kind. Returns how many were added."""
+        added = 0
+        with self.session() as s:
+            existing = {f.url: f for f in s.scalars(select(Feed))}
+            for spec in specs:
+                feed = existing.get(spec.url)
+                if feed is None:
+                    s.add(Feed(url=spec.url, name=spec.name, kind=spec.kind, consecutive_failures=0,
+                               error_count=0, active=True))
+                    added += 1
+                else:
+                    feed.name = spec.name or feed.name
+                    feed.kind = spec.kind or feed.kind
+        return added
+
+    def feeds(self, *, active_only: bool = True) -> list[Feed]:
+        with self.session() as s:
+            q = select(Feed).order_by(Feed.id)
+            if active_only:
+                q = q.where(Feed.active.is_(True))
+            return list(s.scalars(q))
+
+    def due_feeds(self, now: datetime, interval: timedelta) -> list[Feed]:
+        """Feeds never polled, or last polled at least ``interval`` ago."""
+        return [f for f in self.feeds() if f.last_polled_at is None or f.last_polled_at + interval <= now]
+
+    def feed_rows(self, now: datetime | None = None) -> list[FeedRow]:
+        now = now or utcnow()
+        week = now - timedelta(days=7)
+        with self.session() as s:
+            counts = dict(s.execute(select(Article.feed_id, func.count()).group_by(Article.feed_id)).all())
+            recent = dict(s.execute(select(Article.feed_id, func.count()).where(Article.fetched_at >= week)
+                                    .group_by(Article.feed_id)).all())
+            return [FeedRow(f.id, f.url, f.name, f.kind, f.last_success_at, f.last_error, f.last_error_at,
+                            f.consecutive_failures, counts.get(f.id, 0), recent.get(f.id, 0), f.last_latency_ms)
+                    for f in s.scalars(select(Feed).order_by(Feed.id))]
+
+    # ---- articles ---------------------------------------------------------------------------
+    def known_keys(self, feed_id: int, guids: Sequence[str], links: Sequence[str],
+                   hashes: Sequence[str]) -> tuple[set[str], set[str], set[str]]:
+        """Which of these guids (in this feed), links and content hashes are already stored."""
+        with self.session() as s:
+            g = set(s.scalars(select(Article.guid).where(Article.feed_id == feed_id, Article.guid.in_(guids)))) \
+                if guids else set()
+            lk = set(s.scalars(select(Article.url).where(Article.url.in_(links)))) if links else set()
+            h = set(s.scalars(select(Article.content_hash).where(Article.content_hash.in_(hashes)))) \
+                if hashes else set()
+            return g, lk, h
+
+    def articles_between(self, start: datetime, end: datetime) -> list[tuple[Article, Feed, list[ArticleActor]]]:
+        """Articles fetched in [start, end), with their feed and actor mentions."""
+        with self.session() as s:
+            rows = s.execute(select(Article, Feed).join(Feed, Feed.id == Article.feed_id)
+                             .where(Article.fetched_at >= start, Article.fetched_at < end)
+                             .order_by(Article.id)).all()
+            ids = [a.id for a, _ in rows]
+            mentions: dict[int, list[ArticleActor]] = {}
+            for chunk in _chunks(ids, 500):
+                for m in s.scalars(select(ArticleActor).where(ArticleActor.article_id.in_(chunk))):
+                    mentions.setdefault(m.article_id, []).append(m)
+            return [(a, f, mentions.get(a.id, [])) for a, f in rows]
+
+    def articles_for_actor(self, actor_id: str, limit: int = 20) -> list[Article]:
+        with self.session() as s:
+            return list(s.scalars(select(Article).join(ArticleActor, ArticleActor.article_id == Article.id)
+                                  .where(ArticleActor.actor_id == actor_id)
+                                  .order_by(Article.fetched_at.desc()).limit(limit)))
+
+    def actors_by_id(self, ids: Iterable[str]) -> dict[str, Actor]:
+        ids = list(set(ids))
+        with self.session() as s:
+            return {a.id: a for a in s.scalars(select(Actor).where(Actor.id.in_(ids)))} if ids else {}
+
+    def upsert_actors(self, session: Session, hits: Iterable[ActorHit]) -> None:
+        for hit in hits:
+            actor = session.get(Actor, hit.id)
+            aliases = [{"name": a.name, "vendor": a.vendor} for a in hit.aliases]
+            if actor is None:
+                session.add(Actor(id=hit.id, name=hit.name, country=hit.country, description=hit.description,
+                                  aliases=aliases))
+                session.flush()
+            else:
+                actor.name, actor.country, actor.aliases = hit.name, hit.country, aliases
+                actor.description = hit.description or actor.description
+                actor.updated_at = utcnow()
+
+    # ---- learned alias links ----------------------------------------------------------------
+    def alias_links(self) -> list[AliasLink]:
+        with self.session() as s:
+            return [AliasLink(r.name_a, r.name_b, r.relation, r.vendor, str(r.article_id or ""), r.sentence)
+                    for r in s.scalars(select(ActorLink).order_by(ActorLink.id))]
+
+    def save_links(self, session: Session, links: Iterable[AliasLink], article_id: int | None) -> int:
+        added = 0
+        for link in links:
+            exists = session.scalar(select(ActorLink.id).where(
+                ActorLink.name_a == link.name_a, ActorLink.name_b == link.name_b,
+                ActorLink.relation == link.relation))
+            if exists is None:
+                session.add(ActorLink(name_a=link.name_a, name_b=link.name_b, relation=link.relation,
+                                      vendor=link.vendor, article_id=article_id, sentence=link.sentence[:2000]))
+                session.flush()
+                added += 1
+        return added
+
+    # ---- subscribers ------------------------------------------------------------------------
+    def subscriber(self, *, email: str | None = None, id: int | None = None) -> Subscriber | None:
+        with self.session() as s:
+            if id is not None:
+                return s.get(Subscriber, id)
+            return s.scalar(select(Subscriber).where(Subscriber.email == email))
+
+    def add_subscriber(self, email: str, *, confirmed: bool = False) -> tuple[Subscriber, bool]:
+        """Add (or re-activate) an address. Returns the row and whether it changed state."""
+        now = utcnow()
+        with self.session() as s:
+            sub = s.scalar(select(Subscriber).where(Subscriber.email == email))
+            if sub is None:
+                sub = Subscriber(email=email, status="confirmed" if confirmed else "pending",
+                                 confirmed_at=now if confirmed else None, hard_bounces=0,
+                                 token_nonce=secrets.token_hex(8), preferences={})
+                s.add(sub)
+                s.flush()
+                return sub, True
+            if confirmed and sub.status != "confirmed":
+                sub.status, sub.confirmed_at, sub.unsubscribed_at = "confirmed", now, None
+                return sub, True
+            if not confirmed and sub.status == "unsubscribed":
+                sub.status, sub.unsubscribed_at = "pending", None
+                return sub, True
+            return sub, False
+
+    def set_subscriber_status(self, subscriber_id: int, status: str) -> Subscriber | None:
+        now = utcnow()
+        with self.session() as s:
+            sub = s.get(Subscriber, subscriber_id, with_for_update=self.dialect == "postgresql")
+            if sub is None:
+                return None
+            if sub.status != status:
+                sub.status = status
+                if status == "confirmed":
+                    sub.confirmed_at = now
+                elif status == "unsubscribed":
+                    sub.unsubscribed_at = now
+            return sub
+
+    def mark_confirm_sent(self, subscriber_id: int, when: datetime | None = None) -> None:
+        with self.session() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is not None:
+                sub.confirm_sent_at = when or utcnow()
+
+    def set_preferences(self, subscriber_id: int, prefs: dict[str, object]) -> None:
+        with self.session() as s:
+            sub = s.get(Subscriber, subscriber_id)
+            if sub is not None:
+                sub.preferences = dict(prefs)
+
+    def subscribers(self, status: str | None = None) -> list[Subscriber]:
+        with self.session() as s:
+            q = select(Subscriber).order_by(Subscriber.id)
+            if status:
+                q = q.where(Subscriber.status == status)
+            return list(s.scalars(q))
+
+    def subscriber_counts(self) -> dict[str, int]:
+        with self.session() as s:
+            return dict(s.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
+
+    # ---- issues -----------------------------------------------------------------------------
+    def last_sent_issue(self) -> Issue | None:
+        with self.session() as s:
+            return s.scalar(select(Issue).where(Issue.status == "sent").order_by(Issue.id.desc()).limit(1))
+
+    def issue(self, issue_id: int) -> Issue | None:
+        with self.session() as s:
+            return s.get(Issue, issue_id)
+
+    def open_issue(self) -> Issue | None:
+        """The newest issue whose sending started but did not finish (to resume after a crash)."""
+        with self.session() as s:
+            return s.scalar(select(Issue).where(Issue.status.in_(("sending",))).order_by(Issue.id.desc()).limit(1))
+
+    def sent_issues(self, limit: int = 100) -> list[Issue]:
+        with self.session() as s:
+            return list(s.scalars(select(Issue).where(Issue.status == "sent")
+                                  .order_by(Issue.id.desc()).limit(limit)))
+
+    def sent_story_keys(self, since: datetime) -> dict[int, tuple[int, datetime]]:
+        """article id -> (issue id, sent time) for articles included in issues sent since ``since``."""
+        out: dict[int, tuple[int, datetime]] = {}
+        with self.session() as s:
+            for issue in s.scalars(select(Issue).where(Issue.status == "sent", Issue.sent_at >= since)
+                                   .order_by(Issue.id)):
+                for aid in issue.article_ids or []:
+                    out.setdefault(int(aid), (issue.id, issue.sent_at or issue.created_at))
+        return out
+
+    def counts(self) -> dict[str, int]:
+        with self.session() as s:
+            return {
+                "feeds": s.scalar(select(func.count()).select_from(Feed)) or 0,
+                "articles": s.scalar(select(func.count()).select_from(Article)) or 0,
+                "issues": s.scalar(select(func.count()).select_from(Issue)) or 0,
+            }
+
+    def feed_failing(self, threshold: int) -> list[Feed]:
+        with self.session() as s:
+            return list(s.scalars(select(Feed).where(or_(Feed.consecutive_failures >= threshold))))
+
+
+def _chunks(seq: Sequence[int], n: int) -> Iterator[Sequence[int]]:
+    for i in range(0, len(seq), n):
+        yield seq[i:i + n]

@@ -1,0 +1,115 @@
+"""`digest worker`: APScheduler runs the poll and the daily send.
+
+* poll every ``feeds.poll_interval_minutes``;
+* send at ``schedule.send_time`` in ``schedule.timezone`` (a cron trigger in that zone, so the
+  local time holds across daylight-saving changes);
+* ``max_instances=1``: one run of a job at a time; ``coalesce=True`` with a day-long misfire
+  grace time: a worker that was down for three days sends one issue, not three;
+* a lock keeps a second worker on the same database from starting;
+* SIGTERM/SIGINT let the running job finish, then the worker stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from .config import Config
+from .errors import DigestError
+
+log = logging.getLogger("digest.worker")
+
+
+def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Callable[[], None],
+                    scheduler: BlockingScheduler | None = None) -> BlockingScheduler:
+    """Add the two jobs to ``scheduler`` (a new BlockingScheduler by default) and return it."""
+    sched = scheduler or BlockingScheduler(timezone=config.schedule.timezone)
+    hour, minute = (int(x) for x in config.schedule.send_time.split(":"))
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 24 * 3600, "replace_existing": True}
+    sched.add_job(poll_job, IntervalTrigger(minutes=config.feeds.poll_interval_minutes), id="poll",
+                  name="poll feeds", next_run_time=datetime.now(sched.timezone), **common)
+    sched.add_job(send_job, CronTrigger(hour=hour, minute=minute, timezone=config.schedule.timezone),
+                  id="send", name="send daily issue", **common)
+    return sched
+
+
+def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
+    from . import issues
+    from .ingest.feedlist import load_feeds_toml
+    from .ingest.poll import poll
+    from .mail.deliver import deliver
+    from .store import Store, utcnow
+
+    lock = threading.Lock()  # poll and send never write at the same time
+
+    def poll_job() -> None:
+        with lock:
+            store = Store.open(config)
+            try:
+                path = config.path(config.feeds.file)
+                specs = load_feeds_toml(path) if path.exists() else None
+                report = poll(store, config, due_only=True, feed_specs=specs)
+                log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
+                                                                "failed": report.failed})
+            except DigestError as exc:
+                log.error("poll failed: %s", exc)
+            finally:
+                store.close()
+
+    def send_job() -> None:
+        with lock:
+            store = Store.open(config)
+            try:
+                issue = store.open_issue()
+                if issue is None:
+                    prepared = issues.prepare(store, config)
+                    if prepared.content.empty:
+                        log.warning("send: nothing new since the last issue")
+                        return
+                    issue = issues.create(store, config, prepared)
+                    with store.session() as s:
+                        row = s.get(type(issue), issue.id)
+                        if row is not None:
+                            row.status = "sending"
+                factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+                report = deliver(store, config.smtp, issue.id, factory)
+                with store.session() as s:
+                    row = s.get(type(issue), issue.id)
+                    if row is not None:
+                        row.status, row.sent_at = "sent", utcnow()
+                log.warning("send: %s", report.summary(), extra={"event_kind": "send", "issue": issue.id,
+                                                                "sent": report.sent})
+            except DigestError as exc:
+                log.error("send failed: %s", exc)
+            finally:
+                store.close()
+
+    return poll_job, send_job
+
+
+def run_worker(config: Config) -> None:
+    """Run until SIGTERM/SIGINT. A crashed send is resumed by the next send job."""
+    from .worker_lock import WorkerLock
+
+    with WorkerLock(config):
+        poll_job, send_job = _jobs(config)
+        sched = build_scheduler(config, poll_job, send_job)
+
+        def stop(signum: int, _frame: object) -> None:
+            log.warning("signal %s: finishing the running job, then stopping", signum)
+            sched.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        nxt = sched.get_job("send")
+        log.warning("worker started; polling every %s min; daily issue at %s %s",
+                    config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
+        sched.start()
+        del nxt
