@@ -133,7 +133,6 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
     delivers what is still missing.
     """
     from . import issues
-    from .mail.deliver import deliver
 
     app = _app(ctx)
     store = app.open_store()
@@ -150,40 +149,17 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
                    f"subscriber{'s' if result.recipients != 1 else ''}; nothing sent")
         return
 
-    issue = store.open_issue()
-    if issue is None and worker_mode:
-        click.echo("no issue is being sent; nothing to do")
-        return
-    if issue is None:
-        if not no_poll:
-            _run_poll(app, due_only=True)
-        prepared = issues.prepare(store, app.config)
-        if prepared.content.empty and not send_empty:
-            click.echo("nothing new since the last issue; nothing sent")
-            return
-        issue = issues.create(store, app.config, prepared)
-        with store.session() as s:
-            row = s.get(type(issue), issue.id)
-            assert row is not None
-            row.status = "sending"
-    else:
-        click.echo(f"resuming issue {issue.id} ({issue.issue_date})")
-    factory = issues.factory_for(store, app.config, issue, issues.rendered_of(issue))
+    from .sending import send_issue
+
+    if not no_poll and not worker_mode and store.open_issue() is None:
+        _run_poll(app, due_only=True)
     with progress_bar(True) as update:
-        report = deliver(store, app.config.smtp, issue.id, factory, enqueue=not worker_mode,
-                         progress=(lambda d, t: update("sending", d, t)) if update else None)
-    for line in report.errors[:20]:
-        err.print(f"[yellow]not delivered[/] {line}", highlight=False)
-    from .mail.ledger import DeliveryLedger
-
-    if not worker_mode and DeliveryLedger(store, issue.id).remaining() == 0:
-        from .store import utcnow
-
-        with store.session() as s:
-            row = s.get(type(issue), issue.id)
-            assert row is not None
-            row.status, row.sent_at = "sent", utcnow()
-    click.echo(report.summary())
+        outcome = send_issue(store, app.config, worker=worker_mode, send_empty=send_empty,
+                             progress=(lambda d, t: update("sending", d, t)) if update else None)
+    if outcome.report is not None:
+        for line in outcome.report.errors[:20]:
+            err.print(f"[yellow]not delivered[/] {line}", highlight=False)
+    click.echo(outcome.message)
 
 
 # ---- feeds -------------------------------------------------------------------------------------

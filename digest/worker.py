@@ -41,11 +41,10 @@ def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Call
 
 
 def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
-    from . import issues
     from .ingest.feedlist import load_feeds_toml
     from .ingest.poll import poll
-    from .mail.deliver import deliver
-    from .store import Store, utcnow
+    from .sending import send_issue
+    from .store import Store
 
     lock = threading.Lock()  # poll and send never write at the same time
 
@@ -67,25 +66,9 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
         with lock:
             store = Store.open(config)
             try:
-                issue = store.open_issue()
-                if issue is None:
-                    prepared = issues.prepare(store, config)
-                    if prepared.content.empty:
-                        log.warning("send: nothing new since the last issue")
-                        return
-                    issue = issues.create(store, config, prepared)
-                    with store.session() as s:
-                        row = s.get(type(issue), issue.id)
-                        if row is not None:
-                            row.status = "sending"
-                factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
-                report = deliver(store, config.smtp, issue.id, factory)
-                with store.session() as s:
-                    row = s.get(type(issue), issue.id)
-                    if row is not None:
-                        row.status, row.sent_at = "sent", utcnow()
-                log.warning("send: %s", report.summary(), extra={"event_kind": "send", "issue": issue.id,
-                                                                "sent": report.sent})
+                outcome = send_issue(store, config)
+                log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
+                                                               "sent": outcome.report.sent if outcome.report else 0})
             except DigestError as exc:
                 log.error("send failed: %s", exc)
             finally:
