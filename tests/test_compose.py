@@ -1,0 +1,63 @@
+"""Compose: stories, actor sections first (most covered first), topic sections, updates."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+
+from digest.compose import ArticleRecord, compose_issue
+from digest.models import ActorHit, Alias
+
+NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
+JEWELBUG = ActorHit("jewelbug", "Jewelbug", (Alias("Earth Alux", "Trend Micro"),), ("Jewelbug",), "CN")
+APT29 = ActorHit("apt29", "APT29", (Alias("Midnight Blizzard", "Microsoft"),), ("APT29",), "RU")
+TOPICS = {"exploited": "Exploited Vulnerabilities", "ransomware": "Ransomware & Extortion", "other": "Other News"}
+
+
+def rec(i: int, title: str, *, actors: tuple[ActorHit, ...] = (), topic: str = "other", source: str = "Wire",
+        kind: str = "news", hours_ago: float = 2) -> ArticleRecord:
+    t = NOW - timedelta(hours=hours_ago)
+    return ArticleRecord(id=i, title=title, url=f"https://n.example/{i}", text="text " * (10 + i), summary=f"S{i}.",
+                         source=source, source_kind=kind, published=t, fetched=t, topic=topic, actors=actors)
+
+
+def by_groups(groups: list[list[int]]):  # type: ignore[no-untyped-def]
+    def run(records: Sequence[ArticleRecord]) -> list[list[int]]:
+        return groups
+    return run
+
+
+def test_actor_sections_first_most_covered_first_then_topics_in_order() -> None:
+    records = [rec(1, "APT29 phishes diplomats", actors=(APT29,)),
+               rec(2, "Jewelbug in Russian IT firm", actors=(JEWELBUG,)),
+               rec(3, "Jewelbug again", actors=(JEWELBUG,), source="Other"),
+               rec(4, "Jewelbug second story", actors=(JEWELBUG,)),
+               rec(5, "Hospital hit by ransomware", topic="ransomware"),
+               rec(6, "VPN bug exploited", topic="exploited")]
+    issue = compose_issue(records, title="D", now=NOW, period_start=NOW - timedelta(days=1),
+                          cluster=by_groups([[1], [2, 3], [4], [5], [6]]), topic_titles=TOPICS)
+    assert [s.title for s in issue.sections] == ["Jewelbug", "APT29", "Exploited Vulnerabilities",
+                                                 "Ransomware & Extortion"]
+    jb = issue.sections[0]
+    assert jb.origin == "China" and jb.actor.aliases[0].vendor == "Trend Micro"
+    two_source = next(s for s in jb.stories if s.also)
+    assert two_source.also == (("Other", "https://n.example/3"),)
+    assert issue.counts == {"stories": 5, "actors": 2, "sources": 6, "updates": 0}
+    assert "Jewelbug" in issue.preheader
+
+
+def test_already_sent_stories_are_left_out_and_new_coverage_is_an_update() -> None:
+    sent_at = NOW - timedelta(days=1)
+    records = [rec(1, "Old story", hours_ago=30), rec(2, "Old story follow-up", source="Other", hours_ago=1),
+               rec(3, "Only old", hours_ago=30), rec(4, "Brand new")]
+    issue = compose_issue(records, title="D", now=NOW, period_start=NOW - timedelta(hours=20),
+                          sent={1: (1, sent_at), 3: (1, sent_at)}, cluster=by_groups([[1, 2], [3], [4]]),
+                          topic_titles=TOPICS)
+    assert [s.headline for sec in issue.sections for s in sec.stories] == ["Brand new"]
+    assert [u.headline for u in issue.updates] == ["Old story follow-up"]
+    assert issue.updates[0].is_update and issue.updates[0].first_sent == sent_at
+
+
+def test_nothing_new_is_an_empty_issue() -> None:
+    issue = compose_issue([rec(1, "x", hours_ago=40)], title="D", now=NOW, period_start=NOW - timedelta(hours=24))
+    assert issue.empty and issue.counts["stories"] == 0
