@@ -1,0 +1,98 @@
+"""The CLI: help everywhere, README lists every command, subscriber and feed commands, one-line errors."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+import pytest
+from click.testing import CliRunner
+
+from digest.cli import cli
+
+from conftest import ROOT, SmtpSink, write_config
+
+
+def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:
+    out = []
+    for name, cmd in group.commands.items():
+        full = f"{prefix}{name}"
+        out.append((full, cmd))
+        if isinstance(cmd, click.Group):
+            out.extend(all_commands(cmd, full + " "))
+    return out
+
+
+def test_every_command_has_help_and_is_in_the_readme() -> None:
+    readme = (ROOT / "README.md").read_text()
+    runner = CliRunner()
+    commands = all_commands(cli)
+    assert {"poll", "send", "feeds add", "feeds import", "feeds list", "subscribe", "unsubscribe",
+            "subscribers list", "subscribers import", "worker", "serve", "status", "actors detect",
+            "summarize", "stories cluster"} <= {c for c, _ in commands}
+    for name, cmd in commands:
+        result = runner.invoke(cli, [*name.split(), "--help"])
+        assert result.exit_code == 0, name
+        assert (cmd.help or "").strip(), f"{name} has no help text"
+        if not isinstance(cmd, click.Group):
+            assert f"digest {name}" in readme, f"README does not mention `digest {name}`"
+
+
+def invoke(config_file: Path, *args: str) -> click.testing.Result:
+    return CliRunner().invoke(cli, ["--config", str(config_file), *args], catch_exceptions=False)
+
+
+@pytest.fixture
+def smtp_config_file(tmp_path: Path, smtp_server: SmtpSink) -> Path:
+    return write_config(tmp_path, f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n')
+
+
+def test_subscribe_sends_a_confirmation_mail_with_a_signed_link(smtp_config_file: Path,
+                                                                smtp_server: SmtpSink) -> None:
+    result = invoke(smtp_config_file, "subscribe", "Reader@Example.org")
+    assert result.exit_code == 0, result.output
+    assert "pending" in result.output
+    [msg] = smtp_server.to("reader@example.org")
+    body = msg.get_payload(decode=True).decode()
+    assert re.search(r"http://127\.0\.0\.1:8000/confirm/[\w-]+\.[\w-]+", body)
+    listing = invoke(smtp_config_file, "subscribers", "list")
+    assert "reader@example.org\tpending" in listing.output
+
+
+@pytest.mark.parametrize("bad", ["not-an-address", "a@b", "a@example.org\r\nBcc: x@example.org", "x" * 300 + "@e.org",
+                                 ""])
+def test_invalid_addresses_get_one_line_and_nothing_is_stored(smtp_config_file: Path, bad: str) -> None:
+    result = CliRunner().invoke(cli, ["--config", str(smtp_config_file), "subscribe", bad])
+    assert result.exit_code != 0
+    lines = [ln for ln in result.output.splitlines() if ln.strip()]
+    assert len(lines) == 1 and "invalid email address" in lines[0]
+    assert "0 subscribers" in CliRunner().invoke(cli, ["--config", str(smtp_config_file), "subscribers",
+                                                       "list"]).output
+
+
+def test_operator_adds_confirmed_and_unsubscribes(smtp_config_file: Path, smtp_server: SmtpSink) -> None:
+    assert invoke(smtp_config_file, "subscribe", "--confirmed", "a@example.org").exit_code == 0
+    assert smtp_server.messages == []  # no confirmation mail for an operator-confirmed address
+    assert "is unsubscribed" in invoke(smtp_config_file, "unsubscribe", "a@example.org").output
+    assert "a@example.org\tunsubscribed" in invoke(smtp_config_file, "subscribers", "list").output
+    result = CliRunner().invoke(cli, ["--config", str(smtp_config_file), "unsubscribe", "nobody@example.org"])
+    assert result.exit_code != 0 and "not subscribed" in result.output
+
+
+def test_subscribers_import_csv_skips_bad_lines_and_goes_on(smtp_config_file: Path, tmp_path: Path) -> None:
+    f = tmp_path / "subs.csv"
+    f.write_text("name,email\nA,a@example.org\nB,broken\nC,c@example.org\nA again,A@example.org\n")
+    result = invoke(smtp_config_file, "subscribers", "import", "--confirmed", str(f))
+    assert "2 added, 1 unchanged, 1 invalid" in result.output
+    assert "skipped line 2" in result.output
+
+
+def test_feeds_add_list_and_bad_url(smtp_config_file: Path) -> None:
+    assert "added" in invoke(smtp_config_file, "feeds", "add", "https://example.org/feed.xml", "--kind",
+                             "vendor").output
+    assert "already present" in invoke(smtp_config_file, "feeds", "add", "https://example.org/feed.xml").output
+    result = CliRunner().invoke(cli, ["--config", str(smtp_config_file), "feeds", "add", "file:///etc/passwd"])
+    assert result.exit_code != 0 and "not a feed URL" in result.output
+    listing = invoke(smtp_config_file, "feeds", "list", "--json")
+    assert '"url": "https://example.org/feed.xml"' in listing.output and '"articles": 0' in listing.output
