@@ -18,6 +18,7 @@ from .config import Config
 from .mail.message import MessageFactory, Recipient
 from .models import ActorHit, IssueContent
 from .render import RenderedIssue, render_issue
+from .serialize import issue_to_json
 from .store import Issue, Store, utcnow
 from .tokens import TokenSigner
 
@@ -98,7 +99,8 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
                       period_end=prepared.period_end, subject=prepared.rendered.subject, html="", text="",
                       status="composed", story_count=c.counts.get("stories", 0),
                       actor_count=c.counts.get("actors", 0), article_ids=list(prepared.article_ids),
-                      story_keys=[st.key for sec in c.sections for st in sec.stories])
+                      story_keys=[st.key for sec in c.sections for st in sec.stories],
+                      content=issue_to_json(c))
         s.add(issue)
         s.flush()
         archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"

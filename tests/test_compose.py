@@ -61,3 +61,16 @@ def test_already_sent_stories_are_left_out_and_new_coverage_is_an_update() -> No
 def test_nothing_new_is_an_empty_issue() -> None:
     issue = compose_issue([rec(1, "x", hours_ago=40)], title="D", now=NOW, period_start=NOW - timedelta(hours=24))
     assert issue.empty and issue.counts["stories"] == 0
+
+
+def test_issue_content_survives_a_json_round_trip() -> None:
+    import json
+
+    from digest.serialize import issue_from_json, issue_to_json
+
+    records = [rec(1, "APT29 phishes diplomats", actors=(APT29,)), rec(2, "Other", topic="exploited"),
+               rec(3, "Same APT29 story", actors=(APT29,), source="B")]
+    issue = compose_issue(records, title="D", now=NOW, period_start=NOW - timedelta(days=1),
+                          cluster=by_groups([[1, 3], [2]]), topic_titles=TOPICS)
+    again = issue_from_json(json.loads(json.dumps(issue_to_json(issue))))
+    assert again == issue

@@ -167,6 +167,7 @@ class Issue(Base):
     actor_count: Mapped[int] = mapped_column(Integer, default=0)
     article_ids: Mapped[list[int]] = mapped_column(JSON, default=list)
     story_keys: Mapped[list[str]] = mapped_column(JSON, default=list)
+    content: Mapped[dict[str, object] | None] = mapped_column(JSON, nullable=True)
 
 
 class Delivery(Base):
