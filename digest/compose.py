@@ -159,3 +159,40 @@ def compose_issue(
 
 def window_start(period_start: datetime, window_hours: int) -> datetime:
     return period_start - timedelta(hours=window_hours)
+
+
+def preference_key(prefs: dict[str, object] | None) -> str:
+    """A stable key for what a subscriber follows: subscribers with the same key get the same variant."""
+    import json
+
+    if not prefs or prefs.get("mode", "all") != "custom":
+        return "all"
+    keep = {k: sorted(str(x) for x in prefs.get(k, []) or []) for k in ("actors", "countries", "topics")}  # type: ignore[union-attr]
+    return json.dumps(keep, sort_keys=True)
+
+
+def filter_issue(issue: IssueContent, prefs: dict[str, object] | None) -> IssueContent:
+    """The part of ``issue`` a subscriber follows ("custom" mode: chosen actors, countries, topics)."""
+    if preference_key(prefs) == "all":
+        return issue
+    assert prefs is not None
+    actors = {str(a) for a in prefs.get("actors", []) or []}  # type: ignore[union-attr]
+    countries = {str(c).lower() for c in prefs.get("countries", []) or []}  # type: ignore[union-attr]
+    topics = {str(t) for t in prefs.get("topics", []) or []}  # type: ignore[union-attr]
+
+    def wanted_actor(a: ActorHit) -> bool:
+        origin = (origin_label(a.country) or "").lower()
+        return a.id in actors or (bool(origin) and origin in countries) or (a.country or "").lower() in countries
+
+    def wanted_story(s: StoryItem) -> bool:
+        return any(wanted_actor(a) for a in s.actors) or (not s.actors and s.topic in topics)
+
+    sections = tuple(sec for sec in issue.sections
+                     if (sec.actor is not None and wanted_actor(sec.actor))
+                     or (sec.actor is None and sec.key.removeprefix("topic-") in topics))
+    updates = tuple(u for u in issue.updates if wanted_story(u))
+    stories = [s for sec in sections for s in sec.stories]
+    counts = {"stories": len(stories), "actors": sum(1 for s in sections if s.actor),
+              "sources": sum(1 + len(s.also) for s in stories), "updates": len(updates)}
+    return replace(issue, sections=sections, updates=updates, counts=counts,
+                   preheader="; ".join(s.headline for s in stories[:3])[:180])

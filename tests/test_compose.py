@@ -74,3 +74,21 @@ def test_issue_content_survives_a_json_round_trip() -> None:
                           cluster=by_groups([[1, 3], [2]]), topic_titles=TOPICS)
     again = issue_from_json(json.loads(json.dumps(issue_to_json(issue))))
     assert again == issue
+
+
+def test_custom_preferences_keep_only_followed_actors_countries_and_topics() -> None:
+    from digest.compose import filter_issue, preference_key
+
+    records = [rec(1, "APT29 phishes diplomats", actors=(APT29,)), rec(2, "Jewelbug story", actors=(JEWELBUG,)),
+               rec(3, "Hospital ransomware", topic="ransomware"), rec(4, "VPN bug", topic="exploited")]
+    issue = compose_issue(records, title="D", now=NOW, period_start=NOW - timedelta(days=1),
+                          cluster=by_groups([[1], [2], [3], [4]]), topic_titles=TOPICS)
+    assert filter_issue(issue, {"mode": "all"}) is issue
+    assert preference_key(None) == preference_key({"mode": "all", "actors": ["x"]}) == "all"
+    only = filter_issue(issue, {"mode": "custom", "actors": ["apt29"], "topics": ["exploited"]})
+    assert [s.title for s in only.sections] == ["APT29", "Exploited Vulnerabilities"]
+    assert only.counts["stories"] == 2 and only.counts["actors"] == 1
+    china = filter_issue(issue, {"mode": "custom", "countries": ["China"]})
+    assert [s.title for s in china.sections] == ["Jewelbug"]
+    a = preference_key({"mode": "custom", "actors": ["b", "a"]})
+    assert a == preference_key({"mode": "custom", "actors": ["a", "b"]}) != "all"
