@@ -100,6 +100,11 @@ def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
     for url, reason in report.errors:
         err.print(f"[yellow]feed failed[/] {url}: {reason}", highlight=False, soft_wrap=True)
     click.echo(report.summary())
+    from .health import alert_operator
+
+    alerted = alert_operator(store, app.config)
+    if alerted:
+        err.print(f"[yellow]{len(alerted)} feed(s) flagged; the operator was alerted[/]")
     return report
 
 

@@ -60,6 +60,8 @@ class FeedsConfig:
     user_agent: str = "digest/0.1 (+https://github.com/digest-news/digest)"
     max_entries_per_feed: int = 100
     failure_alert_threshold: int = 5
+    silence_alert_days: int = 14
+    alert_email: str = ""
 
 
 @dataclass(frozen=True)

@@ -41,6 +41,7 @@ def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Call
 
 
 def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
+    from .health import alert_operator
     from .ingest.feedlist import load_feeds_toml
     from .ingest.poll import poll
     from .sending import send_issue
@@ -55,6 +56,7 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
                 path = config.path(config.feeds.file)
                 specs = load_feeds_toml(path) if path.exists() else None
                 report = poll(store, config, due_only=True, feed_specs=specs)
+                alert_operator(store, config)
                 log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
                                                                 "failed": report.failed})
             except DigestError as exc:

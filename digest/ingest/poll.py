@@ -190,6 +190,7 @@ def _record_success(store: Store, feed: Feed, etag: str | None, last_modified: s
         row.etag, row.last_modified = etag, last_modified
         row.last_polled_at = row.last_success_at = now
         row.consecutive_failures = 0
+        row.alerted_at = None  # recovered: a later failure streak alerts again
         row.last_latency_ms = latency
         if new:
             row.last_new_at = now

@@ -1,0 +1,55 @@
+"""Feed health: failing and silent feeds are flagged; the operator gets one alert, not one per poll."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from digest.config import Config
+from digest.health import alert_operator, flagged_feeds, usual_gap
+from digest.store import Article, Feed, Store, utcnow
+
+from conftest import SmtpSink
+
+
+def test_usual_gap_is_the_median_gap() -> None:
+    now = utcnow()
+    assert usual_gap([now, now + timedelta(hours=1)]) is None
+    assert usual_gap([now, now + timedelta(hours=1), now + timedelta(hours=2), now + timedelta(hours=12)]) == \
+        timedelta(hours=1)
+
+
+def test_failing_feed_alerts_once_until_it_recovers(smtp_config: Config, smtp_server: SmtpSink) -> None:
+    cfg = smtp_config.replace(feeds={"alert_email": "ops@example.org", "failure_alert_threshold": 3})
+    store = Store.open(cfg)
+    bad, _ = store.add_feed("https://bad.example/feed", "Bad feed")
+    store.add_feed("https://good.example/feed", "Good feed")
+    with store.session() as s:
+        s.get(Feed, bad.id).consecutive_failures = 3
+        s.get(Feed, bad.id).last_error = "HTTP 404"
+    assert [f.name for f in flagged_feeds(store, cfg)] == ["Bad feed"]
+    assert [f.name for f in alert_operator(store, cfg)] == ["Bad feed"]
+    assert alert_operator(store, cfg) == []  # second poll: no second mail
+    [mail] = smtp_server.to("ops@example.org")
+    assert "Bad feed" in mail.get_payload() and "HTTP 404" in mail.get_payload()
+    with store.session() as s:  # recovery then a new failure streak alerts again
+        row = s.get(Feed, bad.id)
+        row.alerted_at = None
+    assert len(alert_operator(store, cfg)) == 1
+    assert len(smtp_server.to("ops@example.org")) == 2
+
+
+def test_a_feed_silent_far_longer_than_its_rhythm_is_flagged(config: Config) -> None:
+    store = Store.open(config)
+    feed, _ = store.add_feed("https://quiet.example/feed", "Quiet")
+    now = utcnow()
+    with store.session() as s:
+        for i in range(5):
+            t = now - timedelta(days=40) + timedelta(hours=6 * i)
+            s.add(Article(feed_id=feed.id, guid=f"g{i}", url=f"https://quiet.example/{i}", title="t",
+                          content_hash=f"h{i}", published_at=t, fetched_at=t))
+        s.get(Feed, feed.id).last_new_at = now - timedelta(days=39)
+    [flag] = flagged_feeds(store, config, now)
+    assert "nothing new for 39 days" in flag.reason
+    with store.session() as s:
+        s.get(Feed, feed.id).last_new_at = now - timedelta(days=2)
+    assert flagged_feeds(store, config, now) == []
