@@ -105,10 +105,10 @@ def address_problem(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> str | 
         return "a multicast address"
     if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
         return "a shared (CGNAT) address"
-    if ip.is_private:
-        return "a private address"
     if ip.is_reserved:
         return "a reserved address"
+    if ip.is_private:
+        return "a private address"
     if not ip.is_global:
         return "a non-public address"
     return None
@@ -123,6 +123,14 @@ class _Refused(Exception):
         self.blocked = blocked
 
 
+def _literal(host: str) -> str | None:
+    """The normalised address when ``host`` is an IP literal, else None."""
+    try:
+        return str(ipaddress.ip_address(host.strip("[]")))
+    except ValueError:
+        return None
+
+
 class _GuardedBackend(httpcore.AsyncNetworkBackend):
     """An httpcore network backend that resolves, checks, then connects to the checked address."""
 
@@ -131,10 +139,9 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         self._allow_private = allow_private
 
     async def _resolve(self, host: str, port: int) -> list[str]:
-        try:
-            return [str(ipaddress.ip_address(host.strip("[]")))]
-        except ValueError:
-            pass
+        literal = _literal(host)
+        if literal is not None:
+            return [literal]
         loop = asyncio.get_running_loop()
         try:
             infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
@@ -157,7 +164,7 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
         for addr in addrs:
             why = address_problem(ipaddress.ip_address(addr))
             if why:
-                literal = host.strip("[]") == addr
+                literal = _literal(host) is not None
                 subject = addr if literal else f"{host} resolves to {addr},"
                 verb = " is" if literal else ""
                 raise _Refused(f"refused: {subject}{verb} {why} {_ALLOW_HINT}", blocked=True)

@@ -1,0 +1,279 @@
+"""Read lists of feeds: OPML, TOML ``[[feed]]`` tables, CSV with a URL column, or plain text.
+
+:func:`read_feed_list` is lenient, for importing lists found in the wild: every outline, table,
+row or line that cannot be used is skipped and reported as a one-line problem, and the rest are
+returned. :func:`load_feeds_toml` is strict, for the project's own ``config/feeds.toml``: the
+first bad entry raises :class:`ConfigError` naming it.
+
+OPML is parsed with lxml without DTD loading, network access or entity expansion, after any
+DOCTYPE has been removed, so a hostile list cannot read files or blow up memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from lxml import etree
+
+from ..errors import ConfigError
+
+__all__ = ["FeedSpec", "KINDS", "read_feed_list", "load_feeds_toml", "normalise_url"]
+
+KINDS = ("news", "vendor", "government")
+MAX_URL = 2048
+MAX_FILE_BYTES = 20_000_000
+_FEED_KEYS = {"url", "name", "kind"}
+
+
+@dataclass(frozen=True)
+class FeedSpec:
+    """One feed to poll: its URL, an optional display name and its kind (news, vendor, government)."""
+
+    url: str
+    name: str = ""
+    kind: str = "news"
+
+
+def normalise_url(raw: str) -> str:
+    """Check one feed URL and return it tidied (``feed:`` → http, host lower-cased, no fragment).
+
+    Raises ValueError with a short reason when it is not a usable http(s) URL.
+    """
+    url = raw.strip()
+    if not url:
+        raise ValueError("empty URL")
+    if re.search(r"[\x00-\x20\x7f]", url):
+        raise ValueError("URL contains spaces or control characters")
+    if url.lower().startswith("feed:"):
+        rest = url[5:]
+        url = rest if rest.lower().startswith(("http://", "https://")) else "http:" + rest
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise ValueError("malformed URL") from None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"unsupported scheme {scheme!r}" if scheme else "not a URL (no http:// or https://)")
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise ValueError("URL has no host")
+    if len(url) > MAX_URL:
+        raise ValueError(f"URL longer than {MAX_URL} characters")
+    netloc = host if ":" not in host else f"[{host}]"
+    if parts.username or parts.password:
+        raise ValueError("URL contains credentials")
+    if port is not None:
+        netloc += f":{port}"
+    return urlunsplit((scheme, netloc, parts.path or "/", parts.query, ""))
+
+
+def _key(url: str) -> str:
+    """Duplicate key: scheme-insensitive, trailing slash ignored."""
+    parts = urlsplit(url)
+    return f"{parts.netloc}{parts.path.rstrip('/')}?{parts.query}"
+
+
+def _kind(raw: Any) -> str:
+    kind = str(raw or "news").strip().lower()
+    if kind not in KINDS:
+        raise ValueError(f"unknown kind {raw!r} (expected {', '.join(KINDS)})")
+    return kind
+
+
+def _clean_name(raw: Any) -> str:
+    return re.sub(r"\s+", " ", str(raw or "")).strip()[:300]
+
+
+class _Collector:
+    """Accumulates specs, skipping duplicates and recording problems."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.specs: list[FeedSpec] = []
+        self.problems: list[str] = []
+        self._seen: dict[str, str] = {}
+
+    def add(self, where: str, url: Any, name: Any = "", kind: Any = "news") -> None:
+        shown = re.sub(r"\s+", " ", str(url or ""))[:120]
+        try:
+            clean = normalise_url(str(url or ""))
+            k = _kind(kind)
+        except ValueError as exc:
+            self.problem(where, f"{exc}: {shown!r}" if shown else str(exc))
+            return
+        key = _key(clean)
+        if key in self._seen:
+            self.problem(where, f"duplicate of {self._seen[key]}: {clean}")
+            return
+        self._seen[key] = where
+        self.specs.append(FeedSpec(url=clean, name=_clean_name(name), kind=k))
+
+    def problem(self, where: str, reason: str) -> None:
+        self.problems.append(f"{self.source} {where}: {reason}")
+
+
+# ----------------------------------------------------------------------------- formats
+def _strip_doctype(data: bytes) -> bytes:
+    """Remove DOCTYPE declarations (with any entity declarations) from the prolog."""
+    from .feeds import _prolog_end  # one prolog scanner for feeds and lists
+
+    view = data.decode("latin-1")
+    _end, doctypes = _prolog_end(view)
+    for start, stop in reversed(doctypes):
+        view = view[:start] + view[stop:]
+    end, _ = _prolog_end(view)
+    if re.search(r"<!\s*ENTITY", view[:end], re.I):
+        raise ConfigError("feed list: refused: XML entity declarations are not allowed")
+    return view.encode("latin-1")
+
+
+def _read_opml(data: bytes, out: _Collector) -> None:
+    try:
+        data = _strip_doctype(data)
+    except ConfigError:
+        raise ConfigError(f"feed list {out.source}: refused: XML entity declarations are not allowed") from None
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
+                             huge_tree=False, recover=True, remove_comments=True, remove_pis=True)
+    try:
+        root = etree.fromstring(data, parser)
+    except etree.XMLSyntaxError as exc:
+        raise ConfigError(f"feed list {out.source}: invalid XML: {str(exc).splitlines()[0]}") from None
+    if root is None or not isinstance(root.tag, str) or etree.QName(root).localname.lower() != "opml":
+        raise ConfigError(f"feed list {out.source}: not an OPML file (no <opml> root element)")
+    for el in root.iter():
+        if not isinstance(el.tag, str) or etree.QName(el).localname.lower() != "outline":
+            continue
+        attrs = {k.lower(): v for k, v in el.attrib.items() if isinstance(k, str)}
+        where = f"line {el.sourceline}"
+        url = attrs.get("xmlurl")
+        if url is None:
+            typ = attrs.get("type", "").lower()
+            if typ in ("rss", "atom") and attrs.get("url"):
+                url = attrs["url"]
+            elif len(el) == 0 and typ in ("rss", "atom", "feed"):
+                out.problem(where, f"outline {_clean_name(attrs.get('text') or attrs.get('title'))!r} has no xmlUrl")
+                continue
+            else:
+                continue  # a folder or a plain link
+        name = attrs.get("title") or attrs.get("text") or ""
+        out.add(where, url, name, attrs.get("kind") or "news")
+
+
+def _read_toml_tables(data: bytes, out: _Collector, *, strict: bool) -> None:
+    try:
+        doc = tomllib.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"feeds file {out.source}: invalid TOML: {exc}") from None
+    extra = set(doc) - {"feed"}
+    if extra and strict:
+        raise ConfigError(f"feeds file {out.source}: unknown key {sorted(extra)[0]!r} (expected [[feed]] tables)")
+    tables = doc.get("feed", [])
+    if not isinstance(tables, list):
+        raise ConfigError(f"feeds file {out.source}: 'feed' must be [[feed]] tables")
+    for i, table in enumerate(tables, 1):
+        where = f"[[feed]] #{i}"
+        if not isinstance(table, dict):
+            out.problem(where, "not a table")
+            continue
+        label = table.get("name") or table.get("url") or ""
+        if label:
+            where += f" ({_clean_name(label)[:60]})"
+        unknown = set(table) - _FEED_KEYS
+        if unknown:
+            out.problem(where, f"unknown key {sorted(unknown)[0]!r} (expected url, name, kind)")
+            if strict:
+                continue
+        if "url" not in table:
+            out.problem(where, "missing url")
+            continue
+        if not all(isinstance(table.get(k, ""), str) for k in _FEED_KEYS):
+            out.problem(where, "url, name and kind must be strings")
+            continue
+        out.add(where, table["url"], table.get("name", ""), table.get("kind", "news"))
+
+
+def _read_csv(text: str, out: _Collector) -> None:
+    rows = csv.reader(io.StringIO(text))
+    header = [h.strip().lower() for h in next(rows, [])]
+    url_col = next((header.index(c) for c in ("feed_url", "xmlurl", "url", "feed", "rss") if c in header), None)
+    if url_col is None:
+        raise ConfigError(f"feed list {out.source}: CSV has no url column (feed_url, xmlUrl or url)")
+    name_col = next((header.index(c) for c in ("name", "title") if c in header), None)
+    kind_col = header.index("kind") if "kind" in header else None
+    for n, row in enumerate(rows, 2):
+        if not any(cell.strip() for cell in row):
+            continue
+        where = f"line {n}"
+        if len(row) <= url_col:
+            out.problem(where, "row has no url")
+            continue
+        name = row[name_col] if name_col is not None and name_col < len(row) else ""
+        kind = row[kind_col] if kind_col is not None and kind_col < len(row) else "news"
+        out.add(where, row[url_col], name, kind or "news")
+
+
+def _read_text(text: str, out: _Collector) -> None:
+    for n, line in enumerate(text.splitlines(), 1):
+        line = re.split(r"\s#", line, maxsplit=1)[0].strip()
+        if not line or line.startswith("#"):
+            continue
+        url, _, name = line.partition(" ")
+        if "\t" in url:
+            url, _, name = line.partition("\t")
+        out.add(f"line {n}", url, name.strip())
+
+
+def _load(path: Path) -> bytes:
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_FILE_BYTES + 1)
+    except FileNotFoundError:
+        raise ConfigError(f"feed list {path}: not found") from None
+    except OSError as exc:
+        raise ConfigError(f"feed list {path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_FILE_BYTES:
+        raise ConfigError(f"feed list {path}: larger than {MAX_FILE_BYTES} bytes")
+    return data
+
+
+def read_feed_list(path: Path) -> tuple[list[FeedSpec], list[str]]:
+    """Read an OPML, TOML, CSV or plain-text feed list; return (specs, one-line problems).
+
+    The format is chosen by content (``<`` → OPML, ``[[feed]]`` → TOML) and then by suffix
+    (``.csv``). Unusable entries are reported, not raised; an unreadable or unparsable file as a
+    whole raises :class:`ConfigError`.
+    """
+    path = Path(path)
+    data = _load(path)
+    out = _Collector(path.name)
+    head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
+    if head.startswith(b"<"):
+        _read_opml(data, out)
+    elif path.suffix.lower() == ".toml" or re.search(rb"^\s*\[\[\s*feed\s*\]\]", data, re.M):
+        _read_toml_tables(data, out, strict=False)
+    else:
+        text = data.decode("utf-8-sig", errors="replace")
+        first = text.lstrip().split("\n", 1)[0].lower()
+        if path.suffix.lower() == ".csv" or ("," in first and "url" in first and "://" not in first):
+            _read_csv(text, out)
+        else:
+            _read_text(text, out)
+    return out.specs, out.problems
+
+
+def load_feeds_toml(path: Path | str) -> list[FeedSpec]:
+    """Load ``[[feed]]`` tables (url, name, kind) strictly: the first bad entry raises ConfigError."""
+    path = Path(path)
+    out = _Collector(str(path))
+    _read_toml_tables(_load(path), out, strict=True)
+    if out.problems:
+        raise ConfigError(f"feeds file {out.problems[0]}")
+    return out.specs
