@@ -30,6 +30,9 @@ KINDS = ("news", "vendor", "government")
 MAX_URL = 2048
 MAX_FILE_BYTES = 20_000_000
 _FEED_KEYS = {"url", "name", "kind"}
+_URL_COLUMNS_ORDER = ("feed_url", "xmlurl", "url", "feed", "rss")
+_URL_COLUMNS = set(_URL_COLUMNS_ORDER)
+_BARE_AMP = re.compile(rb"&(?!#[0-9]+;|#x[0-9a-fA-F]+;|[A-Za-z_][\w.-]*;)")
 
 
 @dataclass(frozen=True)
@@ -140,6 +143,7 @@ def _read_opml(data: bytes, out: _Collector) -> None:
         data = _strip_doctype(data)
     except ConfigError:
         raise ConfigError(f"feed list {out.source}: refused: XML entity declarations are not allowed") from None
+    data = _BARE_AMP.sub(b"&amp;", data)  # hand-written OPML often has bare & in URLs and names
     parser = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, dtd_validation=False,
                              huge_tree=False, recover=True, remove_comments=True, remove_pis=True)
     try:
@@ -203,7 +207,7 @@ def _read_toml_tables(data: bytes, out: _Collector, *, strict: bool) -> None:
 def _read_csv(text: str, out: _Collector) -> None:
     rows = csv.reader(io.StringIO(text))
     header = [h.strip().lower() for h in next(rows, [])]
-    url_col = next((header.index(c) for c in ("feed_url", "xmlurl", "url", "feed", "rss") if c in header), None)
+    url_col = next((header.index(c) for c in _URL_COLUMNS_ORDER if c in header), None)
     if url_col is None:
         raise ConfigError(f"feed list {out.source}: CSV has no url column (feed_url, xmlUrl or url)")
     name_col = next((header.index(c) for c in ("name", "title") if c in header), None)
@@ -261,8 +265,8 @@ def read_feed_list(path: Path) -> tuple[list[FeedSpec], list[str]]:
         _read_toml_tables(data, out, strict=False)
     else:
         text = data.decode("utf-8-sig", errors="replace")
-        first = text.lstrip().split("\n", 1)[0].lower()
-        if path.suffix.lower() == ".csv" or ("," in first and "url" in first and "://" not in first):
+        first = next(csv.reader([text.lstrip().split("\n", 1)[0]]), [])
+        if path.suffix.lower() == ".csv" or _URL_COLUMNS & {c.strip().lower() for c in first}:
             _read_csv(text, out)
         else:
             _read_text(text, out)

@@ -1,0 +1,138 @@
+"""End to end on real parts: local feeds over HTTP -> poll -> dry run -> send via aiosmtpd -> send again.
+
+Uses the project's own demo feeds (config/demo) and a programmable local server for bad feeds.
+"""
+
+from __future__ import annotations
+
+import re
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from digest.cli import cli
+from digest.demo import demo_feed_urls, serve_demo
+from digest.store import Store
+
+from conftest import ROOT, SmtpSink, write_config
+from httpserver import LocalHTTPServer, http_server  # noqa: F401
+
+BOILERPLATE = ("Subscribe below", "Advertisements", "Share on", "Related articles", "Copyright")
+GOOD_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good Feed</title><link>http://x/</link>
+<item><title>Akira ransomware gang hits a logistics firm</title><link>http://127.0.0.1:9/nowhere-1</link>
+<guid>good-1</guid><description>The Akira ransomware gang claimed an attack on a logistics firm in Ohio on
+Monday, leaking 40 GB of data. The company said its operations were restored within two days.</description>
+</item></channel></rss>"""
+
+
+def run(config_file: Path, *args: str) -> Result:
+    result = CliRunner().invoke(cli, ["--config", str(config_file), *args], catch_exceptions=False)
+    return result
+
+
+@pytest.fixture
+def demo_env(tmp_path: Path, smtp_server: SmtpSink):  # type: ignore[no-untyped-def]
+    with serve_demo() as base:
+        feeds = "".join(f'[[feed]]\nname = "{n}"\nurl = "{u}"\nkind = "{k}"\n\n' for u, n, k in demo_feed_urls(base))
+        (tmp_path / "feeds.toml").write_text(feeds)
+        cfg = write_config(tmp_path, f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n')
+        yield cfg, tmp_path
+
+
+def test_demo_feeds_poll_compose_send_exactly_once(demo_env, smtp_server: SmtpSink) -> None:  # type: ignore[no-untyped-def]
+    cfg, tmp = demo_env
+    polled = run(cfg, "poll")
+    assert polled.exit_code == 0, polled.output
+    m = re.search(r"polled (\d+) feeds: (\d+) updated, (\d+) not modified, (\d+) failed; (\d+) new articles",
+                  polled.output)
+    assert m and m.group(1) == "4" and m.group(4) == "0" and int(m.group(5)) >= 12, polled.output
+
+    # a second poll finds nothing new
+    again = run(cfg, "poll")
+    assert "0 new articles" in again.output
+
+    out = tmp / "dry"
+    dry = run(cfg, "send", "--dry-run", "--out", str(out))
+    assert dry.exit_code == 0, dry.output
+    html = (out / "digest.html").read_text()
+    text = (out / "digest.txt").read_text()
+    eml = BytesParser(policy=policy.default).parsebytes((out / "digest.eml").read_bytes())
+    assert "would go to 0 confirmed subscribers" in dry.output
+    assert smtp_server.messages == []  # a dry run sends nothing
+    # one actor section for the four names of Jewelbug, with who calls it what
+    assert "Jewelbug" in html and "Earth Alux" in html
+    assert "THREAT ACTORS" in text
+    for phrase in BOILERPLATE:
+        assert phrase not in text, phrase
+    assert eml.get_content_type() == "multipart/alternative"
+    assert "/unsubscribe/" in str(eml["List-Unsubscribe"])
+
+    for addr in ("a@example.org", "b@example.org"):
+        assert run(cfg, "subscribe", "--confirmed", addr).exit_code == 0
+    sent = run(cfg, "send")
+    assert sent.exit_code == 0, sent.output
+    assert "sent 2" in sent.output
+    assert sorted(r for _f, to, _d in smtp_server.messages for r in to) == ["a@example.org", "b@example.org"]
+    msg = smtp_server.parsed()[0]
+    assert msg.is_multipart() and msg["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+
+    second = run(cfg, "send")
+    assert second.exit_code == 0
+    assert "nothing new since the last issue" in second.output
+    assert len(smtp_server.messages) == 2
+
+
+def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server: LocalHTTPServer) -> None:  # noqa: F811
+    http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/html.xml", body=b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
+                      headers={"Content-Type": "text/html"})
+    http_server.route("/invalid.xml", body=b"<?xml version='1.0'?><rss><channel><item><title>x</item></rss",
+                      headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/empty.xml", body=b"<?xml version='1.0'?><rss version='2.0'><channel><title>E</title>"
+                      b"</channel></rss>", headers={"Content-Type": "application/rss+xml"})
+    http_server.route("/slow.xml", body=GOOD_RSS, delay=8.0)
+    feeds = {"good": "/good.xml", "html": "/html.xml", "missing": "/404.xml", "invalid": "/invalid.xml",
+             "empty": "/empty.xml", "slow": "/slow.xml"}
+    toml = "".join(f'[[feed]]\nname = "{n}"\nurl = "{http_server.url(p)}"\n\n' for n, p in feeds.items())
+    toml += '[[feed]]\nname = "private"\nurl = "http://10.255.255.1/feed.xml"\n\n'
+    (tmp_path / "feeds.toml").write_text(toml)
+    cfg = write_config(tmp_path, "[feeds]\ntimeout_seconds = 2.0\nfetch_pages = false\n"
+                                 "allow_private_networks = false\n")
+    # loopback is private too: allow only for the test server by pointing at it via the guard's exception?
+    # The guard refuses 127.0.0.1 when private networks are off, so run with it on, and check the
+    # private-address refusal separately below.
+    cfg_text = cfg.read_text().replace("allow_private_networks = false", "allow_private_networks = true")
+    cfg.write_text(cfg_text)
+    result = run(cfg, "poll")
+    assert result.exit_code == 0, result.output
+    assert re.search(r"polled 7 feeds: \d+ updated, 0 not modified, [45] failed; 1 new articles", result.output), \
+        result.output
+    out = result.output
+    assert "html.xml" in out and "HTML" in out
+    assert "404" in out
+    assert "invalid.xml" in out
+    assert "timed out" in out
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    rows = {r.name: r for r in store.feed_rows()}
+    assert rows["good"].article_count == 1 and rows["good"].last_error is None
+    assert rows["empty"].last_error is None and rows["empty"].consecutive_failures == 0
+    for bad in ("html", "missing", "invalid", "slow"):
+        assert rows[bad].consecutive_failures == 1 and rows[bad].last_error, bad
+    assert "\n" not in (rows["html"].last_error or "")
+
+
+def test_a_feed_on_a_private_address_is_refused_when_private_networks_are_off(
+        tmp_path: Path, http_server: LocalHTTPServer) -> None:  # noqa: F811
+    http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
+    (tmp_path / "feeds.toml").write_text(f'[[feed]]\nname = "loop"\nurl = "{http_server.url("/good.xml")}"\n\n'
+                                         '[[feed]]\nname = "meta"\nurl = "http://169.254.169.254/latest/"\n')
+    cfg = write_config(tmp_path, "[feeds]\nallow_private_networks = false\n")
+    cfg.write_text(cfg.read_text().replace("allow_private_networks = true", "allow_private_networks = false"))
+    result = run(cfg, "poll")
+    assert result.exit_code == 0
+    assert "2 failed" in result.output and "0 new articles" in result.output
+    assert "loopback" in result.output and "allow_private_networks" in result.output
+    assert http_server.hits("/good.xml") == 0  # refused before connecting
