@@ -2,7 +2,7 @@
 
 Usage in a test module (``tests/`` is on ``sys.path`` under pytest's default import mode)::
 
-    from httpserver import LocalHTTPServer, http_server  # noqa: F401  (http_server is a fixture)
+    from httpserver import LocalHTTPServer, http_server_fixture  # noqa: F401  (provides the http_server fixture)
 
     def test_something(http_server: LocalHTTPServer) -> None:
         http_server.route("/feed.xml", body=b"<rss/>", headers={"ETag": '"v1"'})
@@ -34,11 +34,11 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Self
 
 import pytest
 
-__all__ = ["LocalHTTPServer", "RecordedRequest", "Response", "http_server", "start_server"]
+__all__ = ["LocalHTTPServer", "RecordedRequest", "Response", "http_server_fixture", "start_server"]
 
 
 @dataclass(frozen=True)
@@ -71,7 +71,7 @@ class _Server(ThreadingHTTPServer):
     allow_reuse_address = True
     owner: LocalHTTPServer
 
-    def handle_error(self, request: Any, client_address: Any) -> None:  # noqa: D401
+    def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients that hang up mid-body (size caps, timeouts) are expected: stay quiet."""
 
 
@@ -82,7 +82,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         pass
 
-    def do_GET(self) -> None:  # noqa: N802
+    def do_GET(self) -> None:
         self.server.owner._serve(self)
 
     do_HEAD = do_GET
@@ -117,7 +117,7 @@ class LocalHTTPServer:
         self._httpd.server_close()
         self._thread.join(timeout=5)
 
-    def __enter__(self) -> LocalHTTPServer:
+    def __enter__(self) -> Self:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -228,8 +228,8 @@ def start_server() -> LocalHTTPServer:
     return LocalHTTPServer().start()
 
 
-@pytest.fixture
-def http_server() -> Iterator[LocalHTTPServer]:
+@pytest.fixture(name="http_server")
+def http_server_fixture() -> Iterator[LocalHTTPServer]:
     """A fresh :class:`LocalHTTPServer` for one test, stopped afterwards."""
     server = LocalHTTPServer().start()
     try:

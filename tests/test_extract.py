@@ -73,8 +73,8 @@ def test_drop_boilerplate_lines() -> None:
         "Subscribe to our weekly newsletter!",
         "Get updates from", "Acme", "Networks!",
         "The company said customer data was not affected, and it has since reset all credentials.",
-        "Attackers asked victims to subscribe to a fake security alert service, a lure used in several "
-        "campaigns this year that investigators say netted thousands of credentials from employees.",
+        ("Attackers asked victims to subscribe to a fake security alert service, a lure used in several "
+         "campaigns this year that investigators say netted thousands of credentials from employees."),
         "Copyright © 2025 Example Media",
         "This site uses cookies to improve your experience.",
         "Related articles",
@@ -85,8 +85,8 @@ def test_drop_boilerplate_lines() -> None:
     assert got == [
         "Attackers breached the network through an exposed VPN appliance that had not been patched.",
         "The company said customer data was not affected, and it has since reset all credentials.",
-        "Attackers asked victims to subscribe to a fake security alert service, a lure used in several "
-        "campaigns this year that investigators say netted thousands of credentials from employees.",
+        ("Attackers asked victims to subscribe to a fake security alert service, a lure used in several "
+         "campaigns this year that investigators say netted thousands of credentials from employees."),
     ]
 
 

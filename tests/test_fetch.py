@@ -7,7 +7,7 @@ import gzip
 from dataclasses import replace
 
 import pytest
-from httpserver import LocalHTTPServer, http_server  # noqa: F401
+from httpserver import LocalHTTPServer, http_server_fixture  # noqa: F401
 
 from digest.config import FeedsConfig
 from digest.errors import FetchError

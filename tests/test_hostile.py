@@ -15,7 +15,7 @@ from dataclasses import replace
 from typing import Any
 
 import pytest
-from httpserver import LocalHTTPServer, http_server  # noqa: F401
+from httpserver import LocalHTTPServer, http_server_fixture  # noqa: F401
 
 from digest.config import FeedsConfig
 from digest.errors import BlockedAddressError, FetchError

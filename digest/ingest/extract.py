@@ -17,7 +17,7 @@ import trafilatura
 
 from ..errors import ExtractError
 
-__all__ = ["Extracted", "extract_article", "drop_boilerplate", "MIN_TEXT_CHARS", "MAX_HTML_BYTES"]
+__all__ = ["MAX_HTML_BYTES", "MIN_TEXT_CHARS", "Extracted", "drop_boilerplate", "extract_article"]
 
 MIN_TEXT_CHARS = 200  # less than this is a teaser, a paywall or an error page, not an article
 MAX_HTML_BYTES = 3_000_000  # larger inputs are cut before parsing (real articles are far smaller)
@@ -37,7 +37,7 @@ _BOILERPLATE = re.compile(
       | (?:get|receive)\s+(?:updates|the\s+latest)\b.*|try\b.{0,60}\bnow!
       | privacy\s+policy|terms\s+of\s+(?:use|service)|cookie\s+settings|back\s+to\s+top
     )$""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 _BOILERPLATE_ANYWHERE = re.compile(
     r"""\b(?:
@@ -46,13 +46,13 @@ _BOILERPLATE_ANYWHERE = re.compile(
       | (?:this|our)\s+(?:site|website)\s+uses\s+cookies|cookie\s+(?:policy|settings|preferences|consent)
       | accept\s+(?:all\s+)?cookies|we\s+use\s+cookies
     )""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 # a heading after which the rest of the page is lists of other content
 _TAIL_START = re.compile(
     r"^(?:related\s+(?:articles?|posts?|stories|reading|content)|you\s+(?:may|might)\s+also\s+like"
     r"|recommended(?:\s+for\s+you)?|read\s+next|more\s+stories|popular\s+(?:posts|articles))\b.{0,40}$",
-    re.I,
+    re.IGNORECASE,
 )
 
 
@@ -130,7 +130,7 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
     if size > MAX_HTML_BYTES:
         html = html[:MAX_HTML_BYTES]
         notes.append(f"input cut at {MAX_HTML_BYTES} bytes")
-    if not (html.strip() if isinstance(html, str) else html.strip()):
+    if not html.strip():
         raise ExtractError("empty page")
     try:
         raw, title, date = _run(html, url, recall=False)

@@ -24,7 +24,7 @@ from lxml import etree
 
 from ..errors import ConfigError
 
-__all__ = ["FeedSpec", "KINDS", "read_feed_list", "load_feeds_toml", "normalise_url"]
+__all__ = ["KINDS", "FeedSpec", "load_feeds_toml", "normalise_url", "read_feed_list"]
 
 KINDS = ("news", "vendor", "government")
 MAX_URL = 2048
@@ -133,7 +133,7 @@ def _strip_doctype(data: bytes) -> bytes:
     for start, stop in reversed(doctypes):
         view = view[:start] + view[stop:]
     end, _ = _prolog_end(view)
-    if re.search(r"<!\s*ENTITY", view[:end], re.I):
+    if re.search(r"<!\s*ENTITY", view[:end], re.IGNORECASE):
         raise ConfigError("feed list: refused: XML entity declarations are not allowed")
     return view.encode("latin-1")
 
@@ -178,7 +178,7 @@ def _read_toml_tables(data: bytes, out: _Collector, *, strict: bool) -> None:
         raise ConfigError(f"feeds file {out.source}: invalid TOML: {exc}") from None
     extra = set(doc) - {"feed"}
     if extra and strict:
-        raise ConfigError(f"feeds file {out.source}: unknown key {sorted(extra)[0]!r} (expected [[feed]] tables)")
+        raise ConfigError(f"feeds file {out.source}: unknown key {min(extra)!r} (expected [[feed]] tables)")
     tables = doc.get("feed", [])
     if not isinstance(tables, list):
         raise ConfigError(f"feeds file {out.source}: 'feed' must be [[feed]] tables")
@@ -192,7 +192,7 @@ def _read_toml_tables(data: bytes, out: _Collector, *, strict: bool) -> None:
             where += f" ({_clean_name(label)[:60]})"
         unknown = set(table) - _FEED_KEYS
         if unknown:
-            out.problem(where, f"unknown key {sorted(unknown)[0]!r} (expected url, name, kind)")
+            out.problem(where, f"unknown key {min(unknown)!r} (expected url, name, kind)")
             if strict:
                 continue
         if "url" not in table:
@@ -261,7 +261,7 @@ def read_feed_list(path: Path) -> tuple[list[FeedSpec], list[str]]:
     head = data.lstrip(b"\xef\xbb\xbf \t\r\n")
     if head.startswith(b"<"):
         _read_opml(data, out)
-    elif path.suffix.lower() == ".toml" or re.search(rb"^\s*\[\[\s*feed\s*\]\]", data, re.M):
+    elif path.suffix.lower() == ".toml" or re.search(rb"^\s*\[\[\s*feed\s*\]\]", data, re.MULTILINE):
         _read_toml_tables(data, out, strict=False)
     else:
         text = data.decode("utf-8-sig", errors="replace")

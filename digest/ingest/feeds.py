@@ -33,7 +33,7 @@ import feedparser
 from ..errors import FeedError
 from ..models import FeedEntry
 
-__all__ = ["ParsedFeed", "parse_feed", "content_hash", "html_to_text", "clean_line"]
+__all__ = ["ParsedFeed", "clean_line", "content_hash", "html_to_text", "parse_feed"]
 
 MAX_SUMMARY_CHARS = 50_000
 MAX_KEY_CHARS = 2000  # guid and link columns hold 2048
@@ -120,7 +120,7 @@ def content_hash(entry: FeedEntry) -> str:
 
 
 # ----------------------------------------------------------------------------- safety pass
-_ENTITY_RE = re.compile(r"<!\s*ENTITY", re.I)
+_ENTITY_RE = re.compile(r"<!\s*ENTITY", re.IGNORECASE)
 
 
 def _prolog_end(text: str) -> tuple[int, list[tuple[int, int]]]:
@@ -180,7 +180,7 @@ def _declared_encoding(data: bytes, content_type: str) -> str | None:
     m = re.search(rb"""^[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""", data[:300])
     if m:
         return m.group(1).decode("ascii")
-    m = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type or "", re.I)
+    m = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type or "", re.IGNORECASE)
     return m.group(1) if m else None
 
 
@@ -252,7 +252,7 @@ def _iso_date(raw: Any, now: datetime) -> datetime | None:
     if not isinstance(raw, str) or not raw.strip():
         return None
     try:
-        when = datetime.fromisoformat(raw.strip().replace("Z", "+00:00"))
+        when = datetime.fromisoformat(raw.strip())
     except ValueError:
         return None
     when = when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)

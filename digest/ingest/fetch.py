@@ -37,7 +37,7 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 from urllib.parse import urljoin, urlsplit
 
 import httpcore
@@ -46,7 +46,7 @@ import httpx
 from ..config import FeedsConfig
 from ..errors import BlockedAddressError, FetchError
 
-__all__ = ["FetchResult", "Fetcher", "address_problem", "DEFAULT_ACCEPT"]
+__all__ = ["DEFAULT_ACCEPT", "FetchResult", "Fetcher", "address_problem"]
 
 DEFAULT_ACCEPT = "*/*"
 _REDIRECTS = {301, 302, 303, 307, 308}
@@ -260,7 +260,7 @@ class Fetcher:
         self._global = asyncio.Semaphore(cfg.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
-    async def __aenter__(self) -> Fetcher:
+    async def __aenter__(self) -> Self:
         self._client = httpx.AsyncClient(
             transport=_GuardedTransport(self.cfg),
             follow_redirects=False,

@@ -73,7 +73,7 @@ def key_entities(title: str, text: str, key_terms: Sequence[str] = ()) -> list[s
     """The article's key entities: caller's terms, CVE IDs, and names that recur or are in the headline."""
     found: list[str] = [t for t in key_terms if t]
     found.extend(extract_cves(f"{title}\n{text}"))
-    title_low = title.lower()
+    title_words = set(re.findall(r"[\w'’.-]+", title.lower()))
     counts: Counter[str] = Counter()
     for m in _NAME.finditer(text[:_MAX_CHARS]):
         name = m.group(0)
@@ -88,7 +88,7 @@ def key_entities(title: str, text: str, key_terms: Sequence[str] = ()) -> list[s
         low = name.lower()
         if low in STOPWORDS:
             continue
-        in_title = re.search(rf"\b{re.escape(low)}\b", title_low) is not None
+        in_title = low in title_words
         if n >= 3 or (in_title and n >= 1):
             found.append(name)
         if len(found) >= 12 + len(key_terms):
@@ -133,7 +133,7 @@ def _score(s: _Sentence, title_tokens: frozenset[str], entities: Sequence[str], 
     caller_low = {t.lower() for t in caller}
     for term in entities:
         t = term.lower()
-        if re.search(rf"(?<![\w-]){re.escape(t)}(?![\w-])", low):
+        if t in low and _has_term(low, t):
             credit += 0.5 if t in caller_low else 0.3
     score += min(credit, 1.2)
     if extract_cves(s.text):
@@ -149,6 +149,19 @@ def _score(s: _Sentence, title_tokens: frozenset[str], entities: Sequence[str], 
     elif s.nwords > 45:
         score -= 0.2
     return score
+
+
+def _has_term(haystack: str, term: str) -> bool:
+    """``term`` occurs in ``haystack`` as a whole word or phrase (both lowercased)."""
+    start = haystack.find(term)
+    while start >= 0:
+        before = haystack[start - 1] if start else " "
+        end = start + len(term)
+        after = haystack[end] if end < len(haystack) else " "
+        if not (before.isalnum() or before in "-_") and not (after.isalnum() or after in "-_"):
+            return True
+        start = haystack.find(term, start + 1)
+    return False
 
 
 def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:

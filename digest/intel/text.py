@@ -177,9 +177,12 @@ _DANGLING = re.compile(
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-/]*")
 
 
+_READER_WORD = re.compile(r"[^\s]*[A-Za-z0-9][^\s]*")
+
+
 def words(text: str) -> list[str]:
     """Words as a reader counts them (whitespace-separated tokens with a letter or digit)."""
-    return [w for w in text.split() if re.search(r"[A-Za-z0-9]", w)]
+    return _READER_WORD.findall(text)
 
 
 def sentence_problems(sentence: str) -> list[str]:
