@@ -189,6 +189,12 @@ def test_billion_laughs_not_expanded() -> None:
 
 
 @pytest.mark.timeout(10)
+def test_billion_laughs_after_a_bom_not_expanded() -> None:
+    feed = parse_feed(BASE, b"\xef\xbb\xbf" + (FIXTURES / "billion_laughs.xml").read_bytes())
+    assert "lollollol" not in json.dumps(as_golden(feed)) and feed.entries
+
+
+@pytest.mark.timeout(10)
 def test_quadratic_blowup_not_expanded() -> None:
     big = "A" * 100_000
     body = "&a;" * 20_000

@@ -12,13 +12,12 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
+from conftest import ROOT, SmtpSink, write_config
+from httpserver import LocalHTTPServer, http_server  # noqa: F401
 
 from digest.cli import cli
 from digest.demo import demo_feed_urls, serve_demo
 from digest.store import Store
-
-from conftest import ROOT, SmtpSink, write_config
-from httpserver import LocalHTTPServer, http_server  # noqa: F401
 
 BOILERPLATE = ("Subscribe below", "Advertisements", "Share on", "Related articles", "Copyright")
 GOOD_RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Good Feed</title><link>http://x/</link>
@@ -136,3 +135,57 @@ def test_a_feed_on_a_private_address_is_refused_when_private_networks_are_off(
     assert "2 failed" in result.output and "0 new articles" in result.output
     assert "loopback" in result.output and "allow_private_networks" in result.output
     assert http_server.hits("/good.xml") == 0  # refused before connecting
+
+
+def test_demo_issue_matches_the_expectations(demo_env) -> None:  # type: ignore[no-untyped-def]
+    """Actors (all names of one actor in one group, no traps), topics and multi-source stories."""
+    import tomllib
+    from datetime import timedelta
+
+    from digest.config import load_config
+    from digest.issues import load_records, prepare
+    from digest.store import utcnow
+
+    cfg_file, _tmp = demo_env
+    assert run(cfg_file, "poll").exit_code == 0
+    config = load_config(cfg_file, env={})
+    store = Store.open(config)
+    exp = tomllib.loads((ROOT / "tests" / "data" / "demo_expectations.toml").read_text())
+    records = {r.url.rsplit("/", 1)[-1].removesuffix(".html"): r
+               for r in load_records(store, config, utcnow() - timedelta(days=3), utcnow() + timedelta(hours=1))}
+    assert set(records) == {p["slug"] for p in exp["page"]}
+    problems = []
+    actor_ids: dict[str, set[str]] = {}
+    for page in exp["page"]:
+        rec = records[page["slug"]]
+        names = {a.name for a in rec.actors} | {al.name for a in rec.actors for al in a.aliases} | \
+                {m for a in rec.actors for m in a.mentions}
+        for key in page["actors"]:
+            wanted = set(exp["actors"][key]["names"])
+            hits = [a for a in rec.actors if ({a.name} | {x.name for x in a.aliases} | set(a.mentions)) & wanted]
+            if not hits:
+                problems.append(f"{page['slug']}: missed {key}")
+            actor_ids.setdefault(key, set()).update(a.id for a in hits)
+        if not page["actors"] and rec.actors:
+            problems.append(f"{page['slug']}: trap acquired {[a.name for a in rec.actors]}")
+        for bad in page.get("not_actors", []):
+            if bad in {m for a in rec.actors for m in a.mentions}:
+                problems.append(f"{page['slug']}: reported {bad!r}")
+        if rec.topic not in page["topics_ok"] and not page["actors"]:
+            problems.append(f"{page['slug']}: topic {rec.topic} not in {page['topics_ok']}")
+        if sorted(rec.cves) != sorted(page["cves"]):
+            problems.append(f"{page['slug']}: cves {rec.cves} != {page['cves']}")
+        del names
+    for key, ids in actor_ids.items():
+        if len(ids) > 1:
+            problems.append(f"actor {key} split into {sorted(ids)}")
+    issue = prepare(store, config).content
+    stories = [s for sec in issue.sections for s in sec.stories]
+    by_slug = {aid: s for s in stories for aid in s.article_ids}
+    slug_id = {slug: r.id for slug, r in records.items()}
+    for key, story in exp["stories"].items():
+        ids = {slug_id[s] for s in story["slugs"]}
+        keys = {by_slug[i].key for i in ids if i in by_slug}
+        if len(keys) != 1:
+            problems.append(f"story {key} is {len(keys)} items")
+    assert not problems, "\n".join(problems)

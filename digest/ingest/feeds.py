@@ -131,6 +131,8 @@ def _prolog_end(text: str) -> tuple[int, list[tuple[int, int]]]:
         c = text[i]
         if c in " \t\r\n\ufeff":
             i += 1
+        elif text.startswith("\xef\xbb\xbf", i):  # a UTF-8 BOM seen through a latin-1 view
+            i += 3
         elif text.startswith("<?", i):
             j = text.find("?>", i + 2)
             i = n if j < 0 else j + 2

@@ -42,7 +42,8 @@ def html_to_text(markup: str) -> str:
 _TEASER_TAIL = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s*\)|(?<=[.!?\"”’])\s*(?:…|\.\.\.))\s*$")
 
 
-_GLUED = re.compile(r"(?<=[a-z]{3}[.!?])(?=[A-Z][A-Za-z]+\s)")
+_TEASER_ENDS = ("]", ")", "…", "...")
+_GLUED = re.compile(r"([a-z]{3}[.!?])([A-Z][A-Za-z]+\s)")
 
 
 def clean_text(text: str) -> str:
@@ -52,8 +53,8 @@ def clean_text(text: str) -> str:
     s = re.sub(r"[ \t\f\v]+", " ", s)
     s = re.sub(r" *\n *", "\n", s)
     s = re.sub(r"\n{3,}", "\n\n", s)
-    s = _GLUED.sub(" ", s)  # "economy.Yet this" -> "economy. Yet this"
-    lines = [_TEASER_TAIL.sub("", ln) for ln in s.split("\n")]
+    s = _GLUED.sub(r"\1 \2", s)  # "economy.Yet this" -> "economy. Yet this"
+    lines = [_TEASER_TAIL.sub("", ln) if ln.endswith(_TEASER_ENDS) else ln for ln in s.split("\n")]
     return "\n".join(lines).strip()
 
 
@@ -174,7 +175,21 @@ _DANGLING = re.compile(
     the\ (?:former|latter|same)|said|according\ to\ (?:him|her|them|the\ (?:company|researchers|report)))\b""",
     re.I | re.X,
 )
-_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’.\-/]*")
+# cheap substring tests that must hold before the (slower) regexes above can match
+_BOILER_HINTS = (
+    "subscri", "newsletter", "advertis", "sponsored", "sign up", "sign in", "log in", "login", "log-in", "sign-in",
+    "account", "cookie", "privacy", "terms of", "rights reserved", "copyright", "share", "related", "read ",
+    "continue reading", "click here", "follow us", "appeared first", "this article", "this story", "in this",
+    "leave a", "download", "register", "webinar", "podcast", "inbox", "join ", "tag", "filed under",
+    "last updated", "free trial", "demo", "learn more", "get started", "let us know", "also like", "recommended",
+    "trending", "most popular", "miss", "javascript", "skip to", "©",
+)
+_BOILER_STARTS = ("posted", "written", "published", "by ", "note", "update", "editor", "disclosure", "sponsored",
+                  "advertisement")
+_CAPTION_HINTS = ("image", "photo", "picture", "figure", "fig.", "screenshot", "video", "source", "credit",
+                  "caption", "illustration", "getty", "shutterstock", "istock", "alamy", "reuters/", "afp via",
+                  "pictured")
+_URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".io", ".gov", ".htm", ".php")
 
 
 _READER_WORD = re.compile(r"[^\s]*[A-Za-z0-9][^\s]*")
@@ -191,13 +206,14 @@ def sentence_problems(sentence: str) -> list[str]:
     problems: list[str] = []
     if not s:
         return ["empty"]
-    if _BOILERPLATE.search(s):
+    low = s.lower()
+    if (any(h in low for h in _BOILER_HINTS) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
         problems.append("boilerplate")
-    if _CAPTION.search(s):
+    if any(h in low for h in _CAPTION_HINTS) and _CAPTION.search(s):
         problems.append("caption")
     if "?" in s:
         problems.append("question")
-    if _URL.search(s) or "@" in s:
+    if "@" in s or (any(h in low for h in _URL_HINTS) and _URL.search(s)):
         problems.append("url")
     if _DANGLING.match(s):
         problems.append("dangling-start")
