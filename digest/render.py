@@ -13,7 +13,8 @@ from functools import lru_cache
 from urllib.parse import quote
 
 import css_inline
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context, select_autoescape
+from markupsafe import Markup
 
 from .compose import origin_label
 from .models import IssueContent, StoryItem
@@ -22,6 +23,9 @@ from .resources import templates_dir
 UNSUBSCRIBE = "%%UNSUBSCRIBE_URL%%"
 PREFERENCES = "%%PREFERENCES_URL%%"
 PLACEHOLDERS = (UNSUBSCRIBE, PREFERENCES)
+#: after the preheader, so mail clients do not pull the masthead into the inbox preview line
+PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 60)
+_ABSOLUTE = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -56,6 +60,25 @@ def _wrap(text: str, width: int = 72, indent: str = "") -> str:
                          break_long_words=False, break_on_hyphens=False)
 
 
+def absolute_url(url: str, base_url: str) -> str:
+    """``url`` when it is an absolute http(s) URL; otherwise the site's home page (no relative or
+    ``javascript:`` links ever reach a mailbox)."""
+    url = str(url or "").strip()
+    return url if _ABSOLUTE.match(url) and not any(c in url for c in "\r\n\t <>\"") else base_url.rstrip("/") + "/"
+
+
+def counts_line(issue: IssueContent) -> str:
+    """'12 stories · 5 actors · 23 sources' (a zero count is left out, except stories)."""
+    c = issue.counts
+    parts = [f"{c.get('stories', 0)} {'story' if c.get('stories', 0) == 1 else 'stories'}"]
+    for key, one, many in (("actors", "actor", "actors"), ("sources", "source", "sources"),
+                           ("updates", "update", "updates")):
+        n = c.get(key, 0)
+        if n:
+            parts.append(f"{n} {one if n == 1 else many}")
+    return " · ".join(parts)
+
+
 @lru_cache(maxsize=4)
 def environment(path: str | None = None) -> Environment:
     env = Environment(
@@ -69,6 +92,7 @@ def environment(path: str | None = None) -> Environment:
     env.filters["aka"] = _aka
     env.filters["wrap"] = _wrap
     env.filters["origin"] = origin_label
+    env.filters["absurl"] = pass_context(lambda ctx, url: absolute_url(url, ctx["base_url"]))
     env.filters["urlquote"] = lambda s: quote(str(s), safe="")
     return env
 
@@ -92,16 +116,20 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
     env = environment()
     now = now or issue.date
     stories: list[StoryItem] = [s for sec in issue.sections for s in sec.stories]
+    base = base_url.rstrip("/")
     ctx = {
         "issue": issue,
         "now": now,
-        "base_url": base_url.rstrip("/"),
+        "base_url": base,
         "archive_url": archive_url or f"{base_url.rstrip('/')}/archive/",
         "unsubscribe_url": UNSUBSCRIBE,
         "preferences_url": PREFERENCES,
         "cve_url": cve_url,
         "story_count": len(stories),
         "date_label": issue.date.strftime("%A, %d %b %Y"),
+        "counts_line": counts_line(issue),
+        "site": re.sub(r"^https?://", "", base),
+        "preheader_padding": PREHEADER_PADDING,
     }
     html = env.get_template("email/digest.html.j2").render(**ctx)
     html = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)

@@ -173,3 +173,7 @@ def smtp_server() -> Iterator[SmtpSink]:
 def smtp_config(config: Config, smtp_server: SmtpSink) -> Config:
     return config.replace(smtp={"host": smtp_server.host, "port": smtp_server.port, "pool_size": 2,
                                 "retry_deadline_seconds": 5.0})
+
+
+# a programmable local HTTP server (tests/httpserver.py) as the `http_server` fixture everywhere
+from httpserver import http_server_fixture  # noqa: E402, F401

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 from conftest import ROOT, SmtpSink, write_config
-from httpserver import LocalHTTPServer, http_server  # noqa: F401
+from httpserver import LocalHTTPServer
 
 from digest.cli import cli
 from digest.demo import demo_feed_urls, serve_demo
@@ -84,7 +84,7 @@ def test_demo_feeds_poll_compose_send_exactly_once(demo_env, smtp_server: SmtpSi
     assert len(smtp_server.messages) == 2
 
 
-def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server: LocalHTTPServer) -> None:  # noqa: F811
+def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server: LocalHTTPServer) -> None:
     http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
     http_server.route("/html.xml", body=b"<!doctype html><html><body><h1>Welcome</h1></body></html>",
                       headers={"Content-Type": "text/html"})
@@ -124,7 +124,7 @@ def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server:
 
 
 def test_a_feed_on_a_private_address_is_refused_when_private_networks_are_off(
-        tmp_path: Path, http_server: LocalHTTPServer) -> None:  # noqa: F811
+        tmp_path: Path, http_server: LocalHTTPServer) -> None:
     http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
     (tmp_path / "feeds.toml").write_text(f'[[feed]]\nname = "loop"\nurl = "{http_server.url("/good.xml")}"\n\n'
                                          '[[feed]]\nname = "meta"\nurl = "http://169.254.169.254/latest/"\n')

@@ -36,7 +36,8 @@ __all__ = [
 
 #: how much of an article is read for candidate sentences (lead bias makes the rest irrelevant)
 _MAX_CHARS = 15000
-_MAX_CANDIDATES = 40
+_MAX_CANDIDATES = 30
+_ENTITY_CHARS = 8000  # key names are counted in the opening of the article
 
 _NAME = re.compile(r"\b(?:[A-Z][A-Za-z0-9]*(?:[-'’.][A-Za-z0-9]+)*)(?:\s+[A-Z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*)*")
 _FIGURE = re.compile(r"(?:[$€£]\s?)?\b\d[\d,.]*\d?\s?(?:%|\+|[kKmMbB]\b|million|billion|thousand)?")
@@ -75,7 +76,7 @@ def key_entities(title: str, text: str, key_terms: Sequence[str] = ()) -> list[s
     found.extend(extract_cves(f"{title}\n{text}"))
     title_words = set(re.findall(r"[\w'’.-]+", title.lower()))
     counts: Counter[str] = Counter()
-    for m in _NAME.finditer(text[:_MAX_CHARS]):
+    for m in _NAME.finditer(text[:_ENTITY_CHARS]):
         name = m.group(0)
         # drop a sentence-initial common word glued to the name ("The Symantec Threat Hunter Team")
         parts = [p for p in name.split() if p.lower() not in _COMMON_CAPS]
@@ -107,7 +108,7 @@ def _candidates(text: str, max_words: int) -> list[_Sentence]:
     truncated = len(body) > _MAX_CHARS
     if truncated:
         body = body[:_MAX_CHARS]
-    sentences = split_sentences(body)
+    sentences = split_sentences(body, cleaned=True)
     if truncated and sentences:
         sentences.pop()  # may be cut mid-sentence
     out: list[_Sentence] = []

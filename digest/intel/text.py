@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 __all__ = [
     "clean_text",
@@ -130,10 +131,13 @@ def _blocks(text: str) -> list[str]:
     return [b for b in blocks if b]
 
 
-def split_sentences(text: str) -> list[str]:
-    """Split plain text into sentences; a line break always ends a sentence (headings stay apart)."""
+def split_sentences(text: str, *, cleaned: bool = False) -> list[str]:
+    """Split plain text into sentences; a line break always ends a sentence (headings stay apart).
+
+    ``cleaned=True`` skips :func:`clean_text` for text that has been through it already.
+    """
     sentences: list[str] = []
-    for block in _blocks(clean_text(text)):
+    for block in _blocks(text if cleaned else clean_text(text)):
         sentences.extend(_split_block(block))
     return sentences
 
@@ -257,6 +261,7 @@ STOPWORDS = frozenset(
 )
 
 
+@lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
     if len(word) <= 4 or word[0].isdigit():
         return word
@@ -266,11 +271,13 @@ def _stem(word: str) -> str:
     return word
 
 
+_TOKEN = re.compile(r"[a-z0-9][a-z0-9\-]*[a-z0-9]|[a-z]")
+
+
 def content_tokens(text: str) -> list[str]:
     """Lowercased, lightly stemmed content words (stopwords dropped) for similarity measures."""
     out: list[str] = []
-    for raw in re.findall(r"[A-Za-z0-9][A-Za-z0-9\-]*[A-Za-z0-9]|[A-Za-z]", text):
-        w = raw.lower()
+    for w in _TOKEN.findall(text.lower()):
         if w in STOPWORDS or len(w) < 2:
             continue
         out.append(_stem(w))

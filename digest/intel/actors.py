@@ -1,0 +1,655 @@
+"""Threat-actor recognition: which actors a news article is about, under one canonical name each.
+
+How a document is read (:meth:`ActorRecognizer.detect`):
+
+1. **One automaton over every name.** All names of the knowledge base (:mod:`digest.intel.kb`),
+   plus *blocking* phrases ("Cobalt Strike", "Alibaba Cloud", vendors such as "Trend Micro"), are
+   keys of a single Aho-Corasick automaton, run once over the lower-cased text with punctuation
+   turned into spaces, so matches are whole words and "APT-29" finds "APT 29". Overlaps go to the
+   longest match, which is how a blocking phrase hides the actor name inside it.
+2. **Vendor conventions** (:mod:`digest.intel.vendors`) find names no knowledge base has yet
+   ("Storm-2077", "UNC5221", "Earth Alux", "Jewelbug"), with their vendor and, where the convention
+   encodes one, a suspected origin.
+3. **Precision rules** (``data/actors/names.toml``): some names are never taken alone (UPS); names
+   that are ordinary words, companies or products (Nitro, Alibaba, Cobalt, Mercury, Play) need a
+   strong cue beside them ("the Nitro group", "Play ransomware"); a name in lower case is a word,
+   not a name; convention-built names need a cyber context and a cue or the vendor named nearby.
+4. **Ambiguous names** (listed under two actors) go to the candidate the document names otherwise,
+   else to the actor whose primary name it is, else nowhere: they never merge two actors.
+5. **Learned links** (:meth:`ActorRecognizer.learn_links`) join names: "X, also known as Y",
+   "tracked as Y by Vendor", "which Microsoft calls Y", "formerly Y", "the same actor as Y" are
+   identities; "overlaps with Y" is weaker: it joins a name to an actor but never two established
+   actors of different origin, nor two actors that the knowledge base knows well under many names.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+from ..models import ActorHit, Alias, AliasLink
+from .kb import KnowledgeBase, name_keys, norm, slug
+from .vendors import DATA_DIR, Conventions, conventions
+
+__all__ = ["ActorRecognizer", "Mention"]
+
+_PUNCT = re.compile(r"[\W_]", re.UNICODE)
+_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
+_WORD = re.compile(r"[\w'’.-]+")
+
+_BLOCK = "\x00block"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """One accepted name in a document: where, what, and which node it names."""
+
+    start: int
+    end: int
+    text: str
+    node: str  # an actor id of the knowledge base, or "new:<key>" for a name it lacks
+    vendor: str = ""
+    origin: str | None = None
+
+
+@dataclass(frozen=True)
+class _Cand:
+    start: int
+    end: int
+    text: str
+    key: str  # matching key, or "" for a vendor-convention name
+    source: str  # "kb", "pattern", "learned"
+    vendor: str = ""
+    origin: str | None = None
+    pkind: str = ""
+
+
+def _load_names() -> dict[str, list[str]]:
+    with (DATA_DIR / "names.toml").open("rb") as fh:
+        return tomllib.load(fh)
+
+
+def _lower_same_length(text: str) -> str:
+    low = text.lower()
+    if len(low) == len(text):
+        return low
+    return "".join(c.lower()[:1] or c for c in text)
+
+
+def split_sentences(text: str) -> list[tuple[int, int]]:
+    """Spans of the sentences of ``text`` (a light regex splitter: speed over finesse)."""
+    spans = []
+    pos = 0
+    for m in _SENT_END.finditer(text):
+        if m.start() > pos:
+            spans.append((pos, m.start()))
+        pos = m.end()
+    if pos < len(text):
+        spans.append((pos, len(text)))
+    return spans
+
+
+class _Links:
+    """Union-find over nodes (actor ids and ``new:<key>`` names), built from AliasLinks."""
+
+    def __init__(self) -> None:
+        self.parent: dict[str, str] = {}
+        self.vendors: dict[str, str] = {}  # key -> vendor stated by an article
+        self.spelling: dict[str, str] = {}  # new:<key> -> as written
+
+    def find(self, x: str) -> str:
+        p = self.parent.setdefault(x, x)
+        if p != x:
+            p = self.parent[x] = self.find(p)
+        return p
+
+    def union(self, a: str, b: str) -> None:
+        ra, rb = self.find(a), self.find(b)
+        if ra != rb:
+            lo, hi = sorted((ra, rb), key=lambda n: (n.startswith("new:"), n))
+            self.parent[hi] = lo
+
+    def members(self, x: str) -> list[str]:
+        r = self.find(x)
+        return sorted(n for n in list(self.parent) if self.find(n) == r)
+
+
+class ActorRecognizer:
+    """Finds the actors a document is about; see the module docstring for the method."""
+
+    _cache: dict[str, ActorRecognizer] = {}
+    _lock = threading.Lock()
+
+    def __init__(self, kb: KnowledgeBase, conv: Conventions | None = None) -> None:
+        self.kb = kb
+        self.conv = conv or conventions()
+        cfg = _load_names()
+        self.stop = {k for n in cfg.get("stop", []) for k in name_keys(n)}
+        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
+        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)[\s,:\"'“”‘’(]*$", re.I)
+        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*(?:\b(?:{cue})\b)", re.I)
+        doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
+        self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.I)
+        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.I)
+        self.auto = ahocorasick.Automaton()
+        for key in kb.names:
+            if key in self.stop:
+                continue
+            self.auto.add_word(f" {key} ", ("kb", key, len(key)))
+        blocks = list(cfg.get("block", [])) + self.conv.vendor_mentions()
+        for phrase in blocks:
+            k = norm(phrase)
+            if k and k not in kb.names:
+                self.auto.add_word(f" {k} ", ("block", _BLOCK, len(k)))
+        self.auto.make_automaton()
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def default(cls, kb_dir: Path | None = None) -> ActorRecognizer:
+        """The recognizer over the packaged galaxies, overridden by ``kb_dir``'s; built once per folder."""
+        key = str(Path(kb_dir).resolve()) if kb_dir is not None else ""
+        marker = ""
+        if kb_dir is not None and Path(kb_dir).is_dir():
+            marker = ";".join(f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(Path(kb_dir).glob("*.json")))
+        with cls._lock:
+            hit = cls._cache.get(key)
+            if hit is not None and getattr(hit, "_marker", "") == marker:
+                return hit
+            rec = cls(KnowledgeBase.build(Path(kb_dir) if kb_dir is not None else None))
+            rec._marker = marker  # type: ignore[attr-defined]
+            cls._cache[key] = rec
+            return rec
+
+    # ------------------------------------------------------------------ candidates
+
+    def _resolve_overlaps(self, raw: list[tuple[int, int, str, str]], text: str) -> list[_Cand]:
+        raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
+        out = []
+        last_end = -1
+        for s, e, key, source in raw:
+            if s < last_end:
+                continue  # overlaps a longer (or earlier) match: the longest leftmost wins
+            last_end = e
+            if source != "block":
+                out.append(_Cand(s, e, text[s:e], key, source))
+        return out
+
+    def _all_candidates(self, text: str, extra: ahocorasick.Automaton | None = None) -> list[_Cand]:
+        low = _lower_same_length(text)
+        padded = " " + _PUNCT.sub(" ", low) + " "
+        raw: list[tuple[int, int, str, str]] = []
+        for auto in (self.auto, extra):
+            if auto is None:
+                continue
+            for end, (source, key, klen) in auto.iter(padded):
+                # " name " ends at ``end`` in padded (text shifted by one): the name is text[end-klen-1 : end-1]
+                raw.append((end - klen - 1, end - 1, key, source))
+        cands = self._resolve_overlaps(raw, text)
+        taken = [(c.start, c.end) for c in cands]
+        for p in self.conv.find(text):
+            if any(p.start < te and ts < p.end for ts, te in taken):
+                continue  # a knowledge-base name (or a blocking phrase) covers it
+            taken.append((p.start, p.end))
+            cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
+        cands.sort(key=lambda c: c.start)
+        return cands
+
+    # ------------------------------------------------------------------ precision rules
+
+    def _strong_cue(self, text: str, s: int, e: int) -> bool:
+        before = text[max(0, s - 45):s]
+        after = text[e:e + 45]
+        before = re.split(r"[.!?;\n]", before)[-1]
+        after = re.split(r"[.!?;\n]", after)[0]
+        bw = " ".join(before.split()[-3:])
+        aw = " ".join(after.split()[:3])
+        return bool(self._cue_before.search(bw) or self._cue_after.search(aw))
+
+    def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
+        mention = c.text
+        if c.source == "learned":
+            return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
+        has_digit = any(ch.isdigit() for ch in mention)
+        if not has_digit and mention == mention.lower():
+            return False  # "play", "mercury", "shadow": words, not names
+        if c.source == "pattern":
+            if not doc_cyber:
+                return False
+            if c.pkind == "code":
+                return True
+            return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
+        key = c.key
+        if key in self.stop:
+            return False
+        forms = self.kb.forms.get(key, set())
+        ordinary = key in self.ordinary
+        if not ordinary and key in self.kb.ransomware_keys and not has_digit:
+            single = " " not in key
+            camel = any(f[1:] != f[1:].lower() and f[1:] != f[1:].upper() for f in forms)
+            ordinary = single and not camel
+            if not ordinary and not self._ransom_cue.search(text):
+                return False
+        if ordinary:
+            if self._strong_cue(text, c.start, c.end):
+                return True
+            upper_form = any(f.isupper() for f in forms)
+            return upper_form and mention.isupper() and len(mention) >= 5 and not text[
+                max(0, c.start - 30):c.end + 30].isupper()
+        if len(key) <= 4 and not has_digit:
+            # short alphabetic names (CCA, Hagga...) need the case the source uses and a cue
+            if mention not in forms and mention.upper() != mention:
+                return False
+            return self._strong_cue(text, c.start, c.end)
+        return True
+
+    # ------------------------------------------------------------------ nodes
+
+    def _nodes_for(self, c: _Cand) -> list[str]:
+        if c.source == "kb":
+            return list(self.kb.names.get(c.key, ()))
+        if c.source == "learned":
+            ids = self.kb.names.get(c.key)
+            return list(ids) if ids else [f"new:{c.key}"]
+        ids = set()
+        for k in name_keys(c.text):
+            ids |= set(self.kb.names.get(k, ()))
+        return sorted(ids) if ids else [f"new:{norm(c.text)}"]
+
+    def _node_of_name(self, name: str) -> str | None:
+        """The node a linked name stands for (None when it is ambiguous)."""
+        k = norm(name)
+        ids = set()
+        for kk in name_keys(name):
+            ids |= set(self.kb.names.get(kk, ()))
+        if len(ids) == 1:
+            return next(iter(ids))
+        if len(ids) > 1:
+            return self.kb.primary.get(k) if self.kb.primary.get(k) in ids else None
+        return f"new:{k}" if k else None
+
+    def _apply_links(self, links: Iterable[AliasLink]) -> _Links:
+        uf = _Links()
+        overlaps = []
+        for link in links:
+            a, b = self._node_of_name(link.name_a), self._node_of_name(link.name_b)
+            for n, node in ((link.name_a, a), (link.name_b, b)):
+                if node and node.startswith("new:"):
+                    uf.spelling.setdefault(node, n.strip())
+            if link.vendor:
+                uf.vendors.setdefault(norm(link.name_b), link.vendor)
+            if not a or not b or a == b:
+                continue
+            if link.relation == "overlaps":
+                overlaps.append((a, b))
+            else:
+                uf.union(a, b)
+        for a, b in overlaps:
+            if self._may_overlap(uf, a, b):
+                uf.union(a, b)
+        return uf
+
+    def _may_overlap(self, uf: _Links, a: str, b: str) -> bool:
+        """An "overlaps" link joins only where nothing says the two are distinct."""
+        ga, gb = uf.members(a) or [a], uf.members(b) or [b]
+        ka = [self.kb.actors[n] for n in ga if n in self.kb.actors]
+        kb_ = [self.kb.actors[n] for n in gb if n in self.kb.actors]
+        ca = {x.country for x in ka if x.country}
+        cb = {x.country for x in kb_ if x.country}
+        if ca and cb and not (ca & cb):
+            return False
+        big_a = any(len(x.aliases) >= 4 for x in ka)
+        big_b = any(len(x.aliases) >= 4 for x in kb_)
+        return not (big_a and big_b)
+
+    def _extra_automaton(self, uf: _Links) -> ahocorasick.Automaton | None:
+        keys = [n[4:] for n in uf.parent if n.startswith("new:")]
+        keys = [k for k in keys if k and k not in self.kb.names]
+        if not keys:
+            return None
+        auto = ahocorasick.Automaton()
+        for k in keys:
+            auto.add_word(f" {k} ", ("learned", k, len(k)))
+        auto.make_automaton()
+        return auto
+
+    # ------------------------------------------------------------------ detection
+
+    def _mentions(self, title: str, text: str, uf: _Links) -> tuple[str, list[Mention]]:
+        full = f"{title}\n\n{text}" if title else text
+        extra = self._extra_automaton(uf)
+        cands = self._all_candidates(full, extra)
+        doc_cyber = bool(self._doc_cue.search(full))
+        vendors_in_doc = set()
+        for v in self.conv.vendors:
+            if any(m in full for m in v.mentions):
+                vendors_in_doc.add(v.name)
+        accepted: list[tuple[_Cand, list[str]]] = []
+        for c in cands:
+            if self._accept(c, full, doc_cyber, vendors_in_doc):
+                accepted.append((c, self._nodes_for(c)))
+        # ambiguous names: the candidate the document names otherwise, else the primary owner
+        sure = Counter(uf.find(n[0]) for _c, n in accepted if len(n) == 1)
+        out: list[Mention] = []
+        for c, nodes in accepted:
+            if len(nodes) > 1:
+                present = [n for n in nodes if uf.find(n) in sure]
+                if present:
+                    nodes = present
+                else:
+                    prim = self.kb.primary.get(c.key or norm(c.text))
+                    nodes = [prim] if prim in nodes else []
+            for n in nodes:
+                out.append(Mention(c.start, c.end, c.text, n, c.vendor, c.origin))
+        return full, out
+
+    def _hit(self, root_nodes: list[str], uf: _Links, mentions: list[str],
+             pattern_info: dict[str, tuple[str, str | None]]) -> ActorHit:
+        kb_nodes = [n for n in root_nodes if n in self.kb.actors]
+        new_nodes = [n for n in root_nodes if n.startswith("new:")]
+        aliases: list[Alias] = []
+        seen: set[str] = set()
+        country = None
+        description = motivation = ""
+        if kb_nodes:
+            main = self.kb.actors[min(kb_nodes, key=lambda i: (-len(self.kb.actors[i].aliases), i))]
+            if main.id in uf.parent:
+                main = self.kb.actors[uf.find(main.id)] if uf.find(main.id) in self.kb.actors else main
+            ordered = [main] + [self.kb.actors[n] for n in kb_nodes if n != main.id]
+            for actor in ordered:
+                for al in actor.aliases:
+                    if norm(al.name) not in seen:
+                        seen.add(norm(al.name))
+                        vendor = al.vendor or uf.vendors.get(norm(al.name), "")
+                        aliases.append(Alias(al.name, vendor))
+                country = country or actor.country
+                description = description or actor.description
+                motivation = motivation or actor.motivation
+            name, aid = main.name, main.id
+        else:
+            first = min(new_nodes)
+            name = uf.spelling.get(first) or pattern_info.get(first, ("", None))[0] or first[4:]
+            aid = slug(name)
+        for n in new_nodes:
+            spelled = uf.spelling.get(n) or pattern_info.get(n, ("", None))[0] or n[4:]
+            if norm(spelled) in seen:
+                continue
+            seen.add(norm(spelled))
+            vendor = uf.vendors.get(norm(spelled)) or self.conv.vendor_of(spelled)
+            aliases.append(Alias(spelled, vendor))
+            country = country or self.conv.origin_of(spelled)
+        if not kb_nodes:
+            pass
+        return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
+                        description=description, motivation=motivation)
+
+    def _detect_with(self, title: str, text: str, uf: _Links) -> list[ActorHit]:
+        full, mentions = self._mentions(title, text, uf)
+        groups: dict[str, list[Mention]] = defaultdict(list)
+        for m in mentions:
+            groups[uf.find(m.node)].append(m)
+        pattern_info: dict[str, tuple[str, str | None]] = {}
+        for m in mentions:
+            if m.node.startswith("new:"):
+                pattern_info.setdefault(m.node, (m.text, m.origin))
+                uf.spelling.setdefault(m.node, m.text)
+        hits = []
+        for root, ms in groups.items():
+            nodes = uf.members(root) if root in uf.parent else [root]
+            if root not in nodes:
+                nodes.append(root)
+            texts: list[str] = []
+            for m in sorted(ms, key=lambda m: m.start):
+                if m.text not in texts:
+                    texts.append(m.text)
+            hits.append((min(m.start for m in ms), self._hit(nodes, uf, texts, pattern_info)))
+        hits.sort(key=lambda h: h[0])
+        merged: dict[str, ActorHit] = {}
+        for _pos, h in hits:
+            if h.id in merged:  # two roots with one canonical id: join their mentions
+                old = merged[h.id]
+                merged[h.id] = ActorHit(old.id, old.name, old.aliases,
+                                        tuple(dict.fromkeys(old.mentions + h.mentions)), old.country,
+                                        old.description, old.motivation)
+            else:
+                merged[h.id] = h
+        return list(merged.values())
+
+    def detect(self, title: str, text: str, links: Iterable[AliasLink] = ()) -> list[ActorHit]:
+        """The actors the document is about, each once, under its canonical id.
+
+        ``links`` are alias links learned from earlier articles; links stated in this document are
+        learned and applied too.
+        """
+        own = self.learn_links(f"{title}\n\n{text}" if title else text)
+        uf = self._apply_links([*links, *own])
+        return self._detect_with(title, text, uf)
+
+    def detect_batch(self, docs: Sequence[tuple[str, str, str]],
+                     links: Iterable[AliasLink] = ()) -> dict[str, list[ActorHit]]:
+        """Detect in many documents ``(id, title, text)``; a link stated in any of them applies to all."""
+        learned: list[AliasLink] = list(links)
+        for doc_id, title, text in docs:
+            learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
+        uf = self._apply_links(learned)
+        return {doc_id: self._detect_with(title, text, uf) for doc_id, title, text in docs}
+
+    def lookup(self, name: str, links: Iterable[AliasLink] = ()) -> ActorHit | None:
+        """The canonical actor a name stands for (for ``digest actors show``), or None."""
+        uf = self._apply_links(links)
+        node = self._node_of_name(name)
+        if node is None:
+            return None
+        if node.startswith("new:"):
+            if node not in uf.parent:
+                if not self.conv.vendor_of(name.strip()):
+                    return None
+                uf.spelling[node] = name.strip()
+        root = uf.find(node)
+        nodes = uf.members(root) if root in uf.parent else [root]
+        if root not in nodes:
+            nodes.append(root)
+        return self._hit(nodes, uf, [], {})
+
+    # ------------------------------------------------------------------ learning links
+
+    def learn_links(self, text: str, source_id: str = "") -> list[AliasLink]:
+        """Alias links stated in ``text``, each with the sentence as provenance.
+
+        Identities: "X, also known as Y", "X (aka Y)", "tracked as Y by Vendor", "which Microsoft
+        calls Y", "formerly tracked as Y", "the same actor as Y"; weaker: "overlaps with Y".
+        """
+        return _learn_links(self, text, source_id)
+
+    # helpers for actors_links
+    def _names_in(self, sentence: str) -> list[_Cand]:
+        cands = self._all_candidates(sentence)
+        out = []
+        for c in cands:
+            if c.source == "kb" and (c.key in self.stop or c.text == c.text.lower()):
+                continue
+            if c.source == "kb" and c.key in self.ordinary and not self._strong_cue(sentence, c.start, c.end):
+                # an ordinary word is a name here only when the link phrase sits right beside it
+                before = sentence[max(0, c.start - 30):c.start].lower()
+                if not re.search(r"(?:as|aka|a\.k\.a\.?|calls|called|\()\s*$", before):
+                    continue
+            out.append(c)
+        return out
+
+
+
+
+# ---------------------------------------------------------------------------- learning links
+
+_VENDOR_TXT = r"[A-Z][\w.'’&-]*(?:\s+(?:[A-Z0-9][\w.'’&-]*|of|de))*"
+_REL_SAME = [re.compile(p, re.I) for p in (
+    r"^\s*[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
+    r"(?:known|tracked|referred\s+to|identified|reported|labell?ed|designated|called|named)"
+    r"(?:\s+by\s+(?P<vendor>" + _VENDOR_TXT + r"))?\s+(?:as|under)\s*:?\s*[\"“']?$",
+    r"^\s*[,(;]?\s*(?:aka|a\.k\.a\.?|also\s+called|also\s+dubbed|formerly|previously|alias(?:es)?|also|or\s+simply)\s*:?\s*[\"“']?$",
+    r"^\s*,?\s*(?:which|whom|that|who|what)\s+(?P<vendor>" + _VENDOR_TXT + r")\s+"
+    r"(?:calls|call|tracks|track|tracked|refers\s+to|names|dubs|dubbed|labels|designates)"
+    r"(?:\s+(?:it|them|the\s+group|the\s+actor))?(?:\s+as)?\s*[\"“']?$",
+    r"^\s*(?:is|was|are|were)\s+(?:also\s+)?(?:the\s+same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)\s+as|"
+    r"also\s+known\s+as|another\s+name\s+for|now\s+(?:known|tracked)\s+as|(?:tracked|known)\s+as)\s*$",
+    r"^\s*\(\s*$",
+    r"^\s*,?\s*(?:now\s+|since\s+|recently\s+)?(?:renamed|rebranded)\s+(?:as|to)\s*$",
+    r"^\s*(?:,\s*)?(?:tracked|known)\s+by\s+(?P<vendor>" + _VENDOR_TXT + r")\s+as\s*$",
+)]
+_REL_OVERLAP = [re.compile(p, re.I) for p in (
+    r"^\s*[,(]?\s*(?:which|that|who)?\s*(?:also\s+)?(?:overlaps?|overlapping|shares?\s+(?:some\s+)?overlaps?|"
+    r"has\s+(?:some\s+)?overlaps?|partially\s+overlaps?)\s+(?:with|to)\s*$",
+    r"^\s*[,(]?\s*(?:(?:which|that)\s+)?(?:is|was|are|were)?\s*(?:a\s+)?(?:sub-?group|sub-?cluster|subset|offshoot|splinter|faction)\s+of\s*$",
+    r"^\s*[,(]?\s*(?:(?:which|that)\s+)?(?:is|was|are|were)\s+(?:closely\s+)?(?:linked|tied|related|connected)\s+to\s*$",
+)]
+_LIST = re.compile(
+    r"^\s*(?:\(?\s*by\s+(?P<vendor>" + _VENDOR_TXT + r")\s*\)?)?\s*(?:,|;|/|,?\s*and|,?\s*or)\s*(?:as\s+)?[\"“']?$")
+_TRAIL_VENDOR = re.compile(r"^\s*\(?\s*by\s+(?P<vendor>" + _VENDOR_TXT + r")")
+_INTRO = re.compile(
+    r"(?:under\s+(?:different|other|various|separate|several)\s+(?:names?|monikers)|"
+    r"(?:names?|monikers?|aliases|designations)\s*,?\s*(?:such\s+as|like|including|:)|"
+    r"(?:tracks?|tracked|track|calls?|call)\s+(?:[\w'’-]+\s+){0,6}?(?:as|under)|such\s+as|including|"
+    r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?)\s*:?\s*[\"“']?$", re.I)
+_TRACK_WORDS = re.compile(
+    r"\b(?:tracks?|tracked|tracking|names?|known|aka|overlap\w*|alias\w*|calls?|dubbed|monikers?|designations?)\b",
+    re.I)
+_CUE_ANY = re.compile(
+    r"known\s+as|tracked\s+(?:by\s+[^,.;]{2,60}\s+)?as|tracks?\s|aka\b|a\.k\.a|\bcalls?\b|\bcalled\b|formerly|previously|"
+    r"overlap|same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)|different\s+names|rebranded|renamed|"
+    r"sub-?group|offshoot|splinter|\(|another\s+name|linked\s+to|tied\s+to",
+    re.I)
+_NEW_NAME = re.compile(
+    r"(?:(?:known|tracked|referred\s+to)\s+(?:by\s+" + _VENDOR_TXT + r"\s+)?as|\baka|a\.k\.a\.?|\bdubbed|\bcalls\s+(?:it|them)|"
+    r"\bcalled|\bnamed|rebranded\s+as|renamed\s+to)\s+(?:the\s+)?[\"“']?"
+    r"(?P<n>[A-Z][\w$()-]*[\w$)](?:\s+[A-Z0-9][\w$-]*[\w$]){0,2})")
+_NEW_NAME_STOP = {
+    "the", "a", "an", "this", "that", "it", "its", "they", "microsoft", "google", "apple", "windows",
+    "linux", "android", "ios", "operation", "russia", "china", "iran", "north", "korea", "ukraine",
+    "israel", "india", "pakistan", "vietnam", "us", "u", "united", "european", "cve", "threat",
+}
+
+
+def _vendor_name(conv: Conventions, raw: str | None) -> str:
+    if not raw:
+        return ""
+    raw = raw.strip().rstrip(".,;")
+    v = conv.find_vendor(raw)
+    if v:
+        return v
+    return raw if len(raw) <= 40 else ""
+
+
+def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[AliasLink]:
+    """See :meth:`ActorRecognizer.learn_links`."""
+    if not _CUE_ANY.search(text):
+        return []
+    cands = rec._all_candidates(text)
+    # unknown names right after a naming phrase ("also known as Sneaky Ferret")
+    taken = [(c.start, c.end) for c in cands]
+    for m in _NEW_NAME.finditer(text):
+        s, e = m.span("n")
+        name = m.group("n")
+        while name.endswith(")") and name.count("(") < name.count(")"):
+            name, e = name[:-1], e - 1
+        k = norm(name)
+        first = k.split(" ")[0] if k else ""
+        if not k or first in _NEW_NAME_STOP or k in rec.stop or rec.conv.vendor_named(name):
+            continue
+        if any(s < te and ts < e for ts, te in taken):
+            continue
+        cands.append(_Cand(s, e, name, k, "learned"))
+    cands = [c for c in cands if not (c.source == "kb" and (c.key in rec.stop or c.text == c.text.lower()))]
+    cands.sort(key=lambda c: c.start)
+    links: list[AliasLink] = []
+    seen: set[tuple[str, str, str]] = set()
+
+    def add(a: _Cand, b: _Cand, relation: str, vendor: str, sentence: str) -> None:
+        if norm(a.text) == norm(b.text):
+            return
+        sig = (norm(a.text), norm(b.text), relation)
+        if sig in seen:
+            return
+        seen.add(sig)
+        links.append(AliasLink(a.text, b.text, relation, vendor, source_id, sentence.strip()))
+
+    by_sentence: dict[tuple[int, int], list[_Cand]] = defaultdict(list)
+    spans = split_sentences(text)
+    j = 0
+    for c in cands:
+        while j < len(spans) - 1 and c.start >= spans[j][1]:
+            j += 1
+        by_sentence[spans[j]].append(c)
+    for (ss, se), names in by_sentence.items():
+        sentence = text[ss:se]
+        if not _CUE_ANY.search(sentence):
+            continue
+        names = [c for c in names if c.start >= ss and c.end <= se]
+        head: _Cand | None = None
+        relation = "same"
+        first = names[0]
+        before = text[max(ss, first.start - 120):first.start]
+        if _INTRO.search(before) and _TRACK_WORDS.search(sentence):
+            topic = _topic(rec, text[:ss], exclude={norm(c.text) for c in names})
+            if topic is not None:
+                head = topic
+                relation = "overlaps" if re.search(r"overlap", sentence, re.I) else "same"
+                add(head, first, relation, _trailing_vendor(rec, text, first, se), sentence)
+        for a, b in zip(names, names[1:]):
+            between = text[a.end:b.start]
+            if len(between) > 90:
+                head = None
+                continue
+            vendor = ""
+            matched = None
+            for rx in _REL_SAME:
+                m = rx.match(between)
+                if m:
+                    matched, vendor = "same", _vendor_name(rec.conv, m.groupdict().get("vendor"))
+                    break
+            if matched is None:
+                for rx in _REL_OVERLAP:
+                    if rx.match(between):
+                        matched = "overlaps"
+                        break
+            if matched is not None:
+                head, relation = (head if head is not None and _LIST.match(between) else a), matched
+                add(a if head is None else head, b, matched, vendor or _trailing_vendor(rec, text, b, se), sentence)
+                continue
+            lm = _LIST.match(between)
+            if lm and head is not None:
+                add(head, b, relation, _trailing_vendor(rec, text, b, se), sentence)
+                continue
+            head = None
+    return links
+
+
+def _trailing_vendor(rec: ActorRecognizer, text: str, c: _Cand, limit: int) -> str:
+    m = _TRAIL_VENDOR.match(text[c.end:min(limit, c.end + 80)])
+    return _vendor_name(rec.conv, m.group("vendor")) if m else ""
+
+
+def _topic(rec: ActorRecognizer, prefix: str, exclude: set[str]) -> _Cand | None:
+    """The name the text before a sentence mentions most: the head of a head-less list."""
+    if not prefix.strip():
+        return None
+    _full, mentions = rec._mentions("", prefix, _Links())
+    counts: Counter[str] = Counter()
+    first_text: dict[str, Mention] = {}
+    for m in mentions:
+        if norm(m.text) in exclude:
+            continue
+        counts[m.node] += 1
+        first_text.setdefault(m.node, m)
+    if not counts:
+        return None
+    node, _n = counts.most_common(1)[0]
+    m = first_text[node]
+    return _Cand(m.start, m.end, m.text, norm(m.text), "kb")

@@ -1,0 +1,332 @@
+"""The web app: sign-up with double opt-in, confirm, unsubscribe (RFC 8058), preferences, archive, feed.
+
+Routes (a contract that outside checks use)::
+
+    GET  /, /subscribe           sign-up page          POST /subscribe          double opt-in
+    GET  /confirm/<token>        confirm (idempotent)
+    GET  /unsubscribe/<token>    one-button page       POST /unsubscribe/<token> unsubscribe (one-click)
+    GET  /preferences/<token>    preferences form      POST /preferences/<token> save
+    GET  /archive/               sent issues           GET  /archive/<id>        one sent issue
+    GET  /feed.xml               Atom feed             GET  /healthz             200 ok / 503
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+from contextlib import asynccontextmanager
+from html import escape
+from typing import Any
+
+from jinja2 import Environment
+from starlette.applications import Starlette
+from starlette.background import BackgroundTask
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..config import Config
+from ..errors import ConfigError, InvalidAddressError, MailError
+from ..intel.topics import TOPICS
+from ..render import PLACEHOLDERS, environment
+from ..resources import templates_dir
+from ..store import Store, Subscriber
+from ..subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
+from ..tokens import TokenClaims, TokenSigner
+from . import prefs as prefs_mod
+from . import queries
+from .atom import build_feed
+from .security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware, client_key
+
+log = logging.getLogger("digest.web")
+
+HONEYPOT = "website"
+NO_STORE = {"cache-control": "no-store"}
+
+
+class Web:
+    """Everything a request handler needs, built once per app."""
+
+    def __init__(self, config: Config, store: Store) -> None:
+        self.config = config
+        self.store = store
+        key = store.secret_key(config.security.secret_key)
+        try:
+            self.signer = TokenSigner(key)
+        except ValueError:
+            raise ConfigError("config key security.secret_key: must be at least 16 characters "
+                              "(set DIGEST_SECURITY_SECRET_KEY)") from None
+        self.base_url = config.newsletter.base_url.rstrip("/")
+        self.csrf = Csrf(key, self.base_url)
+        self.per_client = RateLimiter(config.web.signup_rate_per_hour, 3600.0)
+        self.env: Environment = environment()
+        self.css = (templates_dir() / "web" / "site.css").read_bytes()
+
+    # ---- rendering ------------------------------------------------------------------------------
+    def page(self, request: Request, template: str, *, status: int = 200, csrf: bool = False,
+             headers: dict[str, str] | None = None, **ctx: Any) -> HTMLResponse:
+        cookie = None
+        token = ""
+        if csrf:
+            token, cookie = self.csrf.issue(request)
+        root = request.scope.get("root_path", "").rstrip("/")
+        html = self.env.get_template(f"web/{template}").render(
+            site_title=self.config.newsletter.title, root=root, csrf_field=FIELD, csrf_token=token, **ctx)
+        response = HTMLResponse(html, status_code=status, headers=headers)
+        self.csrf.set_cookie(response, cookie)
+        return response
+
+    def message(self, request: Request, title: str, text: str, *, status: int = 200,
+                links: list[tuple[str, str]] | None = None, headers: dict[str, str] | None = None) -> HTMLResponse:
+        return self.page(request, "message.html.j2", status=status, page_title=title, text=text,
+                         links=links or [], headers=headers if headers is not None else dict(NO_STORE))
+
+    # ---- tokens ---------------------------------------------------------------------------------
+    def subscriber_for(self, kind: str, token: str) -> tuple[Subscriber | None, str]:
+        """The subscriber a token names, or (None, "invalid"|"expired"). Constant-time checks only."""
+        from ..errors import TokenError
+
+        try:
+            claims: TokenClaims = self.signer.verify(kind, token)
+        except TokenError as exc:
+            return None, "expired" if "expired" in str(exc) else "invalid"
+        sub = self.store.subscriber(id=claims.subscriber_id)
+        if sub is None or not hmac.compare_digest(claims.nonce.encode(), (sub.token_nonce or "").encode()):
+            return None, "invalid"
+        return sub, "ok"
+
+    def link(self, kind: str, sub: Subscriber) -> str:
+        return f"/{kind}/{self.signer.sign(kind, sub.id, sub.token_nonce)}"
+
+    def invalid_link(self, request: Request, why: str) -> HTMLResponse:
+        if why == "expired":
+            return self.message(request, "This link has expired",
+                                "Confirmation links work for a limited time. Sign up again and we will send "
+                                "you a fresh one. Nothing was changed.", status=410,
+                                links=[("/subscribe", "Sign up again")])
+        return self.message(request, "This link is not valid",
+                            "The link is incomplete, altered or no longer in use, so nothing was changed. "
+                            "If you copied it from an email, make sure you copied all of it.", status=400,
+                            links=[("/", "Home")])
+
+    # ---- sign-up --------------------------------------------------------------------------------
+    async def process_signup(self, address: str) -> None:
+        """Register the address and send one confirmation mail (at most one a day). Runs after the response."""
+        try:
+            sub = await run_in_threadpool(queries.register, self.store, address)
+            if sub is None or sub.status != "pending":
+                return  # confirmed, suppressed: nothing to send, and the answer was the same
+            claim = await run_in_threadpool(queries.claim_confirmation, self.store, sub.id)
+            if claim is None:
+                log.info("web: confirmation for subscriber %s already sent in the last day", sub.id)
+                return
+            try:
+                await send_one(self.config, confirmation_message(self.config, self.signer, sub))
+            except MailError as exc:
+                log.warning("web: confirmation mail for subscriber %s failed: %s", sub.id, exc)
+                await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
+            else:
+                log.info("web: confirmation mail sent to subscriber %s", sub.id)
+        except Exception:  # noqa: BLE001 - a background task must never take the server down
+            log.exception("web: sign-up processing failed")
+
+
+def _form_lists(form: Any) -> dict[str, list[str]]:
+    out: dict[str, list[str]] = {}
+    for key in set(form.keys()):
+        out[key] = [v for v in form.getlist(key) if isinstance(v, str)]
+    return out
+
+
+async def _read_form(request: Request) -> Any:
+    try:
+        return await request.form(max_files=0, max_fields=2000)
+    except HTTPException:
+        raise
+    except Exception:  # noqa: BLE001 - malformed multipart and the like
+        raise HTTPException(400, "The form could not be read.") from None
+
+
+def create_app(config: Config, store: Store | None = None) -> Starlette:
+    """The ASGI app. Opens (and on shutdown closes) the configured store when none is given."""
+    own_store = store is None
+    store = store if store is not None else Store.open(config)
+    web = Web(config, store)
+
+    # ---- pages ----------------------------------------------------------------------------------
+    async def signup_page(request: Request) -> Response:
+        return web.page(request, "subscribe.html.j2", csrf=True, page_title="Subscribe", error="", email="",
+                        headers=dict(NO_STORE))
+
+    async def subscribe(request: Request) -> Response:
+        form = await _read_form(request)
+        if not web.csrf.check(request, form.get(FIELD)):
+            return web.message(request, "Please try again",
+                               "This form had expired or did not come from our sign-up page. Reload the page and "
+                               "submit it again.", status=403, links=[("/subscribe", "Back to the sign-up page")])
+        host = request.client.host if request.client else None
+        if not web.per_client.allow(client_key(host)):
+            return web.message(request, "Too many sign-ups",
+                               "There were too many sign-up requests from your network. Please try again later.",
+                               status=429, headers={"retry-after": "3600", **NO_STORE})
+        raw = form.get("email")
+        trap = form.get(HONEYPOT)
+        sent = web.message(request, "Check your inbox",
+                           "If the address can receive mail, a message with a confirmation link is on its way. "
+                           "Open the link to start receiving the digest. Nothing else will be sent until you do.",
+                           links=[("/archive/", "Read past issues")])
+        if isinstance(trap, str) and trap.strip():
+            log.info("web: honeypot filled; sign-up ignored")
+            return sent
+        try:
+            if not isinstance(raw, str):
+                raise InvalidAddressError("invalid email address: empty")
+            address = normalise_address(raw)
+        except InvalidAddressError:
+            shown = raw[:MAX_ADDRESS] if isinstance(raw, str) else ""
+            return web.page(request, "subscribe.html.j2", csrf=True, status=400, page_title="Subscribe",
+                            error="That does not look like an email address. Please check it and try again.",
+                            email=shown.replace("\r", " ").replace("\n", " "), headers=dict(NO_STORE))
+        sent.background = BackgroundTask(web.process_signup, address)
+        return sent
+
+    async def confirm(request: Request) -> Response:
+        sub, why = await run_in_threadpool(web.subscriber_for, "confirm", request.path_params["token"])
+        if sub is None:
+            return web.invalid_link(request, why)
+        status = await run_in_threadpool(queries.confirm, store, sub.id)
+        if status != "confirmed":
+            return web.message(request, "This link is no longer valid",
+                               "This address was unsubscribed or can no longer receive mail, so nothing was "
+                               "changed. To subscribe again, sign up.", status=400,
+                               links=[("/subscribe", "Sign up")])
+        return web.page(request, "confirmed.html.j2", page_title="You are subscribed", email=sub.email,
+                        already=sub.status == "confirmed", preferences_url=web.link("preferences", sub),
+                        unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+
+    async def unsubscribe(request: Request) -> Response:
+        sub, why = await run_in_threadpool(web.subscriber_for, "unsubscribe", request.path_params["token"])
+        if sub is None:
+            return web.invalid_link(request, "invalid")
+        if request.method == "POST":
+            # RFC 8058 one-click: the body is "List-Unsubscribe=One-Click" and carries no CSRF token;
+            # the signed token in the URL is the proof. Whatever the body says, unsubscribe.
+            await run_in_threadpool(queries.unsubscribe, store, sub.id)
+            log.info("web: subscriber %s unsubscribed", sub.id)
+            return web.message(request, "You are unsubscribed",
+                               f"{sub.email} will get no more issues of {config.newsletter.title}.",
+                               links=[("/subscribe", "Changed your mind? Subscribe again")])
+        return web.page(request, "unsubscribe.html.j2", csrf=True, page_title="Unsubscribe", email=sub.email,
+                        done=sub.status in ("unsubscribed", "suppressed"),
+                        preferences_url=web.link("preferences", sub), headers=dict(NO_STORE))
+
+    async def preferences(request: Request) -> Response:
+        sub, why = await run_in_threadpool(web.subscriber_for, "preferences", request.path_params["token"])
+        if sub is None:
+            return web.invalid_link(request, "invalid")
+        actors = await run_in_threadpool(queries.actor_choices, store)
+        countries = sorted({c for _i, _n, c in actors if c})
+        values = prefs_mod.current(config, sub.preferences)
+        errors: dict[str, str] = {}
+        saved = False
+        status = 200
+        if request.method == "POST":
+            form = await _read_form(request)
+            if not web.csrf.check(request, form.get(FIELD)):
+                return web.message(request, "Please try again",
+                                   "This form had expired. Reload the page and save your choices again. "
+                                   "Nothing was changed.", status=403,
+                                   links=[(str(request.url.path), "Back to your preferences")])
+            values, errors = prefs_mod.parse(_form_lists(form), actor_ids={a[0] for a in actors},
+                                             countries=set(countries))
+            if errors:
+                status = 400
+            else:
+                await run_in_threadpool(store.set_preferences, sub.id, values)
+                saved = True
+        return web.page(request, "preferences.html.j2", csrf=True, status=status, page_title="Your preferences",
+                        email=sub.email, subscribed=sub.status == "confirmed", status_label=sub.status,
+                        prefs=values, errors=errors, saved=saved, actors=actors, countries=countries,
+                        topics=TOPICS, weekdays=prefs_mod.WEEKDAYS, timezones=prefs_mod.timezones(),
+                        unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+
+    async def archive_index(request: Request) -> Response:
+        issues = await run_in_threadpool(store.sent_issues, 200)
+        return web.page(request, "archive.html.j2", page_title="Archive", issues=issues)
+
+    async def archive_issue(request: Request) -> Response:
+        issue = await run_in_threadpool(store.issue, request.path_params["issue_id"])
+        if issue is None or issue.status != "sent":
+            raise HTTPException(404)
+        html = issue.html
+        subscribe_url = escape(f"{web.base_url}/subscribe", quote=True)
+        for ph in PLACEHOLDERS:
+            html = html.replace(ph, subscribe_url)
+        return HTMLResponse(html, headers={"content-security-policy": CSP_ARCHIVE,
+                                           "cache-control": "public, max-age=300"})
+
+    async def feed(request: Request) -> Response:
+        issues = await run_in_threadpool(store.sent_issues, 30)
+        body = build_feed(issues, title=config.newsletter.title, base_url=web.base_url)
+        return Response(body, media_type="application/atom+xml; charset=utf-8",
+                        headers={"cache-control": "public, max-age=300"})
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await asyncio.wait_for(run_in_threadpool(queries.ping, store), timeout=5.0)
+        except Exception as exc:  # noqa: BLE001 - any failure means "not healthy"
+            log.warning("web: health check failed: %s", type(exc).__name__)
+            return PlainTextResponse("database unavailable", status_code=503, headers=dict(NO_STORE))
+        return PlainTextResponse("ok", headers=dict(NO_STORE))
+
+    async def stylesheet(request: Request) -> Response:
+        return Response(web.css, media_type="text/css; charset=utf-8",
+                        headers={"cache-control": "public, max-age=3600"})
+
+    # ---- errors ---------------------------------------------------------------------------------
+    titles = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 413: "Request too large"}
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        assert isinstance(exc, HTTPException)
+        code = exc.status_code
+        title = titles.get(code, "Something went wrong")
+        text = exc.detail if code not in (404, 405) and isinstance(exc.detail, str) else {
+            404: "There is nothing at this address.", 405: "This page does not accept that kind of request.",
+        }.get(code, "The request could not be handled.")
+        headers = dict(exc.headers or {})
+        return web.message(request, title, text, status=code, headers={**NO_STORE, **headers},
+                           links=[("/", "Home")])
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette):  # type: ignore[no-untyped-def]
+        try:
+            yield
+        finally:
+            if own_store:
+                store.close()
+
+    routes = [
+        Route("/", signup_page, methods=["GET"]),
+        Route("/subscribe", signup_page, methods=["GET"]),
+        Route("/subscribe", subscribe, methods=["POST"]),
+        Route("/confirm/{token}", confirm, methods=["GET"]),
+        Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
+        Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
+        Route("/archive/", archive_index, methods=["GET"]),
+        Route("/archive/{issue_id:int}", archive_issue, methods=["GET"]),
+        Route("/feed.xml", feed, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/static/site.css", stylesheet, methods=["GET"]),
+    ]
+    app = Starlette(
+        routes=routes,
+        middleware=[Middleware(SecurityMiddleware, max_body=64 * 1024, https=web.base_url.startswith("https://"))],
+        exception_handlers={HTTPException: http_error},
+        lifespan=lifespan,
+    )
+    app.state.web = web
+    return app
