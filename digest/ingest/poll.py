@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from ..analysis import Analyzer
+from ..analysis import Analysis, Analyzer
 from ..config import Config
 from ..errors import DigestError, ExtractError, FeedError
 from ..models import FeedEntry
@@ -56,8 +56,60 @@ class _NewEntry:
     entry: FeedEntry
     hash: str
     text: str = ""
-    title: str = ""
     note: str = ""
+    analysis: Analysis | None = None
+
+
+@dataclass(frozen=True)
+class _Job:
+    """What a pool worker needs for one article: the page (or None) and the feed's own text."""
+
+    html: bytes | None
+    url: str
+    title: str
+    fallback: str
+    fallback_note: str
+
+
+@dataclass(frozen=True)
+class _Done:
+    text: str
+    note: str
+    analysis: Analysis | None
+    extract_seconds: float
+    analyse_seconds: float
+
+
+_ANALYZER: Analyzer | None = None
+
+
+def _init_worker(config: Config, links: list[Any]) -> None:
+    """Pool initializer: build the analyzer (actor automaton, summarizer) once per process."""
+    global _ANALYZER
+    _ANALYZER = Analyzer(config, links)
+
+
+def process_article(job: _Job) -> _Done:
+    """Extract the page text (falling back to the feed's text) and analyse it. Runs in the pool."""
+    t0 = time.perf_counter()
+    text, note = job.fallback, job.fallback_note
+    if job.html is not None:
+        try:
+            ext: Extracted = extract_article(job.html, job.url)
+            if len(ext.text) >= len(job.fallback):
+                text, note = ext.text, ext.note
+            else:
+                note = "page text shorter than the feed's own content"
+        except ExtractError as exc:
+            note = f"used the feed's text: {exc}"
+    t1 = time.perf_counter()
+    analysis: Analysis | None = None
+    if _ANALYZER is not None:
+        try:
+            analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url)
+        except DigestError as exc:  # analysis must never lose an article
+            log.warning("analysis failed for %s: %s", job.url, exc)
+    return _Done(text, note, analysis, t1 - t0, time.perf_counter() - t1)
 
 
 def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links: set[str],
@@ -136,47 +188,48 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
 
         await asyncio.gather(*(poll_one(f) for f in feeds))
         report.stage_seconds["fetch"] += time.perf_counter() - t0 - report.stage_seconds["parse"]
-
         if not new:
             return report
 
-        # pages: fetch concurrently, extract in the pool as each page arrives
+        # pages: fetch concurrently; extract and analyse in the pool as each page arrives
         loop = asyncio.get_running_loop()
         pages_done = 0
 
         async def page_one(item: _NewEntry) -> None:
             nonlocal pages_done
-            fallback = item.entry.summary
+            html: bytes | None = None
+            note = ""
             try:
-                if not fc.fetch_pages or not item.entry.link.startswith(("http://", "https://")):
-                    raise ExtractError("page fetching is off" if not fc.fetch_pages else "entry has no web link")
-                f0 = time.perf_counter()
-                page = await fetcher.get(item.entry.link, accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
-                report.stage_seconds["fetch_pages"] += time.perf_counter() - f0
-                e0 = time.perf_counter()
-                if executor is not None:
-                    ext: Extracted = await loop.run_in_executor(executor, extract_article, page.content, page.url)
+                if not fc.fetch_pages:
+                    note = "page fetching is off"
+                elif not item.entry.link.startswith(("http://", "https://")):
+                    note = "used the feed's text: entry has no web link"
                 else:
-                    ext = extract_article(page.content, page.url)
-                report.stage_seconds["extract"] += time.perf_counter() - e0
-                item.text, item.note = ext.text, ext.note
-                if len(ext.text) < len(fallback):
-                    item.text, item.note = fallback, "page text shorter than the feed's own content"
-            except (FeedError, ExtractError) as exc:
-                reason = exc.reason if isinstance(exc, FeedError) else str(exc)
-                item.text = fallback
-                item.note = f"used the feed's text: {reason}"
+                    f0 = time.perf_counter()
+                    page = await fetcher.get(item.entry.link,
+                                             accept="text/html,application/xhtml+xml;q=0.9,*/*;q=0.5")
+                    report.stage_seconds["fetch_pages"] += time.perf_counter() - f0
+                    html = page.content
+            except FeedError as exc:
+                note = f"used the feed's text: {exc.reason}"
                 report.fallbacks += 1
-            finally:
-                pages_done += 1
-                if progress:
-                    progress("articles", pages_done, len(new))
+            job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note)
+            done_: _Done = (await loop.run_in_executor(executor, process_article, job)) if executor is not None \
+                else process_article(job)
+            if html is not None and done_.note.startswith("used the feed's text"):
+                report.fallbacks += 1
+            report.stage_seconds["extract"] += done_.extract_seconds
+            report.stage_seconds["analyse"] += done_.analyse_seconds
+            item.text, item.note, item.analysis = done_.text, done_.note, done_.analysis
+            pages_done += 1
+            if progress:
+                progress("articles", pages_done, len(new))
 
         await asyncio.gather(*(page_one(i) for i in new))
 
     a0 = time.perf_counter()
-    _analyse_and_store(store, config, new, report)
-    report.stage_seconds["analyse_store"] += time.perf_counter() - a0
+    _store_articles(store, new, report)
+    report.stage_seconds["store"] += time.perf_counter() - a0
     return report
 
 
@@ -211,35 +264,30 @@ def _record_failure(store: Store, feed: Feed, reason: str) -> None:
         row.error_count += 1
 
 
-def _analyse_and_store(store: Store, config: Config, new: list[_NewEntry], report: PollReport) -> None:
-    analyzer = Analyzer(config, store.alias_links())
+def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 200) -> None:
+    """Store analysed articles, ``batch`` per transaction."""
     now = utcnow()
-    for item in new:
-        e = item.entry
-        text = item.text or e.summary or e.title
-        try:
-            result = analyzer.analyse(e.title, text, source_id=e.link)
-        except DigestError as exc:  # analysis must never lose an article
-            log.warning("analysis failed for %s: %s", e.link, exc)
-            result = None
+    for i in range(0, len(new), batch):
         with store.session() as s:
-            published = e.published
-            if published is not None and published > now:
-                published = now
-            art = Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,
-                          published_at=published, fetched_at=now, text=text, content_hash=item.hash,
-                          summary=result.summary if result else "", extract_note=item.note,
-                          topic=result.topic.topic if result else "other",
-                          cves=list(result.topic.cves) if result else [],
-                          exploited=result.topic.exploited if result else False)
-            s.add(art)
-            s.flush()
-            if result:
-                store.upsert_actors(s, result.actors)
-                for hit in result.actors:
-                    s.add(ArticleActor(article_id=art.id, actor_id=hit.id, mentions=list(hit.mentions)))
-                store.save_links(s, result.links, art.id)
-        report.new_articles += 1
+            for item in new[i:i + batch]:
+                e, result = item.entry, item.analysis
+                published = e.published
+                if published is not None and published > now:
+                    published = now
+                art = Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,
+                              published_at=published, fetched_at=now, text=item.text or e.summary or e.title,
+                              content_hash=item.hash, summary=result.summary if result else "",
+                              extract_note=item.note, topic=result.topic.topic if result else "other",
+                              cves=list(result.topic.cves) if result else [],
+                              exploited=result.topic.exploited if result else False)
+                s.add(art)
+                s.flush()
+                if result:
+                    store.upsert_actors(s, result.actors)
+                    for hit in result.actors:
+                        s.add(ArticleActor(article_id=art.id, actor_id=hit.id, mentions=list(hit.mentions)))
+                    store.save_links(s, result.links, art.id)
+                report.new_articles += 1
 
 
 def poll(store: Store, config: Config, *, due_only: bool = False, progress: Progress | None = None,
@@ -252,9 +300,12 @@ def poll(store: Store, config: Config, *, due_only: bool = False, progress: Prog
     if not feeds:
         return PollReport()
     workers = _workers(config)
+    links = store.alias_links()
     executor: Executor | None = None
     if workers > 1:
-        executor = ProcessPoolExecutor(max_workers=workers)
+        executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(config, links))
+    else:
+        _init_worker(config, links)
     try:
         return asyncio.run(_poll(store, config, feeds, progress, executor))
     finally:

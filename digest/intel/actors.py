@@ -103,6 +103,7 @@ class _Links:
         self.parent: dict[str, str] = {}
         self.vendors: dict[str, str] = {}  # key -> vendor stated by an article
         self.spelling: dict[str, str] = {}  # new:<key> -> as written
+        self.subjects: Counter[str] = Counter()  # node -> how often a link names it first
 
     def find(self, x: str) -> str:
         p = self.parent.setdefault(x, x)
@@ -288,6 +289,7 @@ class ActorRecognizer:
                 uf.vendors.setdefault(norm(link.name_b), link.vendor)
             if not a or not b or a == b:
                 continue
+            uf.subjects[a] += 1
             if link.relation == "overlaps":
                 overlaps.append((a, b))
             else:
@@ -351,43 +353,52 @@ class ActorRecognizer:
                 out.append(Mention(c.start, c.end, c.text, n, c.vendor, c.origin))
         return full, out
 
-    def _hit(self, root_nodes: list[str], uf: _Links, mentions: list[str],
+    def _main_node(self, nodes: list[str], uf: _Links) -> str:
+        """The node that names the group: an established actor, else the subject of the links."""
+        actors = self.kb.actors
+        established = [n for n in nodes if n in actors and len(actors[n].aliases) >= 4]
+        if established:
+            return min(established, key=lambda n: (-len(actors[n].aliases), n))
+        best = max((uf.subjects.get(n, 0) for n in nodes), default=0)
+        if best:
+            top = [n for n in nodes if uf.subjects.get(n, 0) == best]
+            return min(top, key=lambda n: (n.startswith("new:"), -len(actors[n].aliases) if n in actors else 0, n))
+        known = [n for n in nodes if n in actors]
+        if known:
+            return min(known, key=lambda n: (-len(actors[n].aliases), n))
+        return min(nodes)
+
+    def _hit(self, nodes: list[str], uf: _Links, mentions: list[str],
              pattern_info: dict[str, tuple[str, str | None]]) -> ActorHit:
-        kb_nodes = [n for n in root_nodes if n in self.kb.actors]
-        new_nodes = [n for n in root_nodes if n.startswith("new:")]
+        main = self._main_node(nodes, uf)
+        ordered = [main] + sorted(n for n in nodes if n != main)
         aliases: list[Alias] = []
         seen: set[str] = set()
         country = None
         description = motivation = ""
-        if kb_nodes:
-            main = self.kb.actors[min(kb_nodes, key=lambda i: (-len(self.kb.actors[i].aliases), i))]
-            if main.id in uf.parent:
-                main = self.kb.actors[uf.find(main.id)] if uf.find(main.id) in self.kb.actors else main
-            ordered = [main] + [self.kb.actors[n] for n in kb_nodes if n != main.id]
-            for actor in ordered:
+        name = aid = ""
+        for n in ordered:
+            actor = self.kb.actors.get(n)
+            if actor is not None:
                 for al in actor.aliases:
                     if norm(al.name) not in seen:
                         seen.add(norm(al.name))
-                        vendor = al.vendor or uf.vendors.get(norm(al.name), "")
-                        aliases.append(Alias(al.name, vendor))
+                        aliases.append(Alias(al.name, al.vendor or uf.vendors.get(norm(al.name), "")))
                 country = country or actor.country
                 description = description or actor.description
                 motivation = motivation or actor.motivation
-            name, aid = main.name, main.id
-        else:
-            first = min(new_nodes)
-            name = uf.spelling.get(first) or pattern_info.get(first, ("", None))[0] or first[4:]
-            aid = slug(name)
-        for n in new_nodes:
+                if not name:
+                    name, aid = actor.name, actor.id
+                continue
             spelled = uf.spelling.get(n) or pattern_info.get(n, ("", None))[0] or n[4:]
+            if not name:
+                name, aid = spelled, slug(spelled)
             if norm(spelled) in seen:
                 continue
             seen.add(norm(spelled))
             vendor = uf.vendors.get(norm(spelled)) or self.conv.vendor_of(spelled)
             aliases.append(Alias(spelled, vendor))
             country = country or self.conv.origin_of(spelled)
-        if not kb_nodes:
-            pass
         return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
                         description=description, motivation=motivation)
 
