@@ -11,16 +11,16 @@ from __future__ import annotations
 import random
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.intel.cluster import ClusterDoc, cluster  # noqa: E402
-from digest.intel.content_eval import load_corpus  # noqa: E402
-from digest.intel.summarize import extractive_summary  # noqa: E402
-from digest.intel.text import split_sentences  # noqa: E402
+from digest.intel.cluster import ClusterDoc, cluster
+from digest.intel.content_eval import load_corpus
+from digest.intel.summarize import extractive_summary
+from digest.intel.text import split_sentences
 
 SHARED = ROOT.parent / "shared"
 BOILERPLATE = ["Subscribe to our newsletter", "Share on X", "Advertisement", "Related articles",
@@ -37,7 +37,7 @@ def build_articles(n: int, seed: int = 7) -> list[tuple[str, str, str, datetime]
     titles = [it.title for it in items if it.title]
     for it in items:
         sentences.extend(s for s in split_sentences(it.text) if len(s.split()) > 6)
-    start = datetime(2025, 7, 14, tzinfo=timezone.utc)
+    start = datetime(2025, 7, 14, tzinfo=UTC)
     out: list[tuple[str, str, str, datetime]] = []
     for i in range(n):
         when = start + timedelta(minutes=rng.randrange(10 * 24 * 60))

@@ -67,7 +67,8 @@ def _story(members: Sequence[ArticleRecord], best: ArticleRecord) -> StoryItem:
     published = min((m.published or m.fetched for m in members), default=best.published)
     return StoryItem(
         key=f"a{min(m.id for m in members)}", headline=best.title, url=best.url,
-        summary=best.summary or best.text[:400], source=best.source, published=published,
+        summary=best.summary or next((m.summary for m in members if m.summary), ""), source=best.source,
+        published=published,
         also=tuple(also), actors=tuple(actors.values()), topic=topic, cves=tuple(cves),
         exploited=any(m.exploited for m in members), article_ids=tuple(sorted(m.id for m in members)),
     )

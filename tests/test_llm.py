@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
 
@@ -39,12 +39,12 @@ REPLIES: dict[str, Any] = {
 class Handler(BaseHTTPRequestHandler):
     """Behaves according to the requested model name."""
 
-    requests: list[dict[str, Any]] = []
+    requests: ClassVar[list[dict[str, Any]]] = []
 
-    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - silence the test server
+    def log_message(self, format: str, *args: Any) -> None:
         pass
 
-    def do_POST(self) -> None:  # noqa: N802 - http.server API
+    def do_POST(self) -> None:
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         Handler.requests.append({"path": self.path, "body": body, "auth": self.headers.get("Authorization")})
         model = body["model"]

@@ -140,6 +140,14 @@ class ActorRecognizer:
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
         self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.I)
         self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.I)
+        group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
+                 r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
+        self._group_before = re.compile(rf"\b(?:{group})\b[\s,:\"'“”‘’(]*$", re.I)
+        self._group_after = re.compile(
+            rf"^[\s,:\"'“”‘’)]*(?:(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?(?:{group})\b|"
+            r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
+            r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
+            r"compromised|stole|encrypted)\b)", re.I)
         self.auto = ahocorasick.Automaton()
         for key in kb.names:
             if key in self.stop:
@@ -215,6 +223,23 @@ class ActorRecognizer:
         aw = " ".join(after.split()[:3])
         return bool(self._cue_before.search(bw) or self._cue_after.search(aw))
 
+    def _group_cue(self, text: str, s: int, e: int) -> bool:
+        before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+        after = re.split(r"[.!?;\n]", text[e:e + 60])[0]
+        bw = " ".join(before.split()[-3:])
+        aw = " ".join(after.split()[:4])
+        return bool(self._group_before.search(bw) or self._group_after.search(aw))
+
+    @staticmethod
+    def _in_url(text: str, s: int, e: int) -> bool:
+        i, j = s, e
+        while i > 0 and not text[i - 1].isspace():
+            i -= 1
+        while j < len(text) and not text[j].isspace():
+            j += 1
+        token = text[i:j]
+        return "/" in token or "://" in token or "www." in token or "@" in token
+
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
         if c.source == "learned":
@@ -222,6 +247,8 @@ class ActorRecognizer:
         has_digit = any(ch.isdigit() for ch in mention)
         if not has_digit and mention == mention.lower():
             return False  # "play", "mercury", "shadow": words, not names
+        if self._in_url(text, c.start, c.end):
+            return False
         if c.source == "pattern":
             if not doc_cyber:
                 return False
@@ -231,6 +258,8 @@ class ActorRecognizer:
         key = c.key
         if key in self.stop:
             return False
+        if key in self.kb.malware_keys:
+            return self._group_cue(text, c.start, c.end)
         forms = self.kb.forms.get(key, set())
         ordinary = key in self.ordinary
         if not ordinary and key in self.kb.ransomware_keys and not has_digit:
@@ -335,8 +364,14 @@ class ActorRecognizer:
             if any(m in full for m in v.mentions):
                 vendors_in_doc.add(v.name)
         accepted: list[tuple[_Cand, list[str]]] = []
-        for c in cands:
-            if self._accept(c, full, doc_cyber, vendors_in_doc):
+        ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
+        # a name the text once treats as an actor is that actor wherever it is written so
+        good_keys = {c.key or norm(c.text) for c, a in zip(cands, ok) if a}
+        for c, a in zip(cands, ok):
+            if not a and (c.key or norm(c.text)) in good_keys and c.key not in self.stop \
+                    and c.text != c.text.lower() and not self._in_url(full, c.start, c.end):
+                a = True
+            if a:
                 accepted.append((c, self._nodes_for(c)))
         # ambiguous names: the candidate the document names otherwise, else the primary owner
         sure = Counter(uf.find(n[0]) for _c, n in accepted if len(n) == 1)

@@ -25,12 +25,12 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from .text import content_tokens, first_words, words
 from .topics import extract_cves
 
-__all__ = ["ClusterDoc", "cluster", "best_source", "same_story", "similarity", "Thresholds"]
+__all__ = ["ClusterDoc", "Thresholds", "best_source", "cluster", "same_story", "similarity"]
 
 _LEDE_WORDS = 120
 _PSEUDO_DOCS = 50  # unseen documents mixed into the IDF
@@ -79,7 +79,7 @@ def _timestamp(dt: datetime | None) -> float | None:
     if dt is None:
         return None
     if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
+        dt = dt.replace(tzinfo=UTC)
     return dt.timestamp()
 
 

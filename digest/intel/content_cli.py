@@ -21,7 +21,7 @@ from .content_eval import parse_published, run_eval
 from .summarize import make_summarizer
 from .topics import extract_cves
 
-__all__ = ["summarize_cmd", "stories", "content_eval_cmd"]
+__all__ = ["content_eval_cmd", "stories", "summarize_cmd"]
 
 
 def _config(ctx: click.Context) -> Config:

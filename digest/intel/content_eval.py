@@ -19,7 +19,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -28,16 +28,16 @@ from .summarize import check_summary, extractive_summary
 from .text import html_to_text, words
 
 __all__ = [
-    "PairResult",
     "CorpusItem",
-    "evaluate_pairs",
-    "load_pairs",
-    "load_corpus",
-    "summary_report",
+    "PairResult",
     "corpus_clusters",
-    "parse_published",
     "default_pairs_path",
     "default_shared_dir",
+    "evaluate_pairs",
+    "load_corpus",
+    "load_pairs",
+    "parse_published",
+    "summary_report",
 ]
 
 
@@ -56,7 +56,7 @@ def parse_published(value: Any) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     if not isinstance(value, str):
         return None
     s = value.strip().replace("Z", "+00:00")
@@ -68,7 +68,7 @@ def parse_published(value: Any) -> datetime | None:
         except ValueError:
             return None
         dt = datetime(d.year, d.month, d.day)
-    return dt if dt.tzinfo else dt.replace(tzinfo=timezone.utc)
+    return dt if dt.tzinfo else dt.replace(tzinfo=UTC)
 
 
 def doc_from_json(obj: dict[str, Any], *, with_actors: bool = True) -> ClusterDoc:
@@ -195,7 +195,7 @@ def load_corpus(shared: Path | None = None) -> list[CorpusItem]:
             body = (e.get("content") or [{}])[0].get("value") or e.get("summary", "")
             published = None
             if e.get("published_parsed"):
-                published = datetime(*e.published_parsed[:6], tzinfo=timezone.utc)
+                published = datetime(*e.published_parsed[:6], tzinfo=UTC)
             items.append(CorpusItem(f"{path.stem}-{j}", html_to_text(e.get("title", "")), html_to_text(body),
                                     name, _kind_of(name, e.get("link", "")), published, e.get("link", "")))
     return items

@@ -153,6 +153,9 @@ class KnowledgeBase:
     ransomware_keys: frozenset[str]
     #: matching keys that curated data marks as ordinary words
     ordinary_keys: frozenset[str]
+    #: matching keys that are also malware or tool names (and no actor's primary name), or that only
+    #: ransomware entries use: such a name is an actor only where the text treats it as one
+    malware_keys: frozenset[str] = frozenset()
     #: galaxy type -> version used
     versions: dict[str, int] = field(default_factory=dict)
     #: a short digest of every input, for caches
@@ -196,6 +199,25 @@ class KnowledgeBase:
             curated = tomllib.load(fh)
         h.update((DATA_DIR / "curated.toml").read_bytes())
         return _Builder(galaxies, curated, conv).build(h.hexdigest()[:16])
+
+
+MALWARE_GALAXIES = ("mitre-malware", "mitre-tool", "malpedia", "rat", "stealer", "botnet", "banker", "backdoor")
+
+
+def _malware_keys() -> set[str]:
+    """Matching keys of every malware family and tool the packaged galaxies list."""
+    out: set[str] = set()
+    for g in MALWARE_GALAXIES:
+        try:
+            data = json.loads((packaged_galaxy_dir() / f"{g}.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        for v in data.get("values", []):
+            value = re.sub(r"\s+-\s+S\d{4}$", "", v.get("value", ""))
+            for n in [value, *((v.get("meta") or {}).get("synonyms") or [])]:
+                if isinstance(n, str):
+                    out.add(norm(n))
+    return out
 
 
 def _country_names() -> dict[str, str]:
@@ -250,7 +272,7 @@ class _Builder:
                 continue
             seen.add(k)
             out.append(n)
-            if k.endswith(" ransomware") and len(k) > 14:
+            if k.endswith(" ransomware") and len(k) > 15:
                 base = n[: -len(" ransomware")].strip()
                 if norm(base) not in seen:
                     seen.add(norm(base))
@@ -441,6 +463,10 @@ class _Builder:
             for r in recs:
                 if r.ordinary:
                     ordinary_keys |= {k for nm in r.names for k in name_keys(nm)}
+        malware = _malware_keys()
+        non_ransom_primary = {norm(r.value) for r in self.records if r.kind != "ransomware"}
+        malware_like = {k for k in names if k in malware and k not in non_ransom_primary}
+        malware_like |= ransomware_keys - other_keys
         versions = {g: int(d.get("version", 0) or 0) for g, d in self.galaxies.items()}
         return KnowledgeBase(
             actors=actors,
@@ -449,6 +475,7 @@ class _Builder:
             forms=dict(forms),
             ransomware_keys=frozenset(ransomware_keys - other_keys),
             ordinary_keys=frozenset(ordinary_keys),
+            malware_keys=frozenset(malware_like),
             versions=versions,
             fingerprint=fingerprint,
         )

@@ -59,9 +59,7 @@ def chat_url(endpoint: str) -> str:
 _CAP_WORD = re.compile(r"(?<![\w-])[A-Z][\w’'-]*[\w]|(?<![\w-])[A-Z](?![\w-])")
 _NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _COMMON_STARTERS = STOPWORDS | frozenset(
-    """a an the in on at by for from with after before during over since as according researchers officials
-    attackers hackers victims users customers organisations organizations authorities investigators experts
-    security cybersecurity government police law enforcement""".split()
+    ["a", "an", "the", "in", "on", "at", "by", "for", "from", "with", "after", "before", "during", "over", "since", "as", "according", "researchers", "officials", "attackers", "hackers", "victims", "users", "customers", "organisations", "organizations", "authorities", "investigators", "experts", "security", "cybersecurity", "government", "police", "law", "enforcement"]
 )
 
 
@@ -79,7 +77,7 @@ def verify_summary(summary: str, article: str) -> list[str]:
         if cve not in art_cves:
             problems.append(f"unsupported CVE {cve}")
     art_numbers = {_norm_number(n) for n in _NUMBER.findall(article)}
-    summary_wo_cves = re.sub(r"CVE-\d{4}-\d+", " ", summary, flags=re.I)
+    summary_wo_cves = re.sub(r"CVE-\d{4}-\d+", " ", summary, flags=re.IGNORECASE)
     for num in _NUMBER.findall(summary_wo_cves):
         if _norm_number(num) not in art_numbers:
             problems.append(f"unsupported number {num}")
@@ -97,8 +95,8 @@ def verify_summary(summary: str, article: str) -> list[str]:
 
 
 def _clean_reply(content: str) -> str:
-    s = re.sub(r"<think>.*?</think>", " ", content, flags=re.S | re.I)
-    s = re.sub(r"^\s*(?:\*\*)?(?:summary|here is (?:a|the) summary[^:]*)\s*:?(?:\*\*)?\s*:?", "", s, flags=re.I)
+    s = re.sub(r"<think>.*?</think>", " ", content, flags=re.DOTALL | re.IGNORECASE)
+    s = re.sub(r"^\s*(?:\*\*)?(?:summary|here is (?:a|the) summary[^:]*)\s*:?(?:\*\*)?\s*:?", "", s, flags=re.IGNORECASE)
     s = s.replace("**", "").replace("__", "")
     s = " ".join(clean_text(s).split())
     if len(s) >= 2 and s[0] in "\"“'" and s[-1] in "\"”'":

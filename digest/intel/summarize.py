@@ -26,12 +26,12 @@ from .text import STOPWORDS, clean_text, content_tokens, sentence_problems, spli
 from .topics import extract_cves
 
 __all__ = [
-    "Summarizer",
     "ExtractiveSummarizer",
-    "extractive_summary",
-    "make_summarizer",
+    "Summarizer",
     "check_summary",
+    "extractive_summary",
     "key_entities",
+    "make_summarizer",
 ]
 
 #: how much of an article is read for candidate sentences (lead bias makes the rest irrelevant)
@@ -44,12 +44,10 @@ _FIGURE = re.compile(r"(?:[$€£]\s?)?\b\d[\d,.]*\d?\s?(?:%|\+|[kKmMbB]\b|milli
 _ATTRIBUTION = re.compile(
     r"\b(?:according\ to|said|says|told|reported|reports|disclosed|warned|confirmed|announced|revealed|"
     r"attributed|tracks|tracked|researchers|analysts|advisory|report)\b",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 _COMMON_CAPS = frozenset(
-    """january february march april may june july august september october november december monday tuesday
-    wednesday thursday friday saturday sunday i the a an in on at for to of and or but however according
-    during after before while when this that these those it its he she they we our their there""".split()
+    ["january", "february", "march", "april", "may", "june", "july", "august", "september", "october", "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "i", "the", "a", "an", "in", "on", "at", "for", "to", "of", "and", "or", "but", "however", "according", "during", "after", "before", "while", "when", "this", "that", "these", "those", "it", "its", "he", "she", "they", "we", "our", "their", "there"]
 )
 
 

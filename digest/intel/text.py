@@ -15,20 +15,20 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 __all__ = [
-    "clean_text",
-    "html_to_text",
-    "split_sentences",
-    "sentence_problems",
-    "words",
-    "content_tokens",
     "STOPWORDS",
+    "clean_text",
+    "content_tokens",
+    "html_to_text",
+    "sentence_problems",
+    "split_sentences",
+    "words",
 ]
 
 # --------------------------------------------------------------------------- cleaning
 
-_TAG_BREAK = re.compile(r"<\s*(?:br|/p|p|/div|div|/li|li|/h[1-6]|h[1-6]|/tr|tr|/blockquote)\b[^>]*>", re.I)
+_TAG_BREAK = re.compile(r"<\s*(?:br|/p|p|/div|div|/li|li|/h[1-6]|h[1-6]|/tr|tr|/blockquote)\b[^>]*>", re.IGNORECASE)
 _TAG = re.compile(r"<[^>]+>")
-_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.I | re.S)
+_SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
 def html_to_text(markup: str) -> str:
@@ -62,14 +62,11 @@ def clean_text(text: str) -> str:
 # --------------------------------------------------------------------------- splitting
 
 _ABBREVIATIONS = frozenset(
-    """mr mrs ms dr prof sr jr st vs etc inc corp co ltd llc plc gmbh jan feb mar apr jun jul aug sep sept
-    oct nov dec no nos fig figs gen gov sen rep lt col capt sgt cmdr adm approx dept est mt ave al ca cf
-    op vol pp ed eds rev hon pres supt det insp u.s u.k u.n e.u e.g i.e a.m p.m ph.d m.d b.a m.a u.s.a""".split()
+    ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "corp", "co", "ltd", "llc", "plc", "gmbh", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "nos", "fig", "figs", "gen", "gov", "sen", "rep", "lt", "col", "capt", "sgt", "cmdr", "adm", "approx", "dept", "est", "mt", "ave", "al", "ca", "cf", "op", "vol", "pp", "ed", "eds", "rev", "hon", "pres", "supt", "det", "insp", "u.s", "u.k", "u.n", "e.u", "e.g", "i.e", "a.m", "p.m", "ph.d", "m.d", "b.a", "m.a", "u.s.a"]
 )
 # words that, after "U.S." and the like, show a new sentence has begun
 _SENTENCE_STARTERS = frozenset(
-    """the a an it this that these those he she they we i in on at but however meanwhile according
-    as its their his her our there some many most after before while when since""".split()
+    ["the", "a", "an", "it", "this", "that", "these", "those", "he", "she", "they", "we", "i", "in", "on", "at", "but", "however", "meanwhile", "according", "as", "its", "their", "his", "her", "our", "there", "some", "many", "most", "after", "before", "while", "when", "since"]
 )
 _TERMINAL = re.compile(r"([.!?]+|…)([\"'”’)\]]*)(\s+)(?=[\"'“‘(\[]?[A-Z0-9])")
 _WORD_BEFORE = re.compile(r"([A-Za-z][A-Za-z.]*)$")
@@ -95,9 +92,7 @@ def _is_boundary(chunk: str, end: int, punct: str, following: str) -> bool:
         if word in ("inc", "corp", "co", "ltd", "llc", "plc", "gmbh", "etc", "al"):
             return next_word in _SENTENCE_STARTERS
         return False
-    if len(word) == 1 and m.group(1).isupper():
-        return False  # an initial: "J. Smith"
-    return True
+    return not (len(word) == 1 and m.group(1).isupper())  # an initial: "J. Smith"
 
 
 def _split_block(block: str) -> list[str]:
@@ -159,17 +154,17 @@ _BOILERPLATE = re.compile(
     you\ (?:might|may)\ also\ like|recommended\ for\ you|trending\ now|most\ popular|don'?t\ miss|
     (?:please\ )?enable\ javascript|skip\ to\ (?:main\ )?content)|©|^(?:posted|written|published)\ (?:by|in|on)\b|
     ^(?:note|update|updated|editor'?s\ note|disclosure|sponsored|advertisement)\s*[:\-–—]|^by\ [A-Z][a-z]+\ [A-Z][a-z]+\s*(?:[|,–—-]|$)""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 _CAPTION = re.compile(
     r"""^(?:image|photo|picture|figure|fig\.|screenshot|video|source|credit|caption|illustration)s?\b\s*
     (?:\d+\s*)?[:|–—-]|\b(?:image|photo|picture)\s+(?:credit|courtesy|by|via|source)\b|
     \b(?:getty\ images|shutterstock|istock|alamy|reuters/|ap\ photo|afp\ via)\b|
     ^\(?(?:photo|image|credit)s?\b|\((?:photo|image|credit|pictured)\b""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 _URL = re.compile(r"(?:https?://|www\.|hxxps?://)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|gov|html?|php)\b(?:/\S*)?",
-                  re.I)
+                  re.IGNORECASE)
 _DANGLING = re.compile(
     r"""^(?:[\"'“‘(])?(?:he|she|they|them|it|its|his|her|their|this|that|these|those|such|there|here|
     however|but|and|or|so|also|additionally|moreover|furthermore|meanwhile|still|yet|instead|thus|
@@ -177,7 +172,7 @@ _DANGLING = re.compile(
     as\ a\ result|as\ such|in\ addition|in\ turn|on\ the\ other\ hand|in\ contrast|by\ contrast|
     for\ example|for\ instance|in\ that\ case|at\ the\ same\ time|even\ so|after\ that|
     the\ (?:former|latter|same)|said|according\ to\ (?:him|her|them|the\ (?:company|researchers|report)))\b""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 # cheap substring tests that must hold before the (slower) regexes above can match
 _BOILER_HINTS = (
@@ -227,7 +222,7 @@ def sentence_problems(sentence: str) -> list[str]:
 
 
 def _is_fragment(s: str) -> bool:
-    if not re.search(r"(?<!\.\.)[.!](?:[\"'”’)\]]*)$", s) or s.endswith("…") or s.endswith("..."):
+    if not re.search(r"(?<!\.\.)[.!](?:[\"'”’)\]]*)$", s) or s.endswith(("…", "...")):
         return True  # no terminal punctuation, or a teaser cut "…"
     if not re.match(r"[\"'“‘(]?[A-Z0-9]", s):
         return True  # starts mid-sentence
@@ -238,26 +233,13 @@ def _is_fragment(s: str) -> bool:
         return True
     if s.count("“") != s.count("”") or s.count('"') % 2:
         return True
-    if s.endswith(":") or s.endswith(";"):
-        return True
-    return False
+    return bool(s.endswith((":", ";")))
 
 
 # --------------------------------------------------------------------------- tokens for similarity
 
 STOPWORDS = frozenset(
-    """a about above after again against all almost also although am among an and another any are around as at
-    be because been before being below between both but by can could did do does doing done down during each
-    either even ever every few for from further had has have having he her here hers him his how however i if in
-    into is it its itself just least less like made make makes many may me might more most much must my near
-    new news no nor not now of off often on once one only or other our out over own per put rather said same
-    say says see seen she should since so some still such than that the their them then there these they this
-    those though through thus to too under until up upon us use used using very via was we were what when where
-    whether which while who whom whose why will with within without would yet you your week weeks day days
-    today yesterday monday tuesday wednesday thursday friday saturday sunday year years month months time
-    report reported reports according company companies researchers researcher security cybersecurity firm
-    told statement update updated first last two three four five six seven eight nine ten well two-thirds
-    attack attacks attacker attackers threat threats actor actors hacker hackers group groups""".split()
+    ["a", "about", "above", "after", "again", "against", "all", "almost", "also", "although", "am", "among", "an", "and", "another", "any", "are", "around", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "could", "did", "do", "does", "doing", "done", "down", "during", "each", "either", "even", "ever", "every", "few", "for", "from", "further", "had", "has", "have", "having", "he", "her", "here", "hers", "him", "his", "how", "however", "i", "if", "in", "into", "is", "it", "its", "itself", "just", "least", "less", "like", "made", "make", "makes", "many", "may", "me", "might", "more", "most", "much", "must", "my", "near", "new", "news", "no", "nor", "not", "now", "of", "off", "often", "on", "once", "one", "only", "or", "other", "our", "out", "over", "own", "per", "put", "rather", "said", "same", "say", "says", "see", "seen", "she", "should", "since", "so", "some", "still", "such", "than", "that", "the", "their", "them", "then", "there", "these", "they", "this", "those", "though", "through", "thus", "to", "too", "under", "until", "up", "upon", "us", "use", "used", "using", "very", "via", "was", "we", "were", "what", "when", "where", "whether", "which", "while", "who", "whom", "whose", "why", "will", "with", "within", "without", "would", "yet", "you", "your", "week", "weeks", "day", "days", "today", "yesterday", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "year", "years", "month", "months", "time", "report", "reported", "reports", "according", "company", "companies", "researchers", "researcher", "security", "cybersecurity", "firm", "told", "statement", "update", "updated", "first", "last", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "well", "two-thirds", "attack", "attacks", "attacker", "attackers", "threat", "threats", "actor", "actors", "hacker", "hackers", "group", "groups"]
 )
 
 

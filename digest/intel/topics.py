@@ -27,7 +27,7 @@ TOPICS: dict[str, str] = {
     "other": "Other News",
 }
 
-_CVE = re.compile(r"\bCVE[\s\-‐‑–—]?(\d{4})[\-‐‑–—](\d{4,7})\b", re.I)
+_CVE = re.compile(r"\bCVE[\s\-‐‑–—]?(\d{4})[\-‐‑–—](\d{4,7})\b", re.IGNORECASE)
 
 
 def extract_cves(text: str) -> tuple[str, ...]:
@@ -50,12 +50,12 @@ _EXPLOITED = re.compile(
     (?:active|ongoing)\ exploits|rush\ to\ exploit|
     exploits?\ (?:targeting|for)\ (?:the\ )?(?:zero-day|flaw|vulnerabilit)|zero-day\ (?:attacks?|exploitation)|
     (?:0-day|zero-day)\ (?:flaw|bug|vulnerability)\ (?:is\ |was\ )?(?:being\ )?(?:exploited|abused|attacked))""",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 _NEGATED = re.compile(
     r"\b(?:no\ (?:evidence|sign|signs|indication|reports?)|not\ (?:aware|been|yet|known|seen|observed)|"
     r"(?:has|have|had|is|are|was|were)n[’']t|(?:has|have|is|are)\ not|unaware|there\ is\ no|nor)\b",
-    re.I | re.X,
+    re.IGNORECASE | re.VERBOSE,
 )
 
 
@@ -68,7 +68,7 @@ def is_exploited(title: str, text: str) -> bool:
 
 
 _VULN = re.compile(r"\b(?:vulnerabilit(?:y|ies)|flaws?|bugs?|zero-days?|0-days?|CVE-\d{4}-\d+|exploits?|patch(?:es|ed)?)\b",
-                   re.I)
+                   re.IGNORECASE)
 
 # (pattern, weight) per topic; patterns are matched case-insensitively on word boundaries
 _KEYWORDS: dict[str, list[tuple[str, float]]] = {
@@ -78,35 +78,35 @@ _KEYWORDS: dict[str, list[tuple[str, float]]] = {
         (r"lockbit|blacksuit|akira|qilin|clop|cl0p|alphv|blackcat|black\ basta|rhysida|medusa|warlock|play\ ransomware", 1.0),
     ],
     "breach": [
-        (r"data\ breach(?:es)?", 2.0), (r"breach(?:ed|es)?", 1.0), (r"(?:stolen|stole|steal|swiped|leaked|exposed)\ "
-         r"(?:data|records|information|files|details|databases?)", 1.5), (r"records", 0.5),
+        (r"data\ breach(?:es)?", 2.0), (r"breach(?:ed|es)?", 1.0), ((r"(?:stolen|stole|steal|swiped|leaked|exposed)\ "
+         r"(?:data|records|information|files|details|databases?)"), 1.5), (r"records", 0.5),
         (r"personal\ (?:data|information)|customer\ (?:data|information|records)|(?:PII|PHI)\b", 1.0),
         (r"notif(?:y|ied|ies|ication)\ (?:customers|patients|users|individuals)", 1.0), (r"exposed|leak(?:ed)?", 0.5),
         (r"hacked|cyberattack|cyber\ attack|intrusion", 0.5),
     ],
     "malware": [
         (r"malware|malicious\ (?:code|software|packages?|apps?|extensions?)", 1.5),
-        (r"trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|rootkits?|wipers?|"
-         r"droppers?|cryptominers?|(?:crypto|coin)\ ?miners?|keyloggers?|implants?", 1.5),
+        ((r"trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|rootkits?|wipers?|"
+         r"droppers?|cryptominers?|(?:crypto|coin)\ ?miners?|keyloggers?|implants?"), 1.5),
         (r"phishing|malvertising|clickfix|payloads?|c2|command-and-control", 0.7),
     ],
     "policy": [
         (r"arrest(?:s|ed)?|charged|indict(?:ed|ment)|sentenced|pleads?\ guilty|pleaded|convicted|extradit(?:ed|ion)", 2.0),
         (r"sanction(?:s|ed)?|law\ enforcement|police|europol|interpol|fbi|department\ of\ justice|doj|prosecutors?", 1.5),
         (r"seiz(?:e|ed|es|ure)|shutters?|shut\ down|takedown|taken\ down|dismantl(?:e|ed)|disrupt(?:ed|s)?\ (?:the\ )?(?:operation|group|network)", 1.5),
-        (r"legislation|law|laws|bill|regulat(?:ion|ions|or|ors|ory)|fined|fines?|gdpr|congress|senate|parliament|"
-         r"executive\ order|court|judge|lawsuit|sues?|sued|ban(?:s|ned)?|policy|government\ funding|nist|cisa\ directive",
+        ((r"legislation|law|laws|bill|regulat(?:ion|ions|or|ors|ory)|fined|fines?|gdpr|congress|senate|parliament|"
+         r"executive\ order|court|judge|lawsuit|sues?|sued|ban(?:s|ned)?|policy|government\ funding|nist|cisa\ directive"),
          1.0),
     ],
     "industry": [
         (r"acquir(?:e|es|ed|ing)|acquisition|merger|funding|raises?|raised|investment|ipo|valuation|startup", 2.0),
-        (r"launch(?:es|ed)?|releases?|released|announc(?:es|ed)|partnership|product|platform|feature|rolls?\ out|"
-         r"rolling\ out|customers|market|revenue|earnings|layoffs?|ceo|ciso|hires?|appoint(?:s|ed)", 0.7),
+        ((r"launch(?:es|ed)?|releases?|released|announc(?:es|ed)|partnership|product|platform|feature|rolls?\ out|"
+         r"rolling\ out|customers|market|revenue|earnings|layoffs?|ceo|ciso|hires?|appoint(?:s|ed)"), 0.7),
         (r"vulnerabilit(?:y|ies)|flaws?|patch(?:es|ed)?|security\ updates?|fix(?:es|ed)?|bug\ bounty|advisory", 1.0),
     ],
 }
 _COMPILED = {
-    topic: [(re.compile(rf"\b(?:{pat})\b", re.I | re.X), weight) for pat, weight in pats]
+    topic: [(re.compile(rf"\b(?:{pat})\b", re.IGNORECASE | re.VERBOSE), weight) for pat, weight in pats]
     for topic, pats in _KEYWORDS.items()
 }
 

@@ -1,8 +1,16 @@
 """Send an issue to its recipients: a pool of aiosmtplib connections over the delivery ledger.
 
+Per process: one task claims batches from the ledger (database I/O runs in one helper thread, so
+it never blocks the event loop, and the next batch is claimed while the current one is sent);
+``pool_size`` connection tasks take claimed rows from a queue, build each message (see
+:mod:`digest.mail.message`) and send it; one flusher writes the outcomes to the ledger in batches.
+
 4xx replies and connection failures are retried with capped exponential backoff until the
-configured deadline; 5xx replies are final and count as hard bounces. Each message's ledger row
-is claimed before it is sent and marked after the server accepted it.
+deadline (``retry_deadline_seconds`` after the start of the run); 5xx replies are final, recorded,
+and count as hard bounces (the address is suppressed after ``max_hard_bounces``). A connection
+that cannot connect also backs off before its next attempt.
+
+:func:`deliver_parallel` runs :func:`deliver` in several processes that share the ledger.
 """
 
 from __future__ import annotations
@@ -11,19 +19,28 @@ import asyncio
 import logging
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
+from typing import Any
 
 import aiosmtplib
 
 from ..config import SmtpConfig
 from ..store import Store, utcnow
-from .ledger import Claimed, DeliveryLedger
+from .ledger import Claimed, DeliveryLedger, Failure, Retry
 from .message import MessageFactory, Recipient
 
 log = logging.getLogger("digest.deliver")
 
 Progress = Callable[[int, int], None]
+#: the seam for per-subscriber variants (preferences): the factory for a claimed row, or None to
+#: skip the subscriber for this issue (ledger status 'skipped')
+FactoryFor = Callable[[Claimed], "MessageFactory | None"]
+
+BACKOFF_CAP = 300.0
+CONNECT_BACKOFF_CAP = 10.0
 
 
 @dataclass
@@ -35,17 +52,27 @@ class SendReport:
     retried: int = 0
     suppressed: int = 0
     reclaimed: int = 0
+    skipped: int = 0
     seconds: float = 0.0
+    processes: int = 1
     errors: list[str] = field(default_factory=list)
 
     def summary(self) -> str:
         rate = f" ({self.sent / self.seconds:.0f}/s)" if self.seconds > 0 and self.sent else ""
-        return (f"issue {self.issue_id}: sent {self.sent}{rate}, failed {self.failed}, bounced {self.bounced}, "
-                f"retries {self.retried}" + (f", suppressed {self.suppressed}" if self.suppressed else ""))
+        procs = f" by {self.processes} processes" if self.processes > 1 else ""
+        return (f"issue {self.issue_id}: sent {self.sent}{rate}{procs}, failed {self.failed}, "
+                f"bounced {self.bounced}, retries {self.retried}"
+                + (f", suppressed {self.suppressed}" if self.suppressed else "")
+                + (f", skipped {self.skipped}" if self.skipped else ""))
+
+    def add(self, other: SendReport) -> None:
+        for name in ("sent", "failed", "bounced", "retried", "suppressed", "reclaimed", "skipped"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.errors.extend(other.errors)
 
 
 class RateLimiter:
-    """A simple shared pacing limiter: at most ``rate`` acquisitions per second (0 = unlimited)."""
+    """A shared pacing limiter: at most ``rate`` acquisitions per second (0 = unlimited)."""
 
     def __init__(self, rate: float) -> None:
         self.interval = 1.0 / rate if rate > 0 else 0.0
@@ -81,20 +108,35 @@ def classify_error(exc: BaseException) -> tuple[str, str]:
     return "soft", reason
 
 
+def backoff_seconds(attempts: int, cap: float = BACKOFF_CAP) -> float:
+    """Capped exponential backoff: 2, 4, 8 ... seconds after the 1st, 2nd, 3rd ... attempt."""
+    return min(cap, 2.0 ** max(1, min(attempts, 16)))
+
+
 class _Connection:
     """One pooled SMTP connection, reconnected on demand."""
 
     def __init__(self, cfg: SmtpConfig) -> None:
         self.cfg = cfg
         self.client: aiosmtplib.SMTP | None = None
+        self.connect_failures = 0
 
     async def send(self, sender: str, rcpt: str, data: bytes) -> None:
         if self.client is None or not self.client.is_connected:
+            if self.connect_failures:
+                await asyncio.sleep(min(CONNECT_BACKOFF_CAP, 0.1 * 2 ** min(self.connect_failures, 10)))
             self.client = _smtp_client(self.cfg)
-            await self.client.connect()
+            try:
+                await self.client.connect()
+            except (aiosmtplib.SMTPException, OSError):
+                self.connect_failures += 1
+                self.client = None
+                raise
+            self.connect_failures = 0
         try:
             await self.client.sendmail(sender, [rcpt], data)
-        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, OSError):
+        except (aiosmtplib.SMTPServerDisconnected, aiosmtplib.SMTPConnectError, aiosmtplib.SMTPTimeoutError,
+                OSError):
             await self.close()
             raise
 
@@ -108,66 +150,162 @@ class _Connection:
             self.client = None
 
 
-async def _run(store: Store, cfg: SmtpConfig, ledger: DeliveryLedger, factory: MessageFactory,
-               report: SendReport, progress: Progress | None, total: int, batch: int) -> None:
-    limiter = RateLimiter(cfg.rate_limit_per_second)
-    pool = [_Connection(cfg) for _ in range(cfg.pool_size)]
-    deadline = time.monotonic() + cfg.retry_deadline_seconds
-    done = 0
+class _Outcomes:
+    """Outcomes waiting to be written to the ledger in one batch."""
+
+    def __init__(self) -> None:
+        self.sent: list[int] = []
+        self.retries: list[Retry] = []
+        self.failures: list[Failure] = []
+        self.skipped: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped)
+
+    def take(self) -> _Outcomes:
+        out = _Outcomes()
+        out.sent, self.sent = self.sent, []
+        out.retries, self.retries = self.retries, []
+        out.failures, self.failures = self.failures, []
+        out.skipped, self.skipped = self.skipped, []
+        return out
+
+
+async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor, sender: str,
+               report: SendReport, progress: Progress | None, total: int, batch: int, rate: float,
+               deadline: float) -> None:
     loop = asyncio.get_running_loop()
+    executor = ThreadPoolExecutor(1, thread_name_prefix="digest-ledger")
 
-    async def send_slice(conn: _Connection, items: list[Claimed], ok: list[int]) -> None:
-        nonlocal done
-        for c in items:
-            data = factory.build(Recipient(c.subscriber_id, c.email, c.nonce))
-            await limiter.wait()
+    async def db(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
+        return await loop.run_in_executor(executor, partial(fn, *args, **kw))
+
+    limiter = RateLimiter(rate)
+    pool = [_Connection(cfg) for _ in range(cfg.pool_size)]
+    queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=batch)
+    outcomes = _Outcomes()
+    busy = 0
+    done = 0
+    flush_now = asyncio.Event()
+    stopping = False
+
+    async def flush() -> None:
+        out = outcomes.take()
+        if not len(out):
+            return
+        suppressed = await db(ledger.record, sent=out.sent, retries=out.retries, failures=out.failures,
+                              skipped=out.skipped, max_hard_bounces=cfg.max_hard_bounces)
+        report.sent += len(out.sent)
+        report.suppressed += len(suppressed)
+
+    async def flusher() -> None:
+        while not stopping:
             try:
-                await conn.send(factory.envelope_from, c.email, data)
-                ok.append(c.delivery_id)
-            except (aiosmtplib.SMTPException, OSError) as exc:
-                kind, reason = classify_error(exc)
-                if kind == "hard":
-                    report.bounced += 1
-                    if ledger.mark_failed(c.delivery_id, c.subscriber_id, reason, hard=True,
-                                          max_hard_bounces=cfg_max_bounces):
-                        report.suppressed += 1
-                    log.warning("hard bounce %s: %s", c.email, reason)
-                elif time.monotonic() < deadline:
-                    backoff = min(300.0, 2.0 ** min(c.attempts, 8))
-                    ledger.mark_retry(c.delivery_id, reason, utcnow() + timedelta(seconds=backoff))
-                    report.retried += 1
-                    log.info("will retry %s in %.0fs: %s", c.email, backoff, reason)
-                    continue
-                else:
-                    report.failed += 1
-                    ledger.mark_failed(c.delivery_id, c.subscriber_id, f"gave up: {reason}", hard=False,
-                                       max_hard_bounces=cfg_max_bounces)
-                    report.errors.append(f"{c.email}: {reason}")
-            done += 1
-            if progress:
-                progress(done, total)
+                await asyncio.wait_for(flush_now.wait(), 0.25)
+            except TimeoutError:
+                pass
+            flush_now.clear()
+            await flush()
 
-    cfg_max_bounces = cfg.max_hard_bounces
-    try:
+    def finished(c: Claimed) -> None:
+        nonlocal done
+        done += 1
+        if progress:
+            progress(done, total)
+
+    async def sender_task(conn: _Connection) -> None:
+        nonlocal busy
         while True:
-            claimed = await loop.run_in_executor(None, ledger.claim, batch)
-            if not claimed:
-                if ledger.remaining() and time.monotonic() < deadline:
-                    await asyncio.sleep(0.5)  # rows waiting for their retry time
-                    continue
+            c = await queue.get()
+            if c is None:
+                return
+            busy += 1
+            try:
+                await send_one(conn, c)
+            finally:
+                busy -= 1
+            if len(outcomes.sent) >= batch:
+                flush_now.set()
+
+    async def send_one(conn: _Connection, c: Claimed) -> None:
+        factory = factory_for(c)
+        if factory is None:
+            outcomes.skipped.append(c.delivery_id)
+            report.skipped += 1
+            finished(c)
+            return
+        data = factory.build(Recipient(c.subscriber_id, c.email, c.nonce))
+        await limiter.wait()
+        try:
+            await conn.send(sender, c.email, data)
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            kind, reason = classify_error(exc)
+            now = time.monotonic()
+            if kind == "hard":
+                report.bounced += 1
+                outcomes.failures.append(Failure(c.delivery_id, c.subscriber_id, reason, True))
+                log.warning("hard bounce %s: %s", c.email, reason)
+            elif now < deadline:
+                wait = min(backoff_seconds(c.attempts), max(0.0, deadline - now))
+                outcomes.retries.append(Retry(c.delivery_id, reason, utcnow() + timedelta(seconds=wait)))
+                report.retried += 1
+                log.info("will retry %s in %.0fs: %s", c.email, wait, reason)
+                flush_now.set()
+                return
+            else:
+                report.failed += 1
+                outcomes.failures.append(Failure(c.delivery_id, c.subscriber_id, f"gave up: {reason}", False))
+                report.errors.append(f"{c.email}: {reason}")
+        else:
+            outcomes.sent.append(c.delivery_id)
+        finished(c)
+
+    async def producer() -> None:
+        next_claim = asyncio.ensure_future(db(ledger.claim, batch))
+        while True:
+            claimed = await next_claim
+            if claimed:
+                next_claim = asyncio.ensure_future(db(ledger.claim, batch))  # claim ahead while sending
+                for c in claimed:
+                    await queue.put(c)
+                continue
+            # nothing due now: wait for our own sends and for rows waiting for their retry time
+            while not queue.empty() or busy or len(outcomes):
+                await asyncio.sleep(0.05)
+                flush_now.set()
+            n, earliest = await db(ledger.pending)
+            if not n or time.monotonic() >= deadline:
                 break
-            ok: list[int] = []
-            slices = [claimed[i::len(pool)] for i in range(len(pool))]
-            await asyncio.gather(*(send_slice(conn, sl, ok) for conn, sl in zip(pool, slices) if sl))
-            await loop.run_in_executor(None, ledger.mark_sent, ok)
-            report.sent += len(ok)
+            wait = 0.0 if earliest is None else (earliest - utcnow()).total_seconds()
+            await asyncio.sleep(min(0.5, max(0.02, wait)))
+            next_claim = asyncio.ensure_future(db(ledger.claim, batch))
+        for _ in pool:
+            await queue.put(None)
+
+    flush_task = asyncio.ensure_future(flusher())
+    try:
+        await asyncio.gather(producer(), *(sender_task(conn) for conn in pool))
     finally:
-        await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
+        stopping = True
+        flush_now.set()
+        await asyncio.gather(flush_task, return_exceptions=True)
+        try:
+            await flush()
+        finally:
+            await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
+            executor.shutdown(wait=True)
 
 
 def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactory, *,
-            progress: Progress | None = None, batch: int = 200, enqueue: bool = True) -> SendReport:
-    """Send issue ``issue_id`` to every recipient in its ledger that has not had it yet."""
+            progress: Progress | None = None, batch: int = 200, enqueue: bool = True,
+            factory_for: FactoryFor | None = None, rate: float | None = None,
+            deadline_seconds: float | None = None) -> SendReport:
+    """Send issue ``issue_id`` to every recipient in its ledger that has not had it yet.
+
+    ``factory_for`` picks the factory (the variant of the issue) per claimed row, or None to skip
+    the row; by default every row gets ``factory``. ``rate`` overrides the configured messages per
+    second for this process (``deliver_parallel`` splits the rate between processes).
+    """
     report = SendReport(issue_id=issue_id)
     ledger = DeliveryLedger(store, issue_id)
     if enqueue:
@@ -176,6 +314,9 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
     total = ledger.remaining()
     t0 = time.perf_counter()
     if total:
-        asyncio.run(_run(store, cfg, ledger, factory, report, progress, total, batch))
+        deadline = time.monotonic() + (cfg.retry_deadline_seconds if deadline_seconds is None else deadline_seconds)
+        chooser: FactoryFor = factory_for or (lambda _c: factory)
+        asyncio.run(_run(cfg, ledger, chooser, factory.envelope_from, report, progress, total, batch,
+                         cfg.rate_limit_per_second if rate is None else rate, deadline))
     report.seconds = time.perf_counter() - t0
     return report

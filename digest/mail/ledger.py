@@ -1,18 +1,25 @@
 """The delivery ledger: one row per (issue, subscriber), claimed before sending, marked after.
 
-Exactly-once rests on three rules: rows are created once (unique constraint); a row is claimed
-(status 'sending', claimed_by = host:pid) in its own committed transaction before its message
-goes out; it is marked 'sent' after the SMTP server accepted it. A process killed between the
-two leaves 'sending' rows whose owner is dead; the next run re-claims only those, so at most the
-messages that were in flight are repeated. On PostgreSQL claims use FOR UPDATE SKIP LOCKED so
-several workers share one issue.
+Exactly-once rests on three rules:
+
+1. rows are created once (unique constraint on issue and subscriber; ``INSERT ... SELECT ... ON
+   CONFLICT DO NOTHING``, so the subscriber list is streamed by the database, never loaded here);
+2. a batch of rows is claimed (status 'sending', ``claimed_by`` = host:pid:start) by one committed
+   ``UPDATE ... RETURNING`` before any of its messages goes out; on PostgreSQL the rows are picked
+   with ``SELECT ... FOR UPDATE SKIP LOCKED``, so any number of processes on any number of
+   machines share one issue without ever claiming the same row;
+3. rows are marked 'sent' after the SMTP server accepted them, in batches (one UPDATE per batch).
+
+A process killed between 2 and 3 leaves 'sending' rows whose owner is dead; the next run returns
+only those to 'pending', so at most the messages that were in flight are repeated. The owner
+includes the process start time, so a recycled pid is not mistaken for the dead claimant.
 """
 
 from __future__ import annotations
 
 import os
 import socket
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,26 +30,43 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from ..store import Delivery, Store, Subscriber, utcnow
 
 HOST = socket.gethostname()
+CHUNK = 500
+
+
+def _start_ticks(pid: int | str) -> str:
+    """The process start time (clock ticks since boot) from /proc, '' where unavailable."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            stat = fh.read()
+        return stat.rpartition(b")")[2].split()[19].decode()
+    except (OSError, IndexError, ValueError):
+        return ""
 
 
 def worker_id() -> str:
-    return f"{HOST}:{os.getpid()}"
+    pid = os.getpid()
+    return f"{HOST}:{pid}:{_start_ticks(pid)}"
 
 
 def _alive(owner: str | None) -> bool:
     """Is the process that claimed a row still running? Only decidable on this host."""
     if not owner:
         return False
-    host, _, pid = owner.rpartition(":")
+    parts = owner.rsplit(":", 2)
+    if len(parts) == 3 and parts[0] == HOST:
+        host, pid, start = parts
+    else:
+        host, _, pid = owner.rpartition(":")
+        start = ""
     if host != HOST:
         return True  # another machine: trust the lease timeout instead
     try:
         os.kill(int(pid), 0)
-    except (ProcessLookupError, ValueError):
+    except (ProcessLookupError, ValueError, OverflowError):
         return False
     except PermissionError:
         return True
-    return True
+    return not start or _start_ticks(pid) in ("", start)
 
 
 @dataclass(frozen=True)
@@ -52,6 +76,27 @@ class Claimed:
     email: str
     nonce: str
     attempts: int
+    preferences: dict[str, object] | None = None
+
+
+@dataclass(frozen=True)
+class Retry:
+    delivery_id: int
+    error: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Failure:
+    delivery_id: int
+    subscriber_id: int
+    error: str
+    hard: bool
+
+
+def _chunks(seq: Sequence[int], n: int = CHUNK) -> Iterable[list[int]]:
+    for i in range(0, len(seq), n):
+        yield list(seq[i:i + n])
 
 
 class DeliveryLedger:
@@ -82,68 +127,91 @@ class DeliveryLedger:
         """Return rows claimed by dead processes (or past the lease) to 'pending'."""
         now = now or utcnow()
         with self.store.session() as s:
-            rows = s.execute(select(Delivery.id, Delivery.claimed_by, Delivery.claimed_at).where(
-                Delivery.issue_id == self.issue_id, Delivery.status == "sending")).all()
-            stale = [r.id for r in rows if r.claimed_by != self.me and (
-                not _alive(r.claimed_by) or (r.claimed_at is not None and r.claimed_at < now - self.lease))]
-            for i in range(0, len(stale), 500):
-                s.execute(update(Delivery).where(Delivery.id.in_(stale[i:i + 500]))
-                          .values(status="pending", claimed_by=None))
-            return len(stale)
+            rows = s.execute(select(Delivery.claimed_by, func.min(Delivery.claimed_at)).where(
+                Delivery.issue_id == self.issue_id, Delivery.status == "sending").group_by(Delivery.claimed_by)).all()
+            owners = [r[0] for r in rows if r[0] != self.me and (
+                not _alive(r[0]) or (r[1] is not None and r[1] < now - self.lease))]
+            n = 0
+            for owner in owners:
+                cond = Delivery.claimed_by.is_(None) if owner is None else Delivery.claimed_by == owner
+                result = s.execute(update(Delivery).where(Delivery.issue_id == self.issue_id,
+                                                          Delivery.status == "sending", cond)
+                                   .values(status="pending", claimed_by=None))
+                n += result.rowcount or 0
+            return n
 
     def claim(self, n: int, now: datetime | None = None) -> list[Claimed]:
-        """Claim up to ``n`` pending rows whose retry time has come; committed before returning."""
+        """Claim up to ``n`` pending rows whose retry time has come; committed before returning.
+
+        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING`` and
+        one SELECT of the addresses, in one transaction.
+        """
         now = now or utcnow()
-        with self.store.session() as s:
-            q = (select(Delivery.id).where(
+        pick = (select(Delivery.id).where(
                     Delivery.issue_id == self.issue_id, Delivery.status == "pending",
                     or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
-                 .order_by(Delivery.id).limit(n))
-            if self.store.dialect == "postgresql":
-                q = q.with_for_update(skip_locked=True)
-            ids = list(s.scalars(q))
-            if not ids:
+                .order_by(Delivery.id).limit(n))
+        if self.store.dialect == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        stmt = (update(Delivery)
+                .where(Delivery.id.in_(pick.scalar_subquery()), Delivery.status == "pending")
+                .values(status="sending", claimed_at=now, claimed_by=self.me, attempts=Delivery.attempts + 1)
+                .returning(Delivery.id, Delivery.subscriber_id, Delivery.attempts))
+        with self.store.session() as s:
+            rows = s.execute(stmt).all()
+            if not rows:
                 return []
-            s.execute(update(Delivery).where(Delivery.id.in_(ids), Delivery.status == "pending")
-                      .values(status="sending", claimed_at=now, claimed_by=self.me,
-                              attempts=Delivery.attempts + 1))
-            rows = s.execute(select(Delivery.id, Delivery.subscriber_id, Subscriber.email, Subscriber.token_nonce,
-                                    Delivery.attempts)
-                             .join(Subscriber, Subscriber.id == Delivery.subscriber_id)
-                             .where(Delivery.id.in_(ids), Delivery.claimed_by == self.me,
-                                    Delivery.status == "sending")
-                             .order_by(Delivery.id)).all()
-            return [Claimed(r[0], r[1], r[2], r[3] or "", r[4]) for r in rows]
+            subs = {r[0]: r for r in s.execute(
+                select(Subscriber.id, Subscriber.email, Subscriber.token_nonce, Subscriber.preferences)
+                .where(Subscriber.id.in_([r[1] for r in rows])))}
+        out = []
+        for did, sid, attempts in sorted(rows):
+            sub = subs.get(sid)
+            if sub is not None:
+                out.append(Claimed(did, sid, sub[1], sub[2] or "", attempts, sub[3] or None))
+        return out
 
     def mark_sent(self, delivery_ids: Sequence[int]) -> None:
-        if not delivery_ids:
-            return
+        if delivery_ids:
+            self.record(sent=delivery_ids)
+
+    def record(self, *, sent: Sequence[int] = (), retries: Sequence[Retry] = (), failures: Sequence[Failure] = (),
+               skipped: Sequence[int] = (), max_hard_bounces: int = 3) -> list[int]:
+        """Write a batch of outcomes in one transaction; return the subscriber ids suppressed."""
+        suppressed: list[int] = []
+        if not (sent or retries or failures or skipped):
+            return suppressed
         now = utcnow()
         with self.store.session() as s:
-            for i in range(0, len(delivery_ids), 500):
-                s.execute(update(Delivery).where(Delivery.id.in_(list(delivery_ids[i:i + 500])))
+            for chunk in _chunks(list(sent)):
+                s.execute(update(Delivery).where(Delivery.id.in_(chunk))
                           .values(status="sent", sent_at=now, last_error=None))
+            for chunk in _chunks(list(skipped)):
+                s.execute(update(Delivery).where(Delivery.id.in_(chunk)).values(status="skipped", claimed_by=None))
+            for r in retries:
+                s.execute(update(Delivery).where(Delivery.id == r.delivery_id)
+                          .values(status="pending", next_attempt_at=r.at, last_error=r.error[:1000], claimed_by=None))
+            for f in failures:
+                s.execute(update(Delivery).where(Delivery.id == f.delivery_id)
+                          .values(status="bounced" if f.hard else "failed", last_error=f.error[:1000]))
+                if f.hard:
+                    sub = s.get(Subscriber, f.subscriber_id,
+                                with_for_update=self.store.dialect == "postgresql")
+                    if sub is not None:
+                        sub.hard_bounces = (sub.hard_bounces or 0) + 1
+                        if sub.hard_bounces >= max_hard_bounces and sub.status == "confirmed":
+                            sub.status = "suppressed"
+                            suppressed.append(sub.id)
+        return suppressed
 
     def mark_retry(self, delivery_id: int, error: str, at: datetime) -> None:
-        with self.store.session() as s:
-            s.execute(update(Delivery).where(Delivery.id == delivery_id)
-                      .values(status="pending", next_attempt_at=at, last_error=error[:1000], claimed_by=None))
+        self.record(retries=[Retry(delivery_id, error, at)])
 
     def mark_failed(self, delivery_id: int, subscriber_id: int, error: str, *, hard: bool,
                     max_hard_bounces: int) -> bool:
         """Record a final failure; a hard bounce counts toward suppression. Returns True if suppressed."""
-        suppressed = False
-        with self.store.session() as s:
-            s.execute(update(Delivery).where(Delivery.id == delivery_id)
-                      .values(status="bounced" if hard else "failed", last_error=error[:1000]))
-            if hard:
-                sub = s.get(Subscriber, subscriber_id)
-                if sub is not None:
-                    sub.hard_bounces += 1
-                    if sub.hard_bounces >= max_hard_bounces and sub.status == "confirmed":
-                        sub.status = "suppressed"
-                        suppressed = True
-        return suppressed
+        return bool(self.record(failures=[Failure(delivery_id, subscriber_id, error, hard)],
+                                max_hard_bounces=max_hard_bounces))
 
     def counts(self) -> dict[str, int]:
         with self.store.session() as s:
@@ -151,7 +219,23 @@ class DeliveryLedger:
                                   .group_by(Delivery.status)).all())
 
     def remaining(self) -> int:
+        """Rows not yet final: pending (also those waiting for a retry) or being sent."""
         with self.store.session() as s:
             return s.scalar(select(func.count()).select_from(Delivery).where(
                 Delivery.issue_id == self.issue_id,
                 or_(Delivery.status == "pending", and_(Delivery.status == "sending")))) or 0
+
+    def pending(self) -> tuple[int, datetime | None]:
+        """How many rows are pending, and the earliest retry time among them (None: due now)."""
+        with self.store.session() as s:
+            n, due_now, earliest = s.execute(select(
+                func.count(), func.count().filter(Delivery.next_attempt_at.is_(None)),
+                func.min(Delivery.next_attempt_at)).where(
+                Delivery.issue_id == self.issue_id, Delivery.status == "pending")).one()
+        if not n:
+            return 0, None
+        if due_now:
+            return n, None
+        from ..store.tables import UTCDateTime
+
+        return n, UTCDateTime().process_result_value(earliest, None)

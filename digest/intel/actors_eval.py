@@ -1,0 +1,315 @@
+"""Evaluation of actor recognition, each figure beside the plain galaxy-lookup baseline.
+
+Two sets:
+
+* **AnnoCTR** (``../shared/corpus/annoctr``): real CTI reports with expert labels; the score is on
+  the *distinct* hacker-group names of each report (label GROUP). Names are compared by their core:
+  lower case, alphanumerics only, without generic words around them ("the", "group", "gang",
+  "APT", "ransomware", "actors"), so "Babuk gang" and "Babuk group" are one name, as are
+  "APT 29" and "APT29". Micro-averaged precision, recall and F1 over reports.
+* **Own labelled snippets** (``tests/data/actor_snippets.jsonl``): short news snippets, about half
+  naming actors (the same actor under different names in different snippets) and half traps. Read
+  as one batch, as ``digest actors detect`` does. Figures: precision and recall of (snippet,
+  actor) pairs, alias recall (labelled mentions found), actors found in traps, and cross-document
+  grouping as B-cubed F1 over the correctly found pairs.
+
+The baseline matches every name and synonym of the MISP threat-actor galaxy, case-insensitively as
+whole words, each galaxy entry its own actor, with no other rule.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import ahocorasick
+
+from ..models import ActorHit, Alias
+from .kb import load_galaxy_file, norm, packaged_galaxy_dir, slug
+
+__all__ = [
+    "BaselineRecognizer",
+    "Scores",
+    "SnippetScores",
+    "core_name",
+    "read_annoctr",
+    "score_annoctr",
+    "score_snippets",
+    "read_snippets",
+    "shared_dir",
+    "default_snippets_path",
+    "run_eval",
+]
+
+_GENERIC = {"the", "group", "gang", "ransomware", "apt", "actor", "actors", "team", "crew", "operators",
+            "hackers", "threat", "cluster"}
+
+
+def shared_dir() -> Path:
+    """``../shared`` beside the project's root."""
+    return Path(__file__).resolve().parents[3] / "shared"
+
+
+def default_snippets_path() -> Path:
+    """The project's own labelled snippets."""
+    return Path(__file__).resolve().parents[2] / "tests" / "data" / "actor_snippets.jsonl"
+
+
+def core_name(name: str) -> str:
+    """The comparable core of a group name ("the Babuk ransomware gang" -> "babuk")."""
+    words = norm(name).split()
+    while len(words) > 1 and words[0] in _GENERIC:
+        words.pop(0)
+    while len(words) > 1 and words[-1] in _GENERIC:
+        words.pop()
+    return "".join(words)
+
+
+class BaselineRecognizer:
+    """Plain lookup of every name and synonym of the threat-actor galaxy (the issue's baseline)."""
+
+    def __init__(self, galaxy_path: Path | None = None) -> None:
+        data = load_galaxy_file(galaxy_path or packaged_galaxy_dir() / "threat-actor.json")
+        self.entries: dict[str, str] = {}
+        keys: dict[str, set[str]] = defaultdict(set)
+        for v in data["values"]:
+            eid = slug(v["value"])
+            self.entries[eid] = v["value"]
+            for n in [v["value"], *((v.get("meta") or {}).get("synonyms") or [])]:
+                k = norm(n)
+                if k:
+                    keys[k].add(eid)
+        self.auto = ahocorasick.Automaton()
+        for k, ids in keys.items():
+            self.auto.add_word(f" {k} ", (len(k), tuple(sorted(ids))))
+        self.auto.make_automaton()
+
+    def detect(self, title: str, text: str) -> list[ActorHit]:
+        """Every galaxy entry one of whose names occurs in the document."""
+        full = f"{title}\n\n{text}" if title else text
+        padded = " " + re.sub(r"[\W_]", " ", full.lower()) + " "
+        if len(padded) != len(full) + 2:
+            padded = " " + "".join(c.lower()[:1] if c.isalnum() else " " for c in full) + " "
+        found: dict[str, list[str]] = defaultdict(list)
+        for end, (klen, ids) in self.auto.iter(padded):
+            mention = full[end - klen - 1:end - 1]
+            for i in ids:
+                if mention not in found[i]:
+                    found[i].append(mention)
+        return [ActorHit(i, self.entries[i], (Alias(self.entries[i]),), tuple(m)) for i, m in found.items()]
+
+    def detect_batch(self, docs: Sequence[tuple[str, str, str]]) -> dict[str, list[ActorHit]]:
+        """Detect in each document; the baseline learns nothing across documents."""
+        return {d: self.detect(t, x) for d, t, x in docs}
+
+
+# ---------------------------------------------------------------------------- AnnoCTR
+
+
+@dataclass
+class Scores:
+    """Precision, recall and F1 with the counts behind them."""
+
+    tp: int
+    predicted: int
+    gold: int
+
+    @property
+    def precision(self) -> float:
+        return self.tp / self.predicted if self.predicted else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / self.gold if self.gold else 1.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def _bio_docs(path: Path) -> list[tuple[list[str], set[str]]]:
+    docs: list[tuple[list[str], set[str]]] = []
+    tokens: list[str] = []
+    groups: set[str] = set()
+    current: list[str] = []
+
+    def close_group() -> None:
+        if current:
+            groups.add(" ".join(current))
+            current.clear()
+
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.startswith("<DOCSTART>"):
+            close_group()
+            if tokens:
+                docs.append((tokens, groups))
+            tokens, groups = [], set()
+            continue
+        if not line.strip():
+            close_group()
+            continue
+        parts = line.split("\t")
+        tok, label = parts[0], parts[-1]
+        tokens.append(tok)
+        if label == "B-GROUP":
+            close_group()
+            current.append(tok)
+        elif label == "I-GROUP" and current:
+            current.append(tok)
+        else:
+            close_group()
+    close_group()
+    if tokens:
+        docs.append((tokens, groups))
+    return docs
+
+
+def read_annoctr(root: Path, split: str) -> list[tuple[str, str, set[str]]]:
+    """(file name, full text, gold GROUP names) for each report of a split."""
+    bio = _bio_docs(root / "ner_bio" / f"{split}.bio")
+    texts = {p.name: p.read_text(encoding="utf-8") for p in sorted((root / "text" / split).glob("*.txt"))}
+    keyed = {name: re.sub(r"[\W_]", "", t.lower())[:400] for name, t in texts.items()}
+    out = []
+    for tokens, groups in bio:
+        key = re.sub(r"[\W_]", "", "".join(tokens).lower())[:400]
+
+        def common(a: str, b: str = key) -> int:
+            n = 0
+            for x, y in zip(a, b):
+                if x != y:
+                    break
+                n += 1
+            return n
+
+        best = max(keyed, key=lambda name: common(keyed[name]))
+        out.append((best, texts[best], groups))
+    return out
+
+
+def score_annoctr(docs: Iterable[tuple[str, str, set[str]]],
+                  detect: Callable[[str, str], list[ActorHit]]) -> Scores:
+    """Micro precision/recall/F1 of distinct group names per report."""
+    tp = pred = gold = 0
+    for _name, text, groups in docs:
+        g = {core_name(x) for x in groups} - {""}
+        p = {core_name(m) for h in detect("", text) for m in h.mentions} - {""}
+        tp += len(g & p)
+        pred += len(p)
+        gold += len(g)
+    return Scores(tp, pred, gold)
+
+
+# ---------------------------------------------------------------------------- own snippets
+
+
+@dataclass
+class SnippetScores:
+    """Figures on the labelled snippets."""
+
+    pairs: Scores
+    alias_recall: float
+    trap_hits: int
+    traps: int
+    bcubed_precision: float
+    bcubed_recall: float
+
+    @property
+    def bcubed_f1(self) -> float:
+        p, r = self.bcubed_precision, self.bcubed_recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+def read_snippets(path: Path) -> list[dict]:
+    """The labelled snippets, one JSON object a line."""
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def score_snippets(snippets: list[dict],
+                   detect_batch: Callable[[Sequence[tuple[str, str, str]]], dict[str, list[ActorHit]]]
+                   ) -> SnippetScores:
+    """Score a recognizer's batch detection against the labels."""
+    results = detect_batch([(s["id"], s.get("title", ""), s.get("text", "")) for s in snippets])
+    tp = pred = gold = 0
+    alias_found = alias_total = 0
+    trap_hits = traps = 0
+    items: list[tuple[str, str]] = []  # (gold label, predicted id) of each correct pair
+    for s in snippets:
+        hits = results.get(s["id"], [])
+        labels = s.get("actors", [])
+        if not labels:
+            traps += 1
+            trap_hits += len(hits)
+        pred += len(hits)
+        gold += len(labels)
+        found_mentions = {norm(m) for h in hits for m in h.mentions}
+        used: set[int] = set()
+        for lab in labels:
+            gm = {norm(m) for m in lab["mentions"]}
+            alias_total += len(gm)
+            alias_found += len(gm & found_mentions)
+            for i, h in enumerate(hits):
+                if i not in used and gm & {norm(m) for m in h.mentions}:
+                    used.add(i)
+                    tp += 1
+                    items.append((lab["label"], h.id))
+                    break
+    bp = br = 0.0
+    for g, p in items:
+        same_pred = [x for x in items if x[1] == p]
+        same_gold = [x for x in items if x[0] == g]
+        both = sum(1 for x in items if x == (g, p))
+        bp += both / len(same_pred)
+        br += both / len(same_gold)
+    n = len(items) or 1
+    return SnippetScores(Scores(tp, pred, gold), alias_found / alias_total if alias_total else 1.0,
+                         trap_hits, traps, bp / n if items else 0.0, br / n if items else 0.0)
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def run_eval(recognizer, baseline: BaselineRecognizer | None = None, *, annoctr: Path | None = None,
+             snippets: Path | None = None, split: str = "test", echo: Callable[[str], None] = print) -> dict:
+    """Print both evaluations, ours beside the baseline; return the figures."""
+    baseline = baseline or BaselineRecognizer()
+    out: dict = {}
+    snippets = snippets or default_snippets_path()
+    if snippets.is_file():
+        data = read_snippets(snippets)
+        ours = score_snippets(data, recognizer.detect_batch)
+        base = score_snippets(data, baseline.detect_batch)
+        n_actor = sum(1 for s in data if s.get("actors"))
+        echo(f"Own labelled snippets ({len(data)}: {n_actor} naming actors, {len(data) - n_actor} traps)")
+        echo(f"  {'':22}{'digest':>10}{'baseline':>10}")
+        rows = [("precision", ours.pairs.precision, base.pairs.precision),
+                ("recall", ours.pairs.recall, base.pairs.recall),
+                ("F1", ours.pairs.f1, base.pairs.f1),
+                ("alias recall", ours.alias_recall, base.alias_recall),
+                ("B-cubed F1", ours.bcubed_f1, base.bcubed_f1)]
+        for label, a, b in rows:
+            echo(f"  {label:22}{a:10.3f}{b:10.3f}")
+        echo(f"  {'actors found in traps':22}{ours.trap_hits:10d}{base.trap_hits:10d}")
+        out["snippets"] = {"ours": ours, "baseline": base}
+    else:
+        echo(f"Own labelled snippets: {snippets} not found, skipped")
+    root = annoctr or shared_dir() / "corpus" / "annoctr"
+    if (root / "ner_bio" / f"{split}.bio").is_file():
+        docs = read_annoctr(root, split)
+        ours_a = score_annoctr(docs, recognizer.detect)
+        base_a = score_annoctr(docs, baseline.detect)
+        echo(f"AnnoCTR {split} ({len(docs)} reports, distinct GROUP names per report)")
+        echo(f"  {'':22}{'digest':>10}{'baseline':>10}")
+        for label, a, b in (("precision", ours_a.precision, base_a.precision),
+                            ("recall", ours_a.recall, base_a.recall),
+                            ("F1", ours_a.f1, base_a.f1)):
+            echo(f"  {label:22}{a:10.3f}{b:10.3f}")
+        echo(f"  {'F1 gain':22}{ours_a.f1 - base_a.f1:+10.3f}")
+        out["annoctr"] = {"ours": ours_a, "baseline": base_a}
+    else:
+        echo(f"AnnoCTR: {root} not found, skipped")
+    return out

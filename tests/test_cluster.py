@@ -1,0 +1,145 @@
+"""Story clustering: one event from several outlets together, different events apart, best source first."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime, timedelta
+
+import click
+from click.testing import CliRunner
+
+from digest.config import load_config
+from digest.context import AppContext
+from digest.intel.cluster import ClusterDoc, best_source, cluster, same_story
+from digest.intel.content_cli import stories
+from digest.intel.content_eval import evaluate_pairs, load_pairs
+
+T0 = datetime(2025, 7, 20, 9, tzinfo=UTC)
+
+
+def doc(id: str, title: str, text: str, source: str, hours: float = 0, **kw: object) -> ClusterDoc:
+    return ClusterDoc(id=id, title=title, text=text, source=source, published=T0 + timedelta(hours=hours), **kw)  # type: ignore[arg-type]
+
+
+KOSKE_A = doc("koske-a", "Koske Linux malware hidden inside panda pictures",
+              "A new Linux malware family named Koske conceals its payload in JPEG images of pandas and runs it "
+              "from memory. Aqua Security says it deploys cryptocurrency miners through exposed JupyterLab servers.",
+              "BleepingComputer")
+KOSKE_B = doc("koske-b", "Koske malware abuses panda images to mine cryptocurrency",
+              "Aqua Security has documented Koske, a Linux threat that hides scripts and a rootkit inside panda "
+              "photos. Initial access comes from misconfigured JupyterLab instances, and miners follow.",
+              "SecurityWeek", hours=10)
+MIMO = doc("mimo", "Mimo operators move to Magento and Docker to plant miners",
+           "The financially motivated actor Mimo is breaking into Magento shops and misconfigured Docker hosts, "
+           "Datadog says. The group drops XMRig cryptocurrency miners and proxyware on victims.",
+           "The Hacker News", hours=5)
+APT_A = doc("apt-a", "CERT-UA finds LAMEHUG malware that queries an LLM",
+            "Ukraine's CERT-UA disclosed LAMEHUG, a Python malware that asks a language model on Hugging Face to "
+            "write commands. The agency attributes the phishing campaign to APT28.",
+            "The Hacker News", actors=frozenset({"apt28"}))
+APT_B = doc("apt-b", "UK sanctions GRU officers over Authentic Antics malware",
+            "Britain exposed Authentic Antics, malware that steals Microsoft 365 tokens through fake Outlook "
+            "login windows, and sanctioned GRU units it ties to APT28.",
+            "The Register", hours=40, actors=frozenset({"apt28"}))
+
+
+def test_two_outlets_on_one_event_become_one_story() -> None:
+    result = cluster([KOSKE_A, MIMO, KOSKE_B])
+    assert [set(c) for c in result] == [{"koske-a", "koske-b"}, {"mimo"}]
+    assert same_story(KOSKE_A, KOSKE_B)
+
+
+def test_similar_topic_different_event_stays_apart() -> None:
+    assert not same_story(KOSKE_A, MIMO)
+
+
+def test_same_actor_different_operation_stays_apart() -> None:
+    assert not same_story(APT_A, APT_B)
+
+
+def test_outside_the_window_stays_apart() -> None:
+    late = doc("koske-late", KOSKE_B.title, KOSKE_B.text, "The Record", hours=80)
+    assert not same_story(KOSKE_A, late)
+    assert same_story(KOSKE_A, late, window_hours=96)
+    assert cluster([KOSKE_A, late], window_hours=24) == [["koske-a"], ["koske-late"]]
+
+
+def test_story_never_spans_more_than_the_window() -> None:
+    chain = [doc(f"k{i}", KOSKE_A.title, KOSKE_A.text, f"outlet{i}", hours=i * 40) for i in range(4)]
+    for members in cluster(chain):
+        hours = [int(m[1:]) * 40 for m in members]
+        assert max(hours) - min(hours) <= 72
+
+
+def test_shared_cve_links_paraphrases_and_different_cves_split() -> None:
+    a = doc("a", "CrushFTP zero-day exploited to hijack servers",
+            "CrushFTP warns that attackers exploit CVE-2025-54309 to gain admin access to servers.", "BC")
+    b = doc("b", "Hackers take over unpatched file transfer servers",
+            "A critical flaw, CVE-2025-54309, lets remote attackers become administrators, the vendor said.", "THN", 3)
+    c = doc("c", "Hackers take over unpatched file transfer servers",
+            "A critical flaw, CVE-2025-11111, lets remote attackers become administrators, the vendor said.", "SW", 3)
+    assert same_story(a, b)
+    assert not same_story(a, c)
+
+
+def test_same_source_needs_near_identical_text() -> None:
+    other = doc("koske-b2", KOSKE_B.title, KOSKE_B.text, "BleepingComputer", hours=10)
+    assert not same_story(KOSKE_A, other)
+
+
+def test_every_id_once_clusters_by_earliest_member_best_first() -> None:
+    vendor = doc("koske-vendor", "Koske: Linux malware hidden in panda images",
+                 "Aqua Nautilus researchers found Koske, a Linux malware that hides payloads in panda JPEG images "
+                 "and deploys cryptocurrency miners via JupyterLab.", "Aqua Security", hours=1,
+                 source_kind="vendor")
+    docs = [MIMO, KOSKE_B, APT_A, vendor, KOSKE_A, KOSKE_A]  # a duplicate id is listed once
+    result = cluster(docs)
+    flat = [m for members in result for m in members]
+    assert sorted(flat) == sorted({"mimo", "koske-b", "apt-a", "koske-vendor", "koske-a"})
+    koske = next(c for c in result if "koske-a" in c)
+    assert koske[0] == "koske-vendor" and set(koske) == {"koske-a", "koske-b", "koske-vendor"}
+    # ordered by earliest member: apt-a and koske-a at T0 (input order decides), mimo at +5 h
+    assert result.index(koske) < result.index(["mimo"])
+
+
+def test_best_source_prefers_vendor_then_completeness() -> None:
+    short = doc("s", "t", "Short note about the event.", "A")
+    long = doc("l", "t", "A much longer and more complete article about the event " * 20, "B")
+    vendor = doc("v", "t", "Vendor research.", "C", source_kind="vendor")
+    assert best_source([short, long]).id == "l"
+    assert best_source([short, long, vendor]).id == "v"
+
+
+def test_labelled_pairs_meet_the_targets() -> None:
+    pairs = load_pairs()
+    result = evaluate_pairs(pairs)
+    assert result.precision >= 0.95 and result.recall >= 0.9, result.errors
+    text_only = evaluate_pairs(pairs, with_actors=False)
+    assert text_only.precision >= 0.95 and text_only.recall >= 0.9, text_only.errors
+
+
+def _group() -> click.Group:
+    @click.group()
+    @click.pass_context
+    def g(ctx: click.Context) -> None:
+        ctx.obj = AppContext(load_config(env={}))
+
+    g.add_command(stories, "stories")
+    return g
+
+
+def test_cli_cluster_contract() -> None:
+    def line(d: ClusterDoc, published: str) -> str:
+        return json.dumps({"id": d.id, "title": d.title, "text": d.text, "source": d.source, "published": published})
+
+    lines = [line(KOSKE_A, "2025-07-24"), "[1, 2", line(MIMO, "2025-07-23T11:00:00Z"),
+             line(KOSKE_B, "2025-07-25T08:00:00+00:00"), json.dumps({"id": "nodate", "title": "Quiet day",
+                                                                     "text": "Nothing happened.", "source": "X"})]
+    result = CliRunner().invoke(_group(), ["stories", "cluster", "-"], input="\n".join(lines) + "\n")
+    assert result.exit_code == 0, result.output
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    members = [m for o in out for m in o["members"]]
+    assert sorted(members) == ["koske-a", "koske-b", "mimo", "nodate"]
+    assert {"koske-a", "koske-b"} in [set(o["members"]) for o in out]
+    assert [o["story"] for o in out] == list(range(1, len(out) + 1))
+    assert "line 2" in result.stderr
