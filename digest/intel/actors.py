@@ -24,6 +24,7 @@ How a document is read (:meth:`ActorRecognizer.detect`):
 
 from __future__ import annotations
 
+import bisect
 import re
 import threading
 import tomllib
@@ -36,7 +37,7 @@ import ahocorasick
 
 from ..models import ActorHit, Alias, AliasLink
 from .kb import KnowledgeBase, name_keys, norm, slug
-from .vendors import DATA_DIR, Conventions, conventions
+from .vendors import DATA_DIR, Conventions, PatternName, conventions
 
 __all__ = ["ActorRecognizer", "Mention"]
 
@@ -81,6 +82,18 @@ def _lower_same_length(text: str) -> str:
     if len(low) == len(text):
         return low
     return "".join(c.lower()[:1] or c for c in text)
+
+
+def _windows(points: list[int], n: int, reach: int = 48) -> list[tuple[int, int]]:
+    """Merged ranges of ``reach`` characters around each point."""
+    out: list[tuple[int, int]] = []
+    for p in sorted(points):
+        lo, hi = max(0, p - reach), min(n, p + reach)
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out
 
 
 def split_sentences(text: str) -> list[tuple[int, int]]:
@@ -153,12 +166,22 @@ class ActorRecognizer:
             if key in self.stop:
                 continue
             self.auto.add_word(f" {key} ", ("kb", key, len(key)))
-        blocks = list(cfg.get("block", [])) + self.conv.vendor_mentions()
-        for phrase in blocks:
+        for phrase in cfg.get("block", []):
             k = norm(phrase)
-            if k and k not in kb.names:
+            if k and k not in kb.names and f" {k} " not in self.auto:
                 self.auto.add_word(f" {k} ", ("block", _BLOCK, len(k)))
+        for v in self.conv.vendors:
+            for phrase in v.mentions:
+                k = norm(phrase)
+                if k and k not in kb.names:
+                    # a vendor is never an actor; its mention also tells which vendor the text cites
+                    self.auto.add_word(f" {k} ", ("block", v.name, len(k)))
+        # triggers: where a vendor-convention name may start or end; the regexes run only there
+        for t in self.conv.triggers():
+            if t not in self.auto:
+                self.auto.add_word(t, ("trigger", "", len(t)))
         self.auto.make_automaton()
+        self._memo: tuple[str, tuple] | None = None  # the last text scanned (detect reads it twice)
 
     # ------------------------------------------------------------------ construction
 
@@ -192,25 +215,61 @@ class ActorRecognizer:
                 out.append(_Cand(s, e, text[s:e], key, source))
         return out
 
-    def _all_candidates(self, text: str, extra: ahocorasick.Automaton | None = None) -> list[_Cand]:
+    def _scan(self, text: str, extra: ahocorasick.Automaton | None = None) -> tuple[list[_Cand], set[str]]:
+        """Candidate names of ``text`` and the vendors it names, in one pass of the automaton."""
+        raw_base, vendors, patterns, padded = self._scan_base(text)
+        raw = list(raw_base)
+        if extra is not None:
+            for end, (source, key, klen) in extra.iter(padded):
+                raw.append((end - klen - 1, end - 1, key, source))
+        cands = self._resolve_overlaps(raw, text)
+        if patterns:
+            taken = sorted((c.start, c.end) for c in cands)
+            starts = [t[0] for t in taken]
+            for p in patterns:
+                i = bisect.bisect_left(starts, p.end)
+                if any(p.start < te and ts < p.end for ts, te in taken[max(0, i - 3):i]):
+                    continue  # a knowledge-base name (or a blocking phrase) covers it
+                cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
+            cands.sort(key=lambda c: c.start)
+        return cands, vendors
+
+    def _scan_base(self, text: str) -> tuple[list[tuple[int, int, str, str]], set[str], list[PatternName], str]:
+        memo = self._memo
+        if memo is not None and memo[0] is text:
+            return memo[1]
         low = _lower_same_length(text)
         padded = " " + _PUNCT.sub(" ", low) + " "
         raw: list[tuple[int, int, str, str]] = []
-        for auto in (self.auto, extra):
-            if auto is None:
+        vendors: set[str] = set()
+        triggers: list[int] = []
+        for end, (source, key, klen) in self.auto.iter(padded):
+            if source == "trigger":
+                triggers.append(end - 1)
                 continue
-            for end, (source, key, klen) in auto.iter(padded):
-                # " name " ends at ``end`` in padded (text shifted by one): the name is text[end-klen-1 : end-1]
-                raw.append((end - klen - 1, end - 1, key, source))
-        cands = self._resolve_overlaps(raw, text)
-        taken = [(c.start, c.end) for c in cands]
-        for p in self.conv.find(text):
-            if any(p.start < te and ts < p.end for ts, te in taken):
-                continue  # a knowledge-base name (or a blocking phrase) covers it
-            taken.append((p.start, p.end))
-            cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
-        cands.sort(key=lambda c: c.start)
-        return cands
+            if source == "block" and key != _BLOCK:
+                vendors.add(key)
+            # " name " ends at ``end`` in padded (text shifted by one): the name is text[end-klen-1 : end-1]
+            raw.append((end - klen - 1, end - 1, key, source))
+        patterns: list[PatternName] = []
+        seen: set[tuple[int, int]] = set()
+        for lo, hi in _windows(triggers, len(text)):
+            while lo > 0 and not text[lo - 1].isspace() and hi - lo < 400:
+                lo -= 1
+            while hi < len(text) and not text[hi].isspace() and hi - lo < 400:
+                hi += 1
+            for p in self.conv.find(text[lo:hi]):
+                span = (p.start + lo, p.end + lo)
+                if span not in seen:
+                    seen.add(span)
+                    patterns.append(PatternName(span[0], span[1], p.name, p.vendor, p.origin, p.kind))
+        result = (raw, vendors, patterns, padded)
+        self._memo = (text, result)
+        return result
+
+    def _all_candidates(self, text: str, extra: ahocorasick.Automaton | None = None) -> list[_Cand]:
+        """Candidate names of ``text`` (knowledge base, learned, and vendor conventions)."""
+        return self._scan(text, extra)[0]
 
     # ------------------------------------------------------------------ precision rules
 
@@ -232,13 +291,15 @@ class ActorRecognizer:
 
     @staticmethod
     def _in_url(text: str, s: int, e: int) -> bool:
-        i, j = s, e
-        while i > 0 and not text[i - 1].isspace():
+        """Whether the name sits inside a URL, path or address ("https://x/apt40-report")."""
+        i = s
+        while i > 0 and not text[i - 1].isspace() and s - i < 200:
             i -= 1
-        while j < len(text) and not text[j].isspace():
-            j += 1
-        token = text[i:j]
-        return "/" in token or "://" in token or "www." in token or "@" in token
+        before = text[i:s]
+        if "/" in before or "www." in before or "@" in before or "=" in before:
+            return True
+        nxt = text[e:e + 2]
+        return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
 
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
@@ -357,12 +418,8 @@ class ActorRecognizer:
     def _mentions(self, title: str, text: str, uf: _Links) -> tuple[str, list[Mention]]:
         full = f"{title}\n\n{text}" if title else text
         extra = self._extra_automaton(uf)
-        cands = self._all_candidates(full, extra)
+        cands, vendors_in_doc = self._scan(full, extra)
         doc_cyber = bool(self._doc_cue.search(full))
-        vendors_in_doc = set()
-        for v in self.conv.vendors:
-            if any(m in full for m in v.mentions):
-                vendors_in_doc.add(v.name)
         accepted: list[tuple[_Cand, list[str]]] = []
         ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
         # a name the text once treats as an actor is that actor wherever it is written so
@@ -574,8 +631,13 @@ _CUE_ANY = re.compile(
     re.I)
 _NEW_NAME = re.compile(
     r"(?:(?:known|tracked|referred\s+to)\s+(?:by\s+" + _VENDOR_TXT + r"\s+)?as|\baka|a\.k\.a\.?|\bdubbed|\bcalls\s+(?:it|them)|"
-    r"\bcalled|\bnamed|rebranded\s+as|renamed\s+to)\s+(?:the\s+)?[\"“']?"
-    r"(?P<n>[A-Z][\w$()-]*[\w$)](?:\s+[A-Z0-9][\w$-]*[\w$]){0,2})")
+    r"\bcalled|\bnamed|rebranded\s+as|renamed\s+to|overlaps?\s+with)\s+(?:the\s+)?[\"“']?"
+    r"(?P<n>[A-Z][\w$()-]*[\w$)](?:[ \t]+[A-Z0-9][\w$-]*[\w$]){0,2})")
+_HEAD_NAME = re.compile(
+    r"(?<![\w$-])(?P<n>[A-Z][\w$-]*[\w$](?:[ \t]+[A-Z0-9][\w$-]*[\w$]){0,2})[ \t]*(?:,[ \t]*|\([ \t]*)?"
+    r"(?=(?:also\s+|previously\s+|formerly\s+)?(?:known|tracked|referred\s+to)\s+(?:by\s+[^,.;]{2,60}\s+)?as\b|"
+    r"aka\b|a\.k\.a\.|which\s+[A-Z][\w ]{1,40}?\s+(?:calls|tracks)|(?:which\s+|that\s+)?overlaps?\s+with\b|"
+    r"(?:is|was)\s+the\s+same\s+(?:threat\s+)?(?:actor|group)\s+as\b)")
 _NEW_NAME_STOP = {
     "the", "a", "an", "this", "that", "it", "its", "they", "microsoft", "google", "apple", "windows",
     "linux", "android", "ios", "operation", "russia", "china", "iran", "north", "korea", "ukraine",
@@ -593,15 +655,14 @@ def _vendor_name(conv: Conventions, raw: str | None) -> str:
     return raw if len(raw) <= 40 else ""
 
 
-def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[AliasLink]:
-    """See :meth:`ActorRecognizer.learn_links`."""
-    if not _CUE_ANY.search(text):
-        return []
-    cands = rec._all_candidates(text)
-    # unknown names right after a naming phrase ("also known as Sneaky Ferret")
+def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: list[_Cand]) -> list[_Cand]:
+    """The sentence's candidates plus unknown names that a link phrase introduces."""
+    cands = list(cands)
     taken = [(c.start, c.end) for c in cands]
-    for m in _NEW_NAME.finditer(text):
+    # unknown names right after a naming phrase ("also known as Sneaky Ferret")
+    for m in _NEW_NAME.finditer(sentence):
         s, e = m.span("n")
+        s, e = s + offset, e + offset
         name = m.group("n")
         while name.endswith(")") and name.count("(") < name.count(")"):
             name, e = name[:-1], e - 1
@@ -612,38 +673,81 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         if any(s < te and ts < e for ts, te in taken):
             continue
         cands.append(_Cand(s, e, name, k, "learned"))
+    # unknown names right before a link phrase ("Sneaky Ferret (aka ...", "Okapi Lynx, tracked as ...")
+    for m in _HEAD_NAME.finditer(sentence):
+        s, e = m.span("n")
+        s, e = s + offset, e + offset
+        words = m.group("n").split()
+        while words and norm(words[0]) in _NEW_NAME_STOP | {"researchers", "microsoft", "mandiant", "google"}:
+            words.pop(0)
+        if not words:
+            continue
+        name = " ".join(words)
+        s = e - len(name)
+        k = norm(name)
+        if k in rec.stop or rec.conv.vendor_named(name) or (k in rec.kb.names and k not in rec.ordinary):
+            continue
+        inside = [c for c in cands if s <= c.start and c.end <= e]
+        if any(c.start < e and s < c.end for c in cands if c not in inside):
+            continue
+        if any(c.source != "kb" or c.key not in rec.ordinary for c in inside):
+            continue  # a known name (or a convention-built one) is the head: keep it
+        cands = [c for c in cands if c not in inside]
+        cands.append(_Cand(s, e, name, k, "learned"))
     cands = [c for c in cands if not (c.source == "kb" and (c.key in rec.stop or c.text == c.text.lower()))]
     cands.sort(key=lambda c: c.start)
+    return cands
+
+
+def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
+    """The sentence around ``pos``: after the last ". " (or line break) before it, to the next one."""
+    lo = max(text.rfind(". ", 0, pos), text.rfind("! ", 0, pos), text.rfind("? ", 0, pos), text.rfind("\n", 0, pos))
+    lo = lo + 1 if lo >= 0 else 0
+    ends = [i for i in (text.find(". ", pos), text.find("! ", pos), text.find("? ", pos), text.find("\n", pos))
+            if i >= 0]
+    hi = min(ends) + 1 if ends else len(text)
+    return lo, hi
+
+
+def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[AliasLink]:
+    """See :meth:`ActorRecognizer.learn_links`."""
+    sentences: list[tuple[int, int]] = []
+    for m in _CUE_ANY.finditer(text):
+        if sentences and m.start() < sentences[-1][1]:
+            continue
+        sentences.append(_sentence_bounds(text, m.start()))
+    if not sentences:
+        return []
+    all_cands = rec._all_candidates(text)
+    starts = [c.start for c in all_cands]
     links: list[AliasLink] = []
     seen: set[tuple[str, str, str]] = set()
 
     def add(a: _Cand, b: _Cand, relation: str, vendor: str, sentence: str) -> None:
         if norm(a.text) == norm(b.text):
             return
+        if norm(a.text) in rec.kb.malware_names or norm(b.text) in rec.kb.malware_names:
+            return  # "njRAT, also known as Bladabindi": malware, not actors
         sig = (norm(a.text), norm(b.text), relation)
         if sig in seen:
             return
         seen.add(sig)
         links.append(AliasLink(a.text, b.text, relation, vendor, source_id, sentence.strip()))
 
-    by_sentence: dict[tuple[int, int], list[_Cand]] = defaultdict(list)
-    spans = split_sentences(text)
-    j = 0
-    for c in cands:
-        while j < len(spans) - 1 and c.start >= spans[j][1]:
-            j += 1
-        by_sentence[spans[j]].append(c)
-    for (ss, se), names in by_sentence.items():
+    for ss, se in sentences:
         sentence = text[ss:se]
-        if not _CUE_ANY.search(sentence):
+        names = all_cands[bisect.bisect_left(starts, ss):bisect.bisect_left(starts, se)]
+        names = [c for c in names if c.end <= se]
+        names = _with_new_names(rec, sentence, ss, names)
+        if not names:
             continue
-        names = [c for c in names if c.start >= ss and c.end <= se]
         head: _Cand | None = None
         relation = "same"
         first = names[0]
         before = text[max(ss, first.start - 120):first.start]
         if _INTRO.search(before) and _TRACK_WORDS.search(sentence):
-            topic = _topic(rec, text[:ss], exclude={norm(c.text) for c in names})
+            topic = _topic(rec, text, all_cands[:bisect.bisect_left(starts, ss)],
+                           exclude={norm(c.text) for c in names})
             if topic is not None:
                 head = topic
                 relation = "overlaps" if re.search(r"overlap", sentence, re.I) else "same"
@@ -682,20 +786,19 @@ def _trailing_vendor(rec: ActorRecognizer, text: str, c: _Cand, limit: int) -> s
     return _vendor_name(rec.conv, m.group("vendor")) if m else ""
 
 
-def _topic(rec: ActorRecognizer, prefix: str, exclude: set[str]) -> _Cand | None:
+def _topic(rec: ActorRecognizer, text: str, before: list[_Cand], exclude: set[str]) -> _Cand | None:
     """The name the text before a sentence mentions most: the head of a head-less list."""
-    if not prefix.strip():
+    if not before:
         return None
-    _full, mentions = rec._mentions("", prefix, _Links())
+    doc_cyber = bool(rec._doc_cue.search(text))
     counts: Counter[str] = Counter()
-    first_text: dict[str, Mention] = {}
-    for m in mentions:
-        if norm(m.text) in exclude:
+    first: dict[str, _Cand] = {}
+    for c in before:
+        k = c.key or norm(c.text)
+        if k in exclude or not rec._accept(c, text, doc_cyber, set()):
             continue
-        counts[m.node] += 1
-        first_text.setdefault(m.node, m)
+        counts[k] += 1
+        first.setdefault(k, c)
     if not counts:
         return None
-    node, _n = counts.most_common(1)[0]
-    m = first_text[node]
-    return _Cand(m.start, m.end, m.text, norm(m.text), "kb")
+    return first[counts.most_common(1)[0][0]]

@@ -156,6 +156,8 @@ class KnowledgeBase:
     #: matching keys that are also malware or tool names (and no actor's primary name), or that only
     #: ransomware entries use: such a name is an actor only where the text treats it as one
     malware_keys: frozenset[str] = frozenset()
+    #: matching keys of every malware family and tool the galaxies list (actor or not)
+    malware_names: frozenset[str] = frozenset()
     #: galaxy type -> version used
     versions: dict[str, int] = field(default_factory=dict)
     #: a short digest of every input, for caches
@@ -476,6 +478,7 @@ class _Builder:
             ransomware_keys=frozenset(ransomware_keys - other_keys),
             ordinary_keys=frozenset(ordinary_keys),
             malware_keys=frozenset(malware_like),
+            malware_names=frozenset(malware - set(names).difference(malware_like)),
             versions=versions,
             fingerprint=fingerprint,
         )

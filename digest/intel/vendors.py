@@ -159,6 +159,30 @@ class Conventions:
 
     # ------------------------------------------------------------------ finding
 
+    def triggers(self) -> list[str]:
+        """Automaton keys (on lower-cased text, punctuation as spaces) near which a name may be.
+
+        " typhoon " (a family word), " earth " (a prefix), " unc" (a code's start), "bug " (an
+        ending): the regexes of :meth:`find` only need to run around these.
+        """
+        out: set[str] = set()
+        for fam in self._families:
+            out.add(f" {fam.lower()} ")
+        for pre in self._prefixes:
+            out.add(f" {pre.lower()} ")
+        for suf, _v in self._suffixes:
+            out.add(f"{suf.lower()} ")
+        for suf, _v in self._upper_suffixes:
+            if suf == "ITE":
+                out.add("ite ")
+        for v in self.vendors:
+            for c in v.codes:
+                m = re.match(r"\(\?:([A-Za-z|]+)\)|([A-Za-z]+)", c.pattern[3:-3])
+                if m:
+                    for lit in (m.group(1) or m.group(2)).split("|"):
+                        out.add(f" {lit.lower()}")
+        return sorted(out)
+
     def find(self, text: str) -> Iterator[PatternName]:
         """Every span of ``text`` that follows a vendor convention, unchecked for context."""
         for rx in (self._code_re, self._family_re, self._prefix_re, self._suffix_re, self._upper_suffix_re):

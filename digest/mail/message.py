@@ -54,15 +54,25 @@ def header(name: str, value: str) -> bytes:
     return fold(name, value)
 
 
+_DOT = re.compile(rb"(?m)^\.")
+
+
 def _qp(text: str) -> bytes:
     data = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
     return data.replace(b"\n", b"\r\n")
 
 
+def dot_stuff(data: bytes) -> bytes:
+    """SMTP transparency (RFC 5321 4.5.2): a line that starts with '.' gets another one."""
+    return _DOT.sub(b"..", data)
+
+
 class EncodedPart:
     """A quoted-printable body with per-recipient placeholders, encoded once.
 
-    ``chunks`` alternate between pre-encoded static bytes and raw lines that hold a placeholder.
+    ``chunks`` alternate between pre-encoded static bytes and raw lines that hold a placeholder;
+    ``wire`` holds the same chunks dot-stuffed for the SMTP DATA phase (chunks start at a line
+    start, so stuffing them one by one equals stuffing the whole).
     """
 
     def __init__(self, text: str, placeholders: tuple[str, ...] = PLACEHOLDERS) -> None:
@@ -78,9 +88,12 @@ class EncodedPart:
                 static.append(line)
         if static:
             self.chunks.append(_qp("".join(static)))
+        self.wire: list[bytes | str] = [dot_stuff(c) if isinstance(c, bytes) else c for c in self.chunks]
         self.size = sum(len(c) for c in self.chunks)
 
-    def encode(self, substitute: Callable[[str], str]) -> list[bytes]:
+    def encode(self, substitute: Callable[[str], str], wire: bool = False) -> list[bytes]:
+        if wire:
+            return [c if isinstance(c, bytes) else dot_stuff(_qp(substitute(c))) for c in self.wire]
         return [c if isinstance(c, bytes) else _qp(substitute(c)) for c in self.chunks]
 
 
@@ -144,10 +157,22 @@ class MessageFactory:
     def _date_header(self) -> bytes:
         now = int(time.time())
         if now != self._date_at:
-            self._date_at, self._date = now, b"Date: " + formatdate(now, localtime=False).encode() + b"\r\n"
+            self._date_at, self._date = now, b"Date: " + formatdate(now, usegmt=True).encode() + b"\r\n"
         return self._date
 
     def build(self, r: Recipient) -> bytes:
+        """The message as bytes with CRLF line ends (what a mailbox stores)."""
+        return self._build(r, False)
+
+    def build_wire(self, r: Recipient) -> bytes:
+        """The message ready for the SMTP DATA phase: dot-stuffed, CRLF-terminated (the final
+        ``.`` line is not included). Cheaper than ``dot_stuff(build(r))``: the static chunks were
+        stuffed once per issue."""
+        if self.dkim is not None:
+            return dot_stuff(self._build(r, False))
+        return self._build(r, True)
+
+    def _build(self, r: Recipient, wire: bool) -> bytes:
         unsub_url, prefs_url = self.links(r)
 
         def sub(line: str) -> str:
@@ -162,8 +187,8 @@ class MessageFactory:
             header("To", clean_header_text(r.email, 320)),
             self._date_header(),
             f"Message-ID: {msgid}\r\nList-Unsubscribe: {lu}\r\n".encode("ascii"),
-            self._open_text, *self._text.encode(sub),
-            self._open_html, *self._html.encode(sub),
+            self._open_text, *self._text.encode(sub, wire),
+            self._open_html, *self._html.encode(sub, wire),
             self._close,
         ]
         message = b"".join(parts)

@@ -30,7 +30,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..config import Config
-from ..errors import ConfigError, InvalidAddressError, MailError
+from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
 from ..intel.topics import TOPICS
 from ..render import PLACEHOLDERS, environment
 from ..resources import templates_dir
@@ -88,8 +88,6 @@ class Web:
     # ---- tokens ---------------------------------------------------------------------------------
     def subscriber_for(self, kind: str, token: str) -> tuple[Subscriber | None, str]:
         """The subscriber a token names, or (None, "invalid"|"expired"). Constant-time checks only."""
-        from ..errors import TokenError
-
         try:
             claims: TokenClaims = self.signer.verify(kind, token)
         except TokenError as exc:
@@ -131,8 +129,14 @@ class Web:
                 await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
             else:
                 log.info("web: confirmation mail sent to subscriber %s", sub.id)
-        except Exception:  # noqa: BLE001 - a background task must never take the server down
+        except Exception:
             log.exception("web: sign-up processing failed")
+
+
+def _single(form: Any, name: str) -> str | None:
+    """The one string value of a form field; None when it is absent, repeated or a file."""
+    values = form.getlist(name)
+    return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -164,7 +168,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
 
     async def subscribe(request: Request) -> Response:
         form = await _read_form(request)
-        if not web.csrf.check(request, form.get(FIELD)):
+        if not web.csrf.check(request, _single(form, FIELD)):
             return web.message(request, "Please try again",
                                "This form had expired or did not come from our sign-up page. Reload the page and "
                                "submit it again.", status=403, links=[("/subscribe", "Back to the sign-up page")])
@@ -173,7 +177,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return web.message(request, "Too many sign-ups",
                                "There were too many sign-up requests from your network. Please try again later.",
                                status=429, headers={"retry-after": "3600", **NO_STORE})
-        raw = form.get("email")
+        raw = _single(form, "email")
         trap = form.get(HONEYPOT)
         sent = web.message(request, "Check your inbox",
                            "If the address can receive mail, a message with a confirmation link is on its way. "
@@ -209,7 +213,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                         unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
 
     async def unsubscribe(request: Request) -> Response:
-        sub, why = await run_in_threadpool(web.subscriber_for, "unsubscribe", request.path_params["token"])
+        sub, _why = await run_in_threadpool(web.subscriber_for, "unsubscribe", request.path_params["token"])
         if sub is None:
             return web.invalid_link(request, "invalid")
         if request.method == "POST":
@@ -225,7 +229,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                         preferences_url=web.link("preferences", sub), headers=dict(NO_STORE))
 
     async def preferences(request: Request) -> Response:
-        sub, why = await run_in_threadpool(web.subscriber_for, "preferences", request.path_params["token"])
+        sub, _why = await run_in_threadpool(web.subscriber_for, "preferences", request.path_params["token"])
         if sub is None:
             return web.invalid_link(request, "invalid")
         actors = await run_in_threadpool(queries.actor_choices, store)
@@ -236,7 +240,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         status = 200
         if request.method == "POST":
             form = await _read_form(request)
-            if not web.csrf.check(request, form.get(FIELD)):
+            if not web.csrf.check(request, _single(form, FIELD)):
                 return web.message(request, "Please try again",
                                    "This form had expired. Reload the page and save your choices again. "
                                    "Nothing was changed.", status=403,

@@ -49,9 +49,9 @@ def _one(form: Mapping[str, Sequence[str]], name: str) -> str | None:
 
 
 def _int(value: str | None, lo: int, hi: int) -> int | None:
-    if value is None or not re.fullmatch(r"\d{1,2}", value.strip()):
+    if value is None or not re.fullmatch(r"[0-9]{1,2}", value):
         return None
-    n = int(value.strip())
+    n = int(value)
     return n if lo <= n <= hi else None
 
 

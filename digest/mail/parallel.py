@@ -1,0 +1,151 @@
+"""Run :func:`digest.mail.deliver.deliver` in several processes that share one issue's ledger.
+
+The parent enqueues and reclaims, then starts ``processes`` children (``spawn``: no inherited
+threads, locks or database connections). Each child opens its own engine, claims batches from the
+ledger and sends them over its own connection pool; the message factory is pickled once per child.
+The parent only watches: it reports progress from the ledger and sums the children's reports.
+
+Children die with the parent (``PR_SET_PDEATHSIG`` on Linux, and a parent check between batches),
+so killing ``digest send`` stops every sender; the next run re-sends only what was in flight.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import logging
+import multiprocessing
+import os
+import signal
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from multiprocessing.connection import Connection, wait
+from typing import Any
+
+from ..config import SmtpConfig
+from .deliver import FactoryFor, Progress, SendReport, deliver
+from .ledger import DeliveryLedger
+from .message import MessageFactory
+
+log = logging.getLogger("digest.deliver")
+
+#: below this many messages per process, extra processes cost more than they save
+MIN_PER_PROCESS = 500
+MAX_PROCESSES = 16
+
+
+def auto_processes(remaining: int, db_url: str, configured: int = 0) -> int:
+    """How many sending processes: ``configured`` when > 0, else one per CPU while each gets
+    at least :data:`MIN_PER_PROCESS` messages. One process for in-memory SQLite."""
+    if ":memory:" in db_url or db_url.rstrip("/").endswith("sqlite:"):
+        return 1
+    if configured > 0:
+        return max(1, min(configured, MAX_PROCESSES, max(1, remaining)))
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, min(cpus, MAX_PROCESSES, remaining // MIN_PER_PROCESS))
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    if sys.platform.startswith("linux"):
+        try:
+            libc = ctypes.CDLL(None, use_errno=True)
+            libc.prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError):
+            pass
+    if os.getppid() != parent_pid:  # the parent died before prctl took effect
+        os._exit(1)
+
+    def watch() -> None:  # elsewhere (and as a fallback): poll for the parent
+        while os.getppid() == parent_pid:
+            time.sleep(0.5)
+        os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="digest-parent-watch").start()
+
+
+@dataclass(frozen=True)
+class _Job:
+    db_url: str
+    cfg: SmtpConfig
+    issue_id: int
+    factory: MessageFactory
+    factory_for: FactoryFor | None
+    batch: int
+    rate: float
+    deadline_seconds: float
+    parent_pid: int
+
+
+def _child(job: _Job, conn: Connection) -> None:
+    _die_with_parent(job.parent_pid)
+    from ..store import Store
+    from ..store.db import make_engine
+
+    store = Store(make_engine(job.db_url))
+    try:
+        report = deliver(store, job.cfg, job.issue_id, job.factory, enqueue=False, batch=job.batch,
+                         factory_for=job.factory_for, rate=job.rate, deadline_seconds=job.deadline_seconds)
+        conn.send(report)
+    except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints one line
+        conn.send(SendReport(issue_id=job.issue_id, errors=[f"sender process failed: {type(exc).__name__}: {exc}"]))
+    finally:
+        conn.close()
+        store.close()
+
+
+def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, factory: MessageFactory,
+                     processes: int, *, progress: Progress | None = None, batch: int = 200,
+                     enqueue: bool = True, factory_for: FactoryFor | None = None) -> SendReport:
+    """Send issue ``issue_id`` with ``processes`` sender processes sharing the ledger."""
+    ledger = DeliveryLedger(store, issue_id)
+    if enqueue:
+        ledger.enqueue()
+    total = SendReport(issue_id=issue_id, processes=processes)
+    total.reclaimed = ledger.reclaim_stale()
+    counts0 = ledger.counts()
+    remaining = counts0.get("pending", 0) + counts0.get("sending", 0)
+    t0 = time.perf_counter()
+    if not remaining:
+        return total
+    final0 = sum(v for k, v in counts0.items() if k not in ("pending", "sending"))
+    ctx = multiprocessing.get_context("spawn")
+    rate = cfg.rate_limit_per_second / processes if cfg.rate_limit_per_second > 0 else 0.0
+    job = _Job(db_url, cfg, issue_id, factory, factory_for, batch, rate, cfg.retry_deadline_seconds, os.getpid())
+    children: list[tuple[Any, Connection]] = []
+    try:
+        for _ in range(processes):
+            recv, send = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=_child, args=(job, send), daemon=True, name="digest-send")
+            proc.start()
+            send.close()
+            children.append((proc, recv))
+        open_conns = {recv: proc for proc, recv in children}
+        last_progress = 0.0
+        while open_conns:
+            for ready in wait(list(open_conns), timeout=0.25):
+                assert isinstance(ready, Connection)
+                try:
+                    total.add(ready.recv())
+                except (EOFError, OSError):
+                    proc = open_conns[ready]
+                    proc.join(1.0)
+                    total.errors.append(f"sender process {proc.pid} ended with status {proc.exitcode}")
+                open_conns.pop(ready, None)
+            if progress and time.monotonic() - last_progress >= 0.5:
+                last_progress = time.monotonic()
+                counts = ledger.counts()
+                final = sum(v for k, v in counts.items() if k not in ("pending", "sending"))
+                progress(final - final0, remaining)
+        for proc, _recv in children:
+            proc.join(5.0)
+    finally:
+        for proc, _recv in children:
+            if proc.is_alive():
+                proc.terminate()
+                proc.join(5.0)
+    total.seconds = time.perf_counter() - t0
+    if progress:
+        counts = ledger.counts()
+        progress(sum(v for k, v in counts.items() if k not in ("pending", "sending")) - final0, remaining)
+    return total

@@ -1,0 +1,217 @@
+"""Actor recognition: grouping, precision guards, learned links, and the `actors` CLI."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from digest.config import load_config
+from digest.context import AppContext
+from digest.intel.actors import ActorRecognizer
+from digest.intel.actors_cli import actors
+from digest.models import Alias, AliasLink
+
+SHARED = Path(__file__).resolve().parents[2] / "shared"
+SEED = SHARED / "seed" / "concise-cyber-jewelbug.txt"
+SEED_TITLE = "Chinese Threat Group Jewelbug Breached Russian IT Firm for Five Months"
+
+
+@pytest.fixture(scope="module")
+def rec() -> ActorRecognizer:
+    return ActorRecognizer.default()
+
+
+def ids(hits) -> list[str]:
+    return [h.id for h in hits]
+
+
+def seed_text() -> str:
+    if not SEED.is_file():
+        pytest.skip("../shared/seed/concise-cyber-jewelbug.txt not present")
+    return SEED.read_text(encoding="utf-8")
+
+
+def test_seed_groups_four_names_into_one_actor(rec: ActorRecognizer) -> None:
+    hits = rec.detect(SEED_TITLE, seed_text())
+    assert len(hits) == 1
+    [hit] = hits
+    assert hit.name == "Jewelbug"
+    assert set(hit.mentions) == {"Jewelbug", "CL-STA-0049", "Earth Alux", "REF7707"}
+    vendors = {a.name: a.vendor for a in hit.aliases}
+    assert vendors["Jewelbug"] == "Symantec"
+    assert vendors["CL-STA-0049"] == "Palo Alto Networks Unit 42"
+    assert vendors["Earth Alux"] == "Trend Micro"
+    assert vendors["REF7707"] == "Elastic Security Labs"
+    assert hit.country == "China"
+    for vendor in ("Palo Alto Networks", "Trend Micro", "Symantec"):
+        assert vendor not in hit.mentions
+
+
+@pytest.mark.parametrize("title", [
+    "UPS warns of delivery phishing",
+    "Attackers deploy Cobalt Strike beacons on exposed servers",
+    "Storm Ciarán hits Ireland",
+    "Nitro PDF update fixes crash",
+    "Alibaba Cloud outage disrupts services",
+    "Palo Alto Networks, Trend Micro and Symantec publish joint report",
+    "Mercury levels rise in tuna; zinc and gallium prices up",
+    "Activision Blizzard delays new game",
+    "Winter Blizzard shuts highways",
+    "Giant Panda cubs born at Berlin zoo",
+    "Earth Day events draw record crowds",
+    "Kids play outside as schools reopen",
+    "Google removes apps from the Play Store",
+])
+def test_traps_acquire_no_actor(rec: ActorRecognizer, title: str) -> None:
+    assert rec.detect(title, "") == []
+
+
+def test_ordinary_word_names_need_a_cue(rec: ActorRecognizer) -> None:
+    assert ids(rec.detect("Play ransomware gang hits city", "")) == ["play"]
+    assert ids(rec.detect("The MERCURY group, an Iranian APT, hit Israel", "")) == ["muddywater"]
+    assert ids(rec.detect("Nitro group returns", "The Nitro hackers targeted chemical firms.")) == ["nitro"]
+
+
+def test_midnight_blizzard_is_apt29(rec: ActorRecognizer) -> None:
+    a = rec.detect("Midnight Blizzard read executives' mail", "")
+    b = rec.detect("APT29 phishing hits diplomats", "")
+    assert ids(a) == ids(b) == ["apt29"]
+    assert a[0].mentions == ("Midnight Blizzard",) and b[0].mentions == ("APT29",)
+    assert a[0].country == "Russia"
+    assert Alias("Midnight Blizzard", "Microsoft") in a[0].aliases
+
+
+def test_grizzly_steppe_does_not_merge_apt28_and_apt29(rec: ActorRecognizer) -> None:
+    hits = rec.detect("Grizzly Steppe report", "The report on Grizzly Steppe names both APT28 and APT29.")
+    assert sorted(ids(hits)) == ["apt28", "apt29"]
+    assert rec.detect("Grizzly Steppe", "An old codename.") == []  # unresolved ambiguity: nothing
+
+
+def test_new_names_follow_vendor_conventions(rec: ActorRecognizer) -> None:
+    [hit] = rec.detect("New Storm-2199 group hits NGOs", "Microsoft said the hackers harvested credentials.")
+    assert hit.id == "storm-2199" and hit.aliases == (Alias("Storm-2199", "Microsoft"),)
+    [hit] = rec.detect("Glimmer Typhoon hackers breach ISP", "Microsoft said the espionage group is new.")
+    assert hit.name == "Glimmer Typhoon" and hit.country == "China"
+
+
+def test_learn_links_patterns(rec: ActorRecognizer) -> None:
+    text = ("Microsoft said Forest Blizzard, also known as Fancy Bear, was behind it. "
+            "The gang Sneaky Ferret (aka Quiet Otter) hit banks. "
+            "The activity was tied to Rusty Heron, which Microsoft calls Opal Sleet. "
+            "The crew, formerly tracked as Dusty Gecko, returned. "
+            "Pallid Ibis overlaps with Wan Heron, researchers said.")
+    links = rec.learn_links(text, "doc-1")
+    pairs = {(link.name_a, link.name_b, link.relation) for link in links}
+    assert ("Forest Blizzard", "Fancy Bear", "same") in pairs
+    assert ("Sneaky Ferret", "Quiet Otter", "same") in pairs
+    assert ("Rusty Heron", "Opal Sleet", "same") in pairs
+    assert ("Pallid Ibis", "Wan Heron", "overlaps") in pairs
+    calls = next(link for link in links if link.name_b == "Opal Sleet")
+    assert calls.vendor == "Microsoft" and calls.source_id == "doc-1"
+    assert calls.sentence.startswith("The activity was tied to Rusty Heron")
+
+
+def test_tracked_as_by_vendor(rec: ActorRecognizer) -> None:
+    links = rec.learn_links("Okapi Lynx, tracked as UNC6111 by Mandiant, hit telecoms.")
+    assert [(x.name_a, x.name_b, x.vendor) for x in links] == [("Okapi Lynx", "UNC6111", "Mandiant")]
+
+
+def test_learned_links_persist_across_calls(rec: ActorRecognizer) -> None:
+    links = rec.learn_links(seed_text(), "seed")
+    assert links and all(link.source_id == "seed" and link.sentence for link in links)
+    later = rec.detect("Earth Alux targets telecoms", "Trend Micro said the Earth Alux group hit telecoms.", links)
+    assert ids(later) == ["jewelbug"]
+    assert later[0].mentions == ("Earth Alux",)
+    alone = rec.detect("Earth Alux targets telecoms", "Trend Micro said the Earth Alux group hit telecoms.")
+    assert ids(alone) == ["earth-alux"]
+
+
+def test_overlaps_is_weaker_than_same(rec: ActorRecognizer) -> None:
+    overlap = [AliasLink("APT28", "APT29", "overlaps")]
+    assert len(rec.detect("APT28 and APT29", "Both hit the ministry.", overlap)) == 2
+    same = [AliasLink("Quiet Heron", "APT29", "same")]
+    [hit] = rec.detect("Quiet Heron hackers", "The Quiet Heron group and APT29 struck.", same)
+    assert hit.id == "apt29" and set(hit.mentions) == {"Quiet Heron", "APT29"}
+
+
+def test_batch_links_apply_to_all_documents(rec: ActorRecognizer) -> None:
+    docs = [
+        ("1", "Velvet Okapi hackers hit banks", "The group Velvet Okapi stole card data."),
+        ("2", "Report", "Velvet Okapi, also known as UNC6999, used new malware."),
+        ("3", "UNC6999 returns", "Mandiant said UNC6999 struck again."),
+    ]
+    out = rec.detect_batch(docs)
+    assert ids(out["1"]) == ids(out["3"]) == ids(out["2"]) and len(out["1"]) == 1
+
+
+def test_lookup(rec: ActorRecognizer) -> None:
+    hit = rec.lookup("Cozy Bear")
+    assert hit is not None and hit.id == "apt29" and hit.country == "Russia"
+    assert rec.lookup("Definitely Not An Actor") is None
+
+
+# ---------------------------------------------------------------------------- CLI
+
+
+@pytest.fixture()
+def app(tmp_path: Path) -> AppContext:
+    cfg = load_config(None, env={}, root=tmp_path)
+    return AppContext(cfg)
+
+
+def test_detect_cli_contract(app: AppContext) -> None:
+    lines = [
+        json.dumps({"id": "a", "title": SEED_TITLE, "text": seed_text()}),
+        "{not json",
+        json.dumps({"id": "b", "title": "Earth Alux strikes again", "text": "Trend Micro said Earth Alux hit telecoms."}),
+        json.dumps({"id": "c", "title": "UPS warns of delivery phishing", "text": ""}),
+    ]
+    result = CliRunner().invoke(actors, ["detect", "-"], input="\n".join(lines) + "\n", obj=app)
+    assert "line 2" in result.stderr and len(result.stderr.strip().splitlines()) == 1
+    out = [json.loads(x) for x in result.stdout.splitlines()]
+    assert [o["id"] for o in out] == ["a", "b", "c"]
+    [a], [b] = out[0]["actors"], out[1]["actors"]
+    assert a["id"] == b["id"]  # the link stated in "a" applies to "b" in the same batch
+    assert set(a["mentions"]) == {"Jewelbug", "CL-STA-0049", "Earth Alux", "REF7707"}
+    assert b["mentions"] == ["Earth Alux"]
+    assert {"name": "REF7707", "vendor": "Elastic Security Labs"} in a["aliases"]
+    assert a["country"] == "China"
+    assert out[2]["actors"] == []
+
+
+def test_detect_cli_reads_file(app: AppContext, tmp_path: Path) -> None:
+    src = tmp_path / "in.jsonl"
+    src.write_text(json.dumps({"id": 7, "title": "APT29 phishing", "text": ""}) + "\n", encoding="utf-8")
+    result = CliRunner().invoke(actors, ["detect", str(src)], obj=app)
+    assert result.exit_code == 0
+    assert json.loads(result.stdout)["actors"][0]["id"] == "apt29"
+
+
+def test_show_cli(app: AppContext) -> None:
+    result = CliRunner().invoke(actors, ["show", "Midnight Blizzard"], obj=app)
+    assert result.exit_code == 0, result.output
+    assert "APT29" in result.output and "Russia" in result.output
+    assert "Midnight Blizzard (Microsoft)" in result.output
+    bad = CliRunner().invoke(actors, ["show", "Nobody At All"], obj=app)
+    assert bad.exit_code != 0 and "no actor" in bad.output
+
+
+def test_update_kb_cli(app: AppContext, tmp_path: Path) -> None:
+    galaxy = {"type": "threat-actor", "version": 4242, "values": [
+        {"value": "Zorblax Team", "uuid": "x", "meta": {"synonyms": ["Quixotic Heron"]}}]}
+    src = tmp_path / "ta.json"
+    src.write_text(json.dumps(galaxy), encoding="utf-8")
+    result = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    assert result.exit_code == 0, result.output
+    assert "4242" in result.output
+    kb_dir = app.config.path("var/kb")
+    assert json.loads((kb_dir / "versions.json").read_text())["threat-actor"]["version"] == 4242
+    assert ActorRecognizer.default(kb_dir).lookup("Quixotic Heron").name == "Zorblax Team"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"values": []}), encoding="utf-8")
+    refused = CliRunner().invoke(actors, ["update-kb", str(bad)], obj=app)
+    assert refused.exit_code != 0 and "not a MISP galaxy" in refused.output
+    assert len(refused.output.strip().splitlines()) == 1
