@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
-from .models import ActorHit, IssueContent, Section, StoryItem
+from .models import ActorHit, Alias, IssueContent, Section, StoryItem
 
 ORIGIN_NAMES = {
     "CN": "China", "RU": "Russia", "IR": "Iran", "KP": "North Korea", "KR": "South Korea",
@@ -41,6 +41,40 @@ class ArticleRecord:
     actors: tuple[ActorHit, ...] = field(default=())
 
 
+MAX_AKA = 6
+# vendors whose names readers recognise first, in the order the aka line prefers them
+VENDOR_ORDER = ("Microsoft", "Mandiant", "Google", "CrowdStrike", "Palo Alto Networks Unit 42", "Symantec",
+                "Trend Micro", "Elastic Security Labs", "Proofpoint", "Cisco Talos", "Secureworks", "ESET",
+                "Kaspersky", "Recorded Future", "IBM X-Force")
+
+
+def display_aliases(actor: ActorHit, mentioned: Iterable[str] = ()) -> tuple[Alias, ...]:
+    """The aka line: the names the stories used first, then one name per well-known vendor.
+
+    The galaxy can list forty names for one actor; a digest shows the few a reader will meet,
+    each with the vendor that uses it, as the Concise Cyber seed does.
+    """
+    seen = {actor.name.casefold()}
+    picked: list[Alias] = []
+    mentioned_cf = {m.casefold() for m in mentioned}
+
+    def take(a: Alias) -> None:
+        if a.name.casefold() not in seen and len(picked) < MAX_AKA:
+            seen.add(a.name.casefold())
+            picked.append(a)
+
+    for a in actor.aliases:
+        if a.name.casefold() in mentioned_cf:
+            take(a)
+    vendors_done = {a.vendor for a in picked}
+    rank = {v: i for i, v in enumerate(VENDOR_ORDER)}
+    for a in sorted((a for a in actor.aliases if a.vendor), key=lambda a: rank.get(a.vendor, len(rank))):
+        if a.vendor not in vendors_done:
+            vendors_done.add(a.vendor)
+            take(a)
+    return tuple(picked)
+
+
 def origin_label(country: str | None) -> str | None:
     if not country:
         return None
@@ -51,7 +85,12 @@ def _story(members: Sequence[ArticleRecord], best: ArticleRecord) -> StoryItem:
     actors: dict[str, ActorHit] = {}
     for m in [best, *members]:
         for a in m.actors:
-            actors.setdefault(a.id, a)
+            if a.id in actors:  # the same actor in several articles: keep every name they used
+                have = actors[a.id]
+                extra = tuple(x for x in a.mentions if x not in have.mentions)
+                actors[a.id] = replace(have, mentions=have.mentions + extra)
+            else:
+                actors[a.id] = a
     cves: list[str] = []
     for m in [best, *members]:
         cves.extend(c for c in m.cves if c not in cves)
@@ -141,6 +180,8 @@ def compose_issue(
     for actor_id in sorted(actor_sections, key=lambda a: (-len(actor_sections[a]), -coverage(actor_sections[a]),
                                                              actors[a].name.lower())):
         a = actors[actor_id]
+        mentioned = {m for st in actor_sections[actor_id] for x in st.actors if x.id == actor_id for m in x.mentions}
+        a = replace(a, aliases=display_aliases(a, mentioned))
         sections.append(Section(key=f"actor-{a.id}", title=a.name, stories=tuple(actor_sections[actor_id]),
                                 actor=a, origin=origin_label(a.country)))
     titles = topic_titles or {"other": "Other News"}

@@ -92,3 +92,17 @@ def test_custom_preferences_keep_only_followed_actors_countries_and_topics() -> 
     assert [s.title for s in china.sections] == ["Jewelbug"]
     a = preference_key({"mode": "custom", "actors": ["b", "a"]})
     assert a == preference_key({"mode": "custom", "actors": ["a", "b"]}) != "all"
+
+
+def test_aka_line_prefers_names_the_stories_used_then_one_per_vendor() -> None:
+    from digest.compose import display_aliases
+
+    many = ActorHit("apt29", "APT29", tuple(Alias(n, v) for n, v in [
+        ("Group 100", ""), ("COZY BEAR", "CrowdStrike"), ("Nobelium", "Microsoft"), ("Midnight Blizzard", "Microsoft"),
+        ("UNC2452", "Mandiant"), ("IRON HEMLOCK", "Secureworks"), ("Cloaked Ursa", "Palo Alto Networks Unit 42"),
+        ("TA421", "Proofpoint"), ("ITG11", "IBM X-Force"), ("BlueBravo", "Recorded Future"), ("APT29", "Mandiant")]))
+    aka = display_aliases(many, mentioned=["Midnight Blizzard", "APT29"])
+    assert aka[0] == Alias("Midnight Blizzard", "Microsoft")
+    assert len(aka) == 6 and all(a.vendor for a in aka)
+    assert "APT29" not in [a.name for a in aka] and "Nobelium" not in [a.name for a in aka]
+    assert len({a.vendor for a in aka}) == 6

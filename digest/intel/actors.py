@@ -176,6 +176,11 @@ class ActorRecognizer:
                 if k and k not in kb.names:
                     # a vendor is never an actor; its mention also tells which vendor the text cites
                     self.auto.add_word(f" {k} ", ("block", v.name, len(k)))
+        # link cues: where learn_links needs to look
+        for cue in _LINK_CUE_WORDS:
+            k = f" {cue} "
+            if k not in self.auto:
+                self.auto.add_word(k, ("cue", "", len(cue)))
         # triggers: where a vendor-convention name may start or end; the regexes run only there
         for t in self.conv.triggers():
             if t not in self.auto:
@@ -217,7 +222,7 @@ class ActorRecognizer:
 
     def _scan(self, text: str, extra: ahocorasick.Automaton | None = None) -> tuple[list[_Cand], set[str]]:
         """Candidate names of ``text`` and the vendors it names, in one pass of the automaton."""
-        raw_base, vendors, patterns, padded = self._scan_base(text)
+        raw_base, vendors, patterns, padded, _cues = self._scan_base(text)
         raw = list(raw_base)
         if extra is not None:
             for end, (source, key, klen) in extra.iter(padded):
@@ -234,7 +239,8 @@ class ActorRecognizer:
             cands.sort(key=lambda c: c.start)
         return cands, vendors
 
-    def _scan_base(self, text: str) -> tuple[list[tuple[int, int, str, str]], set[str], list[PatternName], str]:
+    def _scan_base(self, text: str) -> tuple[list[tuple[int, int, str, str]], set[str], list[PatternName], str,
+                                             list[int]]:
         memo = self._memo
         if memo is not None and memo[0] is text:
             return memo[1]
@@ -243,9 +249,13 @@ class ActorRecognizer:
         raw: list[tuple[int, int, str, str]] = []
         vendors: set[str] = set()
         triggers: list[int] = []
+        cues: list[int] = []
         for end, (source, key, klen) in self.auto.iter(padded):
             if source == "trigger":
                 triggers.append(end - 1)
+                continue
+            if source == "cue":
+                cues.append(end - klen - 1)
                 continue
             if source == "block" and key != _BLOCK:
                 vendors.add(key)
@@ -263,7 +273,7 @@ class ActorRecognizer:
                 if span not in seen:
                     seen.add(span)
                     patterns.append(PatternName(span[0], span[1], p.name, p.vendor, p.origin, p.kind))
-        result = (raw, vendors, patterns, padded)
+        result = (raw, vendors, patterns, padded, cues)
         self._memo = (text, result)
         return result
 
@@ -624,6 +634,12 @@ _INTRO = re.compile(
 _TRACK_WORDS = re.compile(
     r"\b(?:tracks?|tracked|tracking|names?|known|aka|overlap\w*|alias\w*|calls?|dubbed|monikers?|designations?)\b",
     re.I)
+_LINK_CUE_WORDS = (
+    "known as", "tracked as", "tracked", "tracks", "track", "aka", "a k a", "calls", "call", "called",
+    "formerly", "previously", "overlap", "overlaps", "overlapping", "same", "different names", "rebranded",
+    "renamed", "subgroup", "sub group", "offshoot", "splinter", "another name", "linked to", "tied to",
+    "dubbed", "alias", "aliases", "also",
+)
 _CUE_ANY = re.compile(
     r"known\s+as|tracked\s+(?:by\s+[^,.;]{2,60}\s+)?as|tracks?\s|aka\b|a\.k\.a|\bcalls?\b|\bcalled\b|formerly|previously|"
     r"overlap|same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)|different\s+names|rebranded|renamed|"
@@ -711,14 +727,19 @@ def _sentence_bounds(text: str, pos: int) -> tuple[int, int]:
 
 def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[AliasLink]:
     """See :meth:`ActorRecognizer.learn_links`."""
+    all_cands = rec._all_candidates(text)
+    cues = list(rec._scan_base(text)[4])
+    # "Forest Blizzard (APT28)": a parenthesis between two names is a cue too
+    for a, b in zip(all_cands, all_cands[1:]):
+        if b.start - a.end <= 4 and "(" in text[a.end:b.start]:
+            cues.append(a.end)
     sentences: list[tuple[int, int]] = []
-    for m in _CUE_ANY.finditer(text):
-        if sentences and m.start() < sentences[-1][1]:
+    for pos in sorted(cues):
+        if sentences and pos < sentences[-1][1]:
             continue
-        sentences.append(_sentence_bounds(text, m.start()))
+        sentences.append(_sentence_bounds(text, pos))
     if not sentences:
         return []
-    all_cands = rec._all_candidates(text)
     starts = [c.start for c in all_cands]
     links: list[AliasLink] = []
     seen: set[tuple[str, str, str]] = set()
