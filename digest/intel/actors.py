@@ -31,7 +31,9 @@ import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from pathlib import Path
+from typing import ClassVar
 
 import ahocorasick
 
@@ -42,8 +44,6 @@ from .vendors import DATA_DIR, Conventions, PatternName, conventions
 __all__ = ["ActorRecognizer", "Mention"]
 
 _PUNCT = re.compile(r"[\W_]", re.UNICODE)
-_SENT_END = re.compile(r"(?<=[.!?])[\"'”’)\]]*\s+(?=[\"'“‘(\[]?[A-Z0-9])|\n+")
-_WORD = re.compile(r"[\w'’.-]+")
 
 _BLOCK = "\x00block"
 
@@ -84,6 +84,11 @@ def _lower_same_length(text: str) -> str:
     return "".join(c.lower()[:1] or c for c in text)
 
 
+def key_is_camel(text: str, end: int) -> bool:
+    """Whether a code trigger ends inside a CamelCase word ("RedDelta", "BlueBravo")."""
+    return end < len(text) and text[end].isupper() and end > 0 and text[end - 1].islower()
+
+
 def _windows(points: list[int], n: int, reach: int = 48) -> list[tuple[int, int]]:
     """Merged ranges of ``reach`` characters around each point."""
     out: list[tuple[int, int]] = []
@@ -94,19 +99,6 @@ def _windows(points: list[int], n: int, reach: int = 48) -> list[tuple[int, int]
         else:
             out.append((lo, hi))
     return out
-
-
-def split_sentences(text: str) -> list[tuple[int, int]]:
-    """Spans of the sentences of ``text`` (a light regex splitter: speed over finesse)."""
-    spans = []
-    pos = 0
-    for m in _SENT_END.finditer(text):
-        if m.start() > pos:
-            spans.append((pos, m.start()))
-        pos = m.end()
-    if pos < len(text):
-        spans.append((pos, len(text)))
-    return spans
 
 
 class _Links:
@@ -138,8 +130,8 @@ class _Links:
 class ActorRecognizer:
     """Finds the actors a document is about; see the module docstring for the method."""
 
-    _cache: dict[str, ActorRecognizer] = {}
-    _lock = threading.Lock()
+    _cache: ClassVar[dict[str, ActorRecognizer]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
 
     def __init__(self, kb: KnowledgeBase, conv: Conventions | None = None) -> None:
         self.kb = kb
@@ -148,19 +140,19 @@ class ActorRecognizer:
         self.stop = {k for n in cfg.get("stop", []) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
-        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)[\s,:\"'“”‘’(]*$", re.I)
-        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*(?:\b(?:{cue})\b)", re.I)
+        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)[\s,:\"'“”‘’(]*$", re.IGNORECASE)
+        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*(?:\b(?:{cue})\b)", re.IGNORECASE)
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
-        self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.I)
-        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.I)
+        self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
+        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
         group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
                  r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
-        self._group_before = re.compile(rf"\b(?:{group})\b[\s,:\"'“”‘’(]*$", re.I)
+        self._group_before = re.compile(rf"\b(?:{group})\b[\s,:\"'“”‘’(]*$", re.IGNORECASE)
         self._group_after = re.compile(
             rf"^[\s,:\"'“”‘’)]*(?:(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?(?:{group})\b|"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
-            r"compromised|stole|encrypted)\b)", re.I)
+            r"compromised|stole|encrypted)\b)", re.IGNORECASE)
         self.auto = ahocorasick.Automaton()
         for key in kb.names:
             if key in self.stop:
@@ -182,11 +174,13 @@ class ActorRecognizer:
             if k not in self.auto:
                 self.auto.add_word(k, ("cue", "", len(cue)))
         # triggers: where a vendor-convention name may start or end; the regexes run only there
-        for t in self.conv.triggers():
+        for t, kind in self.conv.triggers():
             if t not in self.auto:
-                self.auto.add_word(t, ("trigger", "", len(t)))
+                self.auto.add_word(t, ("trigger", kind, len(t)))
         self.auto.make_automaton()
         self._memo: tuple[str, tuple] | None = None  # the last text scanned (detect reads it twice)
+        self._ransom_memo: tuple[str, bool] | None = None
+        self._local = threading.local()  # .batch: scans kept for the length of one detect_batch
 
     # ------------------------------------------------------------------ construction
 
@@ -241,8 +235,11 @@ class ActorRecognizer:
 
     def _scan_base(self, text: str) -> tuple[list[tuple[int, int, str, str]], set[str], list[PatternName], str,
                                              list[int]]:
+        batch = getattr(self._local, "batch", None)
+        if batch is not None and text in batch:
+            return batch[text]
         memo = self._memo
-        if memo is not None and memo[0] is text:
+        if memo is not None and (memo[0] is text or memo[0] == text):
             return memo[1]
         low = _lower_same_length(text)
         padded = " " + _PUNCT.sub(" ", low) + " "
@@ -252,6 +249,12 @@ class ActorRecognizer:
         cues: list[int] = []
         for end, (source, key, klen) in self.auto.iter(padded):
             if source == "trigger":
+                if key == "code":  # " unc", " ta": only before a digit, "-", "_" or "." ("UNC5221", "TEMP.Veles")
+                    nxt = text[end:end + 2]
+                    code_like = bool(nxt) and (nxt[0] in "-_." or nxt[0].isdigit()
+                                               or (nxt[0] == " " and nxt[1:].isdigit()))
+                    if not code_like and not key_is_camel(text, end):
+                        continue
                 triggers.append(end - 1)
                 continue
             if source == "cue":
@@ -275,6 +278,8 @@ class ActorRecognizer:
                     patterns.append(PatternName(span[0], span[1], p.name, p.vendor, p.origin, p.kind))
         result = (raw, vendors, patterns, padded, cues)
         self._memo = (text, result)
+        if batch is not None:
+            batch[text] = result
         return result
 
     def _all_candidates(self, text: str, extra: ahocorasick.Automaton | None = None) -> list[_Cand]:
@@ -291,6 +296,12 @@ class ActorRecognizer:
         bw = " ".join(before.split()[-3:])
         aw = " ".join(after.split()[:3])
         return bool(self._cue_before.search(bw) or self._cue_after.search(aw))
+
+    def _doc_ransom(self, text: str) -> bool:
+        memo = self._ransom_memo
+        if memo is None or memo[0] is not text:
+            memo = self._ransom_memo = (text, bool(self._ransom_cue.search(text)))
+        return memo[1]
 
     def _group_cue(self, text: str, s: int, e: int) -> bool:
         before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
@@ -337,7 +348,7 @@ class ActorRecognizer:
             single = " " not in key
             camel = any(f[1:] != f[1:].lower() and f[1:] != f[1:].upper() for f in forms)
             ordinary = single and not camel
-            if not ordinary and not self._ransom_cue.search(text):
+            if not ordinary and not self._doc_ransom(text):
                 return False
         if ordinary:
             if self._strong_cue(text, c.start, c.end):
@@ -505,7 +516,7 @@ class ActorRecognizer:
                         description=description, motivation=motivation)
 
     def _detect_with(self, title: str, text: str, uf: _Links) -> list[ActorHit]:
-        full, mentions = self._mentions(title, text, uf)
+        _full, mentions = self._mentions(title, text, uf)
         groups: dict[str, list[Mention]] = defaultdict(list)
         for m in mentions:
             groups[uf.find(m.node)].append(m)
@@ -550,10 +561,14 @@ class ActorRecognizer:
                      links: Iterable[AliasLink] = ()) -> dict[str, list[ActorHit]]:
         """Detect in many documents ``(id, title, text)``; a link stated in any of them applies to all."""
         learned: list[AliasLink] = list(links)
-        for doc_id, title, text in docs:
-            learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
-        uf = self._apply_links(learned)
-        return {doc_id: self._detect_with(title, text, uf) for doc_id, title, text in docs}
+        self._local.batch = {}
+        try:
+            for doc_id, title, text in docs:
+                learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
+            uf = self._apply_links(learned)
+            return {doc_id: self._detect_with(title, text, uf) for doc_id, title, text in docs}
+        finally:
+            self._local.batch = None
 
     def lookup(self, name: str, links: Iterable[AliasLink] = ()) -> ActorHit | None:
         """The canonical actor a name stands for (for ``digest actors show``), or None."""
@@ -561,11 +576,10 @@ class ActorRecognizer:
         node = self._node_of_name(name)
         if node is None:
             return None
-        if node.startswith("new:"):
-            if node not in uf.parent:
-                if not self.conv.vendor_of(name.strip()):
-                    return None
-                uf.spelling[node] = name.strip()
+        if node.startswith("new:") and node not in uf.parent:
+            if not self.conv.vendor_of(name.strip()):
+                return None
+            uf.spelling[node] = name.strip()
         root = uf.find(node)
         nodes = uf.members(root) if root in uf.parent else [root]
         if root not in nodes:
@@ -582,28 +596,11 @@ class ActorRecognizer:
         """
         return _learn_links(self, text, source_id)
 
-    # helpers for actors_links
-    def _names_in(self, sentence: str) -> list[_Cand]:
-        cands = self._all_candidates(sentence)
-        out = []
-        for c in cands:
-            if c.source == "kb" and (c.key in self.stop or c.text == c.text.lower()):
-                continue
-            if c.source == "kb" and c.key in self.ordinary and not self._strong_cue(sentence, c.start, c.end):
-                # an ordinary word is a name here only when the link phrase sits right beside it
-                before = sentence[max(0, c.start - 30):c.start].lower()
-                if not re.search(r"(?:as|aka|a\.k\.a\.?|calls|called|\()\s*$", before):
-                    continue
-            out.append(c)
-        return out
-
-
-
 
 # ---------------------------------------------------------------------------- learning links
 
 _VENDOR_TXT = r"[A-Z][\w.'’&-]*(?:\s+(?:[A-Z0-9][\w.'’&-]*|of|de))*"
-_REL_SAME = [re.compile(p, re.I) for p in (
+_REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
     r"^\s*[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
     r"(?:known|tracked|referred\s+to|identified|reported|labell?ed|designated|called|named)"
     r"(?:\s+by\s+(?P<vendor>" + _VENDOR_TXT + r"))?\s+(?:as|under)\s*:?\s*[\"“']?$",
@@ -611,15 +608,15 @@ _REL_SAME = [re.compile(p, re.I) for p in (
     r"^\s*,?\s*(?:which|whom|that|who|what)\s+(?P<vendor>" + _VENDOR_TXT + r")\s+"
     r"(?:calls|call|tracks|track|tracked|refers\s+to|names|dubs|dubbed|labels|designates)"
     r"(?:\s+(?:it|them|the\s+group|the\s+actor))?(?:\s+as)?\s*[\"“']?$",
-    r"^\s*(?:is|was|are|were)\s+(?:also\s+)?(?:the\s+same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)\s+as|"
-    r"also\s+known\s+as|another\s+name\s+for|now\s+(?:known|tracked)\s+as|(?:tracked|known)\s+as)\s*$",
+    (r"^\s*(?:is|was|are|were)\s+(?:also\s+)?(?:the\s+same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)\s+as|"
+     r"also\s+known\s+as|another\s+name\s+for|now\s+(?:known|tracked)\s+as|(?:tracked|known)\s+as)\s*$"),
     r"^\s*\(\s*$",
     r"^\s*,?\s*(?:now\s+|since\s+|recently\s+)?(?:renamed|rebranded)\s+(?:as|to)\s*$",
     r"^\s*(?:,\s*)?(?:tracked|known)\s+by\s+(?P<vendor>" + _VENDOR_TXT + r")\s+as\s*$",
 )]
-_REL_OVERLAP = [re.compile(p, re.I) for p in (
-    r"^\s*[,(]?\s*(?:which|that|who)?\s*(?:also\s+)?(?:overlaps?|overlapping|shares?\s+(?:some\s+)?overlaps?|"
-    r"has\s+(?:some\s+)?overlaps?|partially\s+overlaps?)\s+(?:with|to)\s*$",
+_REL_OVERLAP = [re.compile(p, re.IGNORECASE) for p in (
+    (r"^\s*[,(]?\s*(?:which|that|who)?\s*(?:also\s+)?(?:overlaps?|overlapping|shares?\s+(?:some\s+)?overlaps?|"
+     r"has\s+(?:some\s+)?overlaps?|partially\s+overlaps?)\s+(?:with|to)\s*$"),
     r"^\s*[,(]?\s*(?:(?:which|that)\s+)?(?:is|was|are|were)?\s*(?:a\s+)?(?:sub-?group|sub-?cluster|subset|offshoot|splinter|faction)\s+of\s*$",
     r"^\s*[,(]?\s*(?:(?:which|that)\s+)?(?:is|was|are|were)\s+(?:closely\s+)?(?:linked|tied|related|connected)\s+to\s*$",
 )]
@@ -630,21 +627,16 @@ _INTRO = re.compile(
     r"(?:under\s+(?:different|other|various|separate|several)\s+(?:names?|monikers)|"
     r"(?:names?|monikers?|aliases|designations)\s*,?\s*(?:such\s+as|like|including|:)|"
     r"(?:tracks?|tracked|track|calls?|call)\s+(?:[\w'’-]+\s+){0,6}?(?:as|under)|such\s+as|including|"
-    r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?)\s*:?\s*[\"“']?$", re.I)
+    r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?)\s*:?\s*[\"“']?$", re.IGNORECASE)
 _TRACK_WORDS = re.compile(
     r"\b(?:tracks?|tracked|tracking|names?|known|aka|overlap\w*|alias\w*|calls?|dubbed|monikers?|designations?)\b",
-    re.I)
+    re.IGNORECASE)
 _LINK_CUE_WORDS = (
     "known as", "tracked as", "tracked", "tracks", "track", "aka", "a k a", "calls", "call", "called",
     "formerly", "previously", "overlap", "overlaps", "overlapping", "same", "different names", "rebranded",
     "renamed", "subgroup", "sub group", "offshoot", "splinter", "another name", "linked to", "tied to",
     "dubbed", "alias", "aliases", "also",
 )
-_CUE_ANY = re.compile(
-    r"known\s+as|tracked\s+(?:by\s+[^,.;]{2,60}\s+)?as|tracks?\s|aka\b|a\.k\.a|\bcalls?\b|\bcalled\b|formerly|previously|"
-    r"overlap|same\s+(?:threat\s+)?(?:actor|group|cluster|gang|crew|entity)|different\s+names|rebranded|renamed|"
-    r"sub-?group|offshoot|splinter|\(|another\s+name|linked\s+to|tied\s+to",
-    re.I)
 _NEW_NAME = re.compile(
     r"(?:(?:known|tracked|referred\s+to)\s+(?:by\s+" + _VENDOR_TXT + r"\s+)?as|\baka|a\.k\.a\.?|\bdubbed|\bcalls\s+(?:it|them)|"
     r"\bcalled|\bnamed|rebranded\s+as|renamed\s+to|overlaps?\s+with)\s+(?:the\s+)?[\"“']?"
@@ -730,7 +722,7 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
     all_cands = rec._all_candidates(text)
     cues = list(rec._scan_base(text)[4])
     # "Forest Blizzard (APT28)": a parenthesis between two names is a cue too
-    for a, b in zip(all_cands, all_cands[1:]):
+    for a, b in pairwise(all_cands):
         if b.start - a.end <= 4 and "(" in text[a.end:b.start]:
             cues.append(a.end)
     sentences: list[tuple[int, int]] = []
@@ -771,9 +763,9 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
                            exclude={norm(c.text) for c in names})
             if topic is not None:
                 head = topic
-                relation = "overlaps" if re.search(r"overlap", sentence, re.I) else "same"
+                relation = "overlaps" if re.search(r"overlap", sentence, re.IGNORECASE) else "same"
                 add(head, first, relation, _trailing_vendor(rec, text, first, se), sentence)
-        for a, b in zip(names, names[1:]):
+        for a, b in pairwise(names):
             between = text[a.end:b.start]
             if len(between) > 90:
                 head = None

@@ -72,12 +72,12 @@ def detect_cmd(ctx: click.Context, source: str) -> None:
         try:
             obj = json.loads(line)
             if not isinstance(obj, dict):
-                raise ValueError("expected a JSON object")
+                raise TypeError("expected a JSON object")
             doc_id = obj.get("id")
             title, text = obj.get("title", "") or "", obj.get("text", "") or ""
             if doc_id is None or not isinstance(title, str) or not isinstance(text, str):
                 raise ValueError('expected {"id", "title", "text"} with string title and text')
-        except (json.JSONDecodeError, ValueError) as exc:
+        except (json.JSONDecodeError, ValueError, TypeError) as exc:
             msg = str(exc).splitlines()[0]
             click.echo(f"line {n}: bad JSON line: {msg}", err=True)
             failed += 1

@@ -36,13 +36,13 @@ __all__ = [
     "Scores",
     "SnippetScores",
     "core_name",
+    "default_snippets_path",
     "read_annoctr",
+    "read_snippets",
+    "run_eval",
     "score_annoctr",
     "score_snippets",
-    "read_snippets",
     "shared_dir",
-    "default_snippets_path",
-    "run_eval",
 ]
 
 _GENERIC = {"the", "group", "gang", "ransomware", "apt", "actor", "actors", "team", "crew", "operators",
@@ -61,7 +61,7 @@ def default_snippets_path() -> Path:
 
 def core_name(name: str) -> str:
     """The comparable core of a group name ("the Babuk ransomware gang" -> "babuk")."""
-    words = norm(name).split()
+    words = re.sub(r"\b([a-z]+) (\d+)\b", r"\1\2", norm(name)).split()  # "APT 29" is "APT29"
     while len(words) > 1 and words[0] in _GENERIC:
         words.pop(0)
     while len(words) > 1 and words[-1] in _GENERIC:

@@ -34,14 +34,14 @@ from ..models import Alias
 from .vendors import DATA_DIR, Conventions, conventions
 
 __all__ = [
+    "GALAXIES",
     "Actor",
     "KnowledgeBase",
-    "GALAXIES",
-    "norm",
-    "name_keys",
-    "slug",
-    "packaged_galaxy_dir",
     "load_galaxy_file",
+    "name_keys",
+    "norm",
+    "packaged_galaxy_dir",
+    "slug",
     "validate_galaxy",
 ]
 
@@ -308,7 +308,7 @@ class _Builder:
     def build(self, fingerprint: str) -> KnowledgeBase:
         by_galaxy = self._load_records()
         # 1. within a galaxy: same primary name, or each lists the other's primary name
-        for _g, idxs in by_galaxy.items():
+        for idxs in by_galaxy.values():
             first: dict[str, int] = {}
             for i in idxs:
                 k = norm(self.records[i].value)

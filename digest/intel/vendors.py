@@ -20,7 +20,7 @@ from pathlib import Path
 
 DATA_DIR = Path(__file__).resolve().parent / "data" / "actors"
 
-__all__ = ["Conventions", "PatternName", "conventions", "DATA_DIR"]
+__all__ = ["DATA_DIR", "Conventions", "PatternName", "conventions"]
 
 
 @dataclass(frozen=True)
@@ -159,29 +159,29 @@ class Conventions:
 
     # ------------------------------------------------------------------ finding
 
-    def triggers(self) -> list[str]:
+    def triggers(self) -> list[tuple[str, str]]:
         """Automaton keys (on lower-cased text, punctuation as spaces) near which a name may be.
 
         " typhoon " (a family word), " earth " (a prefix), " unc" (a code's start), "bug " (an
         ending): the regexes of :meth:`find` only need to run around these.
         """
-        out: set[str] = set()
+        out: dict[str, str] = {}
         for fam in self._families:
-            out.add(f" {fam.lower()} ")
+            out[f" {fam.lower()} "] = "word"
         for pre in self._prefixes:
-            out.add(f" {pre.lower()} ")
+            out[f" {pre.lower()} "] = "word"
         for suf, _v in self._suffixes:
-            out.add(f"{suf.lower()} ")
+            out[f"{suf.lower()} "] = "word"
         for suf, _v in self._upper_suffixes:
             if suf == "ITE":
-                out.add("ite ")
+                out["ite "] = "word"
         for v in self.vendors:
             for c in v.codes:
                 m = re.match(r"\(\?:([A-Za-z|]+)\)|([A-Za-z]+)", c.pattern[3:-3])
                 if m:
                     for lit in (m.group(1) or m.group(2)).split("|"):
-                        out.add(f" {lit.lower()}")
-        return sorted(out)
+                        out.setdefault(f" {lit.lower()}", "code")
+        return sorted(out.items())
 
     def find(self, text: str) -> Iterator[PatternName]:
         """Every span of ``text`` that follows a vendor convention, unchecked for context."""
