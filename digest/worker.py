@@ -56,6 +56,8 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
                 path = config.path(config.feeds.file)
                 specs = load_feeds_toml(path) if path.exists() else None
                 report = poll(store, config, due_only=True, feed_specs=specs)
+                for url, reason in report.errors:
+                    log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})
                 alert_operator(store, config)
                 log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
                                                                 "failed": report.failed})

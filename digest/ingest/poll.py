@@ -179,7 +179,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             except FeedError as exc:
                 report.failed += 1
                 report.errors.append((feed.url, exc.reason))
-                log.warning("feed failed: %s: %s", feed.url, exc.reason)
+                log.info("feed failed: %s: %s", feed.url, exc.reason, extra={"feed": feed.url})
                 _record_failure(store, feed, exc.reason)
             finally:
                 done += 1

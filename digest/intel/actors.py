@@ -621,13 +621,15 @@ _REL_OVERLAP = [re.compile(p, re.IGNORECASE) for p in (
     r"^\s*[,(]?\s*(?:(?:which|that)\s+)?(?:is|was|are|were)\s+(?:closely\s+)?(?:linked|tied|related|connected)\s+to\s*$",
 )]
 _LIST = re.compile(
-    r"^\s*(?:\(?\s*by\s+(?P<vendor>" + _VENDOR_TXT + r")\s*\)?)?\s*(?:,|;|/|,?\s*and|,?\s*or)\s*(?:as\s+)?[\"“']?$")
-_TRAIL_VENDOR = re.compile(r"^\s*\(?\s*by\s+(?P<vendor>" + _VENDOR_TXT + r")")
+    r"^\s*(?:\(?\s*by\s+(?P<vendor>" + _VENDOR_TXT + r")\s*\)?|\(\s*(?:" + _VENDOR_TXT + r")\s*\))?"
+    r"\s*(?:,|;|/|,?\s*and|,?\s*or)\s*(?:as\s+)?[\"“']?$")
+_TRAIL_VENDOR = re.compile(r"^\s*(?:\(?\s*by\s+|\(\s*)(?P<vendor>" + _VENDOR_TXT + r")")
 _INTRO = re.compile(
     r"(?:under\s+(?:different|other|various|separate|several)\s+(?:names?|monikers)|"
     r"(?:names?|monikers?|aliases|designations)\s*,?\s*(?:such\s+as|like|including|:)|"
     r"(?:tracks?|tracked|track|calls?|call)\s+(?:[\w'’-]+\s+){0,6}?(?:as|under)|such\s+as|including|"
-    r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?)\s*:?\s*[\"“']?$", re.IGNORECASE)
+    r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?|overlap(?:s|ping)?\s+with)\s*:?\s*[\"“']?$",
+    re.IGNORECASE)
 _TRACK_WORDS = re.compile(
     r"\b(?:tracks?|tracked|tracking|names?|known|aka|overlap\w*|alias\w*|calls?|dubbed|monikers?|designations?)\b",
     re.IGNORECASE)

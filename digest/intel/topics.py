@@ -88,7 +88,8 @@ _KEYWORDS: dict[str, list[tuple[str, float]]] = {
         (r"malware|malicious\ (?:code|software|packages?|apps?|extensions?)", 1.5),
         ((r"trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|rootkits?|wipers?|"
          r"droppers?|cryptominers?|(?:crypto|coin)\ ?miners?|keyloggers?|implants?"), 1.5),
-        (r"phishing|malvertising|clickfix|payloads?|c2|command-and-control", 0.7),
+        (r"phishing|smishing|scams?|malvertising|clickfix", 1.5),
+        (r"payloads?|c2|command-and-control", 0.7),
     ],
     "policy": [
         (r"arrest(?:s|ed)?|charged|indict(?:ed|ment)|sentenced|pleads?\ guilty|pleaded|convicted|extradit(?:ed|ion)", 2.0),
@@ -126,7 +127,9 @@ def classify(title: str, text: str) -> TopicInfo:
     cves = extract_cves(f"{title}\n{text}")
     exploited = is_exploited(title, text)
     body = " ".join(text.split()[:400])
-    if exploited and (cves or _VULN.search(title) or _VULN.search(body)):
+    # a passing "exploiting known vulnerabilities" in the body is not an exploited-vulnerability story:
+    # it takes a CVE ID or a headline about the flaw
+    if exploited and (cves or _VULN.search(title)):
         return TopicInfo(topic="exploited", cves=cves, exploited=True)
     best, best_score = "other", 0.0
     for topic in ("ransomware", "breach", "malware", "policy", "industry"):
