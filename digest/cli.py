@@ -371,12 +371,7 @@ def _mount_optional() -> None:
     cli.add_command(serve_cmd, "serve")
 
 
-try:
-    _mount_optional()
-except ImportError as _exc:  # pragma: no cover - only while a stage is being built
-    import warnings
-
-    warnings.warn(f"digest: some commands are unavailable: {_exc}", stacklevel=1)
+_mount_optional()
 
 
 def main() -> None:
