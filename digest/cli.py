@@ -376,3 +376,7 @@ _mount_optional()
 
 def main() -> None:
     cli(prog_name="digest")
+
+
+if __name__ == "__main__":
+    main()
