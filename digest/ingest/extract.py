@@ -102,7 +102,7 @@ def _date(value: str | None) -> datetime | None:
     return min(when, datetime.now(UTC))
 
 
-def _run(html: bytes | str, url: str, *, recall: bool) -> tuple[str, str, str | None]:
+def _run(html: bytes | str, url: str, *, recall: bool, metadata: bool = True) -> tuple[str, str, str | None]:
     doc = trafilatura.bare_extraction(
         html,
         url=url or None,
@@ -112,7 +112,7 @@ def _run(html: bytes | str, url: str, *, recall: bool) -> tuple[str, str, str | 
         include_links=False,
         favor_precision=not recall,
         favor_recall=recall,
-        with_metadata=True,
+        with_metadata=metadata,
         date_extraction_params={"extensive_search": False, "original_date": True},
     )
     if doc is None or isinstance(doc, dict):  # as_dict is off: a Document or None
@@ -120,10 +120,12 @@ def _run(html: bytes | str, url: str, *, recall: bool) -> tuple[str, str, str | 
     return doc.text or "", doc.title or "", doc.date
 
 
-def extract_article(html: bytes | str, url: str) -> Extracted:
+def extract_article(html: bytes | str, url: str, *, metadata: bool = True) -> Extracted:
     """Extract the main text of one page; raise ExtractError when there is no article worth keeping.
 
-    Picklable (top-level, plain arguments and result) for use in a process pool.
+    Picklable (top-level, plain arguments and result) for use in a process pool. With
+    ``metadata=False`` the page's title and date are not looked for, which halves the cost; the
+    poller asks for them only when the feed entry has no date.
     """
     notes: list[str] = []
     size = len(html.encode("utf-8", "ignore")) if isinstance(html, str) else len(html)
@@ -133,10 +135,10 @@ def extract_article(html: bytes | str, url: str) -> Extracted:
     if not html.strip():
         raise ExtractError("empty page")
     try:
-        raw, title, date = _run(html, url, recall=False)
+        raw, title, date = _run(html, url, recall=False, metadata=metadata)
         text = drop_boilerplate(raw)
         if len(text) < MIN_TEXT_CHARS:
-            raw2, title2, date2 = _run(html, url, recall=True)
+            raw2, title2, date2 = _run(html, url, recall=True, metadata=metadata)
             text2 = drop_boilerplate(raw2)
             if len(text2) > len(text):
                 text, title, date = text2, title or title2, date or date2

@@ -15,8 +15,10 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
+
+from sqlalchemy import select
 
 from ..analysis import Analysis, Analyzer
 from ..config import Config
@@ -58,6 +60,7 @@ class _NewEntry:
     text: str = ""
     note: str = ""
     analysis: Analysis | None = None
+    published: datetime | None = None  # from the page, when the feed gave no date
 
 
 @dataclass(frozen=True)
@@ -69,6 +72,7 @@ class _Job:
     title: str
     fallback: str
     fallback_note: str
+    need_date: bool = False
 
 
 @dataclass(frozen=True)
@@ -76,6 +80,7 @@ class _Done:
     text: str
     note: str
     analysis: Analysis | None
+    published: datetime | None
     extract_seconds: float
     analyse_seconds: float
 
@@ -93,9 +98,11 @@ def process_article(job: _Job) -> _Done:
     """Extract the page text (falling back to the feed's text) and analyse it. Runs in the pool."""
     t0 = time.perf_counter()
     text, note = job.fallback, job.fallback_note
+    published: datetime | None = None
     if job.html is not None:
         try:
-            ext: Extracted = extract_article(job.html, job.url)
+            ext: Extracted = extract_article(job.html, job.url, metadata=job.need_date)
+            published = ext.published
             if len(ext.text) >= len(job.fallback):
                 text, note = ext.text, ext.note
             else:
@@ -109,7 +116,7 @@ def process_article(job: _Job) -> _Done:
             analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url)
         except DigestError as exc:  # analysis must never lose an article
             log.warning("analysis failed for %s: %s", job.url, exc)
-    return _Done(text, note, analysis, t1 - t0, time.perf_counter() - t1)
+    return _Done(text, note, analysis, published, t1 - t0, time.perf_counter() - t1)
 
 
 def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links: set[str],
@@ -147,6 +154,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     fc = config.feeds
     t0 = time.perf_counter()
     new: list[_NewEntry] = []
+    outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]] = []
+    failures: list[tuple[Feed, str]] = []
     done = 0
 
     async with Fetcher(fc) as fetcher:
@@ -160,8 +169,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 latency = int((time.perf_counter() - started) * 1000)
                 if result.not_modified:
                     report.not_modified += 1
-                    _record_success(store, feed, result.etag or feed.etag,
-                                    result.last_modified or feed.last_modified, latency, new=False)
+                    outcomes.append((feed, result.etag or feed.etag, result.last_modified or feed.last_modified,
+                                     latency, False, None))
                     return
                 p0 = time.perf_counter()
                 parsed = parse_feed(feed.url, result.content, content_type=result.content_type,
@@ -174,19 +183,19 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
                 if not feed.name and parsed.title:
                     feed.name = parsed.title[:300]
-                _record_success(store, feed, result.etag, result.last_modified, latency, new=bool(fresh),
-                                name=feed.name)
+                outcomes.append((feed, result.etag, result.last_modified, latency, bool(fresh), feed.name))
             except FeedError as exc:
                 report.failed += 1
                 report.errors.append((feed.url, exc.reason))
                 log.info("feed failed: %s: %s", feed.url, exc.reason, extra={"feed": feed.url})
-                _record_failure(store, feed, exc.reason)
+                failures.append((feed, exc.reason))
             finally:
                 done += 1
                 if progress:
                     progress("feeds", done, len(feeds))
 
         await asyncio.gather(*(poll_one(f) for f in feeds))
+        _record_feed_states(store, outcomes, failures)
         report.stage_seconds["fetch"] += time.perf_counter() - t0 - report.stage_seconds["parse"]
         if not new:
             return report
@@ -213,7 +222,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             except FeedError as exc:
                 note = f"used the feed's text: {exc.reason}"
                 report.fallbacks += 1
-            job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note)
+            job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note,
+                       need_date=item.entry.published is None)
             done_: _Done = (await loop.run_in_executor(executor, process_article, job)) if executor is not None \
                 else process_article(job)
             if html is not None and done_.note.startswith("used the feed's text"):
@@ -221,6 +231,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             report.stage_seconds["extract"] += done_.extract_seconds
             report.stage_seconds["analyse"] += done_.analyse_seconds
             item.text, item.note, item.analysis = done_.text, done_.note, done_.analysis
+            item.published = done_.published
             pages_done += 1
             if progress:
                 progress("articles", pages_done, len(new))
@@ -233,35 +244,34 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     return report
 
 
-def _record_success(store: Store, feed: Feed, etag: str | None, last_modified: str | None, latency: int,
-                    *, new: bool, name: str | None = None) -> None:
+def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]],
+                        failures: list[tuple[Feed, str]]) -> None:
+    """Write every feed's conditional-GET validators and health figures in one transaction."""
     now = utcnow()
     with store.session() as s:
-        row = s.get(Feed, feed.id)
-        if row is None:
-            return
-        row.etag, row.last_modified = etag, last_modified
-        row.last_polled_at = row.last_success_at = now
-        row.consecutive_failures = 0
-        row.alerted_at = None  # recovered: a later failure streak alerts again
-        row.last_latency_ms = latency
-        if new:
-            row.last_new_at = now
-        if name and not row.name:
-            row.name = name
-        feed.etag, feed.last_modified = etag, last_modified
-
-
-def _record_failure(store: Store, feed: Feed, reason: str) -> None:
-    now = utcnow()
-    with store.session() as s:
-        row = s.get(Feed, feed.id)
-        if row is None:
-            return
-        row.last_polled_at = row.last_error_at = now
-        row.last_error = reason[:2000]
-        row.consecutive_failures += 1
-        row.error_count += 1
+        rows = {f.id: f for f in s.scalars(select(Feed).where(Feed.id.in_([o[0].id for o in outcomes]
+                                                                            + [f[0].id for f in failures])))}
+        for feed, etag, last_modified, latency, new, name in outcomes:
+            row = rows.get(feed.id)
+            if row is None:
+                continue
+            row.etag, row.last_modified = etag, last_modified
+            row.last_polled_at = row.last_success_at = now
+            row.consecutive_failures = 0
+            row.alerted_at = None  # recovered: a later failure streak alerts again
+            row.last_latency_ms = latency
+            if new:
+                row.last_new_at = now
+            if name and not row.name:
+                row.name = name
+        for feed, reason in failures:
+            row = rows.get(feed.id)
+            if row is None:
+                continue
+            row.last_polled_at = row.last_error_at = now
+            row.last_error = reason[:2000]
+            row.consecutive_failures += 1
+            row.error_count += 1
 
 
 def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 200) -> None:
@@ -271,7 +281,7 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batc
         with store.session() as s:
             for item in new[i:i + batch]:
                 e, result = item.entry, item.analysis
-                published = e.published
+                published = e.published or item.published
                 if published is not None and published > now:
                     published = now
                 art = Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,

@@ -35,7 +35,7 @@ __all__ = [
 ]
 
 #: how much of an article is read for candidate sentences (lead bias makes the rest irrelevant)
-_MAX_CHARS = 15000
+_MAX_CHARS = 8000  # lead-biased: the opening of the article is where a summary comes from
 _MAX_CANDIDATES = 30
 _ENTITY_CHARS = 8000  # key names are counted in the opening of the article
 

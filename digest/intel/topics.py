@@ -61,7 +61,10 @@ _NEGATED = re.compile(
 
 def is_exploited(title: str, text: str) -> bool:
     """True when the title or a sentence of the text says a flaw is exploited (and does not negate it)."""
-    for sentence in [title, *split_sentences(text[:20000])]:
+    head = text[:20000]
+    if not _EXPLOITED.search(title) and not _EXPLOITED.search(head):
+        return False  # one pass over the text first: most articles never say "exploited"
+    for sentence in [title, *split_sentences(head)]:
         if _EXPLOITED.search(sentence) and not _NEGATED.search(sentence):
             return True
     return False
