@@ -13,8 +13,10 @@ Two sets:
   actor) pairs, alias recall (labelled mentions found), actors found in traps, and cross-document
   grouping as B-cubed F1 over the correctly found pairs.
 
-The baseline matches every name and synonym of the MISP threat-actor galaxy, case-insensitively as
-whole words, each galaxy entry its own actor, with no other rule.
+The baseline matches every name and synonym of the MISP threat-actor galaxy shipped with
+``pymispgalaxies``, as written (case-sensitive) and as whole words, each galaxy entry its own actor,
+with no other rule: what a naive lookup does. Both systems are scored the same way, on the mention
+strings each finds in the report (so a canonical name never stands in for the alias the report uses).
 """
 
 from __future__ import annotations
@@ -70,7 +72,12 @@ def core_name(name: str) -> str:
 
 
 class BaselineRecognizer:
-    """Plain lookup of every name and synonym of the threat-actor galaxy (the issue's baseline)."""
+    """Plain lookup of every name and synonym of the threat-actor galaxy (the issue's baseline).
+
+    What a naive implementation does: each name as written in the galaxy, matched case-sensitively
+    as a whole word (no letter, digit or underscore just before or after it), every name on its
+    own (overlapping matches all count), each galaxy entry its own actor, no other rule.
+    """
 
     def __init__(self, galaxy_path: Path | None = None) -> None:
         data = load_galaxy_file(galaxy_path or packaged_galaxy_dir() / "threat-actor.json")
@@ -80,23 +87,28 @@ class BaselineRecognizer:
             eid = slug(v["value"])
             self.entries[eid] = v["value"]
             for n in [v["value"], *((v.get("meta") or {}).get("synonyms") or [])]:
-                k = norm(n)
-                if k:
-                    keys[k].add(eid)
+                n = n.strip()
+                if n:
+                    keys[n].add(eid)
         self.auto = ahocorasick.Automaton()
         for k, ids in keys.items():
-            self.auto.add_word(f" {k} ", (len(k), tuple(sorted(ids))))
+            self.auto.add_word(k, (len(k), tuple(sorted(ids))))
         self.auto.make_automaton()
 
+    @staticmethod
+    def _word(ch: str) -> bool:
+        return ch.isalnum() or ch == "_"
+
     def detect(self, title: str, text: str) -> list[ActorHit]:
-        """Every galaxy entry one of whose names occurs in the document."""
+        """Every galaxy entry one of whose names occurs, as written, as a whole word in the document."""
         full = f"{title}\n\n{text}" if title else text
-        padded = " " + re.sub(r"[\W_]", " ", full.lower()) + " "
-        if len(padded) != len(full) + 2:
-            padded = " " + "".join(c.lower()[:1] if c.isalnum() else " " for c in full) + " "
+        n = len(full)
         found: dict[str, list[str]] = defaultdict(list)
-        for end, (klen, ids) in self.auto.iter(padded):
-            mention = full[end - klen - 1:end - 1]
+        for last, (klen, ids) in self.auto.iter(full):
+            start, end = last - klen + 1, last + 1
+            if (start > 0 and self._word(full[start - 1])) or (end < n and self._word(full[end])):
+                continue
+            mention = full[start:end]
             for i in ids:
                 if mention not in found[i]:
                     found[i].append(mention)
