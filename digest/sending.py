@@ -58,6 +58,12 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
                                   enqueue=False)
     else:
         report = deliver(store, config.smtp, issue.id, factory, enqueue=False, progress=progress)
+    # rows a dead sender held while this run started (a process killed a moment before) come back
+    for _ in range(3):
+        if not ledger.remaining() or not ledger.reclaim_stale():
+            break
+        more = deliver(store, config.smtp, issue.id, factory, enqueue=False)
+        report.add(more)
     if DeliveryLedger(store, issue.id).remaining() == 0:
         _set_status(store, issue.id, "sent")
     prefix = f"resumed issue {issue.id}; " if resumed else ""

@@ -88,3 +88,13 @@ def test_eval_command_prints_both_columns(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "baseline" in result.output and "B-cubed F1" in result.output
     assert "AnnoCTR" in result.output
+
+
+def test_baseline_is_a_case_sensitive_whole_word_lookup() -> None:
+    base = BaselineRecognizer()
+    found = {m for h in base.detect("", "APT28 and Fancy Bear struck; fancy bear rugs and APT28x did not.") for m in h.mentions}
+    assert found == {"APT28", "Fancy Bear"}
+
+
+def test_core_name_drops_a_possessive() -> None:
+    assert core_name("TrickBot group ’ s") == core_name("TrickBot gang") == "trickbot"

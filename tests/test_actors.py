@@ -215,3 +215,36 @@ def test_update_kb_cli(app: AppContext, tmp_path: Path) -> None:
     refused = CliRunner().invoke(actors, ["update-kb", str(bad)], obj=app)
     assert refused.exit_code != 0 and "not a MISP galaxy" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_names_in_group_context(rec: ActorRecognizer) -> None:
+    text = ("The malware was used by the Lazarous group against banks. "
+            "Researchers attribute the intrusions to the threat actor HydroJiin. "
+            "The phishing wave resembles attacks by ransomware groups such as SamSam and Dharma. "
+            "The Trickbot group tag was found in the config. It is applicable to the Everyone group.")
+    found = {m for h in rec.detect("", text) for m in h.mentions}
+    assert {"Lazarous", "HydroJiin", "SamSam", "Dharma"} <= found
+    assert "Trickbot" not in found and "Everyone" not in found
+
+
+def test_context_names_keep_precision(rec: ActorRecognizer) -> None:
+    for text in ("Many groups exploited the flaw, the malware report said. Some actors used phishing.",
+                 "The BazaLoader threat actors used call centers to spread the malware.",
+                 "Another actor Intel 471 had been tracking sold access to a hacked network.",
+                 "The Chinese group and the Russian gang both exploited the VPN vulnerability.",
+                 "Researchers said the \"Predator the Thief\" cybercriminal group is behind the stealer."):
+        assert rec.detect("", text) == [], text
+
+
+def test_cues_past_punctuation(rec: ActorRecognizer) -> None:
+    text = ("FireEye reported on one of the most active threat groups; Leviathan, also known as TEMP.Periscope. "
+            "Leviathan uses web shells.")
+    assert "Leviathan" in {m for h in rec.detect("", text) for m in h.mentions}
+
+
+def test_no_link_from_a_non_actor_phrase(rec: ActorRecognizer) -> None:
+    text = ("APT40 hacked shipping firms. China built a maritime route known as OBOR. "
+            "CDO,\u00a0previously known as OLE Messaging, is an application programming interface. "
+            "The IP address belongs to Alibaba Cloud aka Aliyun.")
+    found = {m for h in rec.detect("", text) for m in h.mentions}
+    assert found == {"APT40"}

@@ -10,6 +10,8 @@ How a document is read (:meth:`ActorRecognizer.detect`):
 2. **Vendor conventions** (:mod:`digest.intel.vendors`) find names no knowledge base has yet
    ("Storm-2077", "UNC5221", "Earth Alux", "Jewelbug"), with their vendor and, where the convention
    encodes one, a suspected origin.
+   **Names in context** are found the same way, around group words: "the Lazarous group", "the
+   threat actor HydroJiin", "groups such as APT33 and Gorgon" (see ``_CTX_WORDS``).
 3. **Precision rules** (``data/actors/names.toml``): some names are never taken alone (UPS); names
    that are ordinary words, companies or products (Nitro, Alibaba, Cobalt, Mercury, Play) need a
    strong cue beside them ("the Nitro group", "Play ransomware"); a name in lower case is a word,
@@ -30,7 +32,7 @@ import threading
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from pathlib import Path
 from typing import ClassVar
@@ -75,6 +77,73 @@ class _Cand:
 def _load_names() -> dict[str, list[str]]:
     with (DATA_DIR / "names.toml").open("rb") as fh:
         return tomllib.load(fh)
+
+
+#: "is an", "was not the only", "is one of the": between a name and the noun that says what it is
+_IS_A = (r"(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?(?:an?|the|another|one\s+of\s+the)\s+"
+         r"(?:(?!(?:and|or|but|that|which|who|used|by)\b)[\w-]+\s+){0,2})?")
+
+
+# ---------------------------------------------------------------------------- names in context
+#
+# Names that no knowledge base has, found because the sentence says they name a group: "the
+# Lazarous group", "the TrickBot gang", "the threat actor HydroJiin", "a group calling itself
+# Fancy Lazarus", "groups such as APT33 and Gorgon". The cue words are lower case (a title's
+# "Threat Actors Distribute ..." is not a cue), and "hackers", "attackers", "operators" are left out
+# ("the SolarWinds hackers" are named after their victim, "the pipeline operators" are the victim).
+
+_CTX_WORDS = frozenset({
+    "group", "groups", "gang", "gangs", "crew", "collective", "actor", "actors", "threat actor", "threat actors",
+    "threat group", "adversaries", "apts", "calls itself", "calling itself", "call themselves",
+    "calling themselves", "called itself", "called themselves",
+})
+_TOK = r"[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
+_CTX_NAME = rf"{_TOK}(?:[ \t]+{_TOK})?"
+_CTX_PREFIX = (r"(?:(?:ransomware|hacking|hacker|threat|APT|cybercrime|cybercriminal|extortion|espionage|"
+               r"cyber-?espionage|state-sponsored|nation-state)\s+)*")
+#: the group word at a trigger ("group", "threat actors"), not a modifier ("group policy", "group tag")
+_CTX_GROUP_AT = re.compile(
+    r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|"
+    r"membership|objects?|chats?|accounts?|settings|permissions?|sids?|members)\b)")
+#: a name just before the group word ("the Lazarous group", "the TrickBot ransomware gang")
+_CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?\s+"
+                         rf"{_CTX_PREFIX}$")
+_CTX_AFTER = re.compile(
+    r"(?<![\w-])(?:(?:threat\s+(?:actor|group)s?|APT\s+group|hacking\s+group|ransomware\s+(?:gang|group))"
+    r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
+    r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    r"call(?:s|ed|ing)?\s+(?:itself|themselves))"
+    rf"\s+(?:the\s+)?[\"“‘']?(?P<n>{_CTX_NAME})")
+_CTX_ITEM = rf"[\"“‘']?{_CTX_NAME}[\"”’']?"
+_CTX_LIST = re.compile(
+    r"(?<![\w-])(?:groups|gangs|actors|APTs|crews|adversaries)\s*,?\s+(?:such\s+as|like|including)\s+"
+    rf"(?P<list>{_CTX_ITEM}(?:\s*(?:,\s*and|,\s*or|,|/|and|or)\s+{_CTX_ITEM})*)")
+_CTX_ITEM_RE = re.compile(_CTX_NAME)
+#: first words that never start a name found in context (sentence openers, nationalities, agencies)
+_CTX_STOP = frozenset(re.split(r"\s+", """
+a an the this that these those other another some many most several both all each every such same which what
+any no one two three new known unknown main threat threats hacker hackers hacking ransomware cybercrime criminal
+criminals advanced persistent apt apts state nation cyber security research researchers intelligence
+operation operations campaign campaign's it its their our we they he she us uk eu un nato fbi cia nsa gchq cisa
+doj dhs ncsc cert soc ir ot ics isp msp raas ddos vpn rdp c2 it hr pr ceo government military police
+chinese russian iranian korean vietnamese pakistani indian turkish israeli ukrainian belarusian brazilian
+nigerian palestinian syrian lebanese arab arabic french german spanish italian dutch british american european
+asian western eastern islamic china russia iran korea vietnam pakistan india turkey israel ukraine belarus
+brazil nigeria palestine syria lebanon north south east west middle these however while when after before
+since during although if in on at by for from with as of to and or but not also only first last next previous
+former latest recent notorious prolific infamous sophisticated financially espionage malicious suspected
+alleged likely possible local global international foreign domestic underground top major big large small
+independent individual single multiple various different distinct similar related affiliated associated
+everyone administrators administrator users user guests guest domain local system
+""".strip()))
+#: last words of malware and tool names: "the BazaLoader threat actors" are its users, not a named group
+_MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|kit|ware|locker|crypt|miner|shell)$",
+                           re.IGNORECASE)
+
+
+def _words(chunk: str) -> list[str]:
+    """The words of a chunk of text, without tokens that are punctuation only ("Leviathan , also")."""
+    return [w for w in chunk.split() if any(ch.isalnum() for ch in w)]
 
 
 def _lower_same_length(text: str) -> str:
@@ -140,16 +209,20 @@ class ActorRecognizer:
         self.stop = {k for n in cfg.get("stop", []) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
-        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)[\s,:\"'“”‘’(]*$", re.IGNORECASE)
-        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*(?:\b(?:{cue})\b)", re.IGNORECASE)
+        # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
+        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
+                                      re.IGNORECASE)
+        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*{_IS_A}(?:also\s+)?(?:\b(?:{cue})\b)", re.IGNORECASE)
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
         self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
         self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
         group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
                  r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
-        self._group_before = re.compile(rf"\b(?:{group})\b[\s,:\"'“”‘’(]*$", re.IGNORECASE)
+        self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
+                                        re.IGNORECASE)
         self._group_after = re.compile(
-            rf"^[\s,:\"'“”‘’)]*(?:(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?(?:{group})\b|"
+            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:also\s+)?(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
+            rf"(?:{group})\b|"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
@@ -172,7 +245,14 @@ class ActorRecognizer:
         for cue in _LINK_CUE_WORDS:
             k = f" {cue} "
             if k not in self.auto:
-                self.auto.add_word(k, ("cue", "", len(cue)))
+                self.auto.add_word(k, ("cue", cue, len(cue)))
+        # where a name in context may be ("the X group", "threat actor X", "groups such as X, Y")
+        for word in sorted(_CTX_WORDS):
+            k = f" {word} "
+            if k not in self.auto:
+                self.auto.add_word(k, ("ctx", word, len(word)))
+        self.block_keys = {norm(b) for b in cfg.get("block", [])} | {
+            norm(m) for v in self.conv.vendors for m in v.mentions}
         # triggers: where a vendor-convention name may start or end; the regexes run only there
         for t, kind in self.conv.triggers():
             if t not in self.auto:
@@ -225,11 +305,17 @@ class ActorRecognizer:
         if patterns:
             taken = sorted((c.start, c.end) for c in cands)
             starts = [t[0] for t in taken]
+            forced: set[tuple[int, int]] = set()
             for p in patterns:
                 i = bisect.bisect_left(starts, p.end)
                 if any(p.start < te and ts < p.end for ts, te in taken[max(0, i - 3):i]):
+                    if p.kind == "list":  # "groups such as SamSam and Dharma": the known name is a group here
+                        forced |= {(ts, te) for ts, te in taken[max(0, i - 3):i] if p.start <= ts and te <= p.end}
                     continue  # a knowledge-base name (or a blocking phrase) covers it
                 cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
+            if forced:
+                cands = [replace(c, pkind="forced") if c.source == "kb" and (c.start, c.end) in forced else c
+                         for c in cands]
             cands.sort(key=lambda c: c.start)
         return cands, vendors
 
@@ -247,6 +333,7 @@ class ActorRecognizer:
         vendors: set[str] = set()
         triggers: list[int] = []
         cues: list[int] = []
+        ctx_points: list[int] = []
         for end, (source, key, klen) in self.auto.iter(padded):
             if source == "trigger":
                 if key == "code":  # " unc", " ta": only before a digit, "-", "_" or "." ("UNC5221", "TEMP.Veles")
@@ -257,8 +344,11 @@ class ActorRecognizer:
                         continue
                 triggers.append(end - 1)
                 continue
-            if source == "cue":
-                cues.append(end - klen - 1)
+            if source in ("cue", "ctx"):
+                if key in _CTX_WORDS:
+                    ctx_points.append(end - klen - 1)
+                if source == "cue":
+                    cues.append(end - klen - 1)
                 continue
             if source == "block" and key != _BLOCK:
                 vendors.add(key)
@@ -276,11 +366,78 @@ class ActorRecognizer:
                 if span not in seen:
                     seen.add(span)
                     patterns.append(PatternName(span[0], span[1], p.name, p.vendor, p.origin, p.kind))
+        if ctx_points:
+            patterns += self._context_names(text, ctx_points)
         result = (raw, vendors, patterns, padded, cues)
         self._memo = (text, result)
         if batch is not None:
             batch[text] = result
         return result
+
+    def _context_ok(self, name: str, text: str = "", start: int = 0, users: bool = False) -> bool:
+        """Whether a capitalised phrase found beside a group word may be a group's name.
+
+        ``users``: the word beside it is "actors" ("the BazaLoader actors"), which after a malware
+        name means the people who use it, not a named group.
+        """
+        if text and self.conv.vendor_at(text, start):
+            return False  # "one actor Intel 471 is tracking"
+        if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
+                      or norm(name) in self.kb.malware_keys):
+            return False
+        k = norm(name)
+        words = k.split()
+        if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
+            return False
+        if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
+            return False
+        return not name.isdigit()
+
+    @staticmethod
+    def _ctx_before_ok(head: str, m: re.Match[str], lo: int) -> bool:
+        """Whether a name before a group word stands where a name can ("Many groups" opens a sentence)."""
+        s = m.start("n")
+        if m.group("art"):
+            # "Predator the Thief group": the article is inside a name
+            prev = head[:m.start("art")].rstrip(" \t")
+            pw = prev.rsplit(None, 1)[-1].strip("\"“”‘’'") if prev.split() else ""
+            return not (pw[:1].isupper() and pw[-1:].isalnum() and norm(pw) not in _CTX_STOP)
+        # without an article the name must not open a sentence ("Some actors", "Many groups")
+        prev = head[:s].rstrip(" \t\"“‘'")
+        return bool(prev) and prev[-1] not in ".!?:;\n*#|>-•(" and not (s == 0 and lo == 0)
+
+    def _context_names(self, text: str, points: list[int]) -> list[PatternName]:
+        """Names that the sentence around each point says are a group's (see ``_CTX_WORDS``)."""
+        out: list[PatternName] = []
+        seen: set[tuple[int, int]] = set()
+
+        def add(s: int, e: int, name: str, kind: str, users: bool = False) -> None:
+            if (s, e) in seen or not self._context_ok(name, text, s, users):
+                return
+            seen.add((s, e))
+            out.append(PatternName(s, e, name, self.conv.vendor_of(name), self.conv.origin_of(name), kind))
+
+        last = -1
+        for p in sorted(set(points)):
+            g = _CTX_GROUP_AT.match(text, p)
+            if g:
+                lo = max(0, p - 90)
+                head = text[lo:p]
+                m = _CTX_BEFORE.search(head)
+                if m and self._ctx_before_ok(head, m, lo):
+                    add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context", g.group("w").startswith("actor"))
+            if p < last:
+                continue  # the window of an earlier point covers this one
+            lo, last = max(0, p - 16), min(len(text), p + 180)
+            chunk = text[lo:last]
+            for m in _CTX_AFTER.finditer(chunk):
+                add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
+            for m in _CTX_LIST.finditer(chunk):
+                base = lo + m.start("list")
+                for it in _CTX_ITEM_RE.finditer(m.group("list")):
+                    add(base + it.start(), base + it.end(), it.group(0), "list")
+            last -= 60  # a list or name may run past the window: let the next point look again
+        return out
 
     def _all_candidates(self, text: str, extra: ahocorasick.Automaton | None = None) -> list[_Cand]:
         """Candidate names of ``text`` (knowledge base, learned, and vendor conventions)."""
@@ -293,8 +450,8 @@ class ActorRecognizer:
         after = text[e:e + 45]
         before = re.split(r"[.!?;\n]", before)[-1]
         after = re.split(r"[.!?;\n]", after)[0]
-        bw = " ".join(before.split()[-3:])
-        aw = " ".join(after.split()[:3])
+        bw = " ".join(_words(before)[-3:])
+        aw = " ".join(_words(after)[:6])
         return bool(self._cue_before.search(bw) or self._cue_after.search(aw))
 
     def _doc_ransom(self, text: str) -> bool:
@@ -306,8 +463,8 @@ class ActorRecognizer:
     def _group_cue(self, text: str, s: int, e: int) -> bool:
         before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
         after = re.split(r"[.!?;\n]", text[e:e + 60])[0]
-        bw = " ".join(before.split()[-3:])
-        aw = " ".join(after.split()[:4])
+        bw = " ".join(_words(before)[-3:])
+        aw = " ".join(_words(after)[:6])
         return bool(self._group_before.search(bw) or self._group_after.search(aw))
 
     @staticmethod
@@ -322,6 +479,11 @@ class ActorRecognizer:
         nxt = text[e:e + 2]
         return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
 
+    @staticmethod
+    def _mitre_group_link(text: str, e: int) -> bool:
+        """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
+        return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
+
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
         if c.source == "learned":
@@ -334,12 +496,14 @@ class ActorRecognizer:
         if c.source == "pattern":
             if not doc_cyber:
                 return False
-            if c.pkind == "code":
+            if c.pkind in ("code", "context", "list"):
                 return True
             return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
         key = c.key
         if key in self.stop:
             return False
+        if c.pkind == "forced" or self._mitre_group_link(text, c.end):
+            return True
         if key in self.kb.malware_keys:
             return self._group_cue(text, c.start, c.end)
         forms = self.kb.forms.get(key, set())
@@ -655,6 +819,12 @@ _NEW_NAME_STOP = {
 }
 
 
+#: a sentence that links two names no knowledge base knows must say it is about actors
+_ACTOR_WORDS = re.compile(
+    r"\b(?:groups?|actors?|gangs?|crews?|clusters?|threat\s+(?:actor|group)s?|APTs?|hackers?|adversar(?:y|ies)|"
+    r"intrusion\s+sets?|track(?:s|ed|ing)?|operators?|collective|cybercriminals?|espionage|overlap\w*|calls)\b")
+
+
 def _vendor_name(conv: Conventions, raw: str | None) -> str:
     if not raw:
         return ""
@@ -678,7 +848,7 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
             name, e = name[:-1], e - 1
         k = norm(name)
         first = k.split(" ")[0] if k else ""
-        if not k or first in _NEW_NAME_STOP or k in rec.stop or rec.conv.vendor_named(name):
+        if not k or first in _NEW_NAME_STOP or k in rec.stop or rec.conv.vendor_named(name) or k in rec.block_keys:
             continue
         if any(s < te and ts < e for ts, te in taken):
             continue
@@ -695,7 +865,8 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
         name = " ".join(words)
         s = e - len(name)
         k = norm(name)
-        if k in rec.stop or rec.conv.vendor_named(name) or (k in rec.kb.names and k not in rec.ordinary):
+        if k in rec.stop or rec.conv.vendor_named(name) or (k in rec.kb.names and k not in rec.ordinary) \
+                or k in rec.block_keys:
             continue
         inside = [c for c in cands if s <= c.start and c.end <= e]
         if any(c.start < e and s < c.end for c in cands if c not in inside):
@@ -738,9 +909,12 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
     links: list[AliasLink] = []
     seen: set[tuple[str, str, str]] = set()
 
-    def add(a: _Cand, b: _Cand, relation: str, vendor: str, sentence: str) -> None:
-        if norm(a.text) == norm(b.text):
+    def add(a: _Cand, b: _Cand, relation: str, vendor: str, sentence: str, topic_link: bool = False) -> None:
+        if norm(a.text) == norm(b.text) or norm(a.text) in rec.block_keys or norm(b.text) in rec.block_keys:
             return
+        unknown = [c.source == "learned" for c in (a, b)]
+        if (all(unknown) or (topic_link and any(unknown))) and not _ACTOR_WORDS.search(sentence):
+            return  # "CDO, previously known as OLE Messaging, is an API", "a route known as OBOR"
         if norm(a.text) in rec.kb.malware_names or norm(b.text) in rec.kb.malware_names:
             return  # "njRAT, also known as Bladabindi": malware, not actors
         sig = (norm(a.text), norm(b.text), relation)
@@ -766,7 +940,7 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
             if topic is not None:
                 head = topic
                 relation = "overlaps" if re.search(r"overlap", sentence, re.IGNORECASE) else "same"
-                add(head, first, relation, _trailing_vendor(rec, text, first, se), sentence)
+                add(head, first, relation, _trailing_vendor(rec, text, first, se), sentence, True)
         for a, b in pairwise(names):
             between = text[a.end:b.start]
             if len(between) > 90:

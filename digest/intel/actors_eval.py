@@ -63,6 +63,7 @@ def default_snippets_path() -> Path:
 
 def core_name(name: str) -> str:
     """The comparable core of a group name ("the Babuk ransomware gang" -> "babuk")."""
+    name = re.sub(r"\s*['’]\s*s$", "", name.strip())  # "TrickBot group ’ s" (a possessive in the labels)
     words = re.sub(r"\b([a-z]+) (\d+)\b", r"\1\2", norm(name)).split()  # "APT 29" is "APT29"
     while len(words) > 1 and words[0] in _GENERIC:
         words.pop(0)

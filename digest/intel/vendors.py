@@ -109,6 +109,11 @@ class Conventions:
         """Every way of naming a vendor that the data knows (used to block them as actors)."""
         return sorted({m for v in self.vendors for m in v.mentions})
 
+    def vendor_at(self, text: str, pos: int) -> str | None:
+        """The vendor named at ``pos`` in ``text`` ("Intel 471 is tracking"), as its display name."""
+        m = self._mention_re.match(text, pos)
+        return self._mention_vendor[m.group(1).lower()] if m else None
+
     def find_vendor(self, text: str) -> str | None:
         """The first vendor named in ``text``, as its display name."""
         m = self._mention_re.search(text)

@@ -159,6 +159,7 @@ class _Connection:
             self.client.close()
 
     async def send(self, sender: str, rcpt: str, wire: bytes) -> None:
+        """Send one message; ``wire`` is dot-stuffed and ends with the ``.`` line (``build_wire``)."""
         client = self.client if self.client is not None and self.client.is_connected else await self._connect()
         mail_opts: list[bytes] = [f"SIZE={len(wire)}".encode()] if self.size_ok else []
         if not (sender.isascii() and rcpt.isascii()):
@@ -182,7 +183,7 @@ class _Connection:
             protocol = client.protocol
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
-            protocol.write(wire + b".\r\n")
+            protocol.write(wire)
             r = await protocol.read_response(timeout=None)  # no await between write and read
             if r.code != 250:
                 raise _Refused(r.code, r.message)
@@ -246,7 +247,8 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
 
     limiter = RateLimiter(rate)
     pool = [_Connection(cfg) for _ in range(cfg.pool_size)]
-    queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=batch)
+    # a short queue: rows claimed but not yet being sent stay few (at most this batch and the next)
+    queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=cfg.pool_size)
     outcomes = _Outcomes()
     busy = 0
     done = 0

@@ -33,14 +33,19 @@ HOST = socket.gethostname()
 CHUNK = 500
 
 
-def _start_ticks(pid: int | str) -> str:
-    """The process start time (clock ticks since boot) from /proc, '' where unavailable."""
+def _stat(pid: int | str) -> list[bytes]:
+    """The fields of /proc/PID/stat after the command name ([0] is the state), [] where unavailable."""
     try:
         with open(f"/proc/{pid}/stat", "rb") as fh:
-            stat = fh.read()
-        return stat.rpartition(b")")[2].split()[19].decode()
-    except (OSError, IndexError, ValueError):
-        return ""
+            return fh.read().rpartition(b")")[2].split()
+    except OSError:
+        return []
+
+
+def _start_ticks(pid: int | str) -> str:
+    """The process start time (clock ticks since boot) from /proc, '' where unavailable."""
+    fields = _stat(pid)
+    return fields[19].decode() if len(fields) > 19 else ""
 
 
 def worker_id() -> str:
@@ -66,7 +71,10 @@ def _alive(owner: str | None) -> bool:
         return False
     except PermissionError:
         return True
-    return not start or _start_ticks(pid) in ("", start)
+    fields = _stat(pid)
+    if fields and fields[0] in (b"Z", b"X"):  # killed, not yet reaped
+        return False
+    return not start or not fields or len(fields) <= 19 or fields[19].decode() == start
 
 
 @dataclass(frozen=True)
@@ -110,7 +118,9 @@ class DeliveryLedger:
 
     def enqueue(self, subscriber_ids: Sequence[int] | None = None) -> int:
         """Create pending rows for every confirmed subscriber (or the given ones) not yet in the ledger."""
+        count = select(func.count()).select_from(Delivery).where(Delivery.issue_id == self.issue_id)
         with self.store.session() as s:
+            before = s.scalar(count) or 0
             have = select(Delivery.subscriber_id).where(Delivery.issue_id == self.issue_id)
             q = select(Subscriber.id, literal(self.issue_id), literal("pending"), literal(0)).where(
                 Subscriber.status == "confirmed", Subscriber.id.not_in(have))
@@ -121,7 +131,9 @@ class DeliveryLedger:
             ins = dialect_insert(Delivery).from_select(
                 ["subscriber_id", "issue_id", "status", "attempts"], q).on_conflict_do_nothing()
             result = s.execute(ins)
-            return result.rowcount or 0
+            if result.rowcount is not None and result.rowcount >= 0:
+                return result.rowcount
+            return (s.scalar(count) or 0) - before
 
     def reclaim_stale(self, now: datetime | None = None) -> int:
         """Return rows claimed by dead processes (or past the lease) to 'pending'."""

@@ -47,6 +47,17 @@ def fold(name: str, value: str) -> bytes:
     return _FOLD.fold(name, value).encode("ascii")
 
 
+def unstructured(name: str, value: str) -> bytes:
+    """An unstructured header (Subject): plain ASCII folded at spaces, anything else as UTF-8
+    base64 encoded words, so an encoded word typed into a feed title decodes to itself."""
+    if value.isascii() and "=?" not in value:
+        return fold(name, value)
+    from email.header import Header
+
+    encoded = Header(value, "utf-8", header_name=name).encode(linesep="\r\n", maxlinelen=76)
+    return f"{name}: {encoded}\r\n".encode("ascii")
+
+
 def header(name: str, value: str) -> bytes:
     """A header line; the cheap path for short printable ASCII values, else :func:`fold`."""
     if len(name) + len(value) <= 76 and _SIMPLE.match(value):
@@ -97,6 +108,16 @@ class EncodedPart:
         return [c if isinstance(c, bytes) else _qp(substitute(c)) for c in self.chunks]
 
 
+def _phrase(name: str) -> str:
+    """A display name for List-Id: cleaned, quoted when it holds specials, encoded when not ASCII."""
+    from email.header import Header
+
+    name = clean_header_text(name, 100).replace('"', "'").replace("\\", "/")
+    if not name.isascii():
+        return Header(name, "utf-8").encode()
+    return f'"{name}"' if re.search(r'[()<>\[\]:;@,."]', name) else name
+
+
 @dataclass(frozen=True)
 class Recipient:
     subscriber_id: int
@@ -123,9 +144,9 @@ class MessageFactory:
         self.boundary = f"=_digest_{secrets.token_hex(12)}"
         head = [
             fold("From", formataddr((clean_header_text(name), addr))),
-            fold("Subject", clean_header_text(rendered.subject, 250)),
+            unstructured("Subject", clean_header_text(rendered.subject, 250)),
             b"MIME-Version: 1.0\r\n",
-            fold("List-Id", f"{clean_header_text(name or 'digest').replace('<', '').replace('>', '')} <{lid}>"),
+            fold("List-Id", f"{_phrase(name or 'digest')} <{lid}>"),
             b"List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n",
             b"Auto-Submitted: auto-generated\r\n",
         ]
@@ -139,6 +160,7 @@ class MessageFactory:
         self._open_html = (b"\r\n--" + b + b"\r\nContent-Type: text/html; charset=utf-8\r\n"
                            b"Content-Transfer-Encoding: quoted-printable\r\n\r\n")
         self._close = b"\r\n--" + b + b"--\r\n"
+        self._close_wire = self._close + b".\r\n"
         self._text = EncodedPart(rendered.text)
         self._html = EncodedPart(rendered.html)
         self._date_at = -1
@@ -165,11 +187,10 @@ class MessageFactory:
         return self._build(r, False)
 
     def build_wire(self, r: Recipient) -> bytes:
-        """The message ready for the SMTP DATA phase: dot-stuffed, CRLF-terminated (the final
-        ``.`` line is not included). Cheaper than ``dot_stuff(build(r))``: the static chunks were
-        stuffed once per issue."""
+        """The message ready for the SMTP DATA phase: dot-stuffed, ending with the ``.`` line.
+        Cheaper than ``dot_stuff(build(r))``: the static chunks were stuffed once per issue."""
         if self.dkim is not None:
-            return dot_stuff(self._build(r, False))
+            return dot_stuff(self._build(r, False)) + b".\r\n"
         return self._build(r, True)
 
     def _build(self, r: Recipient, wire: bool) -> bytes:
@@ -189,7 +210,7 @@ class MessageFactory:
             f"Message-ID: {msgid}\r\nList-Unsubscribe: {lu}\r\n".encode("ascii"),
             self._open_text, *self._text.encode(sub, wire),
             self._open_html, *self._html.encode(sub, wire),
-            self._close,
+            self._close_wire if wire else self._close,
         ]
         message = b"".join(parts)
         if self.dkim is not None:

@@ -1,9 +1,11 @@
 """Run :func:`digest.mail.deliver.deliver` in several processes that share one issue's ledger.
 
-The parent enqueues and reclaims, then starts ``processes`` children (``spawn``: no inherited
-threads, locks or database connections). Each child opens its own engine, claims batches from the
-ledger and sends them over its own connection pool; the message factory is pickled once per child.
-The parent only watches: it reports progress from the ledger and sums the children's reports.
+The parent enqueues and reclaims, then starts ``processes`` children: fresh interpreters
+(``python -c``; no inherited threads, locks or database connections, and no re-import of the
+caller's ``__main__``) that read their job, pickled, on stdin and write their report on stdout.
+Each child opens its own engine, claims batches from the ledger and sends them over its own
+connection pool; the message factory is pickled once per child. The parent only watches: it
+reports progress from the ledger and sums the children's reports.
 
 Children die with the parent (``PR_SET_PDEATHSIG`` on Linux, and a parent check between batches),
 so killing ``digest send`` stops every sender; the next run re-sends only what was in flight.
@@ -13,14 +15,15 @@ from __future__ import annotations
 
 import ctypes
 import logging
-import multiprocessing
 import os
+import pickle
 import signal
+import subprocess
 import sys
 import threading
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection, wait
+from pathlib import Path
 from typing import Any
 
 from ..config import SmtpConfig
@@ -77,7 +80,12 @@ class _Job:
     parent_pid: int
 
 
-def _child(job: _Job, conn: Connection) -> None:
+CHILD_CODE = "from digest.mail.parallel import child_main; child_main()"
+
+
+def child_main() -> None:
+    """Entry point of a sender process: job on stdin, report on stdout (both pickled)."""
+    job: _Job = pickle.load(sys.stdin.buffer)
     _die_with_parent(job.parent_pid)
     from ..store import Store
     from ..store.db import make_engine
@@ -86,12 +94,12 @@ def _child(job: _Job, conn: Connection) -> None:
     try:
         report = deliver(store, job.cfg, job.issue_id, job.factory, enqueue=False, batch=job.batch,
                          factory_for=job.factory_for, rate=job.rate, deadline_seconds=job.deadline_seconds)
-        conn.send(report)
     except Exception as exc:  # noqa: BLE001 - reported to the parent, which prints one line
-        conn.send(SendReport(issue_id=job.issue_id, errors=[f"sender process failed: {type(exc).__name__}: {exc}"]))
+        report = SendReport(issue_id=job.issue_id, errors=[f"sender process failed: {type(exc).__name__}: {exc}"])
     finally:
-        conn.close()
         store.close()
+    sys.stdout.buffer.write(pickle.dumps(report))
+    sys.stdout.flush()
 
 
 def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, factory: MessageFactory,
@@ -109,43 +117,64 @@ def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, fa
     if not remaining:
         return total
     final0 = sum(v for k, v in counts0.items() if k not in ("pending", "sending"))
-    ctx = multiprocessing.get_context("spawn")
     rate = cfg.rate_limit_per_second / processes if cfg.rate_limit_per_second > 0 else 0.0
-    job = _Job(db_url, cfg, issue_id, factory, factory_for, batch, rate, cfg.retry_deadline_seconds, os.getpid())
-    children: list[tuple[Any, Connection]] = []
+    payload = pickle.dumps(_Job(db_url, cfg, issue_id, factory, factory_for, batch, rate,
+                                cfg.retry_deadline_seconds, os.getpid()))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)}
+    children: list[tuple[subprocess.Popen[bytes], _Reader]] = []
     try:
         for _ in range(processes):
-            recv, send = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=_child, args=(job, send), daemon=True, name="digest-send")
-            proc.start()
-            send.close()
-            children.append((proc, recv))
-        open_conns = {recv: proc for proc, recv in children}
+            proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE], stdin=subprocess.PIPE,
+                                    stdout=subprocess.PIPE, env=env, close_fds=True)
+            assert proc.stdin is not None and proc.stdout is not None
+            reader = _Reader(proc.stdout)
+            children.append((proc, reader))
+            proc.stdin.write(payload)
+            proc.stdin.close()
         last_progress = 0.0
-        while open_conns:
-            for ready in wait(list(open_conns), timeout=0.25):
-                assert isinstance(ready, Connection)
-                try:
-                    total.add(ready.recv())
-                except (EOFError, OSError):
-                    proc = open_conns[ready]
-                    proc.join(1.0)
-                    total.errors.append(f"sender process {proc.pid} ended with status {proc.exitcode}")
-                open_conns.pop(ready, None)
+        while any(proc.poll() is None for proc, _r in children):
+            time.sleep(0.1)
             if progress and time.monotonic() - last_progress >= 0.5:
                 last_progress = time.monotonic()
                 counts = ledger.counts()
                 final = sum(v for k, v in counts.items() if k not in ("pending", "sending"))
                 progress(final - final0, remaining)
-        for proc, _recv in children:
-            proc.join(5.0)
+        for proc, reader in children:
+            reader.join()
+            try:
+                total.add(pickle.loads(reader.data))
+            except Exception:  # noqa: BLE001 - a child that died without a report
+                total.errors.append(f"sender process {proc.pid} ended with status {proc.returncode}")
     finally:
-        for proc, _recv in children:
-            if proc.is_alive():
+        for proc, _reader in children:
+            if proc.poll() is None:
                 proc.terminate()
-                proc.join(5.0)
+                try:
+                    proc.wait(5.0)
+                except subprocess.TimeoutExpired:
+                    proc.kill()
+                    proc.wait()
     total.seconds = time.perf_counter() - t0
     if progress:
         counts = ledger.counts()
         progress(sum(v for k, v in counts.items() if k not in ("pending", "sending")) - final0, remaining)
     return total
+
+
+class _Reader(threading.Thread):
+    """Drains a child's stdout (its pickled report) so the child never blocks on a full pipe."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(daemon=True, name="digest-sender-report")
+        self.stream = stream
+        self.data = b""
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.data = self.stream.read()
+        finally:
+            self.stream.close()
+
+
+_SRC = str(Path(__file__).resolve().parents[2])
