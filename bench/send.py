@@ -12,7 +12,7 @@ aiosmtpd sink in a separate process. In the same run it measures:
 3. ``smtp-source`` (where installed) into the same sink with messages of the same size: the bound
    for this machine; figures are given as a ratio to it.
 
-    python bench/send.py [--n 20000] [--db-url postgresql+psycopg://...] [--naive-n N]
+    python bench/send.py [--n 20000] [--copies 4] [--db-url postgresql+psycopg://...] [--naive-n N]
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ def _aiosmtpd_sink(port: int) -> None:  # pragma: no cover - runs in its own pro
     from aiosmtpd.controller import Controller
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             return "250 OK"
 
     Controller(Handler(), hostname="127.0.0.1", port=port).start()
@@ -119,7 +119,7 @@ dir = "{tmp / 'outbox'}"
     return path
 
 
-def prepare_db(cfg_path: Path, n: int) -> int:
+def prepare_db(cfg_path: Path, n: int, copies: int = 4) -> int:
     """N confirmed subscribers and one issue in state 'sending'; returns the issue id."""
     from sqlalchemy import insert
 
@@ -136,7 +136,7 @@ def prepare_db(cfg_path: Path, n: int) -> int:
     with store.session() as s:
         for i in range(0, n, 5000):
             s.execute(insert(Subscriber), rows[i:i + 5000])
-    content = sample_issue(copies=4)
+    content = sample_issue(copies=copies)
     prepared = issues.Prepared(content, render_issue(content, base_url=BASE_URL, now=NOW), content.period_start,
                                content.period_end, ())
     issue = issues.create(store, cfg, prepared)
@@ -175,9 +175,9 @@ def run_measured(cmd: list[str], env: dict[str, str] | None = None) -> tuple[flo
     return wall, rss, out.decode()
 
 
-def measure_ours(tmp: Path, db_url: str, port: int, pool: int, n: int) -> dict[str, float]:
+def measure_ours(tmp: Path, db_url: str, port: int, pool: int, n: int, copies: int) -> dict[str, float]:
     cfg = write_config(tmp, db_url, port, pool)
-    issue_id = prepare_db(cfg, n)
+    issue_id = prepare_db(cfg, n, copies)
     # a fresh interpreter per measurement, so RUSAGE_CHILDREN holds only this run
     code = (f"import json,subprocess,sys,time,resource;t=time.perf_counter();"
             f"p=subprocess.run([{DIGEST!r},'--config',{str(cfg)!r},'send','--no-poll'],capture_output=True,text=True);"
@@ -240,9 +240,9 @@ def naive_child(cfg_path: str, limit: int) -> None:
                       "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
 
 
-def measure_naive(tmp: Path, db_url: str, port: int, n: int, limit: int) -> dict[str, float]:
+def measure_naive(tmp: Path, db_url: str, port: int, n: int, limit: int, copies: int) -> dict[str, float]:
     cfg = write_config(tmp, db_url, port, 1)
-    prepare_db(cfg, n)
+    prepare_db(cfg, n, copies)
     out = subprocess.run([PY, __file__, "--naive-child", str(cfg), "--n", str(limit)], capture_output=True,
                          text=True, check=True, cwd=ROOT).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -259,13 +259,13 @@ def measure_smtp_source(port: int, n: int, size: int) -> dict[str, float] | None
     return {"n": n, "wall": wall, "rate": n / wall}
 
 
-def message_size() -> int:
+def message_size(copies: int) -> int:
     from digest.mail.message import MessageFactory, Recipient
     from digest.mail.sample import NOW, sample_issue
     from digest.render import render_issue
     from digest.tokens import TokenSigner
 
-    rendered = render_issue(sample_issue(copies=4), base_url=BASE_URL, now=NOW)
+    rendered = render_issue(sample_issue(copies=copies), base_url=BASE_URL, now=NOW)
     f = MessageFactory(rendered, sender="Cyber Digest <digest@example.org>", base_url=BASE_URL,
                        signer=TokenSigner(b"k" * 32), issue_id=1)
     return len(f.build(Recipient(1, "reader@example.net", "n")))
@@ -288,7 +288,10 @@ def db_for(base: str | None, tmp: Path, name: str) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20_000, help="confirmed subscribers (default 20000)")
-    ap.add_argument("--naive-n", type=int, default=0, help="recipients for the naive baseline (default: N)")
+    ap.add_argument("--naive-n", type=int, default=0,
+                    help="recipients for the naive baseline (default: N, at most 5000; it is a rate)")
+    ap.add_argument("--copies", type=int, default=4,
+                    help="size of the issue: the sample issue's topic stories repeated (default 4: 15 stories)")
     ap.add_argument("--pool", type=int, default=8, help="smtp.pool_size for digest send (default 8)")
     ap.add_argument("--db-url", default="", help="PostgreSQL URL (default: SQLite in a temp folder)")
     ap.add_argument("--naive-child", metavar="CONFIG", help=argparse.SUPPRESS)
@@ -299,7 +302,7 @@ def main() -> None:
 
     port = free_port()
     sink, sink_name = start_sink(port)
-    size = message_size()
+    size = message_size(args.copies)
     print(f"sink: {sink_name} on 127.0.0.1:{port}; message size {size / 1024:.1f} KB; "
           f"database: {'PostgreSQL' if args.db_url else 'SQLite'}; CPUs: {os.cpu_count()}")
     try:
@@ -310,11 +313,11 @@ def main() -> None:
             for label, n in (("small", small), ("full", args.n)):
                 d = tmp / label
                 d.mkdir()
-                results[label] = measure_ours(d, db_for(args.db_url, d, label), port, args.pool, n)
+                results[label] = measure_ours(d, db_for(args.db_url, d, label), port, args.pool, n, args.copies)
             d = tmp / "naive"
             d.mkdir()
-            naive = measure_naive(d, db_for(args.db_url, d, "naive"), port, args.naive_n or args.n,
-                                  args.naive_n or args.n)
+            naive_n = args.naive_n or min(args.n, 5000)
+            naive = measure_naive(d, db_for(args.db_url, d, "naive"), port, naive_n, naive_n, args.copies)
             source = measure_smtp_source(port, args.n, size)
     finally:
         stop_sink(sink)

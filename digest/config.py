@@ -74,6 +74,7 @@ class SmtpConfig:
     password: str = ""
     timeout_seconds: float = 30.0
     pool_size: int = 8
+    processes: int = 0
     rate_limit_per_second: float = 0.0
     retry_deadline_seconds: float = 600.0
     max_hard_bounces: int = 3
@@ -240,6 +241,8 @@ def _validate(cfg: Config) -> None:
             raise bad(key, f"must be greater than 0, got {value!r}")
     if not 0 < cfg.smtp.port < 65536:
         raise bad("smtp.port", f"must be a TCP port (1-65535), got {cfg.smtp.port!r}")
+    if cfg.smtp.processes < 0:
+        raise bad("smtp.processes", "must be 0 (automatic) or more")
     if cfg.smtp.rate_limit_per_second < 0:
         raise bad("smtp.rate_limit_per_second", "must be 0 (unlimited) or more")
     if cfg.feeds.max_redirects < 0:

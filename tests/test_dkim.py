@@ -10,6 +10,7 @@ from pathlib import Path
 
 import dkim
 import pytest
+from conftest import SmtpSink
 
 from digest.config import Config
 from digest.errors import ConfigError
@@ -19,8 +20,6 @@ from digest.mail.message import MessageFactory, Recipient
 from digest.render import PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.store import Issue, Store, utcnow
 from digest.tokens import TokenSigner
-
-from conftest import SmtpSink
 
 SELECTOR, DOMAIN = "digest2026", "example.org"
 

@@ -17,13 +17,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from conftest import free_port, write_config
 from sqlalchemy import func, insert, select
 
 from digest.mail.sample import NOW, sample_issue
 from digest.render import render_issue
 from digest.store import Delivery, Issue, Store, Subscriber
-
-from conftest import free_port, write_config
 
 BASE = "https://digest.example.org"
 PY = sys.executable
@@ -52,7 +51,7 @@ def counting_sink() -> Iterator[CountingSink]:
     sink = CountingSink("127.0.0.1", free_port())
 
     class Handler:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             if sink.delay:
                 await asyncio.sleep(sink.delay)
             with sink.lock:
@@ -160,7 +159,7 @@ def test_sigkill_mid_send_then_rerun_delivers_everyone_and_repeats_only_in_fligh
     assert 0 < delivered_before < n
     counting_sink.delay = 0.0
 
-    again = subprocess.run(digest_cmd(cfg, "send", "--no-poll"), capture_output=True, text=True, timeout=120)
+    again = subprocess.run(digest_cmd(cfg, "send", "--no-poll"), check=False, capture_output=True, text=True, timeout=120)
     assert again.returncode == 0, again.stderr
     assert "resumed issue" in again.stdout
 
@@ -176,7 +175,7 @@ def test_sigkill_mid_send_then_rerun_delivers_everyone_and_repeats_only_in_fligh
 
     # once the issue is sent, a worker finds nothing left to do and sends nothing
     total = counting_sink.total
-    third = subprocess.run(digest_cmd(cfg, "send", "--worker"), capture_output=True, text=True, timeout=120)
+    third = subprocess.run(digest_cmd(cfg, "send", "--worker"), check=False, capture_output=True, text=True, timeout=120)
     assert third.returncode == 0, third.stderr
     assert "nothing to do" in third.stdout and counting_sink.total == total
     store.close()

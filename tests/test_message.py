@@ -75,7 +75,7 @@ def test_clean_header_text_never_contains_line_breaks_or_encoded_words(value: st
 
 
 # ---- the fast path: pre-encoded chunks and the SMTP wire form -------------------------------------
-from digest.mail.message import EncodedPart, _qp, dot_stuff  # noqa: E402
+from digest.mail.message import EncodedPart, _qp, dot_stuff
 
 
 @given(st.lists(st.one_of(st.text(max_size=120), st.sampled_from([UNSUBSCRIBE, PREFERENCES, ".", ". x", " \t",

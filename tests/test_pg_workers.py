@@ -9,13 +9,14 @@ import threading
 from pathlib import Path
 
 import pytest
+import test_kill_restart
+from test_kill_restart import CountingSink, digest_cmd, ledger_counts, seed, sink_config
 
 from digest.mail.ledger import DeliveryLedger
 from digest.store import Store
 
-from test_kill_restart import CountingSink, counting_sink, digest_cmd, ledger_counts, seed, sink_config  # noqa: F401
-
 pytestmark = pytest.mark.postgres
+counting_sink = test_kill_restart.counting_sink  # the fixture
 
 
 @pytest.mark.slow
@@ -23,6 +24,13 @@ def test_two_workers_share_an_issue_and_send_each_message_once(tmp_path: Path, p
                                                                counting_sink: CountingSink) -> None:
     n = 1200
     store = Store.open(pg_url)
+    try:
+        run_two_workers(tmp_path, pg_url, store, counting_sink, n)
+    finally:
+        store.close()
+
+
+def run_two_workers(tmp_path: Path, pg_url: str, store: Store, counting_sink: CountingSink, n: int) -> None:
     issue_id = seed(store, n)
     assert DeliveryLedger(store, issue_id).enqueue() == n  # `digest send` does this; workers only help
     cfg = sink_config(tmp_path, pg_url, counting_sink, pool=4)
@@ -31,7 +39,7 @@ def test_two_workers_share_an_issue_and_send_each_message_once(tmp_path: Path, p
     outputs: list[subprocess.CompletedProcess[str]] = []
 
     def run() -> None:
-        outputs.append(subprocess.run(digest_cmd(cfg, "send", "--worker"), capture_output=True, text=True,
+        outputs.append(subprocess.run(digest_cmd(cfg, "send", "--worker"), check=False, capture_output=True, text=True,
                                       timeout=240))
 
     workers = [threading.Thread(target=run) for _ in range(2)]
@@ -45,13 +53,19 @@ def test_two_workers_share_an_issue_and_send_each_message_once(tmp_path: Path, p
     assert len(per) == n and set(per.values()) == {1}, f"duplicates: {[r for r, c in per.items() if c > 1][:5]}"
     assert ledger_counts(store, issue_id) == {"sent": n}
     sent = [int(m.group(1)) for o in outputs for m in [re.search(r"sent (\d+)", o.stdout)] if m]
-    assert sum(sent) == n and all(s > 0 for s in sent), [o.stdout for o in outputs]
+    assert sum(sent) == n and all(s > 0 for s in sent), [(o.stdout, o.stderr[-3000:]) for o in outputs]
     assert store.issue(issue_id).status == "sent"
-    store.close()
 
 
 def test_concurrent_claims_never_overlap(pg_url: str) -> None:
     store = Store.open(pg_url)
+    try:
+        claim_concurrently(store)
+    finally:
+        store.close()
+
+
+def claim_concurrently(store: Store) -> None:
     issue_id = seed(store, 600)
     DeliveryLedger(store, issue_id).enqueue()
     got: list[list[int]] = [[], [], []]
@@ -69,4 +83,3 @@ def test_concurrent_claims_never_overlap(pg_url: str) -> None:
         t.join()
     ids = [d for g in got for d in g]
     assert len(ids) == 600 and len(set(ids)) == 600
-    store.close()

@@ -1,7 +1,8 @@
 """Send an issue to its recipients: a pool of aiosmtplib connections over the delivery ledger.
 
 Per process: one task claims batches from the ledger (database I/O runs in one helper thread, so
-it never blocks the event loop, and the next batch is claimed while the current one is sent);
+it never blocks the event loop; the next batch is claimed while the last rows of the current one
+are sent);
 ``pool_size`` connection tasks take claimed rows from a queue, build each message (see
 :mod:`digest.mail.message`) and send it; one flusher writes the outcomes to the ledger in batches.
 
@@ -336,11 +337,12 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         finished(c)
 
     async def producer() -> None:
-        next_claim = asyncio.ensure_future(db(ledger.claim, batch))
+        # claim the next batch once this one is queued: the claim overlaps the sending of the last
+        # queued rows, and a process never holds more than one batch (plus the queue) unsent, so
+        # other workers find work and a kill repeats little
         while True:
-            claimed = await next_claim
+            claimed = await db(ledger.claim, batch)
             if claimed:
-                next_claim = asyncio.ensure_future(db(ledger.claim, batch))  # claim ahead while sending
                 for c in claimed:
                     await queue.put(c)
                 continue
@@ -353,7 +355,6 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 break
             wait = 0.0 if earliest is None else (earliest - utcnow()).total_seconds()
             await asyncio.sleep(min(0.5, max(0.02, wait)))
-            next_claim = asyncio.ensure_future(db(ledger.claim, batch))
         for _ in pool:
             await queue.put(None)
 

@@ -155,22 +155,30 @@ class DeliveryLedger:
     def claim(self, n: int, now: datetime | None = None) -> list[Claimed]:
         """Claim up to ``n`` pending rows whose retry time has come; committed before returning.
 
-        One ``UPDATE ... WHERE id IN (SELECT ... LIMIT n [FOR UPDATE SKIP LOCKED]) RETURNING`` and
-        one SELECT of the addresses, in one transaction.
+        On PostgreSQL ``SELECT ... LIMIT n FOR UPDATE SKIP LOCKED`` then ``UPDATE ... RETURNING``; on
+        SQLite one ``UPDATE ... WHERE id IN (SELECT ... LIMIT n) RETURNING``; then one SELECT of
+        the addresses; all in one transaction.
         """
         now = now or utcnow()
         pick = (select(Delivery.id).where(
                     Delivery.issue_id == self.issue_id, Delivery.status == "pending",
                     or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
                 .order_by(Delivery.id).limit(n))
-        if self.store.dialect == "postgresql":
-            pick = pick.with_for_update(skip_locked=True)
-        stmt = (update(Delivery)
-                .where(Delivery.id.in_(pick.scalar_subquery()), Delivery.status == "pending")
-                .values(status="sending", claimed_at=now, claimed_by=self.me, attempts=Delivery.attempts + 1)
-                .returning(Delivery.id, Delivery.subscriber_id, Delivery.attempts))
+        claim = (update(Delivery)
+                 .values(status="sending", claimed_at=now, claimed_by=self.me, attempts=Delivery.attempts + 1)
+                 .returning(Delivery.id, Delivery.subscriber_id, Delivery.attempts))
         with self.store.session() as s:
-            rows = s.execute(stmt).all()
+            if self.store.dialect == "postgresql":
+                # pick and lock first: inside an UPDATE, PostgreSQL may run a LIMIT ... SKIP LOCKED
+                # subquery more than once and so claim more than n rows
+                ids = list(s.scalars(pick.with_for_update(skip_locked=True)))
+                if not ids:
+                    return []
+                rows = s.execute(claim.where(Delivery.id.in_(ids))).all()
+            else:
+                # one statement: SQLite takes the write lock for it at once
+                rows = s.execute(claim.where(Delivery.id.in_(pick.scalar_subquery()),
+                                             Delivery.status == "pending")).all()
             if not rows:
                 return []
             subs = {r[0]: r for r in s.execute(
