@@ -72,15 +72,19 @@ def _best_fn(records: Sequence[ArticleRecord]) -> ArticleRecord:
     return min(records, key=lambda r: (rank.get(r.source_kind, 3), -len(r.text), r.id))
 
 
-def prepare(store: Store, config: Config, now: datetime | None = None) -> Prepared:
-    """Compose and render the next issue from what is stored; writes nothing."""
+def prepare(store: Store, config: Config, now: datetime | None = None, *,
+            since: datetime | None = None) -> Prepared:
+    """Compose and render the next issue from what is stored; writes nothing.
+
+    ``since`` composes a digest of everything since then, sent before or not (the weekly variant).
+    """
     from .intel.topics import TOPICS
 
     now = now or utcnow()
-    start = period_start_for(store, now)
+    start = since or period_start_for(store, now)
     window = timedelta(hours=config.stories.window_hours)
     records = load_records(store, config, start - window, now + timedelta(seconds=1))
-    sent = store.sent_story_keys(start - window - timedelta(days=1))
+    sent = {} if since else store.sent_story_keys(start - window - timedelta(days=1))
     tz = ZoneInfo(config.schedule.timezone)
     content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
                             sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn, topic_titles=dict(TOPICS),
@@ -110,12 +114,16 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
 
 
 def factory_for(store: Store, config: Config, issue: Issue | None, rendered: RenderedIssue) -> MessageFactory:
+    return make_factory(config, store.secret_key(config.security.secret_key), issue.id if issue else None, rendered)
+
+
+def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: RenderedIssue) -> MessageFactory:
+    """The message builder for one rendered issue (or one preference variant of it)."""
     from .mail.dkim import dkim_signer
 
     nl = config.newsletter
-    return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url,
-                          signer=TokenSigner(store.secret_key(config.security.secret_key)),
-                          issue_id=issue.id if issue else None, reply_to=nl.reply_to, list_id=nl.list_id,
+    return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url, signer=TokenSigner(key),
+                          issue_id=issue_id, reply_to=nl.reply_to, list_id=nl.list_id,
                           unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
 
 

@@ -13,13 +13,19 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
 
 from . import issues
 from .config import Config
 from .mail.deliver import SendReport, deliver
 from .mail.ledger import DeliveryLedger
 from .mail.parallel import auto_processes, deliver_parallel
+from .serialize import issue_to_json
 from .store import Issue, Store, utcnow
+from .variants import VariantChooser, due_now, has_hour, wants_today
 
 
 @dataclass(frozen=True)
@@ -31,43 +37,87 @@ class SendOutcome:
 
 
 def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty: bool = False,
-               progress: Callable[[int, int], None] | None = None, processes: int | None = None) -> SendOutcome:
+               progress: Callable[[int, int], None] | None = None, processes: int | None = None,
+               respect_hours: bool = False, now: datetime | None = None) -> SendOutcome:
     """Resume the issue being sent, or compose, store and send a new one.
 
     ``processes`` overrides the number of sender processes (default: decided from the work).
+    With ``respect_hours`` (the scheduled send) subscribers who chose a delivery hour are left for
+    :func:`send_due` to enqueue at that hour; otherwise everyone confirmed gets it now.
     """
+    now = now or utcnow()
     issue = store.open_issue()
     resumed = issue is not None
     if issue is None:
         if worker:
             return SendOutcome(None, False, None, "no issue is being sent; nothing to do")
-        prepared = issues.prepare(store, config)
+        prepared = issues.prepare(store, config, now)
         if prepared.content.empty and not send_empty:
             return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
         issue = issues.create(store, config, prepared)
         _set_status(store, issue.id, "sending")
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+    chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
     if not worker:
-        ledger.enqueue()
+        ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
     db_url = store.engine.url.render_as_string(hide_password=False)
     n = processes if processes is not None else auto_processes(
         ledger.remaining(), db_url, int(getattr(config.smtp, "processes", 0) or 0))
     if n > 1:
         report = deliver_parallel(store, db_url, config.smtp, issue.id, factory, n, progress=progress,
-                                  enqueue=False)
+                                  enqueue=False, factory_for=chooser)
     else:
-        report = deliver(store, config.smtp, issue.id, factory, enqueue=False, progress=progress)
+        report = deliver(store, config.smtp, issue.id, factory, enqueue=False, progress=progress,
+                         factory_for=chooser)
     # rows a dead sender held while this run started (a process killed a moment before) come back
     for _ in range(3):
         if not ledger.remaining() or not ledger.reclaim_stale():
             break
-        more = deliver(store, config.smtp, issue.id, factory, enqueue=False)
+        more = deliver(store, config.smtp, issue.id, factory, enqueue=False, factory_for=chooser)
         report.add(more)
     if DeliveryLedger(store, issue.id).remaining() == 0:
         _set_status(store, issue.id, "sent")
     prefix = f"resumed issue {issue.id}; " if resumed else ""
     return SendOutcome(issue.id, resumed, report, prefix + report.summary())
+
+
+def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, now: datetime) -> VariantChooser:
+    """The per-subscriber variant picker for ``issue`` (a weekly digest is composed when someone needs it)."""
+    weekly = None
+    tz = config.schedule.timezone
+    if any(wants_today(s.preferences, now, tz) for s in store.subscribers("confirmed")
+           if (s.preferences or {}).get("frequency") == "weekly"):
+        weekly = issue_to_json(issues.prepare(store, config, now, since=now - timedelta(days=7)).content)
+    archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
+    return VariantChooser(config, store.secret_key(config.security.secret_key), issue.id, factory,
+                          issue.content, weekly, archive, now)
+
+
+def due_subscribers(store: Store, config: Config, now: datetime) -> list[int]:
+    """Confirmed subscribers whose delivery hour is now (or who chose none)."""
+    tz = config.schedule.timezone
+    return [s.id for s in store.subscribers("confirmed") if due_now(s.preferences, now, tz)]
+
+
+def send_due(store: Store, config: Config, now: datetime | None = None) -> SendOutcome:
+    """The hourly job: deliver the latest issue (composed in the last 24 h) to subscribers whose hour is now."""
+    now = now or utcnow()
+    with store.session() as s:
+        issue = s.scalar(select(Issue).where(Issue.status.in_(("sending", "sent")),
+                                             Issue.created_at >= now - timedelta(hours=24))
+                         .order_by(Issue.id.desc()).limit(1))
+    if issue is None:
+        return SendOutcome(None, False, None, "no issue in the last 24 hours")
+    tz = config.schedule.timezone
+    ids = [s.id for s in store.subscribers("confirmed") if has_hour(s.preferences) and due_now(s.preferences, now, tz)]
+    ledger = DeliveryLedger(store, issue.id)
+    if not ids or not ledger.enqueue(ids):
+        return SendOutcome(issue.id, False, None, "nobody's delivery hour")
+    factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+    report = deliver(store, config.smtp, issue.id, factory, enqueue=False,
+                     factory_for=variant_chooser(store, config, issue, factory, now))
+    return SendOutcome(issue.id, True, report, f"local-hour delivery of issue {issue.id}: {report.summary()}")
 
 
 def _set_status(store: Store, issue_id: int, status: str) -> None:

@@ -28,7 +28,8 @@ log = logging.getLogger("digest.worker")
 
 
 def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Callable[[], None],
-                    scheduler: BlockingScheduler | None = None) -> BlockingScheduler:
+                    scheduler: BlockingScheduler | None = None,
+                    hourly_job: Callable[[], None] | None = None) -> BlockingScheduler:
     """Add the two jobs to ``scheduler`` (a new BlockingScheduler by default) and return it."""
     sched = scheduler or BlockingScheduler(timezone=config.schedule.timezone)
     hour, minute = (int(x) for x in config.schedule.send_time.split(":"))
@@ -37,14 +38,17 @@ def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Call
                   name="poll feeds", next_run_time=datetime.now(sched.timezone), **common)
     sched.add_job(send_job, CronTrigger(hour=hour, minute=minute, timezone=config.schedule.timezone),
                   id="send", name="send daily issue", **common)
+    if hourly_job is not None:  # subscribers who chose a delivery hour get the issue then
+        sched.add_job(hourly_job, CronTrigger(minute=(minute + 5) % 60, timezone=config.schedule.timezone),
+                      id="hourly", name="local-hour deliveries", **{**common, "misfire_grace_time": 1800})
     return sched
 
 
-def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
+def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
     from .health import alert_operator
     from .ingest.feedlist import load_feeds_toml
     from .ingest.poll import poll
-    from .sending import send_issue
+    from .sending import send_due, send_issue
     from .store import Store
 
     lock = threading.Lock()  # poll and send never write at the same time
@@ -70,7 +74,7 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
         with lock:
             store = Store.open(config)
             try:
-                outcome = send_issue(store, config)
+                outcome = send_issue(store, config, respect_hours=True)
                 log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
                                                                "sent": outcome.report.sent if outcome.report else 0})
             except DigestError as exc:
@@ -78,7 +82,21 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None]]:
             finally:
                 store.close()
 
-    return poll_job, send_job
+    def hourly_job() -> None:
+        with lock:
+            store = Store.open(config)
+            try:
+                outcome = send_due(store, config)
+                if outcome.report is not None:
+                    log.warning("local-hour send: %s", outcome.message,
+                                extra={"event_kind": "send_hourly", "issue": outcome.issue_id,
+                                       "sent": outcome.report.sent})
+            except DigestError as exc:
+                log.error("local-hour send failed: %s", exc)
+            finally:
+                store.close()
+
+    return poll_job, send_job, hourly_job
 
 
 def run_worker(config: Config) -> None:
@@ -86,8 +104,8 @@ def run_worker(config: Config) -> None:
     from .worker_lock import WorkerLock
 
     with WorkerLock(config):
-        poll_job, send_job = _jobs(config)
-        sched = build_scheduler(config, poll_job, send_job)
+        poll_job, send_job, hourly_job = _jobs(config)
+        sched = build_scheduler(config, poll_job, send_job, hourly_job=hourly_job)
 
         def stop(signum: int, _frame: object) -> None:
             log.warning("signal %s: finishing the running job, then stopping", signum)
