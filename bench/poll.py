@@ -204,6 +204,9 @@ def main() -> None:
             print(f"polling step only (fetch, parse, store): digest {ours['wall']:.2f}s for {ours['new']:.0f} "
                   f"entries; reader.update_feeds {peer['wall']:.2f}s for {peer['entries']:.0f} entries; "
                   f"digest is {peer['wall'] / ours['wall']:.1f}x reader")
+            step = ours.get("stage_fetch", 0) + ours.get("stage_parse", 0) + ours.get("stage_store", 0)
+            print(f"  digest's polling stages alone (fetch, parse, dedup, store; its summary/actor/topic analysis "
+                  f"of the feed text excluded): {step:.2f}s = {peer['wall'] / step:.1f}x reader")
         except subprocess.CalledProcessError as exc:
             print(f"reader baseline failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
     finally:

@@ -274,30 +274,36 @@ def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str
             row.error_count += 1
 
 
-def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 200) -> None:
-    """Store analysed articles, ``batch`` per transaction."""
+def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 500) -> None:
+    """Store analysed articles, ``batch`` per transaction (one multi-row INSERT per batch)."""
     now = utcnow()
     for i in range(0, len(new), batch):
+        chunk = new[i:i + batch]
         with store.session() as s:
-            for item in new[i:i + batch]:
+            arts: list[Article] = []
+            for item in chunk:
                 e, result = item.entry, item.analysis
                 published = e.published or item.published
                 if published is not None and published > now:
                     published = now
-                art = Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,
-                              published_at=published, fetched_at=now, text=item.text or e.summary or e.title,
-                              content_hash=item.hash, summary=result.summary if result else "",
-                              extract_note=item.note, topic=result.topic.topic if result else "other",
-                              cves=list(result.topic.cves) if result else [],
-                              exploited=result.topic.exploited if result else False)
-                s.add(art)
-                s.flush()
-                if result:
-                    store.upsert_actors(s, result.actors)
-                    for hit in result.actors:
-                        s.add(ArticleActor(article_id=art.id, actor_id=hit.id, mentions=list(hit.mentions)))
-                    store.save_links(s, result.links, art.id)
-                report.new_articles += 1
+                arts.append(Article(feed_id=item.feed.id, guid=e.guid[:2048], url=e.link[:2048], title=e.title,
+                                    published_at=published, fetched_at=now, text=item.text or e.summary or e.title,
+                                    content_hash=item.hash, summary=result.summary if result else "",
+                                    extract_note=item.note, topic=result.topic.topic if result else "other",
+                                    cves=list(result.topic.cves) if result else [],
+                                    exploited=result.topic.exploited if result else False))
+            s.add_all(arts)
+            s.flush()  # one INSERT ... RETURNING for the batch gives every article its id
+            hits = {h.id: h for item in chunk if item.analysis for h in item.analysis.actors}
+            if hits:
+                store.upsert_actors(s, hits.values())
+            for art, item in zip(arts, chunk, strict=True):
+                if item.analysis:
+                    s.add_all(ArticleActor(article_id=art.id, actor_id=h.id, mentions=list(h.mentions))
+                              for h in item.analysis.actors)
+                    if item.analysis.links:
+                        store.save_links(s, item.analysis.links, art.id)
+            report.new_articles += len(chunk)
 
 
 def poll(store: Store, config: Config, *, due_only: bool = False, progress: Progress | None = None,

@@ -216,17 +216,21 @@ class Store:
             return {a.id: a for a in s.scalars(select(Actor).where(Actor.id.in_(ids)))} if ids else {}
 
     def upsert_actors(self, session: Session, hits: Iterable[ActorHit]) -> None:
+        hits = list(hits)
+        existing = {a.id: a for a in session.scalars(select(Actor).where(Actor.id.in_([h.id for h in hits])))}
         for hit in hits:
-            actor = session.get(Actor, hit.id)
+            actor = existing.get(hit.id)
             aliases = [{"name": a.name, "vendor": a.vendor} for a in hit.aliases]
             if actor is None:
-                session.add(Actor(id=hit.id, name=hit.name, country=hit.country, description=hit.description,
-                                  aliases=aliases))
-                session.flush()
+                actor = Actor(id=hit.id, name=hit.name, country=hit.country, description=hit.description,
+                              aliases=aliases)
+                session.add(actor)
+                existing[hit.id] = actor
             else:
                 actor.name, actor.country, actor.aliases = hit.name, hit.country, aliases
                 actor.description = hit.description or actor.description
                 actor.updated_at = utcnow()
+        session.flush()
 
     # ---- learned alias links ----------------------------------------------------------------
     def alias_links(self) -> list[AliasLink]:
