@@ -53,49 +53,41 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
 
     lock = threading.Lock()  # poll and send never write at the same time
 
-    def poll_job() -> None:
-        with lock:
-            store = Store.open(config)
-            try:
-                path = config.path(config.feeds.file)
-                specs = load_feeds_toml(path) if path.exists() else None
-                report = poll(store, config, due_only=True, feed_specs=specs)
-                for url, reason in report.errors:
-                    log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})
-                alert_operator(store, config)
-                log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
-                                                                "failed": report.failed})
-            except DigestError as exc:
-                log.error("poll failed: %s", exc)
-            finally:
-                store.close()
+    def job(name: str, body: Callable[[Store], None]) -> Callable[[], None]:
+        """One scheduled job: exclusive, on its own store; an expected failure is logged, not raised."""
+        def run() -> None:
+            with lock:
+                store = Store.open(config)
+                try:
+                    body(store)
+                except DigestError as exc:
+                    log.error("%s failed: %s", name, exc, extra={"event_kind": f"{name}_error"})
+                finally:
+                    store.close()
+        return run
 
-    def send_job() -> None:
-        with lock:
-            store = Store.open(config)
-            try:
-                outcome = send_issue(store, config, respect_hours=True)
-                log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
-                                                               "sent": outcome.report.sent if outcome.report else 0})
-            except DigestError as exc:
-                log.error("send failed: %s", exc)
-            finally:
-                store.close()
+    def poll_body(store: Store) -> None:
+        path = config.path(config.feeds.file)
+        specs = load_feeds_toml(path) if path.exists() else None
+        report = poll(store, config, due_only=True, feed_specs=specs)
+        for url, reason in report.errors:
+            log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})
+        alert_operator(store, config)
+        log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
+                                                        "failed": report.failed})
 
-    def hourly_job() -> None:
-        with lock:
-            store = Store.open(config)
-            try:
-                outcome = send_due(store, config)
-                if outcome.report is not None:
-                    log.warning("local-hour send: %s", outcome.message,
-                                extra={"event_kind": "send_hourly", "issue": outcome.issue_id,
-                                       "sent": outcome.report.sent})
-            except DigestError as exc:
-                log.error("local-hour send failed: %s", exc)
-            finally:
-                store.close()
+    def send_body(store: Store) -> None:
+        outcome = send_issue(store, config, respect_hours=True)
+        log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
+                                                       "sent": outcome.report.sent if outcome.report else 0})
 
+    def hourly_body(store: Store) -> None:
+        outcome = send_due(store, config)
+        if outcome.report is not None:
+            log.warning("local-hour send: %s", outcome.message, extra={
+                "event_kind": "send_hourly", "issue": outcome.issue_id, "sent": outcome.report.sent})
+
+    poll_job, send_job, hourly_job = job("poll", poll_body), job("send", send_body), job("hourly", hourly_body)
     return poll_job, send_job, hourly_job
 
 
@@ -113,8 +105,6 @@ def run_worker(config: Config) -> None:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        nxt = sched.get_job("send")
         log.warning("worker started; polling every %s min; daily issue at %s %s",
                     config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
         sched.start()
-        del nxt
