@@ -41,7 +41,7 @@ def serve_demo(root: Path | None = None, port: int = 0) -> Iterator[str]:
     state: dict[str, str] = {}
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802 - http.server API
+        def do_GET(self) -> None:
             rel = self.path.split("?", 1)[0].lstrip("/")
             path = (root / rel).resolve()
             if root.resolve() not in path.parents or not path.is_file():

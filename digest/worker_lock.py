@@ -6,7 +6,7 @@ import fcntl
 import os
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 from sqlalchemy import text
 
@@ -23,7 +23,7 @@ class WorkerLock:
         self._conn: Any = None
         self._engine: Any = None
 
-    def __enter__(self) -> WorkerLock:
+    def __enter__(self) -> Self:
         url = self.config.database_url
         if url.startswith("postgresql"):
             from .store.db import make_engine

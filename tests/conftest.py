@@ -149,14 +149,14 @@ def smtp_server() -> Iterator[SmtpSink]:
     sink = SmtpSink("127.0.0.1", free_port())
 
     class Handler:
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # noqa: N802
+        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
             if address in sink.refuse:
                 code, msg = sink.refuse[address]
                 return f"{code} {msg}"
             envelope.rcpt_tos.append(address)
             return "250 OK"
 
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802
+        async def handle_DATA(self, server, session, envelope):
             sink.messages.append((envelope.mail_from, list(envelope.rcpt_tos), envelope.original_content or
                                   envelope.content))
             return "250 Message accepted"
@@ -176,4 +176,4 @@ def smtp_config(config: Config, smtp_server: SmtpSink) -> Config:
 
 
 # a programmable local HTTP server (tests/httpserver.py) as the `http_server` fixture everywhere
-from httpserver import http_server_fixture  # noqa: E402, F401
+from httpserver import http_server_fixture  # noqa: F401

@@ -8,10 +8,9 @@ from pathlib import Path
 import click
 import pytest
 from click.testing import CliRunner
+from conftest import ROOT, SmtpSink, write_config
 
 from digest.cli import cli
-
-from conftest import ROOT, SmtpSink, write_config
 
 
 def all_commands(group: click.Group, prefix: str = "") -> list[tuple[str, click.Command]]:

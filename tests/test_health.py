@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from conftest import SmtpSink
+
 from digest.config import Config
 from digest.health import alert_operator, flagged_feeds, usual_gap
 from digest.store import Article, Feed, Store, utcnow
-
-from conftest import SmtpSink
 
 
 def test_usual_gap_is_the_median_gap() -> None:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from conftest import SmtpSink
+
 from digest.config import Config
 from digest.mail.ledger import DeliveryLedger
 from digest.sending import send_due, send_issue
 from digest.store import Article, Store
-
-from conftest import SmtpSink
 
 APT29_TEXT = ("APT29, the Russian espionage group that Microsoft tracks as Midnight Blizzard, sent wine-tasting "
               "invitations to diplomats at 14 European embassies in November, according to a report published "

@@ -78,10 +78,8 @@ def test_coalesced_send_runs_once_after_three_days_down(tmp_path: Path) -> None:
 
 def test_a_second_worker_on_the_same_sqlite_database_refuses_to_start(tmp_path: Path) -> None:
     cfg = _cfg(tmp_path)
-    with WorkerLock(cfg):
-        with pytest.raises(DigestError, match="another digest worker"):
-            with WorkerLock(cfg):
-                pass
+    with WorkerLock(cfg), pytest.raises(DigestError, match="another digest worker"), WorkerLock(cfg):
+        pass
     with WorkerLock(cfg):  # released: can start again
         pass
 
@@ -90,7 +88,5 @@ def test_a_second_worker_on_the_same_postgresql_database_refuses_to_start(tmp_pa
     p = tmp_path / "pg.toml"
     p.write_text(f'[database]\nurl = "{pg_url}"\n')
     cfg = load_config(p, env={})
-    with WorkerLock(cfg):
-        with pytest.raises(DigestError, match="another digest worker"):
-            with WorkerLock(cfg):
-                pass
+    with WorkerLock(cfg), pytest.raises(DigestError, match="another digest worker"), WorkerLock(cfg):
+        pass
