@@ -24,6 +24,7 @@ demo: $(STAMP)
 	$(BIN)/digest demo
 
 test: $(STAMP)
+	$(BIN)/ruff check digest tests bench
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 eval: $(STAMP)
