@@ -95,3 +95,16 @@ def test_feeds_add_list_and_bad_url(smtp_config_file: Path) -> None:
     assert result.exit_code != 0 and "not a feed URL" in result.output
     listing = invoke(smtp_config_file, "feeds", "list", "--json")
     assert '"url": "https://example.org/feed.xml"' in listing.output and '"articles": 0' in listing.output
+
+
+def test_status_shows_feeds_issues_deliveries_and_subscribers(smtp_config_file: Path) -> None:
+    invoke(smtp_config_file, "feeds", "add", "https://example.org/feed.xml", "--name", "Example Feed")
+    invoke(smtp_config_file, "subscribe", "--confirmed", "a@example.org")
+    invoke(smtp_config_file, "subscribe", "--confirmed", "b@example.org")
+    invoke(smtp_config_file, "unsubscribe", "b@example.org")
+    out = invoke(smtp_config_file, "status").output
+    assert "Example Feed" in out and "never" in out
+    assert "1 feeds, 0 flagged" in out
+    assert "last issue: none yet" in out
+    assert "daily at 07:00 UTC" in out
+    assert "subscribers: confirmed 1, unsubscribed 1" in out
