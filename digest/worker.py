@@ -91,6 +91,16 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
     return poll_job, send_job, hourly_job
 
 
+def _unfinished_send(config: Config) -> bool:
+    from .store import Store
+
+    store = Store.open(config)
+    try:
+        return store.open_issue() is not None
+    finally:
+        store.close()
+
+
 def run_worker(config: Config) -> None:
     """Run until SIGTERM/SIGINT. A crashed send is resumed by the next send job."""
     from .worker_lock import WorkerLock
@@ -98,6 +108,9 @@ def run_worker(config: Config) -> None:
     with WorkerLock(config):
         poll_job, send_job, hourly_job = _jobs(config)
         sched = build_scheduler(config, poll_job, send_job, hourly_job=hourly_job)
+        if _unfinished_send(config):  # a crash interrupted a send: finish it now, not tomorrow
+            log.warning("an issue was being sent when the last worker stopped: resuming it now")
+            sched.add_job(send_job, id="resume", name="resume unfinished send", max_instances=1)
 
         def stop(signum: int, _frame: object) -> None:
             log.warning("signal %s: finishing the running job, then stopping", signum)

@@ -77,3 +77,36 @@ def test_a_second_worker_refuses_to_start(tmp_path: Path) -> None:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=60)
     assert first.returncode == 0
+
+
+@pytest.mark.timeout(120)
+def test_a_restarted_worker_finishes_an_interrupted_send_at_once(tmp_path: Path, smtp_server) -> None:  # type: ignore[no-untyped-def]
+    from digest.mail.ledger import DeliveryLedger
+    from digest.store import Issue, utcnow
+
+    cfg = write_config(tmp_path, f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
+                                 '[schedule]\nsend_time = "03:00"\n')
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    for i in range(3):
+        store.add_subscriber(f"r{i}@example.org", confirmed=True)
+    now = utcnow()
+    with store.session() as s:  # what a crash mid-send leaves: an issue 'sending', one row sent, two not
+        issue = Issue(issue_date=now.strftime("%Y-%m-%d"), period_start=now, period_end=now, subject="Digest",
+                      html="<p>News %%UNSUBSCRIBE_URL%%</p>", text="News %%UNSUBSCRIBE_URL%%\n", status="sending")
+        s.add(issue)
+        s.flush()
+        issue_id = issue.id
+    ledger = DeliveryLedger(store, issue_id)
+    ledger.enqueue()
+    first = ledger.claim(1)
+    ledger.record(sent=[first[0].delivery_id])
+    proc = start_worker(cfg)
+    try:
+        assert wait_for(lambda: len(smtp_server.messages) >= 2), "the unfinished send was not resumed"
+        proc.send_signal(signal.SIGTERM)
+        proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert sorted(r for _f, to, _d in smtp_server.messages for r in to) == ["r1@example.org", "r2@example.org"]
+    assert store.issue(issue_id).status == "sent"
