@@ -32,6 +32,7 @@ from .fetch import Fetcher
 log = logging.getLogger("digest.poll")
 
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+STORE_BATCH = 200
 
 
 @dataclass
@@ -204,7 +205,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
         loop = asyncio.get_running_loop()
         pages_done = 0
 
-        async def page_one(item: _NewEntry) -> None:
+        async def page_one_inner(item: _NewEntry) -> None:
             nonlocal pages_done
             html: bytes | None = None
             note = ""
@@ -235,12 +236,30 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             pages_done += 1
             if progress:
                 progress("articles", pages_done, len(new))
+            ready.append(item)
+            if len(ready) >= STORE_BATCH:
+                flush_ready()
+
+        # Bounded: a page is fetched only when the pool can take it soon, so pages never pile up
+        # in memory behind the extractors, and finished articles are stored (and let go) in batches.
+        in_flight = asyncio.Semaphore(max(fc.concurrency, 4 * _workers(config)))
+        ready: list[_NewEntry] = []
+
+        def flush_ready() -> None:
+            a0 = time.perf_counter()
+            _store_articles(store, ready, report)
+            report.stage_seconds["store"] += time.perf_counter() - a0
+            for done_item in ready:  # stored: keep only what dedup needs
+                done_item.text, done_item.analysis = "", None
+            ready.clear()
+
+        async def page_one(item: _NewEntry) -> None:
+            async with in_flight:
+                await page_one_inner(item)
 
         await asyncio.gather(*(page_one(i) for i in new))
+        flush_ready()
 
-    a0 = time.perf_counter()
-    _store_articles(store, new, report)
-    report.stage_seconds["store"] += time.perf_counter() - a0
     return report
 
 
