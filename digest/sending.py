@@ -19,7 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from . import issues
-from .config import Config
+from .config import Config, SmtpConfig
+from .errors import MailError
 from .mail.deliver import SendReport, deliver
 from .mail.ledger import DeliveryLedger
 from .mail.parallel import auto_processes, deliver_parallel
@@ -56,6 +57,7 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
             return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
         issue = issues.create(store, config, prepared)
         _set_status(store, issue.id, "sending")
+    check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
     chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
@@ -80,6 +82,30 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
         _set_status(store, issue.id, "sent")
     prefix = f"resumed issue {issue.id}; " if resumed else ""
     return SendOutcome(issue.id, resumed, report, prefix + report.summary())
+
+
+def check_smtp(cfg: SmtpConfig) -> None:
+    """Connect (and log in) once; raise MailError with a one-line reason when that fails.
+
+    The issue stays in state 'sending', so the next `digest send` resumes it.
+    """
+    import asyncio
+
+    import aiosmtplib
+
+    from .mail.deliver import _smtp_client
+
+    async def probe() -> None:
+        client = _smtp_client(cfg)
+        await client.connect()
+        await client.quit()
+
+    try:
+        asyncio.run(probe())
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise MailError(f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}; nothing was sent, "
+                        f"and `digest send` will resume this issue once it is reachable") from None
 
 
 def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, now: datetime) -> VariantChooser:

@@ -187,3 +187,21 @@ def test_demo_issue_matches_the_expectations(demo_env) -> None:  # type: ignore[
         if len(keys) != 1:
             problems.append(f"story {key} is {len(keys)} items")
     assert not problems, "\n".join(problems)
+
+
+def test_send_with_the_relay_down_fails_fast_and_resumes_later(demo_env, smtp_server: SmtpSink) -> None:  # type: ignore[no-untyped-def]
+    from conftest import free_port
+
+    cfg, _tmp = demo_env
+    assert run(cfg, "poll").exit_code == 0
+    assert run(cfg, "subscribe", "--confirmed", "a@example.org").exit_code == 0
+    good = cfg.read_text()
+    cfg.write_text(good.replace(f"port = {smtp_server.port}", f"port = {free_port()}"))
+    down = CliRunner().invoke(cli, ["--config", str(cfg), "send"])
+    assert down.exit_code != 0
+    assert "cannot reach the SMTP server" in down.output and "resume" in down.output
+    assert len([ln for ln in down.output.splitlines() if ln.startswith("Error")]) == 1
+    cfg.write_text(good)
+    up = run(cfg, "send")
+    assert up.exit_code == 0 and "resumed issue" in up.output and "sent 1" in up.output
+    assert [to for _f, to, _d in smtp_server.messages] == [["a@example.org"]]
