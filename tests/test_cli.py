@@ -108,3 +108,17 @@ def test_status_shows_feeds_issues_deliveries_and_subscribers(smtp_config_file: 
     assert "last issue: none yet" in out
     assert "daily at 07:00 UTC" in out
     assert "subscribers: confirmed 1, unsubscribed 1" in out
+
+
+def test_feeds_import_opml_and_url_list_reports_skipped_lines(smtp_config_file: Path, tmp_path: Path) -> None:
+    opml = tmp_path / "feeds.opml"
+    opml.write_text('<?xml version="1.0"?><opml version="2.0"><head><title>x</title></head><body>'
+                    '<outline text="Security"><outline text="A" xmlUrl="https://a.example/feed"/>'
+                    '<outline text="Bad" xmlUrl="ftp://b.example/feed"/></outline></body></opml>')
+    result = invoke(smtp_config_file, "feeds", "import", str(opml))
+    assert "1 added, 0 already present, 1 skipped" in result.output
+    urls = tmp_path / "urls.txt"
+    urls.write_text("# my feeds\nhttps://a.example/feed\nhttps://c.example/rss\nnot a url\n")
+    result = invoke(smtp_config_file, "feeds", "import", str(urls))
+    assert "1 added, 1 already present, 1 skipped" in result.output
+    assert "urls.txt line 4: not a URL" in result.output
