@@ -196,7 +196,7 @@ def main() -> None:
               f"{again['warm_cpu'] * 1000 / max(1, again['feeds']):.2f} ms per feed on the next poll in the same "
               f"process, as the worker runs it ({again['warm_not_modified']:.0f} not modified)")
 
-        cfg_feeds = write_cfg(tmp / "feedsonly.toml", tmp / "feedsonly.db", fetch_pages=False, workers=1)
+        cfg_feeds = write_cfg(tmp / "feedsonly.toml", tmp / "feedsonly.db", fetch_pages=False, workers=2)
         ours = run_child(DIGEST_POLL.format(cfg=str(cfg_feeds), feeds_txt=feeds_txt, repeat=False))
         try:
             peer = run_child(READER.format(db=str(tmp / "reader.sqlite"), feeds_txt=feeds_txt))
