@@ -57,12 +57,13 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
             return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
         issue = issues.create(store, config, prepared)
         _set_status(store, issue.id, "sending")
-    check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
     chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
     if not worker:
         ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
+    if ledger.remaining():
+        check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
     db_url = store.engine.url.render_as_string(hide_password=False)
     n = processes if processes is not None else auto_processes(
         ledger.remaining(), db_url, int(getattr(config.smtp, "processes", 0) or 0))
