@@ -149,9 +149,9 @@ class Config:
     def database_url(self) -> str:
         """The database URL with a relative SQLite path made absolute (and its folder created)."""
         url = self.database.url
-        m = re.match(r"^sqlite(\+\w+)?:///(?!/)(.+)$", url)
+        m = re.match(r"^sqlite(\+\w+)?:///(.+)$", url)
         if m and m.group(2) != ":memory:":
-            target = self.path(m.group(2))
+            target = self.path(m.group(2))  # relative: under the working directory; absolute: as is
             target.parent.mkdir(parents=True, exist_ok=True)
             return f"sqlite{m.group(1) or ''}:///{target}"
         return url

@@ -98,3 +98,12 @@ def test_cli_reports_a_bad_config_in_one_line_and_exits_nonzero(tmp_path: Path) 
 def test_missing_config_file_is_a_clear_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="not found"):
         load_config(tmp_path / "nope.toml", env={})
+
+
+def test_absolute_sqlite_path_gets_its_folder_created(tmp_path: Path) -> None:
+    p = tmp_path / "c.toml"
+    target = tmp_path / "deep" / "er" / "d.db"
+    p.write_text(f'[database]\nurl = "sqlite:///{target}"\n')
+    cfg = load_config(p, env={})
+    assert cfg.database_url == f"sqlite:///{target}"
+    assert target.parent.is_dir()
