@@ -75,6 +75,15 @@ def display_aliases(actor: ActorHit, mentioned: Iterable[str] = ()) -> tuple[Ali
     return tuple(picked)
 
 
+def display_name(actor: ActorHit, mentioned: Iterable[str] = ()) -> str:
+    """The section title: the canonical name, unless the galaxy spells it in lower case ("medusa")."""
+    if not actor.name.islower():
+        return actor.name
+    mentioned = sorted(mentioned, key=str.isupper)  # "Medusa" before "MEDUSA"
+    return next((m for m in mentioned if m.casefold() == actor.name.casefold() and not m.islower()),
+                next((m for m in mentioned if not m.islower()), actor.name.title()))
+
+
 def origin_label(country: str | None) -> str | None:
     if not country:
         return None
@@ -181,7 +190,7 @@ def compose_issue(
                                                              actors[a].name.lower())):
         a = actors[actor_id]
         mentioned = {m for st in actor_sections[actor_id] for x in st.actors if x.id == actor_id for m in x.mentions}
-        a = replace(a, aliases=display_aliases(a, mentioned))
+        a = replace(a, name=display_name(a, mentioned), aliases=display_aliases(a, mentioned))
         sections.append(Section(key=f"actor-{a.id}", title=a.name, stories=tuple(actor_sections[actor_id]),
                                 actor=a, origin=origin_label(a.country)))
     titles = topic_titles or {"other": "Other News"}

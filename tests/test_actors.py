@@ -248,3 +248,39 @@ def test_no_link_from_a_non_actor_phrase(rec: ActorRecognizer) -> None:
             "The IP address belongs to Alibaba Cloud aka Aliyun.")
     found = {m for h in rec.detect("", text) for m in h.mentions}
     assert found == {"APT40"}
+
+
+def test_mitre_tactic_ids_are_not_proofpoint_actors() -> None:
+    """CISA advisories cite ATT&CK tactics (TA0001 Initial Access, TA0010 Exfiltration): never actors."""
+    from digest.intel.actors import ActorRecognizer
+
+    r = ActorRecognizer.default()
+    text = ("The actors used Initial Access [TA0001] and Exfiltration [TA0010] techniques. Separately, the "
+            "threat actor TA577 and the group TA505 sent malicious attachments.")
+    names = {m for h in r.detect("Advisory", text) for m in h.mentions}
+    assert "TA0001" not in names and "TA0010" not in names
+    assert {"TA577", "TA505"} <= names
+
+
+def test_another_actor_tracked_as_is_not_an_alias_of_the_topic() -> None:
+    from digest.intel.actors import ActorRecognizer
+
+    r = ActorRecognizer.default()
+    text = ("Microsoft observed Linen Typhoon and Violet Typhoon exploiting the SharePoint flaws. In addition, we "
+            "have observed another China-based threat actor, tracked as Storm-2603, exploiting these "
+            "vulnerabilities to deploy ransomware.")
+    assert not [lk for lk in r.learn_links(text) if "Storm-2603" in (lk.name_a, lk.name_b)]
+    hits = r.detect("SharePoint", text)
+    storm = [h for h in hits if "Storm-2603" in h.mentions]
+    linen = [h for h in hits if "Linen Typhoon" in h.mentions]
+    assert storm and linen and storm[0].id != linen[0].id
+
+
+def test_a_heading_name_described_as_tracked_by_a_vendor_is_not_linked_to_the_topic() -> None:
+    from digest.intel.actors import ActorRecognizer
+
+    r = ActorRecognizer.default()
+    text = ("Microsoft observed Linen Typhoon exploiting the SharePoint flaws against government targets. "
+            "Linen Typhoon has stolen intellectual property since 2012. Storm-2603 deployed Warlock ransomware. "
+            "Storm-2603 The group that Microsoft tracks as Storm-2603 is assessed to be a China-based threat actor.")
+    assert not [lk for lk in r.learn_links(text) if "Storm-2603" in (lk.name_a, lk.name_b)]

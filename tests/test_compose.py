@@ -106,3 +106,12 @@ def test_aka_line_prefers_names_the_stories_used_then_one_per_vendor() -> None:
     assert len(aka) == 6 and all(a.vendor for a in aka)
     assert "APT29" not in [a.name for a in aka] and "Nobelium" not in [a.name for a in aka]
     assert len({a.vendor for a in aka}) == 6
+
+
+def test_lower_case_galaxy_names_are_shown_as_the_articles_spell_them() -> None:
+    from digest.compose import display_name
+
+    medusa = ActorHit("medusa", "medusa", (), ("MEDUSA", "Medusa"))
+    assert display_name(medusa, ["MEDUSA", "Medusa"]) == "Medusa"
+    assert display_name(ActorHit("ghost", "ghost"), []) == "Ghost"
+    assert display_name(APT29, ["Cozy Bear"]) == "APT29"

@@ -794,6 +794,9 @@ _INTRO = re.compile(
     r"(?:tracks?|tracked|track|calls?|call)\s+(?:[\w'’-]+\s+){0,6}?(?:as|under)|such\s+as|including|"
     r"(?:also\s+)?(?:known|tracked)\s+as|aka|a\.k\.a\.?|overlap(?:s|ping)?\s+with)\s*:?\s*[\"“']?$",
     re.IGNORECASE)
+# "another China-based threat actor, tracked as Storm-2603": a new actor, not a name for the topic
+_ANOTHER = re.compile(r"\b(?:another|a\s+(?:second|third|different|separate|new|distinct))\s+(?:[\w-]+\s+){0,3}?"
+                      r"(?:actor|group|cluster|gang|team|operator|crew)\b", re.IGNORECASE)
 _TRACK_WORDS = re.compile(
     r"\b(?:tracks?|tracked|tracking|names?|known|aka|overlap\w*|alias\w*|calls?|dubbed|monikers?|designations?)\b",
     re.IGNORECASE)
@@ -934,10 +937,12 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         relation = "same"
         first = names[0]
         before = text[max(ss, first.start - 120):first.start]
-        if _INTRO.search(before) and _TRACK_WORDS.search(sentence):
-            topic = _topic(rec, text, all_cands[:bisect.bisect_left(starts, ss)],
-                           exclude={norm(c.text) for c in names})
-            if topic is not None:
+        if _INTRO.search(before) and _TRACK_WORDS.search(sentence) and not _ANOTHER.search(text[ss:first.start]):
+            earlier = all_cands[:bisect.bisect_left(starts, ss)]
+            topic = _topic(rec, text, earlier, exclude={norm(c.text) for c in names})
+            # "Storm-2603. The group that Microsoft tracks as Storm-2603 ...": a name the article
+            # already used on its own describes itself, not the article's main actor
+            if topic is not None and norm(first.text) not in {norm(c.text) for c in earlier}:
                 head = topic
                 relation = "overlaps" if re.search(r"overlap", sentence, re.IGNORECASE) else "same"
                 add(head, first, relation, _trailing_vendor(rec, text, first, se), sentence, True)
