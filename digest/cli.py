@@ -189,6 +189,26 @@ def feeds_add(ctx: click.Context, url: str, name: str, kind: str) -> None:
     click.echo(f"added {url}" if created else f"already present: {url}")
 
 
+@feeds_group.command("remove")
+@click.argument("url")
+@click.pass_context
+def feeds_remove(ctx: click.Context, url: str) -> None:
+    """Stop polling the feed at URL (its stored articles are kept)."""
+    from .store import Feed
+
+    app = _app(ctx)
+    store = app.open_store()
+    with store.session() as s:
+        feed = s.query(Feed).filter(Feed.url == url.strip()).one_or_none()
+        if feed is None:
+            raise click.ClickException(f"no feed with URL {url!r}; `digest feeds list` shows them")
+        feed.active = False
+    click.echo(f"removed {url}: it is no longer polled; its articles are kept")
+    path = app.config.path(app.config.feeds.file)
+    if path.exists() and url.strip() in path.read_text(encoding="utf-8", errors="replace"):
+        err.print(f"[yellow]note[/]: {path} still lists it; delete it there too, or it stays in the list as removed")
+
+
 @feeds_group.command("import")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.pass_context
@@ -217,13 +237,14 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
             click.echo(json.dumps({"url": r.url, "name": r.name, "kind": r.kind,
                                    "last_success": r.last_success_at.isoformat() if r.last_success_at else None,
                                    "last_error": r.last_error, "consecutive_failures": r.consecutive_failures,
-                                   "articles": r.article_count}))
+                                   "articles": r.article_count, "active": r.active}))
         return
     table = Table(show_lines=False)
     for col in ("feed", "kind", "last success", "last error", "fails", "articles"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row(r.name or r.url, r.kind, _when(r.last_success_at), (r.last_error or "")[:60],
+        table.add_row((r.name or r.url) + ("" if r.active else " (removed)"), r.kind, _when(r.last_success_at),
+                      (r.last_error or "")[:60],
                       str(r.consecutive_failures), str(r.article_count))
     out.print(table)
     click.echo(f"{len(rows)} feeds")

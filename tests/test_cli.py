@@ -122,3 +122,20 @@ def test_feeds_import_opml_and_url_list_reports_skipped_lines(smtp_config_file: 
     result = invoke(smtp_config_file, "feeds", "import", str(urls))
     assert "1 added, 1 already present, 1 skipped" in result.output
     assert "urls.txt line 4: not a URL" in result.output
+
+
+def test_feeds_remove_stops_polling_and_add_brings_it_back(smtp_config_file: Path) -> None:
+    invoke(smtp_config_file, "feeds", "add", "https://example.org/feed.xml")
+    assert "no longer polled" in invoke(smtp_config_file, "feeds", "remove", "https://example.org/feed.xml").output
+    assert '"active": false' in invoke(smtp_config_file, "feeds", "list", "--json").output
+    polled = invoke(smtp_config_file, "poll")
+    assert "polled 0 feeds" in polled.output
+    from digest.config import load_config
+    from digest.store import Store
+
+    store = Store.open(load_config(smtp_config_file, env={}))
+    assert store.feeds() == []  # only active feeds are polled
+    assert "added" in invoke(smtp_config_file, "feeds", "add", "https://example.org/feed.xml").output
+    assert [f.url for f in store.feeds()] == ["https://example.org/feed.xml"]
+    missing = CliRunner().invoke(cli, ["--config", str(smtp_config_file), "feeds", "remove", "https://nope.example/"])
+    assert missing.exit_code != 0 and "no feed with URL" in missing.output

@@ -70,6 +70,7 @@ class FeedRow:
     article_count: int
     recent_count: int
     last_latency_ms: int | None
+    active: bool = True
 
 
 class Store:
@@ -135,6 +136,9 @@ class Store:
             if feed is not None:
                 if name and not feed.name:
                     feed.name = name
+                if not feed.active:  # added again after `feeds remove`
+                    feed.active = True
+                    return feed, True
                 return feed, False
             feed = Feed(url=url, name=name, kind=kind, consecutive_failures=0, error_count=0, active=True)
             s.add(feed)
@@ -176,7 +180,8 @@ class Store:
             recent = dict(s.execute(select(Article.feed_id, func.count()).where(Article.fetched_at >= week)
                                     .group_by(Article.feed_id)).all())
             return [FeedRow(f.id, f.url, f.name, f.kind, f.last_success_at, f.last_error, f.last_error_at,
-                            f.consecutive_failures, counts.get(f.id, 0), recent.get(f.id, 0), f.last_latency_ms)
+                            f.consecutive_failures, counts.get(f.id, 0), recent.get(f.id, 0), f.last_latency_ms,
+                            f.active)
                     for f in s.scalars(select(Feed).order_by(Feed.id))]
 
     # ---- articles ---------------------------------------------------------------------------
