@@ -139,3 +139,14 @@ def test_feeds_remove_stops_polling_and_add_brings_it_back(smtp_config_file: Pat
     assert [f.url for f in store.feeds()] == ["https://example.org/feed.xml"]
     missing = CliRunner().invoke(cli, ["--config", str(smtp_config_file), "feeds", "remove", "https://nope.example/"])
     assert missing.exit_code != 0 and "no feed with URL" in missing.output
+
+
+@pytest.mark.parametrize("command", [["actors", "detect", "-"], ["summarize", "-"], ["stories", "cluster", "-"]])
+def test_json_line_commands_survive_a_hostile_line(command: list[str]) -> None:
+    """A deeply nested line (RecursionError in json) is reported by number; the next line is processed."""
+    good = ('{"id": "a", "title": "APT29 phishes diplomats", "source": "Wire", "published": "2026-11-27", '
+            '"text": "APT29, the Russian group also known as Midnight Blizzard, phished diplomats in May."}')
+    result = CliRunner().invoke(cli, command, input="[" * 100000 + "\n" + good + "\n")
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    assert "line 1" in result.output and "Traceback" not in result.output
+    assert '"a"' in result.output

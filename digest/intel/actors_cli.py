@@ -77,7 +77,7 @@ def detect_cmd(ctx: click.Context, source: str) -> None:
             title, text = obj.get("title", "") or "", obj.get("text", "") or ""
             if doc_id is None or not isinstance(title, str) or not isinstance(text, str):
                 raise ValueError('expected {"id", "title", "text"} with string title and text')
-        except (json.JSONDecodeError, ValueError, TypeError) as exc:
+        except (json.JSONDecodeError, ValueError, TypeError, RecursionError) as exc:
             msg = str(exc).splitlines()[0]
             click.echo(f"line {n}: bad JSON line: {msg}", err=True)
             failed += 1

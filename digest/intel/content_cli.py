@@ -42,8 +42,9 @@ def _read_objects(stream: IO[str], required: tuple[str, ...]) -> Iterator[tuple[
             continue
         try:
             obj = json.loads(line)
-        except ValueError as exc:
-            click.echo(f"line {number}: not valid JSON ({exc.msg} at column {exc.colno})", err=True)
+        except (ValueError, RecursionError) as exc:
+            where = f"{exc.msg} at column {exc.colno}" if isinstance(exc, json.JSONDecodeError) else type(exc).__name__
+            click.echo(f"line {number}: not valid JSON ({where})", err=True)
             ctx.meta["content_bad_lines"] = ctx.meta.get("content_bad_lines", 0) + 1
             continue
         missing = [k for k in required if not isinstance(obj, dict) or k not in obj]
