@@ -230,8 +230,14 @@ def feeds_import(ctx: click.Context, file: Path) -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per feed.")
 @click.pass_context
 def feeds_list(ctx: click.Context, as_json: bool) -> None:
-    """List feeds with last success, last error and article count."""
-    rows = _app(ctx).open_store().feed_rows()
+    """List feeds with last success, last error and article count.
+
+    Feeds in the feeds file (config [feeds] file) are added to the database first, as `poll` does.
+    """
+    app = _app(ctx)
+    store = app.open_store()
+    store.sync_feeds(_feed_specs(app))
+    rows = store.feed_rows()
     if as_json:
         for r in rows:
             click.echo(json.dumps({"url": r.url, "name": r.name, "kind": r.kind,

@@ -150,3 +150,10 @@ def test_json_line_commands_survive_a_hostile_line(command: list[str]) -> None:
     assert result.exception is None or isinstance(result.exception, SystemExit), result.output
     assert "line 1" in result.output and "Traceback" not in result.output
     assert '"a"' in result.output
+
+
+def test_feeds_list_shows_the_feeds_file_before_any_poll(smtp_config_file: Path, tmp_path: Path) -> None:
+    (tmp_path / "feeds.toml").write_text('[[feed]]\nname = "Vendor Blog"\nurl = "https://v.example/rss"\n'
+                                         'kind = "vendor"\n')
+    out = invoke(smtp_config_file, "feeds", "list", "--json").output
+    assert '"url": "https://v.example/rss"' in out and '"kind": "vendor"' in out
