@@ -84,7 +84,7 @@ def _app(ctx: click.Context) -> AppContext:
 def _feed_specs(app: AppContext) -> list[Any]:
     from .ingest.feedlist import load_feeds_toml
 
-    path = app.config.path(app.config.feeds.file)
+    path = app.config.feeds_path()
     if not path.exists():
         err.print(f"[yellow]feeds file {path} not found; polling the feeds in the database only[/]")
         return []
@@ -204,7 +204,7 @@ def feeds_remove(ctx: click.Context, url: str) -> None:
             raise click.ClickException(f"no feed with URL {url!r}; `digest feeds list` shows them")
         feed.active = False
     click.echo(f"removed {url}: it is no longer polled; its articles are kept")
-    path = app.config.path(app.config.feeds.file)
+    path = app.config.feeds_path()
     if path.exists() and url.strip() in path.read_text(encoding="utf-8", errors="replace"):
         err.print(f"[yellow]note[/]: {path} still lists it; delete it there too, or it stays in the list as removed")
 

@@ -145,6 +145,15 @@ class Config:
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.root / p
 
+    def feeds_path(self) -> Path:
+        """The feeds file; the default ``config/feeds.toml`` falls back to the packaged list."""
+        path = self.path(self.feeds.file)
+        if not path.exists() and self.feeds.file == FeedsConfig.file:
+            packaged = config_dir() / "feeds.toml"
+            if packaged.exists():
+                return packaged
+        return path
+
     @property
     def database_url(self) -> str:
         """The database URL with a relative SQLite path made absolute (and its folder created)."""

@@ -67,7 +67,7 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         return run
 
     def poll_body(store: Store) -> None:
-        path = config.path(config.feeds.file)
+        path = config.feeds_path()
         specs = load_feeds_toml(path) if path.exists() else None
         report = poll(store, config, due_only=True, feed_specs=specs)
         for url, reason in report.errors:

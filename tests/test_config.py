@@ -107,3 +107,12 @@ def test_absolute_sqlite_path_gets_its_folder_created(tmp_path: Path) -> None:
     cfg = load_config(p, env={})
     assert cfg.database_url == f"sqlite:///{target}"
     assert target.parent.is_dir()
+
+
+def test_default_feeds_file_falls_back_to_the_packaged_list(tmp_path: Path) -> None:
+    cfg = load_config(env={}, root=tmp_path)  # a working directory without config/feeds.toml
+    assert cfg.feeds_path().name == "feeds.toml" and cfg.feeds_path().exists()
+    assert "[[feed]]" in cfg.feeds_path().read_text()
+    p = tmp_path / "c.toml"
+    p.write_text('[feeds]\nfile = "mine.toml"\n')
+    assert load_config(p, env={}, root=tmp_path).feeds_path() == tmp_path / "mine.toml"
