@@ -128,9 +128,11 @@ def poll_cmd(ctx: click.Context, due: bool) -> None:
 @click.option("--worker", "worker_mode", is_flag=True,
               help="Only help send the issue in progress (several workers share it on PostgreSQL).")
 @click.option("--send-empty", is_flag=True, help="Send an issue even when there is nothing new.")
+@click.option("--to", "to", metavar="EMAIL", help="With --dry-run: preview what this subscriber would get "
+              "(their preferences applied).")
 @click.pass_context
 def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: bool, worker_mode: bool,
-             send_empty: bool) -> None:
+             send_empty: bool, to: str | None) -> None:
     """Compose the next issue and mail it to every confirmed subscriber.
 
     The issue holds the stories since the last sent issue (or the last 24 hours). Each
@@ -140,11 +142,13 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
     from . import issues
 
     app = _app(ctx)
+    if to and not dry_run:
+        raise click.UsageError("--to previews one subscriber's issue and needs --dry-run")
     store = app.open_store()
     if dry_run:
         if not no_poll:
             _run_poll(app, due_only=True)
-        result = issues.dry_run(store, app.config, out_dir)
+        result = issues.dry_run(store, app.config, out_dir, to=to)
         c = result.content
         click.echo(f"wrote {result.html}")
         click.echo(f"wrote {result.text}")

@@ -141,24 +141,50 @@ class DryRunResult:
     content: IssueContent
 
 
-def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: datetime | None = None) -> DryRunResult:
-    """Write digest.html, digest.txt and digest.eml for what `send` would deliver; change nothing."""
+def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: datetime | None = None,
+            to: str | None = None) -> DryRunResult:
+    """Write digest.html, digest.txt and digest.eml for what `send` would deliver; change nothing.
+
+    ``to`` previews what one subscriber would get (their preferences applied); otherwise the
+    first confirmed subscriber (or the configured sample address) gets the full issue.
+    """
+    from .errors import DigestError
+    from .mail.ledger import Claimed
+    from .render import personalise
+    from .variants import VariantChooser
+
+    now = now or utcnow()
     prepared = prepare(store, config, now)
     day = prepared.content.date.strftime("%Y-%m-%d")
     out = out_dir or config.path(config.outbox.dir) / day
     out.mkdir(parents=True, exist_ok=True)
-    factory = factory_for(store, config, None, prepared.rendered)
+    key = store.secret_key(config.security.secret_key)
+    factory = make_factory(config, key, None, prepared.rendered)
     confirmed = store.subscribers("confirmed")
-    sample = confirmed[0] if confirmed else None
+    if to is not None:
+        sub = store.subscriber(email=to.strip().lower())
+        if sub is None:
+            raise DigestError(f"{to} is not a subscriber; `digest subscribers list` shows them")
+        if sub.status != "confirmed":
+            raise DigestError(f"{to} would get nothing: the subscription is {sub.status}")
+        weekly = None
+        if (sub.preferences or {}).get("frequency") == "weekly":
+            weekly = issue_to_json(prepare(store, config, now, since=now - timedelta(days=7)).content)
+        chooser = VariantChooser(config, key, 0, factory, issue_to_json(prepared.content), weekly,
+                                 f"{config.newsletter.base_url.rstrip('/')}/archive/", now)
+        chosen = chooser(Claimed(0, sub.id, sub.email, sub.token_nonce or "", 0, sub.preferences or None))
+        if chosen is None:
+            raise DigestError(f"{to} would get nothing today: nothing they follow is in this issue, "
+                              f"or they read weekly on another day")
+        factory, sample = chosen, sub
+    else:
+        sample = confirmed[0] if confirmed else None
     recipient = Recipient(sample.id, sample.email, sample.token_nonce) if sample else \
         Recipient(0, config.outbox.sample_recipient, "")
+    rendered = factory.rendered
     html_path, text_path, eml_path = out / "digest.html", out / "digest.txt", out / "digest.eml"
     unsub, prefs = factory.links(recipient)
-    from .render import personalise
-
-    html_path.write_text(personalise(prepared.rendered.html, unsubscribe_url=unsub, preferences_url=prefs),
-                         encoding="utf-8")
-    text_path.write_text(personalise(prepared.rendered.text, unsubscribe_url=unsub, preferences_url=prefs),
-                         encoding="utf-8")
+    html_path.write_text(personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
+    text_path.write_text(personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
     eml_path.write_bytes(factory.build(recipient))
     return DryRunResult(out, html_path, text_path, eml_path, len(confirmed), prepared.content)

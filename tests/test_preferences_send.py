@@ -72,3 +72,30 @@ def test_variants_weekly_and_local_hour(smtp_config: Config, smtp_server: SmtpSi
     assert len(smtp_server.to("berlin-18h@example.org")) == 1
     assert send_due(store, smtp_config, now.replace(hour=17, minute=30)).report is None  # exactly once
     assert store.subscriber(id=late).status == "confirmed"
+
+
+def test_dry_run_previews_one_subscribers_version(smtp_config: Config, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    import pytest
+
+    from digest.errors import DigestError
+    from digest.issues import dry_run
+
+    now = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    store = Store.open(smtp_config)
+    seed(store, now)
+    sub(store, "apt29@example.org", {"mode": "custom", "actors": ["apt29"], "countries": [], "topics": []})
+    sub(store, "weekly-monday@example.org", {"mode": "all", "frequency": "weekly", "weekday": 0})
+    result = dry_run(store, smtp_config, tmp_path / "p", now=now, to="apt29@example.org")
+    html = result.html.read_text()
+    assert "APT29" in html and "CVE-2026-41234" not in html
+    assert "apt29@example.org" in result.eml.read_text()
+    full = dry_run(store, smtp_config, tmp_path / "f", now=now)
+    assert "CVE-2026-41234" in full.html.read_text()
+    with pytest.raises(DigestError, match="would get nothing today"):
+        dry_run(store, smtp_config, tmp_path / "w", now=now, to="weekly-monday@example.org")
+    with pytest.raises(DigestError, match="not a subscriber"):
+        dry_run(store, smtp_config, tmp_path / "x", now=now, to="nobody@example.org")
+    from digest.store import Delivery
+
+    with store.session() as s:
+        assert s.query(Delivery).count() == 0
