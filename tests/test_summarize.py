@@ -243,3 +243,20 @@ def test_cli_summarize_reads_json_lines_and_reports_bad_lines() -> None:
     assert [o["id"] for o in out] == ["x1", 7]
     assert "Volt Harbor" in out[0]["summary"] and out[1]["summary"] == ""
     assert "line 2" in result.stderr and result.stderr.count("\n") == 1
+
+
+def test_third_person_sentences_are_preferred_over_a_vendors_we() -> None:
+    from digest.intel.summarize import extractive_summary
+
+    text = ("Today we are releasing our analysis of a new phishing campaign. "
+            "APT29, the Russian espionage group, sent wine-tasting invitations to diplomats at 14 embassies "
+            "in May, Sample Labs said on Tuesday. "
+            "The emails carried a loader that side-loads a malicious DLL into a signed program. "
+            "US officials confirmed that two ministries were affected by the campaign.")
+    summary = extractive_summary("APT29 Targets Diplomats", text)
+    assert "we are releasing" not in summary
+    assert summary.startswith("APT29, the Russian espionage group")
+    assert "US officials" in summary or "loader" in summary
+    only_we = ("We observed APT29 sending invitations to diplomats in May. "
+               "We attribute the activity to the Russian group with high confidence.")
+    assert extractive_summary("APT29", only_we).startswith("We observed")  # nothing else to say it with

@@ -167,11 +167,21 @@ def _jaccard(a: frozenset[str], b: frozenset[str]) -> float:
     return len(a & b) / len(a | b) if a and b else 0.0
 
 
+# case-sensitive on purpose: "US" (the country) is not "us"
+_FIRST_PERSON = re.compile(r"\b(?:[Ww]e|[Oo]ur|us)\b")
+
+
 def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms: Sequence[str] = ()) -> str:
     """2-3 complete, rule-abiding sentences of the article, at most ``max_words`` words ('' if none fit)."""
     cands = _candidates(text, max_words)
     if not cands:
         return ""
+    # the digest speaks in the third person ("Symantec said"); a vendor's "we observed" is used
+    # only when the article offers too few other sentences
+    keys = [t.lower() for t in key_terms if t]
+    third = [c for c in cands if not _FIRST_PERSON.search(c.text) or any(k in c.text.lower() for k in keys)]
+    if len(third) >= 2 and len(third) < len(cands):
+        cands = [_Sentence(i, c.text, c.nwords, c.tokens) for i, c in enumerate(third)]
     title_tokens = frozenset(content_tokens(title))
     entities = key_entities(title, text, key_terms)
     ranked = sorted(cands, key=lambda s: (-_score(s, title_tokens, entities, key_terms), s.index))
