@@ -160,7 +160,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     out.mkdir(parents=True, exist_ok=True)
     key = store.secret_key(config.security.secret_key)
     factory = make_factory(config, key, None, prepared.rendered)
-    confirmed = store.subscribers("confirmed")
+    n_confirmed = store.subscriber_counts().get("confirmed", 0)
     if to is not None:
         sub = store.subscriber(email=to.strip().lower())
         if sub is None:
@@ -178,7 +178,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
                               f"or they read weekly on another day")
         factory, sample = chosen, sub
     else:
-        sample = confirmed[0] if confirmed else None
+        sample = store.first_confirmed()
     recipient = Recipient(sample.id, sample.email, sample.token_nonce) if sample else \
         Recipient(0, config.outbox.sample_recipient, "")
     rendered = factory.rendered
@@ -187,4 +187,4 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     html_path.write_text(personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
     text_path.write_text(personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
     eml_path.write_bytes(factory.build(recipient))
-    return DryRunResult(out, html_path, text_path, eml_path, len(confirmed), prepared.content)
+    return DryRunResult(out, html_path, text_path, eml_path, n_confirmed, prepared.content)

@@ -19,9 +19,8 @@ from typing import Any
 from sqlalchemy import select
 
 from . import issues
-from .config import Config, SmtpConfig
-from .errors import MailError
-from .mail.deliver import SendReport, deliver
+from .config import Config
+from .mail.deliver import SendReport, check_smtp, deliver
 from .mail.ledger import DeliveryLedger
 from .mail.parallel import auto_processes, deliver_parallel
 from .serialize import issue_to_json
@@ -85,36 +84,12 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
     return SendOutcome(issue.id, resumed, report, prefix + report.summary())
 
 
-def check_smtp(cfg: SmtpConfig) -> None:
-    """Connect (and log in) once; raise MailError with a one-line reason when that fails.
-
-    The issue stays in state 'sending', so the next `digest send` resumes it.
-    """
-    import asyncio
-
-    import aiosmtplib
-
-    from .mail.deliver import _smtp_client
-
-    async def probe() -> None:
-        client = _smtp_client(cfg)
-        await client.connect()
-        await client.quit()
-
-    try:
-        asyncio.run(probe())
-    except (aiosmtplib.SMTPException, OSError) as exc:
-        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise MailError(f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}; nothing was sent, "
-                        f"and `digest send` will resume this issue once it is reachable") from None
-
-
 def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, now: datetime) -> VariantChooser:
     """The per-subscriber variant picker for ``issue`` (a weekly digest is composed when someone needs it)."""
     weekly = None
     tz = config.schedule.timezone
-    if any(wants_today(s.preferences, now, tz) for s in store.subscribers("confirmed")
-           if (s.preferences or {}).get("frequency") == "weekly"):
+    if any(wants_today(prefs, now, tz) for _sid, prefs in store.confirmed_preferences()
+           if (prefs or {}).get("frequency") == "weekly"):
         weekly = issue_to_json(issues.prepare(store, config, now, since=now - timedelta(days=7)).content)
     archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
     return VariantChooser(config, store.secret_key(config.security.secret_key), issue.id, factory,
@@ -124,7 +99,7 @@ def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, no
 def due_subscribers(store: Store, config: Config, now: datetime) -> list[int]:
     """Confirmed subscribers whose delivery hour is now (or who chose none)."""
     tz = config.schedule.timezone
-    return [s.id for s in store.subscribers("confirmed") if due_now(s.preferences, now, tz)]
+    return [sid for sid, prefs in store.confirmed_preferences() if due_now(prefs, now, tz)]
 
 
 def send_due(store: Store, config: Config, now: datetime | None = None) -> SendOutcome:
@@ -137,7 +112,7 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     if issue is None:
         return SendOutcome(None, False, None, "no issue in the last 24 hours")
     tz = config.schedule.timezone
-    ids = [s.id for s in store.subscribers("confirmed") if has_hour(s.preferences) and due_now(s.preferences, now, tz)]
+    ids = [sid for sid, prefs in store.confirmed_preferences() if has_hour(prefs) and due_now(prefs, now, tz)]
     ledger = DeliveryLedger(store, issue.id)
     if not ids or not ledger.enqueue(ids):
         return SendOutcome(issue.id, False, None, "nobody's delivery hour")

@@ -29,6 +29,7 @@ from typing import Any
 import aiosmtplib
 
 from ..config import SmtpConfig
+from ..errors import MailError
 from ..store import Store, utcnow
 from .ledger import Claimed, DeliveryLedger, Failure, Retry
 from .message import MessageFactory, Recipient
@@ -94,6 +95,24 @@ def _smtp_client(cfg: SmtpConfig) -> aiosmtplib.SMTP:
     return aiosmtplib.SMTP(hostname=cfg.host, port=cfg.port, timeout=cfg.timeout_seconds,
                            use_tls=cfg.tls, start_tls=cfg.starttls if cfg.starttls else False,
                            username=cfg.username or None, password=cfg.password or None)
+
+
+def check_smtp(cfg: SmtpConfig) -> None:
+    """Connect (and log in) once; raise MailError with a one-line reason when that fails.
+
+    The issue stays in state 'sending', so the next `digest send` resumes it.
+    """
+    async def probe() -> None:
+        client = _smtp_client(cfg)
+        await client.connect()
+        await client.quit()
+
+    try:
+        asyncio.run(probe())
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise MailError(f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}; nothing was sent, "
+                        f"and `digest send` will resume this issue once it is reachable") from None
 
 
 def classify_error(exc: BaseException) -> tuple[str, str]:

@@ -316,6 +316,19 @@ class Store:
                 q = q.where(Subscriber.status == status)
             return list(s.scalars(q))
 
+    def confirmed_preferences(self, batch: int = 2000) -> Iterator[tuple[int, dict[str, Any] | None]]:
+        """(id, preferences) of every confirmed subscriber, streamed (two columns, no ORM objects)."""
+        with self.engine.connect() as conn:
+            result = conn.execution_options(yield_per=batch).execute(
+                select(Subscriber.id, Subscriber.preferences).where(Subscriber.status == "confirmed")
+                .order_by(Subscriber.id))
+            yield from ((sid, prefs) for sid, prefs in result)
+
+    def first_confirmed(self) -> Subscriber | None:
+        with self.session() as s:
+            return s.scalar(select(Subscriber).where(Subscriber.status == "confirmed").order_by(Subscriber.id)
+                            .limit(1))
+
     def subscriber_counts(self) -> dict[str, int]:
         with self.session() as s:
             return dict(s.execute(select(Subscriber.status, func.count()).group_by(Subscriber.status)).all())
