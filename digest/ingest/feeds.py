@@ -32,6 +32,7 @@ import feedparser
 
 from ..errors import FeedError
 from ..models import FeedEntry
+from .fastfeed import parse_fast
 
 __all__ = ["ParsedFeed", "clean_line", "content_hash", "html_to_text", "parse_feed"]
 
@@ -301,6 +302,15 @@ def _entry_title(title: str, summary: str) -> str:
     return ""
 
 
+def _entry(url: str, title: str, link: Any, guid: str, body: str, published: datetime | None,
+           author: str) -> FeedEntry:
+    """A clean FeedEntry from raw values (either parser's)."""
+    summary = _summary_text(body)
+    return FeedEntry(feed_url=url, guid=re.sub(r"\s+", " ", guid).strip(), link=_link(url, link),
+                     title=_entry_title(clean_line(title), summary), published=published, summary=summary,
+                     author=clean_line(author))
+
+
 def _parse_json(url: str, data: bytes, max_entries: int) -> ParsedFeed:
     try:
         doc = json.loads(data.decode("utf-8-sig"))
@@ -336,8 +346,12 @@ def _first_error_line(exc: BaseException | None) -> str:
     return re.sub(r"\s+", " ", text[0] if text else type(exc).__name__)[:200]
 
 
-def parse_feed(url: str, content: bytes, *, content_type: str = "", max_entries: int = 100) -> ParsedFeed:
+def parse_feed(url: str, content: bytes, *, content_type: str = "", max_entries: int = 100,
+               fast: bool = True) -> ParsedFeed:
     """Parse one fetched feed; raise FeedError with a one-line reason when it is not a usable feed.
+
+    Plain RSS/RDF/Atom documents take the lxml fast path (:mod:`.fastfeed`); anything it declines,
+    and every document when ``fast`` is false, goes through feedparser.
 
     An empty but valid feed gives a ParsedFeed without entries. Entries keep feed order; when there
     are more than ``max_entries`` the newest are kept.
@@ -346,6 +360,12 @@ def parse_feed(url: str, content: bytes, *, content_type: str = "", max_entries:
     if kind == "json":
         return _parse_json(url, content, max_entries)
     data = _defuse(url, content, content_type)
+    m = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type or "", re.IGNORECASE)
+    quick = parse_fast(data, url, m.group(1) if m else None) if fast else None
+    if quick is not None:
+        return _finish(url, clean_line(quick.title), _link(url, quick.link) or url,
+                       [_entry(url, e.title, e.link, e.guid, e.body, e.published, e.author) for e in quick.entries],
+                       max_entries)
     headers = {"content-location": url}
     if content_type:
         headers["content-type"] = content_type
@@ -368,20 +388,12 @@ def parse_feed(url: str, content: bytes, *, content_type: str = "", max_entries:
                 body = c.get("value", "")
         if not body:
             body = e.get("summary", "") or e.get("description", "")
-        summary = _summary_text(body)
-        link = _link(url, e.get("link"))
-        if not link and e.get("guidislink"):
-            link = _link(url, e.get("id"))
+        link = e.get("link")
+        if not _link(url, link) and e.get("guidislink"):
+            link = e.get("id")
         published = (_date(e.get("published_parsed"), now) or _date(e.get("updated_parsed"), now)
                      or _date(e.get("created_parsed"), now))
-        raw.append(FeedEntry(
-            feed_url=url,
-            guid=re.sub(r"\s+", " ", str(e.get("id") or "")).strip(),
-            link=link,
-            title=_entry_title(clean_line(e.get("title", "")), summary),
-            published=published,
-            summary=summary,
-            author=clean_line(e.get("author", "") or ""),
-        ))
+        raw.append(_entry(url, e.get("title", ""), link, str(e.get("id") or ""), body, published,
+                          e.get("author", "") or ""))
     return _finish(url, clean_line(feed.get("title", "")), _link(url, feed.get("link")) or url, raw,
                    max_entries)
