@@ -109,7 +109,7 @@ cfg = load_config(sys.argv[1] if len(sys.argv) > 1 else {cfg!r}, env={{}})
 specs = [FeedSpec(u.strip()) for u in Path({feeds_txt!r}).read_text().split() if u.strip()]
 store = Store.open(cfg)
 t0, c0 = time.perf_counter(), time.process_time()
-report = poll(store, cfg, feed_specs=specs)
+report = poll(store, cfg, feed_specs=specs, analyse={analyse!r})
 wall, cpu = time.perf_counter() - t0, time.process_time() - c0
 kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 c1 = time.process_time()
@@ -179,7 +179,7 @@ def main() -> None:
         print(f"trafilatura alone, 2 processes: {traf['pages']} pages in {traf['wall']:.1f}s = {traf_rate:.0f} pages/s")
 
         cfg_full = write_cfg(tmp / "full.toml", tmp / "full.db", fetch_pages=True)
-        full = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=False))
+        full = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=False, analyse=True))
         rate = full["new"] / full["wall"]
         print(f"digest poll end to end: {full['new']:.0f} articles from {full['feeds']:.0f} feeds in "
               f"{full['wall']:.1f}s = {rate:.0f} articles/s, {full['feeds'] / full['wall']:.1f} feeds/s "
@@ -189,7 +189,7 @@ def main() -> None:
               + ", ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items())))
         print(f"  peak RSS: poll process {full['rss_mb']:.0f} MB, largest extraction worker {full['child_rss_mb']:.0f} MB")
 
-        again = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=True))
+        again = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=True, analyse=True))
         print(f"second poll, nothing new: {again['not_modified']:.0f}/{again['feeds']:.0f} feeds not modified, "
               f"{again['new']:.0f} new; CPU {again['cpu'] * 1000 / max(1, again['feeds']):.2f} ms per feed "
               f"in a fresh process (wall {again['wall'] * 1000:.0f} ms); "
@@ -197,15 +197,16 @@ def main() -> None:
               f"process, as the worker runs it ({again['warm_not_modified']:.0f} not modified)")
 
         cfg_feeds = write_cfg(tmp / "feedsonly.toml", tmp / "feedsonly.db", fetch_pages=False, workers=2)
-        ours = run_child(DIGEST_POLL.format(cfg=str(cfg_feeds), feeds_txt=feeds_txt, repeat=False))
+        ours = run_child(DIGEST_POLL.format(cfg=str(cfg_feeds), feeds_txt=feeds_txt, repeat=False, analyse=False))
+        cfg_an = write_cfg(tmp / "feedsan.toml", tmp / "feedsan.db", fetch_pages=False, workers=2)
+        analysed = run_child(DIGEST_POLL.format(cfg=str(cfg_an), feeds_txt=feeds_txt, repeat=False, analyse=True))
         try:
             peer = run_child(READER.format(db=str(tmp / "reader.sqlite"), feeds_txt=feeds_txt))
-            print(f"polling step only (fetch, parse, store): digest {ours['wall']:.2f}s for {ours['new']:.0f} "
-                  f"entries; reader.update_feeds {peer['wall']:.2f}s for {peer['entries']:.0f} entries; "
-                  f"digest is {peer['wall'] / ours['wall']:.1f}x reader")
-            step = ours.get("stage_fetch", 0) + ours.get("stage_parse", 0) + ours.get("stage_store", 0)
-            print(f"  digest's polling stages alone (fetch, parse, dedup, store; its summary/actor/topic analysis "
-                  f"of the feed text excluded): {step:.2f}s = {peer['wall'] / step:.1f}x reader")
+            print(f"polling step only (fetch, parse, dedup, store; no page, no analysis): digest {ours['wall']:.2f}s "
+                  f"for {ours['new']:.0f} entries; reader.update_feeds {peer['wall']:.2f}s for "
+                  f"{peer['entries']:.0f} entries; digest is {peer['wall'] / ours['wall']:.1f}x reader")
+            print(f"  the same poll with digest's summary/actor/topic analysis of each entry's feed text: "
+                  f"{analysed['wall']:.2f}s = {peer['wall'] / analysed['wall']:.1f}x reader")
         except subprocess.CalledProcessError as exc:
             print(f"reader baseline failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
     finally:

@@ -36,10 +36,9 @@ class Analyzer:
     def analyse(self, title: str, text: str, source_id: str = "") -> Analysis:
         from .intel.topics import classify
 
-        new_links = self.recognizer.learn_links(f"{title}\n{text}", source_id=source_id)
+        actors, new_links = self.recognizer.detect_and_learn(title, text, self.links, source_id=source_id)
         if new_links:
             self.links.extend(new_links)
-        actors = self.recognizer.detect(title, text, self.links)
         key_terms = [m for a in actors for m in a.mentions]
         topic = classify(title, text)
         key_terms.extend(topic.cves)

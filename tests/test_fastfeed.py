@@ -7,12 +7,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
 
 from digest.errors import FeedError
 from digest.ingest.fastfeed import parse_fast
 from digest.ingest.feeds import _defuse, parse_feed
-
-from conftest import shared_path
 
 FIXTURES = Path(__file__).parent / "fixtures" / "feeds"
 DEMO = Path(__file__).resolve().parents[1] / "config" / "demo" / "feeds"
@@ -93,10 +92,10 @@ def test_document_xml_base_is_honoured() -> None:
 
 @pytest.mark.parametrize("doc", [
     # XHTML content, element-level xml:base, undefined entity, unknown root, broken XML
-    '<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title><id>x</id>'
-    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></content></entry></feed>',
-    '<rss version="2.0"><channel><title>t</title><item xml:base="https://o.example/"><title>a</title>'
-    '<link>p</link></item></channel></rss>',
+    ('<feed xmlns="http://www.w3.org/2005/Atom"><title>t</title><entry><title>a</title><id>x</id>'
+    '<content type="xhtml"><div xmlns="http://www.w3.org/1999/xhtml"><p>hi</p></div></content></entry></feed>'),
+    ('<rss version="2.0"><channel><title>t</title><item xml:base="https://o.example/"><title>a</title>'
+    '<link>p</link></item></channel></rss>'),
     '<rss version="2.0"><channel><title>t&nbsp;x</title><item><title>a</title></item></channel></rss>',
     '<opml version="2.0"><body/></opml>',
     '<rss version="2.0"><channel><title>t</title><item><title>a</item></channel></rss>',

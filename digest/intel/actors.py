@@ -717,9 +717,14 @@ class ActorRecognizer:
         ``links`` are alias links learned from earlier articles; links stated in this document are
         learned and applied too.
         """
-        own = self.learn_links(f"{title}\n\n{text}" if title else text)
+        return self.detect_and_learn(title, text, links)[0]
+
+    def detect_and_learn(self, title: str, text: str, links: Iterable[AliasLink] = (),
+                         source_id: str = "") -> tuple[list[ActorHit], list[AliasLink]]:
+        """:meth:`detect`, also returning the links this document states (one scan of the text for both)."""
+        own = self.learn_links(f"{title}\n\n{text}" if title else text, source_id)
         uf = self._apply_links([*links, *own])
-        return self._detect_with(title, text, uf)
+        return self._detect_with(title, text, uf), own
 
     def detect_batch(self, docs: Sequence[tuple[str, str, str]],
                      links: Iterable[AliasLink] = ()) -> dict[str, list[ActorHit]]:
