@@ -284,3 +284,35 @@ def test_a_heading_name_described_as_tracked_by_a_vendor_is_not_linked_to_the_to
             "Linen Typhoon has stolen intellectual property since 2012. Storm-2603 deployed Warlock ransomware. "
             "Storm-2603 The group that Microsoft tracks as Storm-2603 is assessed to be a China-based threat actor.")
     assert not [lk for lk in r.learn_links(text) if "Storm-2603" in (lk.name_a, lk.name_b)]
+
+
+def test_update_kb_with_microsofts_name_map(app: AppContext, tmp_path: Path) -> None:
+    """Microsoft's actor-name map joins the actors it names; unknown bare words never become names."""
+    before = ActorRecognizer.default(None)
+    assert before.lookup("Quartz Typhoon").id != before.lookup("APT19").id  # a name the convention knows, alone
+    assert before.lookup("ToddyCat").id != before.lookup("APT19").id
+    rows = [{"Threat actor name": "Quartz Typhoon", "Origin/Threat": "China, espionage",
+             "Other names": "APT19, ToddyCat, Storm-9876, Harbor"}]
+    src = tmp_path / "MicrosoftMapping.json"
+    src.write_text(json.dumps(rows), encoding="utf-8")
+    result = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    assert result.exit_code == 0, result.output
+    assert "1 actors" in result.output
+    kb_dir = app.config.path("var/kb")
+    assert json.loads((kb_dir / "versions.json").read_text())["microsoft-mapping"]["actors"] == 1
+    rec = ActorRecognizer.default(kb_dir)
+    hit = rec.lookup("Quartz Typhoon")
+    assert hit is not None and hit.id == rec.lookup("APT19").id == rec.lookup("ToddyCat").id
+    names = {a.name: a.vendor for a in hit.aliases}
+    assert names.get("Storm-9876") == "Microsoft"  # a name a vendor convention vouches for is added
+    assert "Harbor" not in names  # a bare word from the list is not
+    assert rec.detect("UPS raises prices", "UPS said parcel prices rise next year.") == []
+    assert [h.id for h in rec.detect("", "Quartz Typhoon hackers breached a telecom.")] == [hit.id]
+
+
+def test_update_kb_refuses_a_broken_name_map(app: AppContext, tmp_path: Path) -> None:
+    src = tmp_path / "map.json"
+    src.write_text(json.dumps([{"Other names": "APT1"}]), encoding="utf-8")
+    refused = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    assert refused.exit_code != 0 and 'no "Threat actor name"' in refused.output
+    assert len(refused.output.strip().splitlines()) == 1

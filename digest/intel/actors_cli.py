@@ -10,6 +10,7 @@ A bad line gets a one-line error on stderr naming its line number; the other lin
 
 from __future__ import annotations
 
+import hashlib
 import json
 import sys
 import tempfile
@@ -162,16 +163,49 @@ def _read_source(source: str) -> bytes:
         raise click.ClickException(f"cannot read {source}: {exc.strerror or exc}") from None
 
 
+def _install(kb_dir: Path, name: str, data_bytes: bytes, kind: str, record: dict[str, Any]) -> None:
+    """Write one knowledge-base file atomically and record its version in versions.json."""
+    kb_dir.mkdir(parents=True, exist_ok=True)
+    with tempfile.NamedTemporaryFile("wb", dir=kb_dir, delete=False, suffix=".tmp") as fh:
+        fh.write(data_bytes)
+        tmp = Path(fh.name)
+    tmp.replace(kb_dir / name)
+    versions_path = kb_dir / "versions.json"
+    try:
+        versions = json.loads(versions_path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        versions = {}
+    versions[kind] = record
+    versions_path.write_text(json.dumps(versions, indent=2, sort_keys=True), encoding="utf-8")
+
+
 @actors.command("update-kb")
 @click.argument("source")
 @click.pass_context
 def update_kb_cmd(ctx: click.Context, source: str) -> None:
-    """Install a newer MISP galaxy cluster file (FILE or URL) over the packaged one."""
+    """Install a newer MISP galaxy cluster file (FILE or URL) over the packaged one.
+
+    Microsoft's actor-name map (MicrosoftMapping.json: a list of "Threat actor name",
+    "Origin/Threat", "Other names") is accepted too; its identities join the actors it names.
+    """
     data_bytes = _read_source(source)
     try:
         data = json.loads(data_bytes.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise click.ClickException(f"{source}: not JSON ({str(exc).splitlines()[0]})") from None
+    cfg = ctx.obj.config
+    kb_dir = cfg.path("var/kb")
+    if isinstance(data, list):  # Microsoft's actor-name map (MicrosoftMapping.json)
+        from .kb import MS_MAPPING_FILE, parse_ms_mapping
+
+        try:
+            rows = parse_ms_mapping(data)
+        except ValueError as exc:
+            raise click.ClickException(f"{source}: {exc}") from None
+        _install(kb_dir, MS_MAPPING_FILE, data_bytes, "microsoft-mapping",
+                 {"version": hashlib.sha256(data_bytes).hexdigest()[:12], "source": source, "actors": len(rows)})
+        click.echo(f"installed Microsoft's actor-name map ({len(rows)} actors) into {kb_dir}")
+        return
     why = validate_galaxy(data)
     if why:
         raise click.ClickException(f"{source}: {why}")
@@ -179,20 +213,8 @@ def update_kb_cmd(ctx: click.Context, source: str) -> None:
     if kind not in GALAXIES:
         raise click.ClickException(
             f"{source}: galaxy type {kind!r} is not one the knowledge base reads ({', '.join(GALAXIES)})")
-    cfg = ctx.obj.config
-    kb_dir = cfg.path("var/kb")
-    kb_dir.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("wb", dir=kb_dir, delete=False, suffix=".tmp") as fh:
-        fh.write(data_bytes)
-        tmp = Path(fh.name)
-    tmp.replace(kb_dir / f"{kind}.json")
-    versions_path = kb_dir / "versions.json"
-    try:
-        versions = json.loads(versions_path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError):
-        versions = {}
-    versions[kind] = {"version": data["version"], "source": source, "actors": len(data["values"])}
-    versions_path.write_text(json.dumps(versions, indent=2, sort_keys=True), encoding="utf-8")
+    _install(kb_dir, f"{kind}.json", data_bytes, kind,
+             {"version": data["version"], "source": source, "actors": len(data["values"])})
     click.echo(f"installed {kind} galaxy version {data['version']} ({len(data['values'])} entries) into {kb_dir}")
 
 

@@ -200,7 +200,12 @@ class KnowledgeBase:
         with (DATA_DIR / "curated.toml").open("rb") as fh:
             curated = tomllib.load(fh)
         h.update((DATA_DIR / "curated.toml").read_bytes())
-        return _Builder(galaxies, curated, conv).build(h.hexdigest()[:16])
+        mapping: list[tuple[str, str, list[str]]] = []
+        if kb_dir is not None and (Path(kb_dir) / MS_MAPPING_FILE).is_file():
+            raw = (Path(kb_dir) / MS_MAPPING_FILE).read_bytes()
+            h.update(raw)
+            mapping = parse_ms_mapping(json.loads(raw.decode("utf-8")))
+        return _Builder(galaxies, curated, conv, mapping).build(h.hexdigest()[:16])
 
 
 MALWARE_GALAXIES = ("mitre-malware", "mitre-tool", "malpedia", "rat", "stealer", "botnet", "banker", "backdoor")
@@ -237,8 +242,32 @@ def _country_names() -> dict[str, str]:
     return out
 
 
+MS_MAPPING_FILE = "microsoft-mapping.json"
+
+
+def parse_ms_mapping(data: Any) -> list[tuple[str, str, list[str]]]:
+    """Rows (Microsoft name, origin, other vendors' names) of Microsoft's actor-name map.
+
+    The map is a JSON list of objects with "Threat actor name", "Origin/Threat" and "Other names"
+    (comma-separated). Raises ValueError with a one-line reason when ``data`` is not that.
+    """
+    if not isinstance(data, list) or not data:
+        raise ValueError("not Microsoft's actor-name map (expected a JSON list of actors)")
+    rows = []
+    for n, item in enumerate(data, 1):
+        if not isinstance(item, dict) or not isinstance(item.get("Threat actor name"), str):
+            raise ValueError(f"entry {n} has no \"Threat actor name\"")  # noqa: TRY004 - bad input, one-line message
+        others = [o.strip() for o in str(item.get("Other names") or "").split(",") if o.strip()]
+        rows.append((item["Threat actor name"].strip(), str(item.get("Origin/Threat") or "").strip(), others))
+    return rows
+
+
 class _Builder:
-    def __init__(self, galaxies: dict[str, dict[str, Any]], curated: dict[str, Any], conv: Conventions):
+    def __init__(self, galaxies: dict[str, dict[str, Any]], curated: dict[str, Any], conv: Conventions,
+                 mapping: list[tuple[str, str, list[str]]] | None = None):
+        self.mapping = mapping or []
+        self.ms_origin: dict[int, str] = {}
+        self.mapped_names: dict[int, list[str]] = defaultdict(list)
         self.galaxies = galaxies
         self.curated = curated
         self.conv = conv
@@ -363,6 +392,27 @@ class _Builder:
             for r in roots_l[1:]:
                 self.union(roots_l[0], r)
             extra_names[roots_l[0]] += group["names"]
+        # 4. Microsoft's name map (when installed with `actors update-kb`): Microsoft states these
+        # identities. A name that points at several actors proves nothing and is skipped; a name
+        # no source knows is added only when a vendor convention vouches for it ("Storm-0558"),
+        # never a bare word from the list ("UPS").
+        for ms_name, origin, others in self.mapping:
+            roots = set()
+            new_names = []
+            for n in (ms_name, *others):
+                found = {self.find(j) for j in index.get(norm(n), ())}
+                if len(found) == 1:
+                    roots |= found
+                elif not found and self.conv.vendor_of(n):
+                    new_names.append(n)
+            if not roots:
+                continue
+            roots_l = sorted(roots)
+            for r in roots_l[1:]:
+                self.union(roots_l[0], r)
+            self.mapped_names[roots_l[0]] += new_names
+            if origin:
+                self.ms_origin[roots_l[0]] = origin.split(",")[0].strip()
         return self._finish(fingerprint, extra_names)
 
     def _finish(self, fingerprint: str, extra_names: dict[int, list[str]]) -> KnowledgeBase:
@@ -375,6 +425,8 @@ class _Builder:
         for r, names in extra_names.items():
             extra_by_root[self.find(r)] += names
             preferred.setdefault(self.find(r), names[0])
+        for r, names in self.mapped_names.items():  # Microsoft's map adds names, never the canonical one
+            extra_by_root[self.find(r)] += names
         vendor_aliases: dict[str, str] = {norm(k): v for k, v in self.curated.get("aliases", {}).items()}
         rank = {g: n for n, g in enumerate((*GALAXIES, "digest"))}
 
@@ -430,6 +482,8 @@ class _Builder:
                 if isinstance(sponsor, str) and sponsor:
                     country = sponsor
                     break
+            if country is None:
+                country = next((o for r0, o in self.ms_origin.items() if self.find(r0) == root), None)
             if country is None:
                 for nm in all_names:
                     country = self.conv.origin_of(nm)
