@@ -316,3 +316,13 @@ def test_update_kb_refuses_a_broken_name_map(app: AppContext, tmp_path: Path) ->
     refused = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
     assert refused.exit_code != 0 and 'no "Threat actor name"' in refused.output
     assert len(refused.output.strip().splitlines()) == 1
+
+
+def test_every_name_in_an_alias_list_is_a_mention(rec: ActorRecognizer) -> None:
+    text = ("A new APT28 (aka Sofacy, Sednit, Fancy Bear, STRONTIUM, etc.) campaign targets governments. "
+            "Separately, the Sednit malware family was updated.")
+    hits = rec.detect("", text)
+    assert len(hits) == 1
+    assert {"APT28", "Sofacy", "Sednit", "Fancy Bear", "STRONTIUM"} <= set(hits[0].mentions)
+    # without the alias list, a name that is also a malware family needs a group cue
+    assert rec.detect("", "Researchers found a new Sednit sample on the server.") == []

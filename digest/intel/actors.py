@@ -504,6 +504,8 @@ class ActorRecognizer:
             return False
         if c.pkind == "forced" or self._mitre_group_link(text, c.end):
             return True
+        if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
+            return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         if key in self.kb.malware_keys:
             return self._group_cue(text, c.start, c.end)
         forms = self.kb.forms.get(key, set())
@@ -767,6 +769,11 @@ class ActorRecognizer:
 
 
 # ---------------------------------------------------------------------------- learning links
+
+# the text just before a name that stands in a list of an actor's other names
+_ALIAS_LIST = re.compile(
+    r"(?:\baka\b|\ba\.k\.a\b\.?|\balso\s+(?:known|tracked)\s+as|\b(?:formerly|previously)\s+(?:known|tracked)\s+as)"
+    r"[\s:*_\"“”'‘’]*(?:[A-Z][\w.\-]*(?:\s+[A-Z0-9][\w.\-]*){0,3}[*_\"“”'‘’]*\s*(?:,|\bor\b|\band\b|/)[\s*_\"“”'‘’]*){0,6}$")
 
 _VENDOR_TXT = r"[A-Z][\w.'’&-]*(?:\s+(?:[A-Z0-9][\w.'’&-]*|of|de))*"
 _REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
