@@ -205,3 +205,29 @@ def test_send_with_the_relay_down_fails_fast_and_resumes_later(demo_env, smtp_se
     up = run(cfg, "send")
     assert up.exit_code == 0 and "resumed issue" in up.output and "sent 1" in up.output
     assert [to for _f, to, _d in smtp_server.messages] == [["a@example.org"]]
+
+
+@pytest.mark.parametrize("analyse", [True, False])
+def test_polling_step_alone_stores_the_feed_text_without_analysis(tmp_path: Path, http_server: LocalHTTPServer,
+                                                                   analyse: bool) -> None:
+    from sqlalchemy import func, select
+
+    from digest.config import load_config
+    from digest.ingest.feedlist import FeedSpec
+    from digest.ingest.poll import poll
+    from digest.store import Article, ArticleActor
+
+    http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
+    cfg_file = write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n")
+    config = load_config(cfg_file, env={})
+    store = Store.open(config)
+    report = poll(store, config, feed_specs=[FeedSpec(http_server.url("/good.xml"))], analyse=analyse)
+    assert report.new_articles == 1
+    with store.session() as s:
+        art = s.scalars(select(Article)).one()
+        actors = s.scalar(select(func.count()).select_from(ArticleActor))
+    assert "Akira ransomware gang claimed" in art.text
+    if analyse:
+        assert art.summary and art.topic == "ransomware" and actors == 1
+    else:
+        assert art.summary == "" and art.topic == "other" and actors == 0

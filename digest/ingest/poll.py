@@ -74,6 +74,7 @@ class _Job:
     fallback: str
     fallback_note: str
     need_date: bool = False
+    analyse: bool = True
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def process_article(job: _Job) -> _Done:
             note = f"used the feed's text: {exc}"
     t1 = time.perf_counter()
     analysis: Analysis | None = None
-    if _ANALYZER is not None:
+    if _ANALYZER is not None and job.analyse:
         try:
             analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url)
         except DigestError as exc:  # analysis must never lose an article
@@ -224,7 +225,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 note = f"used the feed's text: {exc.reason}"
                 report.fallbacks += 1
             job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note,
-                       need_date=item.entry.published is None)
+                       need_date=item.entry.published is None, analyse=analyse)
             if not analyse and html is None:  # the polling step alone: store the feed's own text as is
                 done_ = _Done(job.fallback, job.fallback_note, None, None, 0.0, 0.0)
             elif executor is not None:
@@ -341,9 +342,9 @@ def poll(store: Store, config: Config, *, due_only: bool = False, progress: Prog
          feed_specs: Sequence[Any] | None = None, analyse: bool = True) -> PollReport:
     """Poll the active feeds (only those due when ``due_only``) and store what is new.
 
-    ``analyse=False`` with ``feeds.fetch_pages`` off is the polling step alone (fetch, parse,
-    dedup, store the feed's own text, no summary/actors/topic): what bench/poll.py sets beside
-    the ``reader`` library, which does no more.
+    ``analyse=False`` stores articles without summary, actors or topic; with ``feeds.fetch_pages``
+    off it is the polling step alone (fetch, parse, dedup, store the feed's own text): what
+    bench/poll.py sets beside the ``reader`` library, which does no more.
     """
     if feed_specs is not None:
         store.sync_feeds(feed_specs)
@@ -351,7 +352,7 @@ def poll(store: Store, config: Config, *, due_only: bool = False, progress: Prog
              if due_only else store.feeds())
     if not feeds:
         return PollReport()
-    workers = _workers(config) if analyse or config.feeds.fetch_pages else 1
+    workers = _workers(config) if analyse or config.feeds.fetch_pages else 1  # nothing for a pool to do
     links = store.alias_links()
     executor: Executor | None = None
     if workers > 1:
