@@ -199,20 +199,22 @@ def test_show_cli(app: AppContext) -> None:
     assert bad.exit_code != 0 and "no actor" in bad.output
 
 
+def _update_kb(app: AppContext, path: Path, data: object):  # type: ignore[no-untyped-def]
+    """Write ``data`` as JSON to ``path`` and run ``digest actors update-kb`` on it."""
+    path.write_text(json.dumps(data), encoding="utf-8")
+    return CliRunner().invoke(actors, ["update-kb", str(path)], obj=app)
+
+
 def test_update_kb_cli(app: AppContext, tmp_path: Path) -> None:
     galaxy = {"type": "threat-actor", "version": 4242, "values": [
         {"value": "Zorblax Team", "uuid": "x", "meta": {"synonyms": ["Quixotic Heron"]}}]}
-    src = tmp_path / "ta.json"
-    src.write_text(json.dumps(galaxy), encoding="utf-8")
-    result = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    result = _update_kb(app, tmp_path / "ta.json", galaxy)
     assert result.exit_code == 0, result.output
     assert "4242" in result.output
     kb_dir = app.config.path("var/kb")
     assert json.loads((kb_dir / "versions.json").read_text())["threat-actor"]["version"] == 4242
     assert ActorRecognizer.default(kb_dir).lookup("Quixotic Heron").name == "Zorblax Team"
-    bad = tmp_path / "bad.json"
-    bad.write_text(json.dumps({"values": []}), encoding="utf-8")
-    refused = CliRunner().invoke(actors, ["update-kb", str(bad)], obj=app)
+    refused = _update_kb(app, tmp_path / "bad.json", {"values": []})
     assert refused.exit_code != 0 and "not a MISP galaxy" in refused.output
     assert len(refused.output.strip().splitlines()) == 1
 
@@ -293,9 +295,7 @@ def test_update_kb_with_microsofts_name_map(app: AppContext, tmp_path: Path) -> 
     assert before.lookup("ToddyCat").id != before.lookup("APT19").id
     rows = [{"Threat actor name": "Quartz Typhoon", "Origin/Threat": "China, espionage",
              "Other names": "APT19, ToddyCat, Storm-9876, Harbor"}]
-    src = tmp_path / "MicrosoftMapping.json"
-    src.write_text(json.dumps(rows), encoding="utf-8")
-    result = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    result = _update_kb(app, tmp_path / "MicrosoftMapping.json", rows)
     assert result.exit_code == 0, result.output
     assert "1 actors" in result.output
     kb_dir = app.config.path("var/kb")
@@ -311,9 +311,7 @@ def test_update_kb_with_microsofts_name_map(app: AppContext, tmp_path: Path) -> 
 
 
 def test_update_kb_refuses_a_broken_name_map(app: AppContext, tmp_path: Path) -> None:
-    src = tmp_path / "map.json"
-    src.write_text(json.dumps([{"Other names": "APT1"}]), encoding="utf-8")
-    refused = CliRunner().invoke(actors, ["update-kb", str(src)], obj=app)
+    refused = _update_kb(app, tmp_path / "map.json", [{"Other names": "APT1"}])
     assert refused.exit_code != 0 and 'no "Threat actor name"' in refused.output
     assert len(refused.output.strip().splitlines()) == 1
 

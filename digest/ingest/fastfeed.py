@@ -108,6 +108,14 @@ def _first_date(item: etree._Element, tags: tuple[str, ...], now: datetime) -> d
     return None
 
 
+def _body(item: etree._Element, *descriptions: str) -> str:
+    """The longest content:encoded of an item, else its first non-empty description."""
+    body = max((_text(el) for el in item.iterchildren(_CONTENT)), key=len, default="")
+    for tag in descriptions:
+        body = body or _text(item.find(tag))
+    return body
+
+
 def _rss_item(item: etree._Element, now: datetime, base: str) -> RawEntry:
     title = _text(item.find("title"))
     link = _link(base, _text(item.find("link")))
@@ -123,12 +131,7 @@ def _rss_item(item: etree._Element, now: datetime, base: str) -> RawEntry:
         link = link or guid
     if not guid:
         guid = item.get(f"{{{_RDF}}}about", "")
-    body = ""
-    for el in item.iterchildren(_CONTENT):
-        if len(_text(el)) > len(body):
-            body = _text(el)
-    if not body:
-        body = _text(item.find("description")) or _text(item.find(f"{{{_RSS1}}}description"))
+    body = _body(item, "description", f"{{{_RSS1}}}description")
     author = _text(item.find(f"{{{_DC}}}creator")) or _text(item.find("author"))
     published = _first_date(item, ("pubDate", f"{{{_DC}}}date", f"{{{_DCTERMS}}}modified",
                                    f"{{{_DCTERMS}}}created"), now)
@@ -137,12 +140,7 @@ def _rss_item(item: etree._Element, now: datetime, base: str) -> RawEntry:
 
 def _rdf_item(item: etree._Element, now: datetime, base: str) -> RawEntry:
     ns = f"{{{_RSS1}}}"
-    body = ""
-    for el in item.iterchildren(_CONTENT):
-        if len(_text(el)) > len(body):
-            body = _text(el)
-    if not body:
-        body = _text(item.find(f"{ns}description"))
+    body = _body(item, f"{ns}description")
     return RawEntry(_text(item.find(f"{ns}title")), _link(base, _text(item.find(f"{ns}link"))),
                     item.get(f"{{{_RDF}}}about", ""), body,
                     _first_date(item, (f"{{{_DC}}}date", f"{{{_DCTERMS}}}modified"), now),

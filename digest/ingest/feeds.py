@@ -190,6 +190,11 @@ def _declared_encoding(data: bytes, content_type: str) -> str | None:
     m = re.search(rb"""^[^>]{0,200}?encoding\s*=\s*["']([A-Za-z0-9._:-]{1,40})["']""", data[:300])
     if m:
         return m.group(1).decode("ascii")
+    return _charset(content_type)
+
+
+def _charset(content_type: str) -> str | None:
+    """The charset a Content-Type header names, if any."""
     m = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type or "", re.IGNORECASE)
     return m.group(1) if m else None
 
@@ -375,8 +380,7 @@ def parse_feed(url: str, content: bytes, *, content_type: str = "", max_entries:
     if kind == "json":
         return _parse_json(url, content, max_entries)
     data = _defuse(url, content, content_type)
-    m = re.search(r"charset\s*=\s*\"?([A-Za-z0-9._:-]{1,40})", content_type or "", re.IGNORECASE)
-    quick = parse_fast(data, url, m.group(1) if m else None) if fast else None
+    quick = parse_fast(data, url, _charset(content_type)) if fast else None
     if quick is not None:
         return _finish(url, clean_line(quick.title), _link(url, quick.link) or url,
                        [_entry(url, e.title, e.link, e.guid, e.body, e.published, e.author) for e in quick.entries],
