@@ -22,7 +22,15 @@ from typing import Protocol, runtime_checkable
 
 from digest.config import SummarizerConfig
 
-from .text import STOPWORDS, clean_text, content_tokens, sentence_problems, split_sentences, words
+from .text import (
+    STOPWORDS,
+    clean_text,
+    content_tokens,
+    sentence_ok,
+    sentence_problems,
+    split_sentences,
+    words,
+)
 from .topics import extract_cves
 
 __all__ = [
@@ -102,7 +110,12 @@ def key_entities(title: str, text: str, key_terms: Sequence[str] = ()) -> list[s
 
 
 def _candidates(text: str, max_words: int) -> list[_Sentence]:
-    body = clean_text(text)
+    # clean only the opening when the article is long (cleaning is local, so the first _MAX_CHARS
+    # characters come out the same as when the whole text is cleaned)
+    head = text if len(text) <= 2 * _MAX_CHARS else text[:2 * _MAX_CHARS]
+    body = clean_text(head)
+    if head is not text and len(body) <= _MAX_CHARS + 200:
+        body = clean_text(text)
     truncated = len(body) > _MAX_CHARS
     if truncated:
         body = body[:_MAX_CHARS]
@@ -113,7 +126,7 @@ def _candidates(text: str, max_words: int) -> list[_Sentence]:
     seen: set[str] = set()
     for s in sentences:
         n = len(words(s))
-        if n > max_words or sentence_problems(s):
+        if n > max_words or not sentence_ok(s, n):
             continue
         key = s.lower()
         if key in seen:

@@ -14,11 +14,14 @@ import re
 from collections.abc import Iterable
 from functools import lru_cache
 
+import ahocorasick
+
 __all__ = [
     "STOPWORDS",
     "clean_text",
     "content_tokens",
     "html_to_text",
+    "sentence_ok",
     "sentence_problems",
     "split_sentences",
     "words",
@@ -45,16 +48,23 @@ _TEASER_TAIL = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s
 
 _TEASER_ENDS = ("]", ")", "…", "...")
 _GLUED = re.compile(r"([a-z]{3}[.!?])([A-Z][A-Za-z]+\s)")
+_GLUED_HINT = re.compile(r"[.!?][A-Z]")
 
 
 def clean_text(text: str) -> str:
     """Normalise whitespace (keeping line breaks), quotes stay as they are; drop teaser tails."""
     s = text.replace("\r\n", "\n").replace("\r", "\n")
     s = s.replace("\xa0", " ").replace("\u200b", "").replace("\u00ad", "")
-    s = re.sub(r"[ \t\f\v]+", " ", s)
-    s = re.sub(r" *\n *", "\n", s)
-    s = re.sub(r"\n{3,}", "\n\n", s)
-    s = _GLUED.sub(r"\1 \2", s)  # "economy.Yet this" -> "economy. Yet this"
+    # each substitution only when it has something to do (a cheap C-level test first: most
+    # extracted text has no runs of blanks, and these passes dominate the summarizer's cost)
+    if "  " in s or "\t" in s or "\f" in s or "\v" in s:
+        s = re.sub(r"[ \t\f\v]+", " ", s)
+    if " \n" in s or "\n " in s:
+        s = re.sub(r" *\n *", "\n", s)
+    if "\n\n\n" in s:
+        s = re.sub(r"\n{3,}", "\n\n", s)
+    if _GLUED_HINT.search(s):
+        s = _GLUED.sub(r"\1 \2", s)  # "economy.Yet this" -> "economy. Yet this"
     lines = [_TEASER_TAIL.sub("", ln) if ln.endswith(_TEASER_ENDS) else ln for ln in s.split("\n")]
     return "\n".join(lines).strip()
 
@@ -206,13 +216,13 @@ def sentence_problems(sentence: str) -> list[str]:
     if not s:
         return ["empty"]
     low = s.lower()
-    if (any(h in low for h in _BOILER_HINTS) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
+    if (_has_hint("boiler", _BOILER_HINTS, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
         problems.append("boilerplate")
-    if any(h in low for h in _CAPTION_HINTS) and _CAPTION.search(s):
+    if _has_hint("caption", _CAPTION_HINTS, low) and _CAPTION.search(s):
         problems.append("caption")
     if "?" in s:
         problems.append("question")
-    if "@" in s or (any(h in low for h in _URL_HINTS) and _URL.search(s)):
+    if "@" in s or (_has_hint("url", _URL_HINTS, low) and _URL.search(s)):
         problems.append("url")
     if _DANGLING.match(s):
         problems.append("dangling-start")
@@ -221,10 +231,56 @@ def sentence_problems(sentence: str) -> list[str]:
     return problems
 
 
+_TERMINAL_END = re.compile(r"(?<!\.\.)[.!](?:[\"'”’)\]]*)$")
+_CAPITAL_START = re.compile(r"[\"'“‘(]?[A-Z0-9]")
+_HINTS_AC: dict[str, ahocorasick.Automaton] = {}
+
+
+def _hints(name: str, hints: Iterable[str]) -> ahocorasick.Automaton:
+    """One automaton over a hint list: does a lowercased sentence hold any of them (one C call)."""
+    auto = _HINTS_AC.get(name)
+    if auto is None:
+        auto = ahocorasick.Automaton()
+        for h in hints:
+            auto.add_word(h, h)
+        auto.make_automaton()
+        _HINTS_AC[name] = auto
+    return auto
+
+
+def _has_hint(name: str, hints: Iterable[str], low: str) -> bool:
+    return next(_hints(name, hints).iter(low), None) is not None
+
+
+def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
+    """``not sentence_problems(sentence)``, with the cheap rules first (the summarizer's hot path).
+
+    ``nwords`` is ``len(words(sentence))`` when the caller has counted already.
+    """
+    s = sentence.strip()
+    if not s or "?" in s or "@" in s:
+        return False
+    if not _TERMINAL_END.search(s) or s.endswith(("…", "...")) or not _CAPITAL_START.match(s):
+        return False
+    if (len(words(s)) if nwords is None or s is not sentence else nwords) < 5:
+        return False
+    if s.count("(") != s.count(")") or s.count("[") != s.count("]") or s.count("“") != s.count("”") \
+            or s.count('"') % 2 or s.endswith((":", ";")):
+        return False
+    if _DANGLING.match(s):
+        return False
+    low = s.lower()
+    if (_has_hint("boiler", _BOILER_HINTS, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
+        return False
+    if _has_hint("caption", _CAPTION_HINTS, low) and _CAPTION.search(s):
+        return False
+    return not (_has_hint("url", _URL_HINTS, low) and _URL.search(s))
+
+
 def _is_fragment(s: str) -> bool:
-    if not re.search(r"(?<!\.\.)[.!](?:[\"'”’)\]]*)$", s) or s.endswith(("…", "...")):
+    if not _TERMINAL_END.search(s) or s.endswith(("…", "...")):
         return True  # no terminal punctuation, or a teaser cut "…"
-    if not re.match(r"[\"'“‘(]?[A-Z0-9]", s):
+    if not _CAPITAL_START.match(s):
         return True  # starts mid-sentence
     if len(words(s)) < 5:
         return True

@@ -1,0 +1,114 @@
+"""Literal prefilters must never skip a regex that would have matched.
+
+The fast paths of the content stage (topic keywords, the "exploited" detector, the summarizer's
+sentence rules) are only allowed to be faster, not different: each is checked against the slow
+path it replaces, on the project's own texts and on random texts built from the patterns' words.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from pathlib import Path
+
+import pytest
+
+from digest.intel import topics
+from digest.intel.prefilter import might_match, required_literals
+from digest.intel.text import clean_text, sentence_ok, sentence_problems, split_sentences
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.parametrize(("pattern", "expected"), [
+    ("ransom(?:s|ed)?", ("ransom",)),
+    (r"(?:data\ )?leak\ sites?", ("leak site",)),
+    (r"lockbit|play\ ransomware", ("lockbit", "play ransomware")),
+    (r"pleads?\ guilty", (" guilty",)),  # the longest mandatory run, not the first
+    ("trojans+", ("trojans",)),  # "+": one "s" is always there
+    ("colou?r", ("colo",)),
+    (r"(?:are\ |have\ been\ |)exploit", ("exploit",)),  # an empty alternative makes a group optional
+    (r"(?<=x)abc(?=y)", ("abc",)),  # lookarounds contribute nothing
+    (r"\bkev\b", ("kev",)),
+])
+def test_required_literals(pattern: str, expected: tuple[str, ...]) -> None:
+    assert required_literals(pattern, verbose=True) == expected
+
+
+@pytest.mark.parametrize("pattern", [
+    "a{b",  # a literal brace
+    "x(?i)y",  # inline flags
+    r"\w+",  # nothing literal
+    "abc|",  # an empty alternative matches everywhere
+    "(?:a|)",
+    r"(\d)\1",
+])
+def test_no_prefilter_when_unsure(pattern: str) -> None:
+    assert required_literals(pattern) is None
+    assert might_match(None, "anything")
+
+
+def _vocabulary() -> list[str]:
+    words: set[str] = set()
+    pats = [p.lower() for ps in topics._KEYWORDS.values() for p, _ in ps]
+    pats += [topics._EXPLOITED_LOW.pattern]
+    for p in pats:
+        words.update(re.findall(r"[a-z0-9-]+", p.replace(r"\ ", " ")))
+    words.update(["the", "a", "was", "were", "being", "actively", "data", "sites", "site", "in", "wild",
+                  "zero-day", "flaws", "hackers", "are", "have", "been", "exploited", "exploiting", "ransoms"])
+    return sorted(words)
+
+
+def test_prefilter_is_sound_on_random_texts() -> None:
+    """Wherever a keyword regex matches, its literals are present (so skipping is exact)."""
+    rnd = random.Random(7)
+    vocab = _vocabulary()
+    compiled = [(rx, lits) for ps in topics._COMPILED.values() for rx, _w, lits in ps]
+    compiled.append((topics._EXPLOITED_LOW, topics._EXPLOITED_LITERALS))
+    assert all(lits is not None for _rx, lits in compiled)  # every pattern got a prefilter
+    matched = 0
+    for _ in range(3000):
+        text = " ".join(rnd.choice(vocab) for _ in range(rnd.randint(2, 12)))
+        for rx, lits in compiled:
+            if rx.search(text):
+                matched += 1
+                assert might_match(lits, text), (rx.pattern[:60], text)
+    assert matched > 1000  # the texts do exercise the patterns
+
+
+def _project_texts() -> list[str]:
+    texts = [p.read_text(encoding="utf-8") for p in sorted((ROOT / "config" / "demo").rglob("*.html"))]
+    texts += [p.read_text(encoding="utf-8", errors="replace")
+              for p in sorted((ROOT / "tests" / "fixtures").rglob("*")) if p.is_file()]
+    texts += [line for line in (ROOT / "tests" / "data" / "actor_snippets.jsonl").read_text().splitlines()]
+    return texts
+
+
+def test_fast_paths_agree_with_the_slow_ones_on_project_texts() -> None:
+    n = 0
+    for raw in _project_texts():
+        text = clean_text(re.sub(r"<[^>]+>", "\n", raw))
+        for s in split_sentences(text):
+            n += 1
+            assert sentence_ok(s) == (not sentence_problems(s)), s
+        slow = any(topics._EXPLOITED.search(x) and not topics._NEGATED.search(x)
+                   for x in split_sentences(text[:10000]))
+        assert topics.is_exploited("", text) == slow
+    assert n > 500
+
+
+@pytest.mark.parametrize("sentence", [
+    "Subscribe to our newsletter for the latest news on ransomware gangs today.",
+    "Image credit: Getty Images shows the attackers at work in the field today.",
+    "Read more at https://example.com/story about this ransomware attack now.",
+    "However, the group denied any involvement in the breach at the company.",
+    "The group was seen in March (and again in May targeting banks.",
+    "Contact the team at press@example.com for details on the incident today.",
+    "Is the gang still active after the police operation in Europe last week?",
+    "the attackers moved laterally through the network over several weeks.",
+    "Attackers used stolen credentials to log in to the VPN of the victim.",
+    "Too short.",
+])
+def test_sentence_ok_matches_sentence_problems(sentence: str) -> None:
+    assert sentence_ok(sentence) == (not sentence_problems(sentence))
+
