@@ -5,7 +5,8 @@ Builds a local farm of N feeds x M article pages (../shared/tools/feedfarm.py wh
 a generator of the project's own), serves it on 127.0.0.1 and measures, in the same run:
 
 1. `digest poll` end to end into a fresh SQLite database: feeds/s, articles/s, time per stage,
-   peak memory (RSS of the poll process and of its extraction workers);
+   peak memory (RSS of the poll process and of its extraction workers); and the same poll with
+   analysis off (fetch, extract, store), the ceiling that analysis works under;
 2. trafilatura alone extracting the same pages with both cores (the bound for extraction);
 3. the polling step alone (fetch, parse, store; no page fetch/extraction) for digest and for the
    `reader` library's `update_feeds` on the same feeds;
@@ -194,6 +195,13 @@ def main() -> None:
         print("  stage seconds (summed over concurrent tasks): "
               + ", ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items())))
         print(f"  peak RSS: poll process {full['rss_mb']:.0f} MB, largest extraction worker {full['child_rss_mb']:.0f} MB")
+
+        cfg_noan = write_cfg(tmp / "noan.toml", tmp / "noan.db", fetch_pages=True)
+        noan = run_child(DIGEST_POLL.format(cfg=str(cfg_noan), feeds_txt=feeds_txt, repeat=False, analyse=False))
+        rate_noan = noan["new"] / noan["wall"]
+        print(f"  the same poll without analysis (fetch, extract, store only): {rate_noan:.0f} articles/s "
+              f"({rate_noan / traf_rate:.0%} of trafilatura alone): the ceiling that page fetching and serving "
+              f"on the same 2 cores leave, before any summary, topic or actor work")
 
         again = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=True, analyse=True))
         print(f"second poll, nothing new: {again['not_modified']:.0f}/{again['feeds']:.0f} feeds not modified, "
