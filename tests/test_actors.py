@@ -324,3 +324,16 @@ def test_every_name_in_an_alias_list_is_a_mention(rec: ActorRecognizer) -> None:
     assert {"APT28", "Sofacy", "Sednit", "Fancy Bear", "STRONTIUM"} <= set(hits[0].mentions)
     # without the alias list, a name that is also a malware family needs a group cue
     assert rec.detect("", "Researchers found a new Sednit sample on the server.") == []
+
+
+def test_learns_every_name_of_an_alias_list(rec: ActorRecognizer) -> None:
+    links = rec.learn_links("The group Sneaky Ferret, also known as Puffy Owl, Stinky Badger or UNC9999, hit banks.")
+    assert {(x.name_a, x.name_b) for x in links} == {("Sneaky Ferret", "Puffy Owl"), ("Sneaky Ferret", "Stinky Badger"),
+                                                   ("Sneaky Ferret", "UNC9999")}
+    [hit] = rec.detect("", "Stinky Badger hackers struck again, the group's third campaign.", links)
+    assert hit.name == "Sneaky Ferret"
+    # a list item is a name only where it ends (", Chinese officials denied" is no name)
+    links = rec.learn_links("Volt Typhoon, also known as Bronze Silhouette, Chinese officials denied the hacking group.")
+    assert [(x.name_a, x.name_b) for x in links] == [("Volt Typhoon", "Bronze Silhouette")]
+    # and the list must be about actors ("CDO, previously known as OLE Messaging or Active Messaging, is an API")
+    assert not rec.learn_links("CDO, previously known as OLE Messaging or Active Messaging, is an interface.")

@@ -822,6 +822,10 @@ _NEW_NAME = re.compile(
     r"(?:(?:known|tracked|referred\s+to)\s+(?:by\s+" + _VENDOR_TXT + r"\s+)?as|\baka|a\.k\.a\.?|\bdubbed|\bcalls\s+(?:it|them)|"
     r"\bcalled|\bnamed|rebranded\s+as|renamed\s+to|overlaps?\s+with)\s+(?:the\s+)?[\"“']?"
     r"(?P<n>[A-Z][\w$()-]*[\w$)](?:[ \t]+[A-Z0-9][\w$-]*[\w$]){0,2})")
+# one more name of a list after a naming phrase: ", Puffy Owl", " or Stinky Badger", ", and UNC6111"
+_LIST_MORE = re.compile(r"[*_\"”’']*(?:,[ \t]*(?:(?:and|or)[ \t]+)?|[ \t]+(?:and|or)[ \t]+|[ \t]*/[ \t]*)[\"“‘'*_]*"
+                        r"(?P<n>[A-Z][\w$()-]*[\w$)](?:[ \t]+[A-Z0-9][\w$-]*[\w$]){0,2})"
+                        r"(?=[*_\"”’']*(?:[,;)/.:]|[ \t]+(?:and|or)\b|[ \t]*$))")  # a list item ends there
 _HEAD_NAME = re.compile(
     r"(?<![\w$-])(?P<n>[A-Z][\w$-]*[\w$](?:[ \t]+[A-Z0-9][\w$-]*[\w$]){0,2})[ \t]*(?:,[ \t]*|\([ \t]*)?"
     r"(?=(?:also\s+|previously\s+|formerly\s+)?(?:known|tracked|referred\s+to)\s+(?:by\s+[^,.;]{2,60}\s+)?as\b|"
@@ -854,11 +858,21 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
     """The sentence's candidates plus unknown names that a link phrase introduces."""
     cands = list(cands)
     taken = [(c.start, c.end) for c in cands]
-    # unknown names right after a naming phrase ("also known as Sneaky Ferret")
+    # unknown names right after a naming phrase ("also known as Sneaky Ferret"), and the rest of a
+    # list of names that follows it ("also known as Sneaky Ferret, Puffy Owl or Stinky Badger")
+    spans: list[tuple[int, int, str]] = []
+    about_actors = _ACTOR_WORDS.search(sentence) is not None  # "CDO, previously known as OLE Messaging or ..."
     for m in _NEW_NAME.finditer(sentence):
-        s, e = m.span("n")
+        spans.append((*m.span("n"), m.group("n")))
+        pos = m.end("n")
+        for _ in range(6 if about_actors else 0):
+            more = _LIST_MORE.match(sentence, pos)
+            if more is None:
+                break
+            spans.append((*more.span("n"), more.group("n")))
+            pos = more.end("n")
+    for s, e, name in spans:
         s, e = s + offset, e + offset
-        name = m.group("n")
         while name.endswith(")") and name.count("(") < name.count(")"):
             name, e = name[:-1], e - 1
         k = norm(name)
