@@ -92,6 +92,15 @@ def serve(farm: Path, port: int) -> subprocess.Popen[bytes]:
     raise SystemExit("farm server did not start")
 
 
+def proc_cpu(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far (Linux /proc; 0 elsewhere)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def run_child(code: str) -> dict[str, float]:
     """Run ``code`` in a fresh interpreter; it prints one JSON line; add the children's peak RSS."""
     out = subprocess.run([PY, "-c", textwrap.dedent(code)], check=True, capture_output=True, text=True, cwd=ROOT)
@@ -116,7 +125,9 @@ kids = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
 c1 = time.process_time()
 warm = poll(store, cfg, feed_specs=specs) if {repeat!r} else None
 warm_cpu = time.process_time() - c1
-print(json.dumps({{"warm_cpu": warm_cpu, "warm_not_modified": warm.not_modified if warm else 0, "wall": wall, "cpu": cpu, "new": report.new_articles, "feeds": report.feeds,
+ru_s, ru_c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"self_cpu": ru_s.ru_utime + ru_s.ru_stime, "kids_cpu": ru_c.ru_utime + ru_c.ru_stime,
+                  "warm_cpu": warm_cpu, "warm_not_modified": warm.not_modified if warm else 0, "wall": wall, "cpu": cpu, "new": report.new_articles, "feeds": report.feeds,
                   "not_modified": report.not_modified, "failed": report.failed,
                   "rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "child_rss_mb": kids,
                   **{{"stage_" + k: v for k, v in report.stage_seconds.items()}}}}))
@@ -133,7 +144,10 @@ paths = sorted(glob.glob({pattern!r}))
 t0 = time.perf_counter()
 with ProcessPoolExecutor(2) as pool:
     total = sum(pool.map(ex, paths, chunksize=8))
-print(json.dumps({{"wall": time.perf_counter() - t0, "pages": len(paths), "chars": total}}))
+import resource
+ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(json.dumps({{"wall": time.perf_counter() - t0, "pages": len(paths), "chars": total,
+                  "cpu": ru.ru_utime + ru.ru_stime}}))
 """
 
 READER = """
@@ -186,7 +200,9 @@ def main() -> None:
         print(f"  (trafilatura alone with fast=True, as digest's first pass runs it: {quick_rate:.0f} pages/s)")
 
         cfg_full = write_cfg(tmp / "full.toml", tmp / "full.db", fetch_pages=True)
+        served0 = proc_cpu(server.pid)
         full = run_child(DIGEST_POLL.format(cfg=str(cfg_full), feeds_txt=feeds_txt, repeat=False, analyse=True))
+        served = proc_cpu(server.pid) - served0
         rate = full["new"] / full["wall"]
         print(f"digest poll end to end: {full['new']:.0f} articles from {full['feeds']:.0f} feeds in "
               f"{full['wall']:.1f}s = {rate:.0f} articles/s, {full['feeds'] / full['wall']:.1f} feeds/s "
@@ -194,6 +210,10 @@ def main() -> None:
         stages = {k[6:]: v for k, v in full.items() if k.startswith("stage_")}
         print("  stage seconds (summed over concurrent tasks): "
               + ", ".join(f"{k} {v:.1f}" for k, v in sorted(stages.items())))
+        per = 1000 / max(1, full["new"])
+        print(f"  CPU per article: {full['cpu'] * per:.1f} ms in the poll process (fetch, parse, store), "
+              f"{full['kids_cpu'] * per:.1f} ms in its extraction/analysis workers (start-up included), {served * per:.1f} ms in the "
+              f"farm's web server; trafilatura alone: {traf['cpu'] * 1000 / traf['pages']:.1f} ms per page")
         print(f"  peak RSS: poll process {full['rss_mb']:.0f} MB, largest extraction worker {full['child_rss_mb']:.0f} MB")
 
         cfg_noan = write_cfg(tmp / "noan.toml", tmp / "noan.db", fetch_pages=True)

@@ -227,7 +227,11 @@ def test_polling_step_alone_stores_the_feed_text_without_analysis(tmp_path: Path
         art = s.scalars(select(Article)).one()
         actors = s.scalar(select(func.count()).select_from(ArticleActor))
     assert "Akira ransomware gang claimed" in art.text
+    steps = {"actors", "topic", "summarize"}
     if analyse:
         assert art.summary and art.topic == "ransomware" and actors == 1
+        assert steps <= report.stage_seconds.keys()  # each analysis step is timed on its own
+        assert all(report.stage_seconds[k] > 0 for k in steps)
     else:
         assert art.summary == "" and art.topic == "other" and actors == 0
+        assert not steps & report.stage_seconds.keys()

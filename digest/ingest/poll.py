@@ -84,7 +84,7 @@ class _Done:
     analysis: Analysis | None
     published: datetime | None
     extract_seconds: float
-    analyse_seconds: float
+    analyse_seconds: dict[str, float] = field(default_factory=dict)  # per step: actors, topic, summarize
 
 
 _ANALYZER: Analyzer | None = None
@@ -113,12 +113,13 @@ def process_article(job: _Job) -> _Done:
             note = f"used the feed's text: {exc}"
     t1 = time.perf_counter()
     analysis: Analysis | None = None
+    seconds: dict[str, float] = {}
     if _ANALYZER is not None and job.analyse:
         try:
-            analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url)
+            analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url, seconds=seconds)
         except DigestError as exc:  # analysis must never lose an article
             log.warning("analysis failed for %s: %s", job.url, exc)
-    return _Done(text, note, analysis, published, t1 - t0, time.perf_counter() - t1)
+    return _Done(text, note, analysis, published, t1 - t0, seconds)
 
 
 def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links: set[str],
@@ -227,7 +228,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note,
                        need_date=item.entry.published is None, analyse=analyse)
             if not analyse and html is None:  # the polling step alone: store the feed's own text as is
-                done_ = _Done(job.fallback, job.fallback_note, None, None, 0.0, 0.0)
+                done_ = _Done(job.fallback, job.fallback_note, None, None, 0.0)
             elif executor is not None:
                 done_ = await loop.run_in_executor(executor, process_article, job)
             else:
@@ -235,7 +236,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             if html is not None and done_.note.startswith("used the feed's text"):
                 report.fallbacks += 1
             report.stage_seconds["extract"] += done_.extract_seconds
-            report.stage_seconds["analyse"] += done_.analyse_seconds
+            for step, secs in done_.analyse_seconds.items():
+                report.stage_seconds[step] += secs
             item.text, item.note, item.analysis = done_.text, done_.note, done_.analysis
             item.published = done_.published
             pages_done += 1
