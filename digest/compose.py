@@ -7,7 +7,7 @@ a link was learned still lands in the right group.
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
@@ -76,7 +76,15 @@ def display_aliases(actor: ActorHit, mentioned: Iterable[str] = ()) -> tuple[Ali
 
 
 def display_name(actor: ActorHit, mentioned: Iterable[str] = ()) -> str:
-    """The section title: the canonical name, unless the galaxy spells it in lower case ("medusa")."""
+    """The section title: the canonical name, as the stories spell it where the galaxy does not.
+
+    A galaxy name in lower case ("medusa") takes the stories' spelling ("Medusa"). A name the galaxy
+    shouts in capitals without a digit (CrowdStrike's "QUILTED TIGER") gives way to the name the
+    stories use most ("Patchwork"), and stays in the aka line. ``mentioned`` is most used first.
+    """
+    mentioned = list(mentioned)
+    if actor.name.isupper() and not any(ch.isdigit() for ch in actor.name):
+        return next((m for m in mentioned if not m.isupper()), actor.name)
     if not actor.name.islower():
         return actor.name
     mentioned = sorted(mentioned, key=str.isupper)  # "Medusa" before "MEDUSA"
@@ -189,8 +197,11 @@ def compose_issue(
     for actor_id in sorted(actor_sections, key=lambda a: (-len(actor_sections[a]), -coverage(actor_sections[a]),
                                                              actors[a].name.lower())):
         a = actors[actor_id]
-        mentioned = {m for st in actor_sections[actor_id] for x in st.actors if x.id == actor_id for m in x.mentions}
-        a = replace(a, name=display_name(a, mentioned), aliases=display_aliases(a, mentioned))
+        uses = Counter(m for st in actor_sections[actor_id] for x in st.actors if x.id == actor_id
+                       for m in set(x.mentions))
+        mentioned = sorted(uses, key=lambda m: (-uses[m], m))  # the name most stories use first
+        a = replace(a, name=display_name(a, mentioned))
+        a = replace(a, aliases=display_aliases(a, mentioned))
         sections.append(Section(key=f"actor-{a.id}", title=a.name, stories=tuple(actor_sections[actor_id]),
                                 actor=a, origin=origin_label(a.country)))
     titles = topic_titles or {"other": "Other News"}

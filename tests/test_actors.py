@@ -337,3 +337,28 @@ def test_learns_every_name_of_an_alias_list(rec: ActorRecognizer) -> None:
     assert [(x.name_a, x.name_b) for x in links] == [("Volt Typhoon", "Bronze Silhouette")]
     # and the list must be about actors ("CDO, previously known as OLE Messaging or Active Messaging, is an API")
     assert not rec.learn_links("CDO, previously known as OLE Messaging or Active Messaging, is an interface.")
+
+
+@pytest.mark.parametrize(("title", "text"), [
+    # a verb in a title-case headline is no actor, though the galaxy lists "Moonlight" (Molerats)
+    ("Dark Web Hackers Moonlight as Travel Agents", "Hackers are using stolen cards to book travel for clients."),
+    # a generic word beside a group word is no name
+    ("Web shells", "Web shell used by threat actors Actors have also modified the file name in many ways."),
+    # "X actors" are the users of X when the document calls X malware
+    ("Threat Actors Deploy LummaC2 Malware", "Obfuscation lets LummaC2 actors bypass defenses. LummaC2 malware "
+                                             "steals browser data."),
+])
+def test_real_feed_traps(rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+def test_ordinary_word_names_in_headlines_need_a_cue_after_them(rec: ActorRecognizer) -> None:
+    [hit] = rec.detect("Patchwork Hackers Target Pakistani Officials With New Backdoor", "Lures went to officials.")
+    assert "Patchwork" in hit.mentions
+    [hit] = rec.detect("New campaign", "The Foo Bar actors hit a school; Foo Bar is a new extortion crew.")
+    assert hit.name == "Foo Bar"  # an unknown name before "actors" is still a group when nothing says malware
+
+
+def test_a_name_ending_in_a_bracket_keeps_it(rec: ActorRecognizer) -> None:
+    [hit] = rec.detect("Europol Disrupts NoName057(16) Hacktivist Group", "The NoName057(16) group ran DDoS attacks.")
+    assert hit.mentions == ("NoName057(16)",)

@@ -115,3 +115,21 @@ def test_lower_case_galaxy_names_are_shown_as_the_articles_spell_them() -> None:
     assert display_name(medusa, ["MEDUSA", "Medusa"]) == "Medusa"
     assert display_name(ActorHit("ghost", "ghost"), []) == "Ghost"
     assert display_name(APT29, ["Cozy Bear"]) == "APT29"
+    # a name the galaxy shouts (CrowdStrike's style) gives way to the one the stories use most
+    tiger = ActorHit("quilted-tiger", "QUILTED TIGER", (Alias("QUILTED TIGER", "CrowdStrike"), Alias("Patchwork")))
+    assert display_name(tiger, ["Patchwork", "Dropping Elephant"]) == "Patchwork"
+    assert display_name(tiger, ["QUILTED TIGER"]) == "QUILTED TIGER"
+    assert display_name(ActorHit("apt-c-08", "APT-C-08"), ["Bitter"]) == "APT-C-08"  # a code stays
+
+
+def test_a_shouted_galaxy_name_gives_way_to_the_stories_name_and_moves_to_the_aka_line() -> None:
+    names = (Alias("QUILTED TIGER", "CrowdStrike"), Alias("Patchwork"), Alias("Dropping Elephant", "Symantec"))
+    tiger = ActorHit("quilted-tiger", "QUILTED TIGER", names, ("Patchwork",), "IN")
+    records = [rec(1, "Patchwork targets officials", actors=(tiger,)),
+               rec(2, "Patchwork again", actors=(tiger,), source="Other")]
+    issue = compose_issue(records, title="D", now=NOW, period_start=NOW - timedelta(days=1),
+                          cluster=by_groups([[1], [2]]), topic_titles=TOPICS)
+    [section] = issue.sections
+    assert section.title == "Patchwork" and section.actor.name == "Patchwork"
+    aka = [a.name for a in section.actor.aliases]
+    assert "QUILTED TIGER" in aka and "Patchwork" not in aka

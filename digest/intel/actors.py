@@ -135,10 +135,28 @@ former latest recent notorious prolific infamous sophisticated financially espio
 alleged likely possible local global international foreign domestic underground top major big large small
 independent individual single multiple various different distinct similar related affiliated associated
 everyone administrators administrator users user guests guest domain local system
+actor actors attacker attackers adversary adversaries operator operators
 """.strip()))
 #: last words of malware and tool names: "the BazaLoader threat actors" are its users, not a named group
 _MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|kit|ware|locker|crypt|miner|shell)$",
                            re.IGNORECASE)
+
+
+_MALWARE_NOUN = (r"(?:\s+\([^)]{1,30}\))?\s+(?:malware|information\s+stealer|infostealer|stealer|rat|"
+                 r"remote\s+access\s+trojan|trojan|loader|backdoor|botnet|spyware|implant)\b")
+
+
+def _called_malware(text: str, name: str) -> bool:
+    """Whether the document calls ``name`` malware ("LummaC2 malware", "LummaC2 information stealer")."""
+    return re.search(re.escape(name) + _MALWARE_NOUN, text, re.IGNORECASE) is not None
+
+
+def _title_case_line(text: str, pos: int) -> bool:
+    """Whether the line around ``pos`` is a headline in title case, where capitals say nothing."""
+    lo = text.rfind("\n", 0, pos) + 1
+    hi = text.find("\n", pos)
+    long_words = [w for w in text[lo:hi if hi >= 0 else len(text)].split() if len(w) > 3 and w[0].isalpha()]
+    return len(long_words) >= 4 and sum(w[0].isupper() for w in long_words) >= 0.8 * len(long_words)
 
 
 def _words(chunk: str) -> list[str]:
@@ -291,6 +309,8 @@ class ActorRecognizer:
                 continue  # overlaps a longer (or earlier) match: the longest leftmost wins
             last_end = e
             if source != "block":
+                if text[e:e + 1] == ")" and text.count("(", s, e) > text.count(")", s, e):
+                    e += 1  # "NoName057(16)": the key ends at "16", the name at its bracket
                 out.append(_Cand(s, e, text[s:e], key, source))
         return out
 
@@ -383,7 +403,7 @@ class ActorRecognizer:
         if text and self.conv.vendor_at(text, start):
             return False  # "one actor Intel 471 is tracking"
         if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
-                      or norm(name) in self.kb.malware_keys):
+                      or norm(name) in self.kb.malware_keys or (text and _called_malware(text, name))):
             return False
         k = norm(name)
         words = k.split()
@@ -445,14 +465,15 @@ class ActorRecognizer:
 
     # ------------------------------------------------------------------ precision rules
 
-    def _strong_cue(self, text: str, s: int, e: int) -> bool:
-        before = text[max(0, s - 45):s]
-        after = text[e:e + 45]
-        before = re.split(r"[.!?;\n]", before)[-1]
-        after = re.split(r"[.!?;\n]", after)[0]
-        bw = " ".join(_words(before)[-3:])
-        aw = " ".join(_words(after)[:6])
-        return bool(self._cue_before.search(bw) or self._cue_after.search(aw))
+    def _strong_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
+        """A group cue right before or after the name ("the hacker group X", "X hackers")."""
+        after = re.split(r"[.!?;\n]", text[e:e + 45])[0]
+        if self._cue_after.search(" ".join(_words(after)[:6])):
+            return True
+        if after_only:
+            return False
+        before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+        return bool(self._cue_before.search(" ".join(_words(before)[-3:])))
 
     def _doc_ransom(self, text: str) -> bool:
         memo = self._ransom_memo
@@ -517,6 +538,8 @@ class ActorRecognizer:
             if not ordinary and not self._doc_ransom(text):
                 return False
         if ordinary:
+            if _title_case_line(text, c.start):
+                return self._strong_cue(text, c.start, c.end, after_only=True)
             if self._strong_cue(text, c.start, c.end):
                 return True
             upper_form = any(f.isupper() for f in forms)
