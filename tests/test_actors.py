@@ -345,8 +345,8 @@ def test_learns_every_name_of_an_alias_list(rec: ActorRecognizer) -> None:
     # a generic word beside a group word is no name
     ("Web shells", "Web shell used by threat actors Actors have also modified the file name in many ways."),
     # "X actors" are the users of X when the document calls X malware
-    ("Threat Actors Deploy LummaC2 Malware", "Obfuscation lets LummaC2 actors bypass defenses. LummaC2 malware "
-                                             "steals browser data."),
+    ("Threat Actors Deploy LummaC2 Malware",
+     "Obfuscation lets LummaC2 actors bypass defenses. LummaC2 malware steals browser data."),
 ])
 def test_real_feed_traps(rec: ActorRecognizer, title: str, text: str) -> None:
     assert rec.detect(title, text) == []
