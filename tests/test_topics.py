@@ -57,6 +57,9 @@ def test_not_exploited(text: str) -> None:
         ("Security startup raises $50 million", "The funding round was led by investors.", "industry"),
         ("Mitel patches critical MiVoice flaw", "The vulnerability lets attackers bypass login; no exploitation known.",
          "industry"),
+        ("Microsoft is named a Leader in the 2025 Gartner Magic Quadrant for Endpoint Protection",
+         "Human-operated ransomware encounters surged. Defender stops ransomware and extortion attacks.", "industry"),
+        ("CrowdStrike Ranked #1 in 2025 Frost Radar for MDR", "The ransomware threat keeps growing.", "industry"),
         ("Japan finds object beyond Pluto", "Astronomers announced a small body in the outer solar system.", "other"),
     ],
 )
