@@ -199,6 +199,30 @@ def test_show_cli(app: AppContext) -> None:
     assert bad.exit_code != 0 and "no actor" in bad.output
 
 
+def test_show_lists_stored_articles_newest_first_with_dates(app: AppContext) -> None:
+    from datetime import UTC, datetime
+
+    from digest.store import Article, ArticleActor, Feed
+
+    store = app.open_store()
+    hit = ActorRecognizer.default().lookup("APT29")
+    assert hit is not None
+    with store.session() as s:
+        feed = Feed(url="https://news.example/feed.xml")
+        s.add(feed)
+        s.flush()
+        store.upsert_actors(s, [hit])
+        for day, title in ((3, "Cozy Bear phishes diplomats"), (9, "Midnight Blizzard hits a cloud provider")):
+            art = Article(feed_id=feed.id, guid=title, url=f"https://news.example/{day}", title=title,
+                          published_at=datetime(2026, 11, day, tzinfo=UTC), content_hash=title)
+            s.add(art)
+            s.flush()
+            s.add(ArticleActor(article_id=art.id, actor_id=hit.id, mentions=["APT29"]))
+    out = CliRunner().invoke(actors, ["show", "Cozy Bear"], obj=app).output
+    assert "2026-11-09  Midnight Blizzard hits a cloud provider  https://news.example/9" in out
+    assert out.index("2026-11-09") < out.index("2026-11-03  Cozy Bear phishes diplomats")
+
+
 def _update_kb(app: AppContext, path: Path, data: object):  # type: ignore[no-untyped-def]
     """Write ``data`` as JSON to ``path`` and run ``digest actors update-kb`` on it."""
     path.write_text(json.dumps(data), encoding="utf-8")

@@ -133,7 +133,7 @@ def show_cmd(ctx: click.Context, name: str) -> None:
     if articles is not None:
         click.echo("Articles:" if articles else "Articles: none stored")
         for a in articles:
-            when = a.published.date().isoformat() if getattr(a, "published", None) else "          "
+            when = (a.published_at or a.fetched_at).date().isoformat()
             click.echo(f"  {when}  {a.title}  {a.url}")
 
 

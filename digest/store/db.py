@@ -213,7 +213,8 @@ class Store:
         with self.session() as s:
             return list(s.scalars(select(Article).join(ArticleActor, ArticleActor.article_id == Article.id)
                                   .where(ArticleActor.actor_id == actor_id)
-                                  .order_by(Article.fetched_at.desc()).limit(limit)))
+                                  .order_by(func.coalesce(Article.published_at, Article.fetched_at).desc())
+                                  .limit(limit)))
 
     def actors_by_id(self, ids: Iterable[str]) -> dict[str, Actor]:
         ids = list(set(ids))
