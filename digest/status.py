@@ -2,15 +2,33 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from statistics import median
 from typing import Any
 
+from rich import box
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import func, select
 
 from .context import AppContext
+from .health import flagged_feeds
 from .store import Delivery, Issue, utcnow
+
+
+def ago(now: datetime, then: datetime | None) -> str:
+    """A short relative time: "just now", "12 min ago", "5 h ago", "3 d ago", or "never"."""
+    if then is None:
+        return "never"
+    secs = max(0, int((now - then).total_seconds()))
+    if secs < 60:
+        return "just now"
+    if secs < 3600:
+        return f"{secs // 60} min ago"
+    if secs < 2 * 86400:
+        return f"{secs // 3600} h ago"
+    return f"{secs // 86400} d ago"
 
 
 def print_status(app: AppContext, console: Console) -> None:
@@ -18,20 +36,34 @@ def print_status(app: AppContext, console: Console) -> None:
     cfg = app.config
     now = utcnow()
     rows = store.feed_rows(now)
-    table = Table(title="Feeds")
-    for col in ("feed", "last success", "last error", "fails", "7 days", "latency"):
-        table.add_column(col, overflow="fold")
-    flagged = 0
+    flags = {f.feed_id: f.reason for f in flagged_feeds(store, cfg, now)}
+    # the table keeps to short columns (it must read in 80 columns); errors are listed below it
+    table = Table(title="Feeds", box=box.SIMPLE_HEAD)
+    table.add_column("feed", no_wrap=True, overflow="ellipsis", max_width=30)
+    table.add_column("last ok", no_wrap=True, min_width=10)
+    for col in ("fails", "7 days", "latency"):
+        table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
+    table.add_column("state", no_wrap=True, min_width=7)
+    problems: list[str] = []
     for r in rows:
-        bad = r.consecutive_failures >= cfg.feeds.failure_alert_threshold
-        flagged += bad
-        table.add_row(("[red]! [/]" if bad else "") + (r.name or r.url),
-                      r.last_success_at.strftime("%Y-%m-%d %H:%M") if r.last_success_at else "never",
-                      (r.last_error or "")[:50], str(r.consecutive_failures), str(r.recent_count),
-                      f"{r.last_latency_ms} ms" if r.last_latency_ms is not None else "")
+        name = r.name or r.url
+        flag = flags.get(r.id)
+        state = "[red]flagged[/]" if flag else ("[yellow]error[/]" if r.consecutive_failures else "ok")
+        table.add_row(name, ago(now, r.last_success_at), str(r.consecutive_failures), str(r.recent_count),
+                      f"{r.last_latency_ms} ms" if r.last_latency_ms is not None else "", state)
+        if flag:
+            problems.append(f"  [red]![/] {escape(name)}: {escape(flag)}")
+        elif r.consecutive_failures and r.last_error:
+            problems.append(f"  - {escape(name)}: {escape(r.last_error)}")
     console.print(table)
+    if problems:
+        console.print("Problems:")
+        for line in problems:
+            console.print(line, overflow="fold")
+    flagged = len(flags)
     lat = [r.last_latency_ms for r in rows if r.last_latency_ms is not None]
-    console.print(f"{len(rows)} feeds, {flagged} flagged (>= {cfg.feeds.failure_alert_threshold} failures in a row)"
+    console.print(f"{len(rows)} feeds, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
+                  f"or silent far longer than usual)"
                   + (f", median latency {median(lat):.0f} ms" if lat else ""))
     with store.session() as s:
         last: Any = s.scalar(select(Issue).order_by(Issue.id.desc()).limit(1))

@@ -53,3 +53,33 @@ def test_a_feed_silent_far_longer_than_its_rhythm_is_flagged(config: Config) -> 
     with store.session() as s:
         s.get(Feed, feed.id).last_new_at = now - timedelta(days=2)
     assert flagged_feeds(store, config, now) == []
+
+
+def test_status_flags_silent_and_failing_feeds_and_lists_why(config: Config) -> None:
+    from rich.console import Console
+
+    from digest.context import AppContext
+    from digest.status import ago, print_status
+
+    app = AppContext(config)
+    store = app.open_store()
+    quiet, _ = store.add_feed("https://quiet.example/feed", "Quiet feed")
+    broken, _ = store.add_feed("https://broken.example/feed", "Broken feed")
+    now = utcnow()
+    with store.session() as s:
+        for i in range(5):
+            t = now - timedelta(days=40) + timedelta(hours=6 * i)
+            s.add(Article(feed_id=quiet.id, guid=f"g{i}", url=f"https://quiet.example/{i}", title="t",
+                          content_hash=f"h{i}", published_at=t, fetched_at=t))
+        row = s.get(Feed, quiet.id)
+        row.last_new_at, row.last_success_at = now - timedelta(days=39), now - timedelta(minutes=5)
+        row = s.get(Feed, broken.id)
+        row.consecutive_failures, row.last_error = 1, "HTTP 503"
+    console = Console(record=True, width=80)
+    print_status(app, console)
+    out = console.export_text()
+    assert "Quiet feed: nothing new for 39 days" in out
+    assert "Broken feed: HTTP 503" in out
+    assert "2 feeds, 1 flagged" in out
+    assert "5 min ago" in out and all(len(line) <= 80 for line in out.splitlines())
+    assert ago(now, None) == "never" and ago(now, now - timedelta(days=3)) == "3 d ago"
