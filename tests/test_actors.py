@@ -386,3 +386,11 @@ def test_ordinary_word_names_in_headlines_need_a_cue_after_them(rec: ActorRecogn
 def test_a_name_ending_in_a_bracket_keeps_it(rec: ActorRecognizer) -> None:
     [hit] = rec.detect("Europol Disrupts NoName057(16) Hacktivist Group", "The NoName057(16) group ran DDoS attacks.")
     assert hit.mentions == ("NoName057(16)",)
+
+
+def test_a_convention_that_encodes_a_motive_fills_it_in(rec: ActorRecognizer) -> None:
+    assert rec.conv.motive_of("Octo Tempest") == "Financial"  # Microsoft: Tempest = financially motivated
+    assert rec.conv.motive_of("Wizard Spider") == "Financial"  # CrowdStrike: Spider = eCrime
+    assert rec.conv.motive_of("Volt Typhoon") == ""  # Typhoon encodes an origin (China), not a motive
+    [hit] = rec.detect("Octo Tempest hackers hit airlines", "")
+    assert hit.name == "Scattered Spider" and hit.motivation == "Financial"

@@ -701,6 +701,8 @@ class ActorRecognizer:
             vendor = uf.vendors.get(norm(spelled)) or self.conv.vendor_of(spelled)
             aliases.append(Alias(spelled, vendor))
             country = country or self.conv.origin_of(spelled)
+        if not motivation:  # "Octo Tempest": Microsoft's Tempest family is financially motivated
+            motivation = next((m for a in aliases if (m := self.conv.motive_of(a.name))), "")
         return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
                         description=description, motivation=motivation)
 

@@ -45,6 +45,7 @@ class _Vendor:
     prefixes: dict[str, str]
     suffixes: tuple[str, ...]
     upper_suffixes: tuple[str, ...]
+    motives: dict[str, str]
 
 
 class Conventions:
@@ -66,11 +67,13 @@ class Conventions:
                 prefixes=dict(v.get("prefixes", {})),
                 suffixes=tuple(v.get("suffixes", ())),
                 upper_suffixes=tuple(v.get("upper_suffixes", ())),
+                motives=dict(v.get("motives", {})),
             ))
         self.family_stop = frozenset(names.get("family_stop", ()))
         self.prefix_stop = frozenset(names.get("prefix_stop", ()))
         self.suffix_stop = frozenset(w.lower() for w in names.get("suffix_stop", ()))
         self._families: dict[str, tuple[str, str]] = {}
+        self._motives = {word: motive for v in self.vendors for word, motive in v.motives.items()}
         self._prefixes: dict[str, tuple[str, str, bool]] = {}
         self._suffixes: list[tuple[str, str]] = []
         self._upper_suffixes: list[tuple[str, str]] = []
@@ -156,6 +159,14 @@ class Conventions:
         """The suspected origin encoded in ``name`` by its vendor's convention, if any."""
         c = self._classify(name)
         return c[1] if c else None
+
+    def motive_of(self, name: str) -> str:
+        """The motivation a family or prefix word encodes ("Octo Tempest": Financial), or ''."""
+        kind = self.kind_of(name)
+        if kind not in ("family", "prefix"):
+            return ""
+        words = name.split()
+        return self._motives.get(words[-1] if kind == "family" else words[0], "")
 
     def kind_of(self, name: str) -> str | None:
         """"code", "family", "prefix", "suffix" or "upper" when ``name`` follows a convention."""
