@@ -394,3 +394,20 @@ def test_a_convention_that_encodes_a_motive_fills_it_in(rec: ActorRecognizer) ->
     assert rec.conv.motive_of("Volt Typhoon") == ""  # Typhoon encodes an origin (China), not a motive
     [hit] = rec.detect("Octo Tempest hackers hit airlines", "")
     assert hit.name == "Scattered Spider" and hit.motivation == "Financial"
+
+
+def test_stored_links_are_prepared_once_and_grow_with_the_list(rec: ActorRecognizer) -> None:
+    """A worker passes one growing list of links for every article: same answers, no rebuild."""
+    links = [AliasLink(f"Velvet Okapi{i}", f"UNC{7000 + i}", "same") for i in range(300)]
+    links.append(AliasLink("Sneaky Ferret", "Puffy Owl", "same"))
+    text = "The Puffy Owl group and the Velvet Okapi12 crew hit banks; UNC7012 was named too."
+    first = rec.detect("", text, links)
+    chunks = list(rec._local.prepared.chunks)
+    again = rec.detect("", text, links)
+    assert again == first and rec._local.prepared.chunks == chunks  # the learned-name automata are reused
+    assert {h.name for h in first} == {"Sneaky Ferret", "Velvet Okapi12"}
+    links.append(AliasLink("Puffy Owl", "Stinky Badger", "same"))  # the list grows: only the tail is added
+    grown = rec.detect("", "Stinky Badger hackers returned.", links)
+    fresh = rec.detect("", "Stinky Badger hackers returned.", list(links))  # a new list: built from scratch
+    assert grown == fresh and len(grown) == 1
+    assert {"Sneaky Ferret", "Puffy Owl", "Stinky Badger"} <= {a.name for a in grown[0].aliases}
