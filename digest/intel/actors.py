@@ -691,6 +691,9 @@ class ActorRecognizer:
         """
         prepared, base_len = uf.prepared, uf.prepared_len
         out: list[ahocorasick.Automaton] = []
+        if prepared is not None and prepared.chunks and prepared.chunks[-1][0] > base_len:
+            prepared = None  # a copy older than the cached chunks: cover its names on their own
+            base_len = 0
         if prepared is not None and base_len:
             chunks = prepared.chunks
             done = chunks[-1][0] if chunks else 0
