@@ -235,3 +235,26 @@ def test_polling_step_alone_stores_the_feed_text_without_analysis(tmp_path: Path
     else:
         assert art.summary == "" and art.topic == "other" and actors == 0
         assert not steps & report.stage_seconds.keys()
+
+
+def test_a_poll_with_nothing_new_starts_no_pool_and_loads_no_links(tmp_path: Path, http_server: LocalHTTPServer,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.config import load_config
+    from digest.ingest import poll as poll_mod
+    from digest.ingest.feedlist import FeedSpec
+
+    http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml", "ETag": '"v1"'},
+                      not_modified_etag='"v1"')
+    cfg_file = write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n")
+    config = load_config(cfg_file, env={})
+    store = Store.open(config)
+    spec = [FeedSpec(http_server.url("/good.xml"))]
+    starts: list[bool] = []
+    real_start = poll_mod._Pool.start
+    monkeypatch.setattr(poll_mod._Pool, "start", lambda self: starts.append(True) or real_start(self))
+    assert poll_mod.poll(store, config, feed_specs=spec).new_articles == 1
+    assert starts == [True]  # a new entry to analyse: the pool starts (and loads the stored links)
+    starts.clear()
+    again = poll_mod.poll(store, config, feed_specs=spec)
+    assert again.not_modified == 1 and again.new_articles == 0
+    assert starts == []  # nothing new: no pool, no analyzer, no stored links loaded

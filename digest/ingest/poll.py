@@ -151,8 +151,37 @@ def _workers(config: Config) -> int:
     return config.feeds.extract_workers or max(1, os.cpu_count() or 1)
 
 
+class _Pool:
+    """The extraction/analysis pool, started only when a poll finds something new.
+
+    A poll with nothing new (the common case for a worker polling every few minutes) then loads
+    neither the stored alias links nor an analyzer, and starts no processes.
+    """
+
+    def __init__(self, store: Store, config: Config, workers: int, analyse: bool) -> None:
+        self.store, self.config, self.workers, self.analyse = store, config, workers, analyse
+        self.executor: Executor | None = None
+        self.started = False
+
+    def start(self) -> Executor | None:
+        """The pool (None: work in this process), started on first use."""
+        if not self.started:
+            self.started = True
+            links = self.store.alias_links()
+            if self.workers > 1:
+                self.executor = ProcessPoolExecutor(max_workers=self.workers, initializer=_init_worker,
+                                                    initargs=(self.config, links))
+            elif self.analyse:
+                _init_worker(self.config, links)
+        return self.executor
+
+    def close(self) -> None:
+        if self.executor is not None:
+            self.executor.shutdown(wait=True, cancel_futures=True)
+
+
 async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: Progress | None,
-                executor: Executor | None, analyse: bool = True) -> PollReport:
+                pool: _Pool, analyse: bool = True) -> PollReport:
     report = PollReport(feeds=len(feeds))
     fc = config.feeds
     t0 = time.perf_counter()
@@ -202,6 +231,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
         report.stage_seconds["fetch"] += time.perf_counter() - t0 - report.stage_seconds["parse"]
         if not new:
             return report
+        executor = pool.start() if fc.fetch_pages or analyse else None
 
         # pages: fetch concurrently; extract and analyse in the pool as each page arrives
         loop = asyncio.get_running_loop()
@@ -355,14 +385,8 @@ def poll(store: Store, config: Config, *, due_only: bool = False, progress: Prog
     if not feeds:
         return PollReport()
     workers = _workers(config) if analyse or config.feeds.fetch_pages else 1  # nothing for a pool to do
-    links = store.alias_links()
-    executor: Executor | None = None
-    if workers > 1:
-        executor = ProcessPoolExecutor(max_workers=workers, initializer=_init_worker, initargs=(config, links))
-    elif analyse:
-        _init_worker(config, links)
+    pool = _Pool(store, config, workers, analyse)
     try:
-        return asyncio.run(_poll(store, config, feeds, progress, executor, analyse))
+        return asyncio.run(_poll(store, config, feeds, progress, pool, analyse))
     finally:
-        if executor is not None:
-            executor.shutdown(wait=True, cancel_futures=True)
+        pool.close()

@@ -216,13 +216,13 @@ def sentence_problems(sentence: str) -> list[str]:
     if not s:
         return ["empty"]
     low = s.lower()
-    if (_has_hint("boiler", _BOILER_HINTS, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
+    if (_has_hint(_BOILER_AC, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
         problems.append("boilerplate")
-    if _has_hint("caption", _CAPTION_HINTS, low) and _CAPTION.search(s):
+    if _has_hint(_CAPTION_AC, low) and _CAPTION.search(s):
         problems.append("caption")
     if "?" in s:
         problems.append("question")
-    if "@" in s or (_has_hint("url", _URL_HINTS, low) and _URL.search(s)):
+    if "@" in s or (_has_hint(_URL_AC, low) and _URL.search(s)):
         problems.append("url")
     if _DANGLING.match(s):
         problems.append("dangling-start")
@@ -233,23 +233,22 @@ def sentence_problems(sentence: str) -> list[str]:
 
 _TERMINAL_END = re.compile(r"(?<!\.\.)[.!](?:[\"'”’)\]]*)$")
 _CAPITAL_START = re.compile(r"[\"'“‘(]?[A-Z0-9]")
-_HINTS_AC: dict[str, ahocorasick.Automaton] = {}
 
 
-def _hints(name: str, hints: Iterable[str]) -> ahocorasick.Automaton:
-    """One automaton over a hint list: does a lowercased sentence hold any of them (one C call)."""
-    auto = _HINTS_AC.get(name)
-    if auto is None:
-        auto = ahocorasick.Automaton()
-        for h in hints:
-            auto.add_word(h, h)
-        auto.make_automaton()
-        _HINTS_AC[name] = auto
+def _automaton(hints: Iterable[str]) -> ahocorasick.Automaton:
+    """One automaton over a hint list: whether a lowercased sentence holds any of them is one C call."""
+    auto = ahocorasick.Automaton()
+    for h in hints:
+        auto.add_word(h, h)
+    auto.make_automaton()
     return auto
 
 
-def _has_hint(name: str, hints: Iterable[str], low: str) -> bool:
-    return next(_hints(name, hints).iter(low), None) is not None
+_BOILER_AC, _CAPTION_AC, _URL_AC = _automaton(_BOILER_HINTS), _automaton(_CAPTION_HINTS), _automaton(_URL_HINTS)
+
+
+def _has_hint(auto: ahocorasick.Automaton, low: str) -> bool:
+    return next(auto.iter(low), None) is not None
 
 
 def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
@@ -270,11 +269,11 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
     if _DANGLING.match(s):
         return False
     low = s.lower()
-    if (_has_hint("boiler", _BOILER_HINTS, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
+    if (_has_hint(_BOILER_AC, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
         return False
-    if _has_hint("caption", _CAPTION_HINTS, low) and _CAPTION.search(s):
+    if _has_hint(_CAPTION_AC, low) and _CAPTION.search(s):
         return False
-    return not (_has_hint("url", _URL_HINTS, low) and _URL.search(s))
+    return not (_has_hint(_URL_AC, low) and _URL.search(s))
 
 
 def _is_fragment(s: str) -> bool:
