@@ -27,6 +27,7 @@ import re
 import tomllib
 from collections import defaultdict
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -60,6 +61,7 @@ _MITRE_SUFFIX = re.compile(r"\s+-\s+G\d{4}$")
 _JUNK_NAME = re.compile(r"^(?:G\d{4}|S\d{4}|Subgroup:.*)$")
 
 
+@lru_cache(maxsize=65536)
 def norm(name: str) -> str:
     """The matching key of a name: lower case, every run of non-alphanumerics one space."""
     return _NON_ALNUM.sub(" ", name.lower()).strip()
