@@ -53,10 +53,12 @@ def main() -> None:
         ("digest detect_batch", lambda: rec.detect_batch(docs)),
         ("baseline lookup", lambda: [base.detect(t, x) for _i, t, x in docs]),
     ):
-        t0 = time.perf_counter()
-        fn()
-        dt = time.perf_counter() - t0
-        print(f"{label:32} {dt:6.2f} s  {mb / dt:6.1f} MB/s")
+        dt = float("inf")
+        for _ in range(3):  # the best of three: this machine is shared and noisy
+            t0 = time.perf_counter()
+            fn()
+            dt = min(dt, time.perf_counter() - t0)
+        print(f"{label:32} {dt:6.2f} s  {mb / dt:6.1f} MB/s  (best of 3)")
 
     # A running worker passes the stored alias links (months of them) with every article. They are
     # applied once and reused while the list grows; a new list each call rebuilds them (the peer).
