@@ -187,7 +187,8 @@ class _Parser:
 
     def quantifier(self, peek_only: bool = False) -> bool | None:
         """Consume a quantifier; return True when it allows zero repeats, False when not, None if absent."""
-        self._skip_verbose() if not peek_only else None
+        if not peek_only:
+            self._skip_verbose()
         if self.i >= len(self.p):
             return None
         ch = self.p[self.i]
