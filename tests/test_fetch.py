@@ -145,3 +145,16 @@ def test_global_concurrency_is_limited(http_server: LocalHTTPServer) -> None:
 def test_get_outside_context_is_a_programming_error() -> None:
     with pytest.raises(RuntimeError):
         asyncio.run(Fetcher(CFG).get("http://127.0.0.1:1/"))
+
+
+def test_a_cookie_set_on_a_redirect_hop_is_sent_on_the_next(http_server: LocalHTTPServer) -> None:
+    """Consent walls set a cookie and redirect back; responses without Set-Cookie skip the jar."""
+    from httpserver import Response
+
+    http_server.handler("/wall", lambda req: Response(302, {"Location": "/feed.xml",
+                                                            "Set-Cookie": "consent=yes; Path=/"}))
+    http_server.route("/feed.xml", body=b"<rss/>", content_type="application/rss+xml")
+    result = fetch(http_server.url("/wall"))
+    assert result.status == 200 and result.content == b"<rss/>"
+    assert http_server.requests[-1].headers.get("Cookie") == "consent=yes"
+    assert "Cookie" not in http_server.requests[0].headers
