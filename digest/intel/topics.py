@@ -123,13 +123,12 @@ _KEYWORDS: dict[str, list[tuple[str, float]]] = {
         ((r"launch(?:es|ed)?|releases?|released|announc(?:es|ed)|partnership|product|platform|feature|rolls?\ out|"
          r"rolling\ out|customers|market|revenue|earnings|layoffs?|ceo|ciso|hires?|appoint(?:s|ed)"), 0.7),
         (r"vulnerabilit(?:y|ies)|flaws?|patch(?:es|ed)?|security\ updates?|fix(?:es|ed)?|bug\ bounty|advisory", 1.0),
-        # analyst reports and awards: vendor marketing, whatever threats the text goes on about
+        # analyst reports: vendor marketing, whatever threats the text goes on about
         ((r"gartner|forrester|gigaom|idc\ marketscape|frost\ radar|magic\ quadrant|named\ (?:a|the)\ (?:leader|"
-          r"strong\ performer|fast\ mover|visionary|challenger)|ranked\ \#?1|awards?|awarded"), 4.0),
+          r"strong\ performer|fast\ mover|visionary|challenger)|ranked\ \#?1"), 4.0),
     ],
 }
 # matched against lower-cased text: case-sensitive matching of lower-case patterns is much faster
-# than re.IGNORECASE (the patterns hold no upper-case escapes)
 # than re.IGNORECASE (the patterns hold no upper-case escapes); each carries the literals one of
 # which any match contains, so a pattern whose literals are absent is not searched at all
 _COMPILED = {
