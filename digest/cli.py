@@ -11,6 +11,7 @@ from typing import Any
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -86,7 +87,7 @@ def _feed_specs(app: AppContext) -> list[Any]:
 
     path = app.config.feeds_path()
     if not path.exists():
-        err.print(f"[yellow]feeds file {path} not found; polling the feeds in the database only[/]")
+        err.print(f"[yellow]feeds file {escape(str(path))} not found; polling the feeds in the database only[/]")
         return []
     return load_feeds_toml(path)
 
@@ -98,7 +99,7 @@ def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
     with progress_bar(not quiet) as update:
         report = poll(store, app.config, due_only=due_only, progress=update, feed_specs=_feed_specs(app))
     for url, reason in report.errors:
-        err.print(f"[yellow]feed failed[/] {url}: {reason}", highlight=False, soft_wrap=True)
+        err.print(f"[yellow]feed failed[/] {escape(url)}: {escape(reason)}", highlight=False, soft_wrap=True)
     click.echo(report.summary())
     from .health import alert_operator
 
@@ -167,7 +168,7 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
                              progress=(lambda d, t: update("sending", d, t)) if update else None)
     if outcome.report is not None:
         for line in outcome.report.errors[:20]:
-            err.print(f"[yellow]not delivered[/] {line}", highlight=False)
+            err.print(f"[yellow]not delivered[/] {escape(str(line))}", highlight=False)
     click.echo(outcome.message)
 
 
@@ -210,7 +211,7 @@ def feeds_remove(ctx: click.Context, url: str) -> None:
     click.echo(f"removed {url}: it is no longer polled; its articles are kept")
     path = app.config.feeds_path()
     if path.exists() and url.strip() in path.read_text(encoding="utf-8", errors="replace"):
-        err.print(f"[yellow]note[/]: {path} still lists it; delete it there too, or it stays in the list as removed")
+        err.print(f"[yellow]note[/]: {escape(str(path))} still lists it; delete it there too, or it stays in the list as removed")
 
 
 @feeds_group.command("import")
@@ -224,7 +225,7 @@ def feeds_import(ctx: click.Context, file: Path) -> None:
     store = _app(ctx).open_store()
     added = sum(1 for spec in specs if store.add_feed(spec.url, spec.name, spec.kind)[1])
     for p in problems[:50]:
-        err.print(f"[yellow]skipped[/] {p}", highlight=False)
+        err.print(f"[yellow]skipped[/] {escape(str(p))}", highlight=False)
     if len(problems) > 50:
         err.print(f"... and {len(problems) - 50} more skipped")
     click.echo(f"imported {file}: {added} added, {len(specs) - added} already present, {len(problems)} skipped")
@@ -253,8 +254,8 @@ def feeds_list(ctx: click.Context, as_json: bool) -> None:
     for col in ("feed", "kind", "last success", "last error", "fails", "articles"):
         table.add_column(col, overflow="fold")
     for r in rows:
-        table.add_row((r.name or r.url) + ("" if r.active else " (removed)"), r.kind, _when(r.last_success_at),
-                      (r.last_error or "")[:60],
+        table.add_row(escape(r.name or r.url) + ("" if r.active else " (removed)"), r.kind, _when(r.last_success_at),
+                      escape((r.last_error or "")[:60]),
                       str(r.consecutive_failures), str(r.article_count))
     out.print(table)
     click.echo(f"{len(rows)} feeds")
@@ -340,7 +341,7 @@ def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
             address = normalise_address(raw)
         except InvalidAddressError as exc:
             invalid += 1
-            err.print(f"[yellow]skipped line {n}[/]: {exc}", highlight=False)
+            err.print(f"[yellow]skipped line {n}[/]: {escape(str(exc))}", highlight=False)
             continue
         sub, changed = store.add_subscriber(address, confirmed=confirmed)
         added += changed
@@ -350,7 +351,7 @@ def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
                 send_confirmation(store, app.config, sub)
                 mailed += 1
             except MailError as exc:
-                err.print(f"[yellow]confirmation not sent[/] {address}: {exc}", highlight=False)
+                err.print(f"[yellow]confirmation not sent[/] {escape(address)}: {escape(str(exc))}", highlight=False)
     click.echo(f"imported {file}: {added} added, {unchanged} unchanged, {invalid} invalid"
                + (f", {mailed} confirmation mails sent" if not confirmed else ""))
 

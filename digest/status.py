@@ -46,10 +46,10 @@ def print_status(app: AppContext, console: Console) -> None:
     table.add_column("state", no_wrap=True, min_width=7)
     problems: list[str] = []
     for r in rows:
-        name = r.name or r.url
+        name = r.name or r.url  # from the feed itself: printed as text, never as rich markup
         flag = flags.get(r.id)
         state = "[red]flagged[/]" if flag else ("[yellow]error[/]" if r.consecutive_failures else "ok")
-        table.add_row(name, ago(now, r.last_success_at), str(r.consecutive_failures), str(r.recent_count),
+        table.add_row(escape(name), ago(now, r.last_success_at), str(r.consecutive_failures), str(r.recent_count),
                       f"{r.last_latency_ms} ms" if r.last_latency_ms is not None else "", state)
         if flag:
             problems.append(f"  [red]![/] {escape(name)}: {escape(flag)}")

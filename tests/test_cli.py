@@ -157,3 +157,18 @@ def test_feeds_list_shows_the_feeds_file_before_any_poll(smtp_config_file: Path,
                                          'kind = "vendor"\n')
     out = invoke(smtp_config_file, "feeds", "list", "--json").output
     assert '"url": "https://v.example/rss"' in out and '"kind": "vendor"' in out
+
+
+def test_bad_lines_that_look_like_console_markup_are_printed_as_text(smtp_config_file: Path, tmp_path: Path) -> None:
+    """Imported files and feed titles are untrusted: "[/x]" is text, not a markup tag that aborts the run."""
+    subs = tmp_path / "subs.txt"
+    subs.write_text("a@example.org\n[/bold]not-an-address\nc@example.org\n")
+    result = invoke(smtp_config_file, "subscribers", "import", "--confirmed", str(subs))
+    assert result.exit_code == 0 and "2 added, 0 unchanged, 1 invalid" in result.output
+    assert "[/bold]not-an-address" in result.output
+    urls = tmp_path / "urls.txt"
+    urls.write_text("https://a.example/feed\n[/oops] not a url\n")
+    result = invoke(smtp_config_file, "feeds", "import", str(urls))
+    assert result.exit_code == 0 and "1 added, 0 already present, 1 skipped" in result.output
+    invoke(smtp_config_file, "feeds", "add", "https://b.example/feed", "--name", "[/x] Odd [red]feed")
+    assert "[/x] Odd [red]feed" in invoke(smtp_config_file, "feeds", "list").output

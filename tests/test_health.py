@@ -72,6 +72,7 @@ def test_status_flags_silent_and_failing_feeds_and_lists_why(config: Config) -> 
     now = utcnow()
     quiet = _quiet_feed(store, "Quiet feed", now)
     broken, _ = store.add_feed("https://broken.example/feed", "Broken feed")
+    store.add_feed("https://odd.example/feed", "[/oops] [bold]Odd[/bold]")  # a feed's own title is not markup
     with store.session() as s:
         s.get(Feed, quiet.id).last_success_at = now - timedelta(minutes=5)
         row = s.get(Feed, broken.id)
@@ -81,6 +82,6 @@ def test_status_flags_silent_and_failing_feeds_and_lists_why(config: Config) -> 
     out = console.export_text()
     assert "Quiet feed: nothing new for 39 days" in out
     assert "Broken feed: HTTP 503" in out
-    assert "2 feeds, 1 flagged" in out
+    assert "3 feeds, 1 flagged" in out and "[/oops] [bold]Odd[/bold]" in out
     assert "5 min ago" in out and all(len(line) <= 80 for line in out.splitlines())
     assert ago(now, None) == "never" and ago(now, now - timedelta(days=3)) == "3 d ago"

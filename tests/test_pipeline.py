@@ -93,7 +93,7 @@ def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server:
     http_server.route("/empty.xml", body=b"<?xml version='1.0'?><rss version='2.0'><channel><title>E</title>"
                       b"</channel></rss>", headers={"Content-Type": "application/rss+xml"})
     http_server.route("/slow.xml", body=GOOD_RSS, delay=8.0)
-    feeds = {"good": "/good.xml", "html": "/html.xml", "missing": "/404.xml", "invalid": "/invalid.xml",
+    feeds = {"good": "/good.xml", "html": "/html.xml", "missing": "/404[/x].xml", "invalid": "/invalid.xml",
              "empty": "/empty.xml", "slow": "/slow.xml"}
     toml = "".join(f'[[feed]]\nname = "{n}"\nurl = "{http_server.url(p)}"\n\n' for n, p in feeds.items())
     (tmp_path / "feeds.toml").write_text(toml)
