@@ -411,3 +411,11 @@ def test_stored_links_are_prepared_once_and_grow_with_the_list(rec: ActorRecogni
     fresh = rec.detect("", "Stinky Badger hackers returned.", list(links))  # a new list: built from scratch
     assert grown == fresh and len(grown) == 1
     assert {"Sneaky Ferret", "Puffy Owl", "Stinky Badger"} <= {a.name for a in grown[0].aliases}
+
+
+def test_a_family_name_written_in_capitals_is_still_the_vendors(rec: ActorRecognizer) -> None:
+    assert rec.conv.vendor_of("HAZY TIGER") == "CrowdStrike" and rec.conv.origin_of("HAZY TIGER") == "India"
+    assert rec.conv.motive_of("WIZARD SPIDER") == "Financial"
+    assert rec.conv.vendor_of("BRONZE UNION") == "Secureworks"  # an upper-case prefix convention first
+    [hit] = rec.detect("Bitter APT hackers target Pakistan", "")
+    assert Alias("HAZY TIGER", "CrowdStrike") in hit.aliases  # who calls it what, for the aka line

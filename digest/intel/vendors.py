@@ -139,6 +139,9 @@ class Conventions:
                 vendor, origin, upper = self._prefixes[a]
                 if not upper or b.isupper():
                     return vendor, origin or None, "prefix"
+            if name.isupper() and b.title() in self._families and a.title() not in self.family_stop:
+                vendor, origin = self._families[b.title()]  # the galaxies write "HAZY TIGER" too
+                return vendor, origin or None, "family"
         if len(parts) == 1 and name[:1].isupper():
             low = name.lower()
             for s, vendor in self._suffixes:
@@ -165,8 +168,8 @@ class Conventions:
         kind = self.kind_of(name)
         if kind not in ("family", "prefix"):
             return ""
-        words = name.split()
-        return self._motives.get(words[-1] if kind == "family" else words[0], "")
+        word = name.split()[-1 if kind == "family" else 0]
+        return self._motives.get(word) or self._motives.get(word.title(), "")
 
     def kind_of(self, name: str) -> str | None:
         """"code", "family", "prefix", "suffix" or "upper" when ``name`` follows a convention."""
