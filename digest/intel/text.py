@@ -259,14 +259,7 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
     s = sentence.strip()
     if not s or "?" in s or "@" in s:
         return False
-    if not _TERMINAL_END.search(s) or s.endswith(("…", "...")) or not _CAPITAL_START.match(s):
-        return False
-    if (len(words(s)) if nwords is None or s is not sentence else nwords) < 5:
-        return False
-    if s.count("(") != s.count(")") or s.count("[") != s.count("]") or s.count("“") != s.count("”") \
-            or s.count('"') % 2 or s.endswith((":", ";")):
-        return False
-    if _DANGLING.match(s):
+    if _is_fragment(s, nwords if s is sentence else None) or _DANGLING.match(s):
         return False
     low = s.lower()
     if (_has_hint(_BOILER_AC, low) or low.startswith(_BOILER_STARTS)) and _BOILERPLATE.search(s):
@@ -276,12 +269,13 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
     return not (_has_hint(_URL_AC, low) and _URL.search(s))
 
 
-def _is_fragment(s: str) -> bool:
+def _is_fragment(s: str, nwords: int | None = None) -> bool:
+    """Not a whole sentence; ``nwords`` is ``len(words(s))`` when the caller has counted already."""
     if not _TERMINAL_END.search(s) or s.endswith(("…", "...")):
         return True  # no terminal punctuation, or a teaser cut "…"
     if not _CAPITAL_START.match(s):
         return True  # starts mid-sentence
-    if len(words(s)) < 5:
+    if (len(words(s)) if nwords is None else nwords) < 5:
         return True
     # unbalanced quotes or brackets: a sentence cut out of a quotation
     if s.count("(") != s.count(")") or s.count("[") != s.count("]"):
