@@ -6,12 +6,17 @@ The recognizer and summarizer are built once per process and reused for every ar
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from .config import Config
 from .models import ActorHit, AliasLink, TopicInfo
+
+if TYPE_CHECKING:
+    from .intel.editorial import Judgment
 
 
 @dataclass(frozen=True)
@@ -61,6 +66,13 @@ class Analyzer:
 
     def detect(self, title: str, text: str) -> list[ActorHit]:
         return self.recognizer.detect(title, text, self.links)
+
+    def judge(self, title: str, text: str, *, actors: Sequence[ActorHit], source: str = "",
+              source_kind: str = "news", published: datetime | None = None) -> Judgment:
+        """The editorial judgment (section, CVE flags, sponsored, importance, primary actor)."""
+        from .intel.editorial import judge
+
+        return judge(title, text, actors=actors, source=source, source_kind=source_kind, published=published)
 
 
 def kb_dir(config: Config) -> Path | None:

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
+from .intel.editorial import Judgment
 from .models import ActorHit, Alias, IssueContent, Section, StoryItem
 
 ORIGIN_NAMES = {
@@ -39,6 +40,7 @@ class ArticleRecord:
     cves: tuple[str, ...] = ()
     exploited: bool = False
     actors: tuple[ActorHit, ...] = field(default=())
+    judgment: Judgment | None = None  # digest.intel.editorial: primary actor, section, CVE flags, importance
 
 
 MAX_AKA = 6

@@ -38,6 +38,8 @@ class NewsletterConfig:
     list_id: str = ""
     unsubscribe_mailto: str = ""
     max_stories: int = 60
+    include_sponsored: bool = False
+    first_issue_hours: int = 24
 
 
 @dataclass(frozen=True)
@@ -244,6 +246,7 @@ def _validate(cfg: Config) -> None:
         "summarizer.max_words": cfg.summarizer.max_words,
         "stories.window_hours": cfg.stories.window_hours,
         "newsletter.max_stories": cfg.newsletter.max_stories,
+        "newsletter.first_issue_hours": cfg.newsletter.first_issue_hours,
     }
     for key, value in positive.items():
         if value <= 0:

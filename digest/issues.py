@@ -47,11 +47,13 @@ def load_records(store: Store, config: Config, start: datetime, end: datetime) -
     out: list[ArticleRecord] = []
     for art, feed, _mentions in rows:
         actors: tuple[ActorHit, ...] = tuple(analyzer.detect(art.title, art.text)) if analyzer else ()
+        judgment = analyzer.judge(art.title, art.text, actors=actors, source=feed.name or feed.url,
+                                  source_kind=feed.kind, published=art.published_at) if analyzer else None
         out.append(ArticleRecord(
             id=art.id, title=art.title, url=art.url, text=art.text, summary=art.summary,
             source=feed.name or feed.url, source_kind=feed.kind, published=art.published_at,
             fetched=art.fetched_at, topic=art.topic, cves=tuple(art.cves or ()), exploited=art.exploited,
-            actors=actors))
+            actors=actors, judgment=judgment))
     return out
 
 
