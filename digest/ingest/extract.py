@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import trafilatura
 
 from ..errors import ExtractError
+from ..intel.text import QUOTE_MARK
 
 __all__ = ["MAX_HTML_BYTES", "MIN_TEXT_CHARS", "Extracted", "drop_boilerplate", "extract_article"]
 
@@ -122,7 +123,29 @@ def _run(html: bytes | str, url: str, *, recall: bool, metadata: bool = True) ->
     )
     if doc is None or isinstance(doc, dict):  # as_dict is off: a Document or None
         return "", "", None
-    return doc.text or "", doc.title or "", doc.date
+    return _mark_quotes(doc.text or "", doc.body), doc.title or "", doc.date
+
+
+def _mark_quotes(text: str, body: object) -> str:
+    """Prefix the lines of blockquotes and embedded posts with ``QUOTE_MARK``.
+
+    They stay in the text (actors and stories may be named there) but a summary never quotes them:
+    a sentence of a quoted tweet or a pulled quote reads as the digest's own claim.
+    """
+    if body is None or not text:
+        return text
+    quoted: set[str] = set()
+    for q in body.iter("quote"):  # type: ignore[attr-defined]
+        pieces = [q.text or ""]
+        for child in q:
+            pieces.extend(("".join(child.itertext()), child.tail or ""))
+        for piece in pieces:
+            for line in piece.splitlines():
+                if line.strip():
+                    quoted.add(" ".join(line.split()))
+    if not quoted:
+        return text
+    return "\n".join(QUOTE_MARK + ln if " ".join(ln.split()) in quoted else ln for ln in text.split("\n"))
 
 
 def extract_article(html: bytes | str, url: str, *, metadata: bool = True) -> Extracted:

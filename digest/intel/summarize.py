@@ -160,7 +160,62 @@ def _score(s: _Sentence, title_tokens: frozenset[str], entities: Sequence[str], 
         score -= 0.4
     elif s.nwords > 45:
         score -= 0.2
+    if credit == 0.0 and s.nwords < 10 and not _has_specifics(s.text):
+        score -= 0.5  # a hook ("Ransomware is a massive problem.") names nothing a reader could follow up
     return score
+
+
+_SPECIFIC = re.compile(r"\d|(?<=[\w,;:)\]] )[A-Z][A-Za-z0-9]|\b[A-Z]{2,}")
+
+
+def _is_hook(s: _Sentence, entities: Sequence[str]) -> bool:
+    """A short line that names nothing ("Ransomware is a massive problem.", "Coincidences can and do happen.")."""
+    if s.nwords >= 10 or _has_specifics(s.text):
+        return False
+    low = s.text.lower()
+    return not any(_has_term(low, e.lower()) for e in entities)
+
+
+def _has_specifics(text: str) -> bool:
+    """A figure, or a name past the first word (a capitalised word inside the sentence, an acronym)."""
+    return _SPECIFIC.search(text) is not None
+
+
+#: what a headline says that the summary must carry too when the article does
+_TITLE_FACTS = re.compile(r"\b(?:zero[- ]days?|0-days?|actively\ exploited|exploited|under\ attack|in\ the\ wild)\b",
+                          re.IGNORECASE | re.VERBOSE)
+
+
+def _key_facts(title: str, key_terms: Sequence[str]) -> list[str]:
+    """Facts a summary should carry: the caller's key terms (actors, CVEs) and the headline's exploit words."""
+    facts = [t for t in key_terms if t]
+    facts.extend(extract_cves(title))
+    for m in _TITLE_FACTS.finditer(title):
+        word = m.group(0).lower()
+        facts.append("zero-day" if word.startswith(("zero", "0-")) else "exploit")
+    return facts
+
+
+def _carries(s: _Sentence, fact: str) -> bool:
+    low = s.text.lower()
+    f = fact.lower()
+    if f == "zero-day":
+        return any(x in low for x in ("zero-day", "zero day", "0-day", "exploited", "in the wild"))
+    if f == "exploit":
+        return any(x in low for x in ("exploit", "in the wild", "under attack", "zero-day", "zero day"))
+    return _has_term(low, f)
+
+
+def _redundant(a: _Sentence, b: _Sentence) -> bool:
+    """The same fact twice: most content words shared, or the same figures with many words shared."""
+    j = _jaccard(a.tokens, b.tokens)
+    if j > 0.5:
+        return True
+    nums_a, nums_b = set(_NUMBER.findall(a.text)), set(_NUMBER.findall(b.text))
+    return bool(nums_a and nums_a == nums_b and j > 0.3)
+
+
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 
 def _has_term(haystack: str, term: str) -> bool:
@@ -198,6 +253,9 @@ def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms:
     title_tokens = frozenset(content_tokens(title))
     entities = key_entities(title, text, key_terms)
     ranked = sorted(cands, key=lambda s: (-_score(s, title_tokens, entities, key_terms), s.index))
+    hooks = [s for s in ranked if _is_hook(s, entities)]
+    if len(ranked) - len(hooks) >= 2:
+        ranked = [s for s in ranked if s not in hooks]
     chosen: list[_Sentence] = []
     budget = max_words
     for s in ranked:
@@ -207,12 +265,34 @@ def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms:
             continue
         if title_tokens and _jaccard(s.tokens, title_tokens) > 0.8 and len(cands) > 1:
             continue  # a restated headline adds nothing under the headline
-        if any(_jaccard(s.tokens, c.tokens) > 0.6 for c in chosen):
+        if any(_redundant(s, c) for c in chosen):
             continue
         chosen.append(s)
         budget -= s.nwords
+    chosen = _with_key_fact(chosen, ranked, _key_facts(title, key_terms), max_words)
     chosen.sort(key=lambda s: s.index)
     return " ".join(s.text for s in chosen)
+
+
+def _with_key_fact(chosen: list[_Sentence], ranked: list[_Sentence], facts: Sequence[str],
+                   max_words: int) -> list[_Sentence]:
+    """A summary that drops the story's key fact (its actor, CVE, "zero-day") takes a sentence that has it.
+
+    The best-ranked sentence carrying the first missing fact replaces the weakest chosen ones until it
+    fits; the lede stays when it can.
+    """
+    for fact in facts:
+        if not chosen or any(_carries(c, fact) for c in chosen):
+            continue
+        carrier = next((r for r in ranked if r not in chosen and _carries(r, fact)
+                        and not any(_redundant(r, c) for c in chosen)), None)
+        if carrier is None:
+            continue
+        kept = list(chosen)
+        while kept and (sum(k.nwords for k in kept) + carrier.nwords > max_words or len(kept) >= 3):
+            kept.pop()  # chosen is in rank order: the weakest goes first
+        return [*kept, carrier]
+    return chosen
 
 
 class ExtractiveSummarizer:
@@ -267,6 +347,11 @@ def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
         problems.append("too-short: one sentence although two usable sentences fit")
     if len(sentences) > 3:
         problems.append(f"too-long: {len(sentences)} sentences")
+    toks = [frozenset(content_tokens(x)) for x in sentences]
+    for i in range(len(toks)):
+        for j in range(i + 1, len(toks)):
+            if _jaccard(toks[i], toks[j]) > 0.6:
+                problems.append(f"repeat: {sentences[j][:80]}")
     return problems
 
 

@@ -17,6 +17,7 @@ from functools import lru_cache
 import ahocorasick
 
 __all__ = [
+    "QUOTE_MARK",
     "STOPWORDS",
     "clean_text",
     "content_tokens",
@@ -34,9 +35,25 @@ _TAG = re.compile(r"<[^>]+>")
 _SCRIPT = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 
 
+_BLOCKQUOTE = re.compile(r"<blockquote\b[^>]*>(.*?)</blockquote\s*>", re.IGNORECASE | re.DOTALL)
+#: a line of quoted matter (a blockquote, an embedded post): kept in the text, never quoted in a summary
+QUOTE_MARK = "> "
+
+
+def _mark_quote(m: re.Match[str]) -> str:
+    inner = _TAG.sub(" ", _TAG_BREAK.sub("\n", m.group(1)))
+    lines = [ln.strip() for ln in inner.split("\n") if ln.strip()]
+    return "\n" + "\n".join(QUOTE_MARK + ln for ln in lines) + "\n"
+
+
 def html_to_text(markup: str) -> str:
-    """Plain text of an HTML fragment: block tags become line breaks, entities decoded."""
+    """Plain text of an HTML fragment: block tags become line breaks, entities decoded.
+
+    Lines of a blockquote (a quoted post, an embedded tweet) start with :data:`QUOTE_MARK`.
+    """
     s = _SCRIPT.sub(" ", markup)
+    if "<blockquote" in s.lower():
+        s = _BLOCKQUOTE.sub(_mark_quote, s)
     s = _TAG_BREAK.sub("\n", s)
     s = _TAG.sub(" ", s)
     return clean_text(html.unescape(s))
@@ -74,6 +91,8 @@ def clean_text(text: str) -> str:
 _ABBREVIATIONS = frozenset(
     ["mr", "mrs", "ms", "dr", "prof", "sr", "jr", "st", "vs", "etc", "inc", "corp", "co", "ltd", "llc", "plc", "gmbh", "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "no", "nos", "fig", "figs", "gen", "gov", "sen", "rep", "lt", "col", "capt", "sgt", "cmdr", "adm", "approx", "dept", "est", "mt", "ave", "al", "ca", "cf", "op", "vol", "pp", "ed", "eds", "rev", "hon", "pres", "supt", "det", "insp", "u.s", "u.k", "u.n", "e.u", "e.g", "i.e", "a.m", "p.m", "ph.d", "m.d", "b.a", "m.a", "u.s.a"]
 )
+# abbreviations that are followed by a number ("Art. 361", "Sec. 4"); plain words otherwise ("state of the art.")
+_NUMBERED = frozenset(["art", "arts", "sec", "secs", "para", "paras", "ch", "chap", "reg", "cl", "ss", "p", "pt"])
 # words that, after "U.S." and the like, show a new sentence has begun
 _SENTENCE_STARTERS = frozenset(
     ["the", "a", "an", "it", "this", "that", "these", "those", "he", "she", "they", "we", "i", "in", "on", "at", "but", "however", "meanwhile", "according", "as", "its", "their", "his", "her", "our", "there", "some", "many", "most", "after", "before", "while", "when", "since"]
@@ -98,6 +117,8 @@ def _is_boundary(chunk: str, end: int, punct: str, following: str) -> bool:
         if word in ("e.g", "i.e", "cf"):
             return False
         return next_word in _SENTENCE_STARTERS
+    if word in _NUMBERED and following[:1].isdigit():
+        return False  # "Art. 361", "Sec. 4(b)": a reference, not the end of a sentence
     if word in _ABBREVIATIONS:
         if word in ("inc", "corp", "co", "ltd", "llc", "plc", "gmbh", "etc", "al"):
             return next_word in _SENTENCE_STARTERS
@@ -160,10 +181,11 @@ _BOILERPLATE = re.compile(
     this\ (?:article|story)\ (?:was|has|is)|in\ this\ (?:article|post|blog)|leave\ a\ (?:comment|reply)|
     download\ (?:our|now|the\ (?:full\ )?(?:report|whitepaper|e-?book))|register\ (?:now|here|today)|
     webinar|our\ podcast|(?:our|your)\ inbox|join\ (?:us|our)\b|tags?:|filed\ under|last\ updated|
-    editor'?s\ note|free\ trial|request\ a\ demo|learn\ more|get\ started|let\ us\ know|
+    editor['’]?s\ note|free\ trial|request\ a\ demo|learn\ more|get\ started|let\ us\ know|
     you\ (?:might|may)\ also\ like|recommended\ for\ you|trending\ now|most\ popular|don'?t\ miss|
     (?:please\ )?enable\ javascript|skip\ to\ (?:main\ )?content)|©|^(?:posted|written|published)\ (?:by|in|on)\b|
-    ^(?:note|update|updated|editor'?s\ note|disclosure|sponsored|advertisement)\s*[:\-–—]|^by\ [A-Z][a-z]+\ [A-Z][a-z]+\s*(?:[|,–—-]|$)""",
+    ^(?:note|update|updated|editor'?s\ note|disclosure|sponsored|advertisement)\s*[:\-–—]|^by\ [A-Z][a-z]+\ [A-Z][a-z]+\s*(?:[|,–—-]|$)|
+    ^by\ (?:the\ )?[^.]{0,60}\b(?:team|staff|desk|unit|editors?|newsroom|contributors?|reporters?)\.?$""",
     re.IGNORECASE | re.VERBOSE,
 )
 _CAPTION = re.compile(
@@ -176,12 +198,27 @@ _CAPTION = re.compile(
 _URL = re.compile(r"(?:https?://|www\.|hxxps?://)\S+|\b[\w-]+(?:\.[\w-]+)*\.(?:com|org|net|io|gov|html?|php)\b(?:/\S*)?",
                   re.IGNORECASE)
 _DANGLING = re.compile(
-    r"""^(?:[\"'“‘(])?(?:he|she|they|them|it|its|his|her|their|this|that|these|those|such|there|here|
+    r"""^(?:[\"'“‘(])?(?:he|she|they|them|it|its|his|her|their|
+    (?:this|that|these|those)(?!\ (?:week|year|month|morning|afternoon|evening|weekend|quarter|summer|winter|spring|
+    fall|autumn)\b)|such|there|here|
     however|but|and|or|so|also|additionally|moreover|furthermore|meanwhile|still|yet|instead|thus|
     therefore|hence|then|nevertheless|nonetheless|otherwise|likewise|similarly|besides|again|plus|
     as\ a\ result|as\ such|in\ addition|in\ turn|on\ the\ other\ hand|in\ contrast|by\ contrast|
     for\ example|for\ instance|in\ that\ case|at\ the\ same\ time|even\ so|after\ that|
-    the\ (?:former|latter|same)|said|according\ to\ (?:him|her|them|the\ (?:company|researchers|report)))\b""",
+    the\ (?:former|latter|same)|said|according\ to\ (?:him|her|them|the\ (?:company|researchers|report))|
+    (?:more|most|even\ more)\ importantly|what['’]s\ more|on\ top\ of\ (?:that|this)|both|neither|either|another|
+    despite\ (?:this|that|these|those|it)|because\ of\ (?:this|that)|in\ the\ meantime|
+    (?:in|at|on|inside|within|from|with|for|under|during|after|before|through|beyond|to)\ (?:this|that|these|those|
+    such|both)\b(?!\ (?:year|week|month|morning|afternoon|evening|weekend|quarter)\b)|
+    in\ (?:doing\ so|response)|by\ doing\ so|to\ (?:this|that)\ end|as\ (?:mentioned|noted|explained|described|
+    discussed|shown|seen)\ (?:above|below|earlier|before|previously)|
+    the\ (?:new|same|other|second|third|latter|former)\ [\w-]+\ (?:was|were|is|are|has|had|have|will|would|can|could)|
+    let['’]s|let\ us|interestingly|importantly|ironically|curiously|(?:un)?surprisingly|luckily|(?:un)?fortunately|
+    admittedly|that\ said|having\ said\ that|in\ fact|indeed|of\ course|after\ all|even\ then|at\ least|
+    in\ the\ (?:blog\ )?(?:post|article|report|advisory|paper|document|video|interview))\b|
+    ^(?:al)?though,|
+    ^(?:[\w’'-]+\ ){0,4}(?:this|that|these|those)\ (?!(?:week|year|month|morning|afternoon|evening|weekend|quarter|
+    summer|winter|spring|fall|autumn)\b)[\w-]+(?:\ [\w-]+)?,""",
     re.IGNORECASE | re.VERBOSE,
 )
 # cheap substring tests that must hold before the (slower) regexes above can match
@@ -200,6 +237,47 @@ _CAPTION_HINTS = ("image", "photo", "picture", "figure", "fig.", "screenshot", "
                   "pictured")
 _URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".io", ".gov", ".htm", ".php")
 
+
+# newsroom furniture and ad copy that the boilerplate rule does not name
+_FURNITURE = re.compile(
+    r"""\b(?:can\ be\ (?:found|read|seen|viewed|downloaded)\ (?:here|below|online)|(?:is|are)\ available\ here|
+    reached\ out\ to\b.{0,80}\b(?:comment|update|hear\ back|respond)|will\ update\ (?:this|the|our)\ (?:post|article|story|
+    report)|(?:did\ not|didn['’]t|has\ not|hasn['’]t|have\ not|haven['’]t)\ (?:yet\ |immediately\ )?(?:respond(?:ed)?|replied)\ to
+    \ (?:a|our|an|multiple|repeated|the)?\ ?(?:email(?:ed)?\ )?(?:requests?|inquir(?:y|ies)|questions?)|declined\ to\ comment|
+    (?:could\ not|couldn['’]t)\ be\ reached\ for\ comment|editor['’]?s\ note|this\ (?:post|article|story)\ (?:has\ been|was)
+    \ updated|(?:^|\ )updated?\ \(|this\ (?:blog|post|write-?up)\b|(?:have|got)\ a\ tip\b|
+    limited[\ -]time|\d+\s?%\ off\b|promo\ code|coupon|use\ (?:the\ )?code\b|for\ (?:just|only)\ [$€£]|save\ (?:up\ to\ )?[$€£]\d|
+    free\ shipping|affiliate\ (?:link|commission)|(?:buy|shop|order)\ now|best\ (?:vpn|antivirus|password\ manager)s?\b|
+    deals?\ of\ the\ (?:day|week))""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_FURNITURE_HINTS = (
+    "can be", "available here", "reached out", "will update", "respond", "replied", "declined to comment",
+    "be reached", "editor", "updated", "update (", "this blog", "this post", "this write", "a tip", "limited",
+    "% off", "%off", "promo", "coupon", "code", "for just", "for only", "save ", "shipping", "affiliate", " now",
+    "best vpn", "best antivirus", "best password", "deal",
+)
+# a sentence that points at something the summary does not show: a figure, a table, a list below
+_DEICTIC = re.compile(
+    r"""\b(?:(?:the|this|these|that)\ (?:table|image|figure|screenshot|chart|graph|diagram|video|picture|map|list|
+    graphic|infographic|snippet|code|listing)s?\ (?:above|below|here)|(?:shown|listed|seen|pictured|illustrated|
+    depicted|displayed|outlined|detailed|summari[sz]ed|included)\ (?:above|below|here)|
+    ^the\ (?:image|screenshot|photo|picture|figure|chart|graphic)s?\b|(?:in|see)\ (?:figure|fig\.|table|
+    image|listing)\ \d+|(?:figure|table)\ \d+\ (?:above|below)|as\ follows|the\ following)\b|^below\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
+_DEICTIC_HINTS = ("above", "below", "here", "figure", "fig.", "table", "listing", "follow", "the image",
+                  "the screenshot", "the photo", "the picture", "the chart", "the graphic")
+# first person singular outside quotation marks: a blogger's aside or a quote cut loose from its speaker
+_QUOTED = re.compile(r"[“\"][^”\"]*[”\"]")
+_FIRST_PERSON_I = re.compile(
+    r"(?<!War )(?<!Phase )(?<!Part )(?<!Type )(?<!Level )(?<!Stage )(?<!Tier )(?<!Class )(?<!Category )"
+    r"\bI(?:['’](?:m|ve|ll|d))?\b(?=\s+[a-z]|['’])|\b(?:my|me|myself)\b")
+# references left empty when the link was dropped: "(see: )", "[]", "()"
+_EMPTY_REF = re.compile(r"\(\s*(?:see|cf\.?|source|via|link)?:?\s*\)|\[\s*\]")
+# a sentence that starts as the tail of another: "361, part 3 of Art."
+_CONTINUATION = re.compile(r"^\d[\d.]*,\s|^\d{1,2}[.)]\s*[A-Z]")  # also a numbered list item: "1.Indicator one"
+_ABBREV_END = re.compile(r"\b(?:Art|Arts|Sec|Secs|No|Nos|Vol|Para|Ch|Chap|Fig|Figs|pp?|cf|approx|vs)\.$")
 
 _READER_WORD = re.compile(r"[^\s]*[A-Za-z0-9][^\s]*")
 
@@ -228,6 +306,21 @@ def sentence_problems(sentence: str) -> list[str]:
         problems.append("dangling-start")
     if _is_fragment(s):
         problems.append("fragment")
+    problems.extend(_context_problems(s, low))
+    return problems
+
+
+def _context_problems(s: str, low: str) -> list[str]:
+    """The rules about context: quoted matter, furniture and ads, pointers, a first-person aside."""
+    problems: list[str] = []
+    if s.startswith(">"):
+        problems.append("quote: from a blockquote or an embedded post")
+    if _has_hint(_FURNITURE_AC, low) and _FURNITURE.search(s):
+        problems.append("boilerplate")
+    if _has_hint(_DEICTIC_AC, low) and _DEICTIC.search(s):
+        problems.append("deictic: points at something the summary does not show")
+    if ("i" in low or "m" in low) and _FIRST_PERSON_I.search(_QUOTED.sub(" ", s) if ("“" in s or '"' in s) else s):
+        problems.append("first-person")
     return problems
 
 
@@ -245,6 +338,7 @@ def _automaton(hints: Iterable[str]) -> ahocorasick.Automaton:
 
 
 _BOILER_AC, _CAPTION_AC, _URL_AC = _automaton(_BOILER_HINTS), _automaton(_CAPTION_HINTS), _automaton(_URL_HINTS)
+_FURNITURE_AC, _DEICTIC_AC = _automaton(_FURNITURE_HINTS), _automaton(_DEICTIC_HINTS)
 
 
 def _has_hint(auto: ahocorasick.Automaton, low: str) -> bool:
@@ -266,7 +360,9 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
         return False
     if _has_hint(_CAPTION_AC, low) and _CAPTION.search(s):
         return False
-    return not (_has_hint(_URL_AC, low) and _URL.search(s))
+    if _has_hint(_URL_AC, low) and _URL.search(s):
+        return False
+    return not _context_problems(s, low)
 
 
 def _is_fragment(s: str, nwords: int | None = None) -> bool:
@@ -282,6 +378,8 @@ def _is_fragment(s: str, nwords: int | None = None) -> bool:
         return True
     if s.count("“") != s.count("”") or s.count('"') % 2:
         return True
+    if _CONTINUATION.match(s) or _ABBREV_END.search(s) or ("(" in s or "[" in s) and _EMPTY_REF.search(s):
+        return True  # the tail of a split sentence, a cut at "Art.", a reference whose link was dropped
     return bool(s.endswith((":", ";")))
 
 
