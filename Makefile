@@ -30,6 +30,7 @@ test: $(STAMP)
 eval: $(STAMP)
 	$(BIN)/digest actors eval
 	$(BIN)/digest eval-content
+	$(BIN)/digest eval-summaries
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

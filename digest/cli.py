@@ -394,12 +394,14 @@ def _mount_optional() -> None:
     """Attach the command groups that live beside their stages."""
     from .intel.actors_cli import actors
     from .intel.content_cli import content_eval_cmd, stories, summarize_cmd
+    from .intel.summary_eval import summaries_eval_cmd
     from .web.cli import serve_cmd
 
     cli.add_command(actors)
     cli.add_command(summarize_cmd, "summarize")
     cli.add_command(stories, "stories")
     cli.add_command(content_eval_cmd, "eval-content")
+    cli.add_command(summaries_eval_cmd, "eval-summaries")
     cli.add_command(serve_cmd, "serve")
 
 

@@ -269,9 +269,20 @@ def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms:
             continue
         chosen.append(s)
         budget -= s.nwords
+    if len(chosen) < 2:
+        chosen = _best_pair(ranked, max_words) or chosen
     chosen = _with_key_fact(chosen, ranked, _key_facts(title, key_terms), max_words)
     chosen.sort(key=lambda s: s.index)
     return " ".join(s.text for s in chosen)
+
+
+def _best_pair(ranked: list[_Sentence], max_words: int) -> list[_Sentence]:
+    """The best-ranked two sentences that fit together, when the greedy pass found room for one only."""
+    for i, a in enumerate(ranked):
+        for b in ranked[i + 1:]:
+            if a.nwords + b.nwords <= max_words and not _redundant(a, b):
+                return [a, b]
+    return []
 
 
 def _with_key_fact(chosen: list[_Sentence], ranked: list[_Sentence], facts: Sequence[str],
@@ -347,6 +358,10 @@ def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
         problems.append("too-short: one sentence although two usable sentences fit")
     if len(sentences) > 3:
         problems.append(f"too-long: {len(sentences)} sentences")
+    source = " ".join(clean_text(text).split())
+    for s in sentences:
+        if " ".join(s.split()) not in source:
+            problems.append(f"not-from-article: {s[:80]}")
     toks = [frozenset(content_tokens(x)) for x in sentences]
     for i in range(len(toks)):
         for j in range(i + 1, len(toks)):
@@ -356,5 +371,12 @@ def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
 
 
 def _two_fit(usable: list[_Sentence], max_words: int) -> bool:
-    lengths = sorted(s.nwords for s in usable)
-    return len(lengths) >= 2 and lengths[0] + lengths[1] <= max_words
+    """Two usable sentences that fit together and do not say the same thing."""
+    short = sorted(usable, key=lambda s: s.nwords)
+    for i, a in enumerate(short):
+        for b in short[i + 1:]:
+            if a.nwords + b.nwords > max_words:
+                break
+            if not _redundant(a, b):
+                return True
+    return False

@@ -64,6 +64,8 @@ _TEASER_TAIL = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s
 
 
 _TEASER_ENDS = ("]", ")", "…", "...")
+_SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!,? \d)")
+_MD_LINK = re.compile(r"\[(\[?[^\[\]\n]{0,300}\]?)\]\([^)\s]{0,500}\)")
 _GLUED = re.compile(r"([a-z]{3}[.!?])([A-Z][A-Za-z]+\s)")
 _GLUED_HINT = re.compile(r"[.!?][A-Z]")
 
@@ -80,6 +82,10 @@ def clean_text(text: str) -> str:
         s = re.sub(r" *\n *", "\n", s)
     if "\n\n\n" in s:
         s = re.sub(r"\n{3,}", "\n\n", s)
+    if ", " in s and _SPACED_THOUSANDS.search(s):  # "2, 501, 324 people" -> "2,501,324 people"
+        s = _SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(", ", ","), s)
+    if "](" in s or "**" in s:  # Markdown: a link keeps its words, emphasis marks go
+        s = _MD_LINK.sub(lambda m: "" if m.group(1).startswith("[") else m.group(1), s).replace("**", "")
     if _GLUED_HINT.search(s):
         s = _GLUED.sub(r"\1 \2", s)  # "economy.Yet this" -> "economy. Yet this"
     lines = [_TEASER_TAIL.sub("", ln) if ln.endswith(_TEASER_ENDS) else ln for ln in s.split("\n")]
@@ -123,7 +129,8 @@ def _is_boundary(chunk: str, end: int, punct: str, following: str) -> bool:
         if word in ("inc", "corp", "co", "ltd", "llc", "plc", "gmbh", "etc", "al"):
             return next_word in _SENTENCE_STARTERS
         return False
-    return not (len(word) == 1 and m.group(1).isupper())  # an initial: "J. Smith"
+    glued = m.start() > 0 and before[m.start() - 1].isalnum()  # "M00nD3V." ends a name, not an initial
+    return not (len(word) == 1 and m.group(1).isupper() and not glued)  # an initial: "J. Smith"
 
 
 def _split_block(block: str) -> list[str]:
@@ -184,6 +191,7 @@ _BOILERPLATE = re.compile(
     editor['’]?s\ note|free\ trial|request\ a\ demo|learn\ more|get\ started|let\ us\ know|
     you\ (?:might|may)\ also\ like|recommended\ for\ you|trending\ now|most\ popular|don'?t\ miss|
     (?:please\ )?enable\ javascript|skip\ to\ (?:main\ )?content)|©|^(?:posted|written|published)\ (?:by|in|on)\b|
+    ^the\ post\b.{0,300}\bappeared\b|\bno\ results?\ view\ all\ results?\b|
     ^(?:note|update|updated|editor'?s\ note|disclosure|sponsored|advertisement)\s*[:\-–—]|^by\ [A-Z][a-z]+\ [A-Z][a-z]+\s*(?:[|,–—-]|$)|
     ^by\ (?:the\ )?[^.]{0,60}\b(?:team|staff|desk|unit|editors?|newsroom|contributors?|reporters?)\.?$""",
     re.IGNORECASE | re.VERBOSE,
@@ -216,7 +224,10 @@ _DANGLING = re.compile(
     let['’]s|let\ us|interestingly|importantly|ironically|curiously|(?:un)?surprisingly|luckily|(?:un)?fortunately|
     admittedly|that\ said|having\ said\ that|in\ fact|indeed|of\ course|after\ all|even\ then|at\ least|
     in\ the\ (?:blog\ )?(?:post|article|report|advisory|paper|document|video|interview))\b|
-    ^(?:al)?though,|
+    ^(?:al)?though,|^(?:notably|essentially|basically|lastly|finally|secondly|thirdly|next),|
+    ^(?:in\ the\ (?:final|last|next)|further\ (?:analysis|investigation|research|digging))\b|
+    ^the\ [\w-]+(?:\ [\w-]+)?\ (?:is|was|are|were|has|have|had|can|will)\ also\b|
+    ^[^,]{0,40},\ (?:this|these|those)\ (?!(?:week|year|month|morning|afternoon|evening|weekend|quarter)\b)|
     ^(?:[\w’'-]+\ ){0,4}(?:this|that|these|those)\ (?!(?:week|year|month|morning|afternoon|evening|weekend|quarter|
     summer|winter|spring|fall|autumn)\b)[\w-]+(?:\ [\w-]+)?,""",
     re.IGNORECASE | re.VERBOSE,
@@ -228,9 +239,9 @@ _BOILER_HINTS = (
     "continue reading", "click here", "follow us", "appeared first", "this article", "this story", "in this",
     "leave a", "download", "register", "webinar", "podcast", "inbox", "join ", "tag", "filed under",
     "last updated", "free trial", "demo", "learn more", "get started", "let us know", "also like", "recommended",
-    "trending", "most popular", "miss", "javascript", "skip to", "©",
+    "trending", "most popular", "miss", "javascript", "skip to", "©", "view all result",
 )
-_BOILER_STARTS = ("posted", "written", "published", "by ", "note", "update", "editor", "disclosure", "sponsored",
+_BOILER_STARTS = ("the post ", "posted", "written", "published", "by ", "note", "update", "editor", "disclosure", "sponsored",
                   "advertisement")
 _CAPTION_HINTS = ("image", "photo", "picture", "figure", "fig.", "screenshot", "video", "source", "credit",
                   "caption", "illustration", "getty", "shutterstock", "istock", "alamy", "reuters/", "afp via",
