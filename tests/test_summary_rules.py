@@ -153,3 +153,39 @@ def test_a_generic_hook_loses_to_a_specific_sentence() -> None:
     assert "massive problem" not in summary and "Coincidences" not in summary
     assert summary.startswith("The Copper Lynx gang")
     assert len(words(summary)) <= 70
+
+
+@pytest.mark.parametrize("sentence", [
+    "Refer to the vendor's guidance to determine compromise and next steps.",
+    "Skip the crowded sessions and pull up a chair at our booth.",
+    "Allows session token leakage; a proof of concept was published in October.",
+])
+def test_sentences_that_speak_to_the_reader_or_are_table_cells_are_refused(sentence: str) -> None:
+    assert "imperative" in rules(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "1 Ransomware actors likely used CVE-2024-1234 to reach downstream customers.",
+    "Extending your team with managed detection for XDR : Sophisticated threats span beyond endpoints.",
+    "The agency continues to track the operators, having recovered over [.].",
+])
+def test_footnote_marks_glued_headings_and_cut_teasers_are_fragments(sentence: str) -> None:
+    assert "fragment" in rules(sentence)
+
+
+@pytest.mark.parametrize("sentence", [
+    "The post Acme Bank Fined Over Breach appeared first on Example News.",
+    "TLDR The agency seized $2 million in cryptocurrency from the operator.",
+    "Acme Bank data breach hits thousands The Daily Example No Result View All Result Source:.",
+    "Download the PDF version of this report: Fast Flux (PDF, 841 KB).",
+])
+def test_feed_furniture_is_boilerplate(sentence: str) -> None:
+    assert "boilerplate" in rules(sentence)
+
+
+def test_spaced_figures_from_feed_descriptions_are_mended() -> None:
+    text = ("The regulator fined Capita after the data of 6. 6m people and 2, 501, 324 records from the U. S. unit "
+            "were stolen. The fine of $2. 8 million is the largest this year for a pension firm.")
+    summary = extractive_summary("Capita fined", text)
+    assert "6.6m" in summary and "2,501,324" in summary and "U.S." in summary and "$2.8 million" in summary
+    assert check_summary(summary, text) == []

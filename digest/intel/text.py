@@ -64,6 +64,9 @@ _TEASER_TAIL = re.compile(r"\s*(?:\[\s*(?:\.\.\.|…)\s*\]|\(\s*(?:\.\.\.|…)\s
 
 
 _TEASER_ENDS = ("]", ")", "…", "...")
+_SPACED_DECIMAL = re.compile(
+    r"\b\d+\. \d+(?=\s?(?:m|bn|k|million|billion|trillion|thousand|%|percent|tbps|gbps|mbps|tb|gb|pb)\b)|\bU\. (?:S|K|N)\.",
+    re.IGNORECASE)
 _SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!,? \d)")
 _MD_LINK = re.compile(r"\[(\[?[^\[\]\n]{0,300}\]?)\]\([^)\s]{0,500}\)")
 _GLUED = re.compile(r"([a-z]{3}[.!?])([A-Z][A-Za-z]+\s)")
@@ -82,6 +85,8 @@ def clean_text(text: str) -> str:
         s = re.sub(r" *\n *", "\n", s)
     if "\n\n\n" in s:
         s = re.sub(r"\n{3,}", "\n\n", s)
+    if ". " in s and _SPACED_DECIMAL.search(s):  # "$2. 8 million", "U. S." -> "$2.8 million", "U.S."
+        s = _SPACED_DECIMAL.sub(lambda m: m.group(0).replace(" ", ""), s)
     if ", " in s and _SPACED_THOUSANDS.search(s):  # "2, 501, 324 people" -> "2,501,324 people"
         s = _SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(", ", ","), s)
     if "](" in s or "**" in s:  # Markdown: a link keeps its words, emphasis marks go
@@ -191,7 +196,7 @@ _BOILERPLATE = re.compile(
     editor['’]?s\ note|free\ trial|request\ a\ demo|learn\ more|get\ started|let\ us\ know|
     you\ (?:might|may)\ also\ like|recommended\ for\ you|trending\ now|most\ popular|don'?t\ miss|
     (?:please\ )?enable\ javascript|skip\ to\ (?:main\ )?content)|©|^(?:posted|written|published)\ (?:by|in|on)\b|
-    ^the\ post\b.{0,300}\bappeared\b|\bno\ results?\ view\ all\ results?\b|
+    ^the\ post\b.{0,300}\bappeared\b|^tl;?\ ?dr\b|download\ the\ (?:pdf|full|complete)\b|\bno\ results?\ view\ all\ results?\b|
     ^(?:note|update|updated|editor'?s\ note|disclosure|sponsored|advertisement)\s*[:\-–—]|^by\ [A-Z][a-z]+\ [A-Z][a-z]+\s*(?:[|,–—-]|$)|
     ^by\ (?:the\ )?[^.]{0,60}\b(?:team|staff|desk|unit|editors?|newsroom|contributors?|reporters?)\.?$""",
     re.IGNORECASE | re.VERBOSE,
@@ -224,6 +229,7 @@ _DANGLING = re.compile(
     let['’]s|let\ us|interestingly|importantly|ironically|curiously|(?:un)?surprisingly|luckily|(?:un)?fortunately|
     admittedly|that\ said|having\ said\ that|in\ fact|indeed|of\ course|after\ all|even\ then|at\ least|
     in\ the\ (?:blog\ )?(?:post|article|report|advisory|paper|document|video|interview))\b|
+    ^the\ (?:first|second|third|last|latter|former)\ (?:is|was|are|were|describes|shows|explains|one|of\ (?:these|them|those))\b|
     ^(?:al)?though,|^(?:notably|essentially|basically|lastly|finally|secondly|thirdly|next),|
     ^(?:in\ the\ (?:final|last|next)|further\ (?:analysis|investigation|research|digging))\b|
     ^the\ [\w-]+(?:\ [\w-]+)?\ (?:is|was|are|were|has|have|had|can|will)\ also\b|
@@ -241,7 +247,7 @@ _BOILER_HINTS = (
     "last updated", "free trial", "demo", "learn more", "get started", "let us know", "also like", "recommended",
     "trending", "most popular", "miss", "javascript", "skip to", "©", "view all result",
 )
-_BOILER_STARTS = ("the post ", "posted", "written", "published", "by ", "note", "update", "editor", "disclosure", "sponsored",
+_BOILER_STARTS = ("the post ", "tldr", "tl;dr", "tl dr", "posted", "written", "published", "by ", "note", "update", "editor", "disclosure", "sponsored",
                   "advertisement")
 _CAPTION_HINTS = ("image", "photo", "picture", "figure", "fig.", "screenshot", "video", "source", "credit",
                   "caption", "illustration", "getty", "shutterstock", "istock", "alamy", "reuters/", "afp via",
@@ -268,6 +274,14 @@ _FURNITURE_HINTS = (
     "% off", "%off", "promo", "coupon", "code", "for just", "for only", "save ", "shipping", "affiliate", " now",
     "best vpn", "best antivirus", "best password", "deal",
 )
+# a sentence that speaks to the reader ("Refer to the vendor's guidance ...") or a table cell ("Allows ...")
+_IMPERATIVE = re.compile(
+    r"""^(?:refer|implement|skip|click|visit|read|see|download|apply|install|ensure|consider|review|check|learn|
+    join|register|contact|follow|enable|disable|monitor|prioriti[sz]e|upgrade|make\ sure|don['’]t|do\ not|never|
+    always|remember|discover|explore|find\ out|watch|listen|subscribe|sign|get|try|allows|enables|provides|permits|
+    lets)\b""",
+    re.IGNORECASE | re.VERBOSE,
+)
 # a sentence that points at something the summary does not show: a figure, a table, a list below
 _DEICTIC = re.compile(
     r"""\b(?:(?:the|this|these|that)\ (?:table|image|figure|screenshot|chart|graph|diagram|video|picture|map|list|
@@ -287,7 +301,9 @@ _FIRST_PERSON_I = re.compile(
 # references left empty when the link was dropped: "(see: )", "[]", "()"
 _EMPTY_REF = re.compile(r"\(\s*(?:see|cf\.?|source|via|link)?:?\s*\)|\[\s*\]")
 # a sentence that starts as the tail of another: "361, part 3 of Art."
-_CONTINUATION = re.compile(r"^\d[\d.]*,\s|^\d{1,2}[.)]\s*[A-Z]")  # also a numbered list item: "1.Indicator one"
+_CONTINUATION = re.compile(r"^\d[\d.]*,\s|^\d{1,2}[.)]\s*[A-Z]|^\d{1,2}\s+[A-Z][a-z]")
+# a heading glued to the text ("... for XDR : Sophisticated threats"), a teaser cut as "[.]"
+_BROKEN = re.compile(r"\s:\s|\[\s*[.…]+\s*\]\.?$")  # also a numbered list item: "1.Indicator one"
 _ABBREV_END = re.compile(r"\b(?:Art|Arts|Sec|Secs|No|Nos|Vol|Para|Ch|Chap|Fig|Figs|pp?|cf|approx|vs)\.$")
 
 _READER_WORD = re.compile(r"[^\s]*[A-Za-z0-9][^\s]*")
@@ -326,6 +342,8 @@ def _context_problems(s: str, low: str) -> list[str]:
     problems: list[str] = []
     if s.startswith(">"):
         problems.append("quote: from a blockquote or an embedded post")
+    if _IMPERATIVE.match(s):
+        problems.append("imperative: speaks to the reader or is a table cell")
     if _has_hint(_FURNITURE_AC, low) and _FURNITURE.search(s):
         problems.append("boilerplate")
     if _has_hint(_DEICTIC_AC, low) and _DEICTIC.search(s):
@@ -389,7 +407,8 @@ def _is_fragment(s: str, nwords: int | None = None) -> bool:
         return True
     if s.count("“") != s.count("”") or s.count('"') % 2:
         return True
-    if _CONTINUATION.match(s) or _ABBREV_END.search(s) or ("(" in s or "[" in s) and _EMPTY_REF.search(s):
+    if _CONTINUATION.match(s) or _ABBREV_END.search(s) or _BROKEN.search(s) or (
+            ("(" in s or "[" in s) and _EMPTY_REF.search(s)):
         return True  # the tail of a split sentence, a cut at "Art.", a reference whose link was dropped
     return bool(s.endswith((":", ";")))
 
