@@ -189,7 +189,7 @@ class OpenAISummarizer:
                     self._down_until = time.monotonic() + self.cooldown_seconds
             else:
                 problems = verify_summary(summary, f"{title}\n{text}")
-                problems += [p for p in check_summary(summary, text, max_words=self.max_words)
+                problems += [p for p in check_summary(summary, text, max_words=self.max_words, extractive=False)
                              if not p.startswith(("too-short", "empty"))]
                 if not problems:
                     self.stats["llm"] += 1

@@ -334,11 +334,12 @@ def make_summarizer(cfg: SummarizerConfig) -> Summarizer:
     return extractive
 
 
-def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
+def check_summary(summary: str, text: str, *, max_words: int = 70, extractive: bool = True) -> list[str]:
     """Rule breaks of a summary of ``text``: '' is fine only when the article has no usable sentence.
 
     Each problem reads ``rule: detail``; rules are too-long, too-short, empty, boilerplate, caption,
-    question, url, dangling-start, fragment.
+    question, url, dangling-start, fragment, quote, imperative, deictic, first-person, repeat and (for an
+    extractive summary) not-from-article.
     """
     problems: list[str] = []
     summary = summary.strip()
@@ -358,10 +359,11 @@ def check_summary(summary: str, text: str, *, max_words: int = 70) -> list[str]:
         problems.append("too-short: one sentence although two usable sentences fit")
     if len(sentences) > 3:
         problems.append(f"too-long: {len(sentences)} sentences")
-    source = " ".join(clean_text(text).split())
-    for s in sentences:
-        if " ".join(s.split()) not in source:
-            problems.append(f"not-from-article: {s[:80]}")
+    if extractive:  # an abstractive (LLM) summary is checked for invented facts instead (digest.intel.llm)
+        source = " ".join(clean_text(text).split())
+        for s in sentences:
+            if " ".join(s.split()) not in source:
+                problems.append(f"not-from-article: {s[:80]}")
     toks = [frozenset(content_tokens(x)) for x in sentences]
     for i in range(len(toks)):
         for j in range(i + 1, len(toks)):
