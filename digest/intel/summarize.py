@@ -271,7 +271,11 @@ def extractive_summary(title: str, text: str, *, max_words: int = 70, key_terms:
         budget -= s.nwords
     if len(chosen) < 2:
         chosen = _best_pair(ranked, max_words) or chosen
-    chosen = _with_key_fact(chosen, ranked, _key_facts(title, key_terms), max_words)
+    facts = _key_facts(title, key_terms)
+    title_low = title.lower()
+    # then the headline's own subject (a victim, a product): the first key name the headline carries
+    facts.extend(e for e in entities[len(key_terms):][:6] if len(e) > 3 and _has_term(title_low, e.lower()))
+    chosen = _with_key_fact(chosen, ranked, facts[:4], max_words)
     chosen.sort(key=lambda s: s.index)
     return " ".join(s.text for s in chosen)
 
