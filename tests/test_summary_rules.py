@@ -189,3 +189,15 @@ def test_spaced_figures_from_feed_descriptions_are_mended() -> None:
     summary = extractive_summary("Capita fined", text)
     assert "6.6m" in summary and "2,501,324" in summary and "U.S." in summary and "$2.8 million" in summary
     assert check_summary(summary, text) == []
+
+
+@pytest.mark.parametrize(("sentence", "rule"), [
+    ("Firstly, the loader lands on the victim as a PowerPoint file.", "dangling-start"),
+    ("Specifically, the researchers noted three reverse proxy kits.", "dangling-start"),
+    ("Note that, before the message box, it runs a shell command.", "dangling-start"),
+    ("Attack chain: In all the cases, a Word document fetched a remote template.", "fragment"),
+    ("A summary of its capabilities can be found in this report, which explains the proxy.", "boilerplate"),
+    ("The stealer uses the same mechanism as the one explained above to collect cookies.", "deictic"),
+])
+def test_report_style_openers_headings_and_back_references(sentence: str, rule: str) -> None:
+    assert rule in rules(sentence)

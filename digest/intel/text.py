@@ -230,7 +230,8 @@ _DANGLING = re.compile(
     admittedly|that\ said|having\ said\ that|in\ fact|indeed|of\ course|after\ all|even\ then|at\ least|
     in\ the\ (?:blog\ )?(?:post|article|report|advisory|paper|document|video|interview))\b|
     ^the\ (?:first|second|third|last|latter|former)\ (?:is|was|are|were|describes|shows|explains|one|of\ (?:these|them|those))\b|
-    ^(?:al)?though,|^(?:notably|essentially|basically|lastly|finally|secondly|thirdly|next),|
+    ^(?:al)?though,|^(?:notably|essentially|basically|lastly|finally|firstly|secondly|thirdly|next|specifically|
+    first\ of\ all),|^(?:please\ )?note\ that\b|
     ^(?:in\ the\ (?:final|last|next)|further\ (?:analysis|investigation|research|digging))\b|
     ^the\ [\w-]+(?:\ [\w-]+)?\ (?:is|was|are|were|has|have|had|can|will)\ also\b|
     ^[^,]{0,40},\ (?:this|these|those)\ (?!(?:week|year|month|morning|afternoon|evening|weekend|quarter)\b)|
@@ -257,7 +258,8 @@ _URL_HINTS = ("://", "www.", ".com", ".org", ".net", ".io", ".gov", ".htm", ".ph
 
 # newsroom furniture and ad copy that the boilerplate rule does not name
 _FURNITURE = re.compile(
-    r"""\b(?:can\ be\ (?:found|read|seen|viewed|downloaded)\ (?:here|below|online)|(?:is|are)\ available\ here|
+    r"""\b(?:can\ be\ (?:found|read|seen|viewed|downloaded)\ (?:here|below|online|in\ (?:this|the|our)\ (?:report|
+    blog|post|article|advisory|paper|appendix))|(?:is|are)\ available\ here|
     reached\ out\ to\b.{0,80}\b(?:comment|update|hear\ back|respond)|will\ update\ (?:this|the|our)\ (?:post|article|story|
     report)|(?:did\ not|didn['’]t|has\ not|hasn['’]t|have\ not|haven['’]t)\ (?:yet\ |immediately\ )?(?:respond(?:ed)?|replied)\ to
     \ (?:a|our|an|multiple|repeated|the)?\ ?(?:email(?:ed)?\ )?(?:requests?|inquir(?:y|ies)|questions?)|declined\ to\ comment|
@@ -286,12 +288,13 @@ _IMPERATIVE = re.compile(
 _DEICTIC = re.compile(
     r"""\b(?:(?:the|this|these|that)\ (?:table|image|figure|screenshot|chart|graph|diagram|video|picture|map|list|
     graphic|infographic|snippet|code|listing)s?\ (?:above|below|here)|(?:shown|listed|seen|pictured|illustrated|
-    depicted|displayed|outlined|detailed|summari[sz]ed|included)\ (?:above|below|here)|
+    depicted|displayed|outlined|detailed|summari[sz]ed|included|explained|mentioned|discussed|described)\ (?:above|
+    below|here|earlier|previously)|
     ^the\ (?:image|screenshot|photo|picture|figure|chart|graphic)s?\b|(?:in|see)\ (?:figure|fig\.|table|
     image|listing)\ \d+|(?:figure|table)\ \d+\ (?:above|below)|as\ follows|the\ following)\b|^below\b""",
     re.IGNORECASE | re.VERBOSE,
 )
-_DEICTIC_HINTS = ("above", "below", "here", "figure", "fig.", "table", "listing", "follow", "the image",
+_DEICTIC_HINTS = ("above", "below", "here", "earlier", "previously", "figure", "fig.", "table", "listing", "follow", "the image",
                   "the screenshot", "the photo", "the picture", "the chart", "the graphic")
 # first person singular outside quotation marks: a blogger's aside or a quote cut loose from its speaker
 _QUOTED = re.compile(r"[“\"][^”\"]*[”\"]")
@@ -301,7 +304,8 @@ _FIRST_PERSON_I = re.compile(
 # references left empty when the link was dropped: "(see: )", "[]", "()"
 _EMPTY_REF = re.compile(r"\(\s*(?:see|cf\.?|source|via|link)?:?\s*\)|\[\s*\]")
 # a sentence that starts as the tail of another: "361, part 3 of Art."
-_CONTINUATION = re.compile(r"^\d[\d.]*,\s|^\d{1,2}[.)]\s*[A-Z]|^\d{1,2}\s+[A-Z][a-z]")
+_CONTINUATION = re.compile(r"^\d[\d.]*,\s|^\d{1,2}[.)]\s*[A-Z]|^\d{1,2}\s+[A-Z][a-z]|"
+                          r"^[A-Z][\w'’-]*(?:\s[\w'’-]+){0,2}:\s+[A-Z]")  # a heading glued on: "Attack chain: In"
 # a heading glued to the text ("... for XDR : Sophisticated threats"), a teaser cut as "[.]"
 _BROKEN = re.compile(r"\s:\s|\[\s*[.…]+\s*\]\.?$")  # also a numbered list item: "1.Indicator one"
 _ABBREV_END = re.compile(r"\b(?:Art|Arts|Sec|Secs|No|Nos|Vol|Para|Ch|Chap|Fig|Figs|pp?|cf|approx|vs)\.$")
