@@ -68,6 +68,10 @@ _SPACED_DECIMAL = re.compile(
     r"\b\d+\. \d+(?=\s?(?:m|bn|k|million|billion|trillion|thousand|%|percent|tbps|gbps|mbps|tb|gb|pb)\b)|\bU\. (?:S|K|N)\.",
     re.IGNORECASE)
 _SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!,? \d)")
+_GLUED_STANDFIRST = re.compile(
+    r"([^.!?\n]{15,200}?[a-z0-9’'”)])(?:\s+Updated)?\s+(?=(?:The|A|An|In|More|Some|Many|Most|Several|Multiple|"
+    r"Government|Threat|Researchers|Police|Hackers|Attackers|Officials|Authorities|Law|Cyber\w*|Fashion|"
+    r"Two|Three|Four|Five|Updated)\s+[a-z])")
 _MD_LINK = re.compile(r"\[(\[?[^\[\]\n]{0,300}\]?)\]\([^)\s]{0,500}\)")
 _GLUED = re.compile(r"([a-z]{3}[.!?])([A-Z][A-Za-z]+\s)")
 _GLUED_HINT = re.compile(r"[.!?][A-Z]")
@@ -94,6 +98,9 @@ def clean_text(text: str) -> str:
     if _GLUED_HINT.search(s):
         s = _GLUED.sub(r"\1 \2", s)  # "economy.Yet this" -> "economy. Yet this"
     lines = [_TEASER_TAIL.sub("", ln) if ln.endswith(_TEASER_ENDS) else ln for ln in s.split("\n")]
+    if lines and (m := _GLUED_STANDFIRST.match(lines[0])):
+        # a feed that flattened its standfirst onto the first paragraph: "... patched it Threat actors have ..."
+        lines[0:1] = [m.group(1), lines[0][m.end():]]
     return "\n".join(lines).strip()
 
 
