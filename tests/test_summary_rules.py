@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from digest.ingest.extract import extract_article
+from digest.ingest.feeds import html_to_text as feed_html_to_text
 from digest.intel.summarize import check_summary, extractive_summary
 from digest.intel.text import html_to_text, sentence_problems, split_sentences, words
 
@@ -108,7 +109,8 @@ QUOTED_PAGE = """<html><body><article><h1>SilentFox backdoor found in hospitals<
 
 
 def test_blockquotes_and_embedded_posts_are_never_quoted() -> None:
-    for text in (extract_article(QUOTED_PAGE, "https://news.example/silentfox").text, html_to_text(QUOTED_PAGE)):
+    for text in (extract_article(QUOTED_PAGE, "https://news.example/silentfox").text, html_to_text(QUOTED_PAGE),
+                 feed_html_to_text(QUOTED_PAGE)):
         assert "> Huge thanks" in text  # kept in the text, marked
         summary = extractive_summary("SilentFox backdoor found in hospitals", text, key_terms=["SilentFox"])
         assert summary

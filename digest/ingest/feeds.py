@@ -31,6 +31,7 @@ from urllib.parse import urljoin, urlsplit
 import feedparser
 
 from ..errors import FeedError
+from ..intel.text import QUOTE_MARK
 from ..models import FeedEntry
 from .fastfeed import parse_fast
 
@@ -68,12 +69,15 @@ class _TextParser(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.parts: list[str] = []
         self._skip = 0
+        self._quote = 0  # inside a blockquote: lines are marked, a summary never quotes them
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
             self._skip += 1
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
+        if tag == "blockquote":
+            self._quote += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
@@ -84,10 +88,19 @@ class _TextParser(HTMLParser):
             self._skip = max(0, self._skip - 1)
         elif tag in _BLOCK_TAGS:
             self.parts.append("\n")
+        if tag == "blockquote":
+            self._quote = max(0, self._quote - 1)
+            self.parts.append("\n")
 
     def handle_data(self, data: str) -> None:
-        if not self._skip:
-            self.parts.append(data)
+        if self._skip:
+            return
+        if self._quote and data.strip():
+            at_line_start = not self.parts or self.parts[-1].endswith("\n")
+            lines = data.split("\n")
+            data = "\n".join(QUOTE_MARK + ln.lstrip() if ln.strip() and (i or at_line_start) else ln
+                              for i, ln in enumerate(lines))
+        self.parts.append(data)
 
 
 def html_to_text(html: str) -> str:
