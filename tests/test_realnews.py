@@ -39,6 +39,18 @@ def test_loader_keys_are_stable_and_items_are_plain_text(items) -> None:
         assert "<p>" not in item.text and "<a " not in item.text, item.key
 
 
+def test_every_feed_snapshot_entry_is_loaded(items) -> None:
+    """Each RSS entry becomes an item, CrowdStrike's "Jul 23, 2025 00:00:00-0500" dates included."""
+    import feedparser
+
+    for path in sorted((shared_dir() / "corpus" / "feeds").glob("*.xml")):
+        entries = feedparser.parse(str(path)).entries
+        loaded = [k for k in items if k.startswith(f"feed:{path.stem}:")]
+        assert len(loaded) == len(entries), path.name
+    crowdstrike = [it for k, it in items.items() if k.startswith("feed:crowdstrike:")]
+    assert {it.published.isoformat() for it in crowdstrike} >= {"2025-07-23T05:00:00+00:00"}
+
+
 def test_absent_shared_dir_gives_no_items(tmp_path: Path) -> None:
     assert load_items(tmp_path) == {}
 

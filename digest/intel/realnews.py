@@ -106,6 +106,23 @@ def _cybersecnews(path: Path) -> Iterator[RealItem]:
                        host, published, link)
 
 
+# dates feedparser does not parse: CrowdStrike's feed writes "Jul 23, 2025 00:00:00-0500"
+_FEED_DATE_FORMATS = ("%b %d, %Y %H:%M:%S%z", "%B %d, %Y %H:%M:%S%z")
+
+
+def _entry_time(entry: Any) -> datetime | None:
+    struct = entry.get("published_parsed") or entry.get("updated_parsed")
+    if struct:
+        return datetime(*struct[:6], tzinfo=UTC)
+    raw = (entry.get("published") or entry.get("updated") or "").strip()
+    for fmt in _FEED_DATE_FORMATS:
+        try:
+            return datetime.strptime(raw, fmt).astimezone(UTC)
+        except ValueError:
+            continue
+    return None
+
+
 def _feed(path: Path) -> Iterator[RealItem]:
     import feedparser
 
@@ -113,12 +130,12 @@ def _feed(path: Path) -> Iterator[RealItem]:
     name = parsed.feed.get("title") or path.stem
     for e in parsed.entries:
         ident = (e.get("id") or e.get("link") or "").strip()
-        struct = e.get("published_parsed") or e.get("updated_parsed")
-        if not ident or not struct:
+        published = _entry_time(e)
+        if not ident or published is None:
             continue
         body = (e.get("content") or [{}])[0].get("value") or e.get("summary", "")
         yield RealItem(f"feed:{path.stem}:{ident}", html_to_text(e.get("title", "")), html_to_text(body),
-                       name, datetime(*struct[:6], tzinfo=UTC), (e.get("link") or "").strip())
+                       name, published, (e.get("link") or "").strip())
 
 
 def load_items(shared: Path | None = None) -> dict[str, RealItem]:
