@@ -51,8 +51,11 @@ def test_every_feed_snapshot_entry_is_loaded(items) -> None:
     assert {it.published.isoformat() for it in crowdstrike} >= {"2025-07-23T05:00:00+00:00"}
 
 
-def test_absent_shared_dir_gives_no_items(tmp_path: Path) -> None:
+def test_absent_shared_dir_gives_no_items(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert load_items(tmp_path) == {}
+    monkeypatch.setenv("DIGEST_SHARED_DIR", str(tmp_path / "elsewhere"))
+    assert shared_dir() == tmp_path / "elsewhere"
+    assert load_items() == {}
 
 
 def test_every_label_resolves_and_is_valid(items) -> None:

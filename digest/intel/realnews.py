@@ -149,7 +149,8 @@ def load_items(shared: Path | None = None) -> dict[str, RealItem]:
     feeds = root / "feeds"
     if (feeds / "cybersecnews.json").is_file():
         sources.append(_cybersecnews(feeds / "cybersecnews.json"))
-    sources.extend(_feed(p) for p in sorted(feeds.glob("*.xml")) if feeds.is_dir())
+    if feeds.is_dir():
+        sources.extend(_feed(p) for p in sorted(feeds.glob("*.xml")))
     for source in sources:
         for item in source:
             items.setdefault(item.key, item)
