@@ -3,6 +3,14 @@
 Fetching is async (httpx) with per-host limits; extraction is CPU-bound and runs in a process
 pool; analysis (summary, actors, topic) runs in this process while the pool extracts. Each
 feed's failure is recorded on the feed and the run goes on.
+
+Poll state never runs ahead of the data. A feed's validators (ETag, Last-Modified) and poll
+times are what make the next poll skip it (304, or not yet due), so for a feed with new entries
+they are written in the same transaction as the last of its new articles; until then the stored
+state is the previous one. A poll killed half-way therefore leaves each feed either complete or
+still "changed": the next poll fetches it again, the guid check skips what was stored, and the
+missing articles are fetched and stored then. Feeds with nothing new (304, or only known
+entries) and failures are recorded at once: there is no article they could lose.
 """
 
 from __future__ import annotations
@@ -51,6 +59,31 @@ class PollReport:
         return (f"polled {self.feeds} feeds: {self.feeds - self.not_modified - self.failed} updated, "
                 f"{self.not_modified} not modified, {self.failed} failed; {self.new_articles} new articles"
                 + (f" ({self.fallbacks} from feed text)" if self.fallbacks else ""))
+
+
+#: (feed, etag, last_modified, latency ms, had new entries, feed name from the feed document)
+_Outcome = tuple[Feed, str | None, str | None, int, bool, str | None]
+
+
+@dataclass
+class _Pending:
+    """Feeds whose state waits for their new articles: written with the last of them."""
+
+    outcomes: dict[int, _Outcome] = field(default_factory=dict)
+    left: Counter[int] = field(default_factory=Counter)  # feed id -> new articles not stored yet
+
+    def add(self, outcome: _Outcome, fresh: int) -> None:
+        self.outcomes[outcome[0].id] = outcome
+        self.left[outcome[0].id] += fresh
+
+    def stored(self, feed_ids: Sequence[int]) -> list[_Outcome]:
+        """Count these articles as stored; the outcomes of the feeds that are now complete."""
+        done: list[_Outcome] = []
+        for fid in feed_ids:
+            self.left[fid] -= 1
+            if self.left[fid] == 0 and fid in self.outcomes:
+                done.append(self.outcomes.pop(fid))
+        return done
 
 
 @dataclass
@@ -186,7 +219,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     fc = config.feeds
     t0 = time.perf_counter()
     new: list[_NewEntry] = []
-    outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]] = []
+    outcomes: list[_Outcome] = []
+    pending = _Pending()
     failures: list[tuple[Feed, str]] = []
     done = 0
 
@@ -215,7 +249,11 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
                 if not feed.name and parsed.title:
                     feed.name = parsed.title[:300]
-                outcomes.append((feed, result.etag, result.last_modified, latency, bool(fresh), feed.name))
+                outcome = (feed, result.etag, result.last_modified, latency, bool(fresh), feed.name)
+                if fresh:
+                    pending.add(outcome, len(fresh))  # written with the feed's last new article
+                else:
+                    outcomes.append(outcome)
             except FeedError as exc:
                 report.failed += 1
                 report.errors.append((feed.url, exc.reason))
@@ -284,7 +322,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
 
         def flush_ready() -> None:
             a0 = time.perf_counter()
-            _store_articles(store, ready, report)
+            _store_articles(store, ready, report, pending)
             report.stage_seconds["store"] += time.perf_counter() - a0
             for done_item in ready:  # stored: keep only what dedup needs
                 done_item.text, done_item.analysis = "", None
@@ -307,26 +345,13 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     return report
 
 
-def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]],
-                        failures: list[tuple[Feed, str]]) -> None:
-    """Write every feed's conditional-GET validators and health figures in one transaction."""
+def _record_feed_states(store: Store, outcomes: list[_Outcome], failures: list[tuple[Feed, str]]) -> None:
+    """Write these feeds' conditional-GET validators and health figures in one transaction."""
     now = utcnow()
     with store.session() as s:
         rows = {f.id: f for f in s.scalars(select(Feed).where(Feed.id.in_([o[0].id for o in outcomes]
                                                                             + [f[0].id for f in failures])))}
-        for feed, etag, last_modified, latency, new, name in outcomes:
-            row = rows.get(feed.id)
-            if row is None:
-                continue
-            row.etag, row.last_modified = etag, last_modified
-            row.last_polled_at = row.last_success_at = now
-            row.consecutive_failures = 0
-            row.alerted_at = None  # recovered: a later failure streak alerts again
-            row.last_latency_ms = latency
-            if new:
-                row.last_new_at = now
-            if name and not row.name:
-                row.name = name
+        _apply_outcomes(rows, outcomes, now)
         for feed, reason in failures:
             row = rows.get(feed.id)
             if row is None:
@@ -337,8 +362,30 @@ def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str
             row.error_count += 1
 
 
-def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 500) -> None:
-    """Store analysed articles, ``batch`` per transaction (one multi-row INSERT per batch)."""
+def _apply_outcomes(rows: dict[int, Feed], outcomes: Sequence[_Outcome], now: datetime) -> None:
+    """Set validators and health figures of successfully polled feeds on their loaded rows."""
+    for feed, etag, last_modified, latency, new, name in outcomes:
+        row = rows.get(feed.id)
+        if row is None:
+            continue
+        row.etag, row.last_modified = etag, last_modified
+        row.last_polled_at = row.last_success_at = now
+        row.consecutive_failures = 0
+        row.alerted_at = None  # recovered: a later failure streak alerts again
+        row.last_latency_ms = latency
+        if new:
+            row.last_new_at = now
+        if name and not row.name:
+            row.name = name
+
+
+def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, pending: _Pending | None = None,
+                    batch: int = 500) -> None:
+    """Store analysed articles, ``batch`` per transaction (one multi-row INSERT per batch).
+
+    The feeds whose last new article is in a batch get their state (``pending``) in the same
+    transaction: committed together or not at all.
+    """
     now = utcnow()
     for i in range(0, len(new), batch):
         chunk = new[i:i + batch]
@@ -367,6 +414,10 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batc
                               for h in item.analysis.actors)
                     if item.analysis.links:
                         store.save_links(s, item.analysis.links, art_id)
+            complete = pending.stored([item.feed.id for item in chunk]) if pending is not None else []
+            if complete:
+                ids_ = [o[0].id for o in complete]
+                _apply_outcomes({f.id: f for f in s.scalars(select(Feed).where(Feed.id.in_(ids_)))}, complete, now)
             report.new_articles += len(chunk)
 
 
