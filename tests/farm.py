@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from email.utils import format_datetime
 from html import escape
 from pathlib import Path
+from typing import Any
 
 from conftest import ROOT
 from httpserver import LocalHTTPServer, RecordedRequest, Response
@@ -114,10 +115,11 @@ def digest_env() -> dict[str, str]:
     return env
 
 
-def start_digest(cfg: Path, *args: str, **kw: object) -> subprocess.Popen[str]:
+def start_digest(cfg: Path, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE
+                 ) -> subprocess.Popen[str]:
+    """``digest --config cfg ARGS`` as a child process (output piped unless files are given)."""
     return subprocess.Popen([sys.executable, "-m", "digest.cli", "--config", str(cfg), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=digest_env(),
-                            **kw)  # type: ignore[call-overload]
+                            stdout=stdout, stderr=stderr, text=True, env=digest_env())
 
 
 def kill(proc: subprocess.Popen[str]) -> None:
