@@ -36,6 +36,7 @@ from ..store import Article, ArticleActor, Feed, Store, utcnow
 from .extract import Extracted, extract_article
 from .feeds import content_hash, parse_feed
 from .fetch import Fetcher
+from .limits import MAX_CVES, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
 
 log = logging.getLogger("digest.poll")
 
@@ -248,7 +249,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 fresh = select_new(entries, g, lk, h, hashes)
                 new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
                 if not feed.name and parsed.title:
-                    feed.name = parsed.title[:300]
+                    feed.name = cut_at_word(parsed.title, MAX_NAME_CHARS)
                 outcome = (feed, result.etag, result.last_modified, latency, bool(fresh), feed.name)
                 if fresh:
                     pending.add(outcome, len(fresh))  # written with the feed's last new article
@@ -396,12 +397,16 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, pend
                 published = e.published or item.published
                 if published is not None and published > now:
                     published = now
-                rows.append({"feed_id": item.feed.id, "guid": e.guid[:2048], "url": e.link[:2048], "title": e.title,
+                # capped here, where every later reader (compose, render, archive) benefits: see limits.py
+                rows.append({"feed_id": item.feed.id, "guid": e.guid[:2048],
+                             "url": e.link if len(e.link) <= MAX_URL_CHARS else "",
+                             "title": cut_at_word(e.title, MAX_TITLE_CHARS),
                              "published_at": published, "fetched_at": now,
                              "text": item.text or e.summary or e.title, "content_hash": item.hash,
-                             "summary": result.summary if result else "", "extract_note": item.note,
+                             "summary": cut_at_word(result.summary, MAX_SUMMARY_CHARS) if result else "",
+                             "extract_note": item.note,
                              "topic": result.topic.topic if result else "other",
-                             "cves": list(result.topic.cves) if result else [],
+                             "cves": list(result.topic.cves[:MAX_CVES]) if result else [],
                              "exploited": result.topic.exploited if result else False})
             # one multi-row INSERT ... RETURNING per batch (Core, not ORM units of work: 3x cheaper)
             ids = list(s.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows))

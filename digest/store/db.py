@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Config
 from ..errors import StoreError
+from ..ingest.limits import MAX_NAME_CHARS, cut_at_word
 from ..models import ActorHit, AliasLink
 from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, utcnow
 
@@ -131,6 +132,7 @@ class Store:
     # ---- feeds ------------------------------------------------------------------------------
     def add_feed(self, url: str, name: str = "", kind: str = "news") -> tuple[Feed, bool]:
         """Add a feed; return it and whether it was new (an existing feed keeps its state)."""
+        name = cut_at_word(name, MAX_NAME_CHARS)  # an imported list is untrusted too
         with self.session() as s:
             feed = s.scalar(select(Feed).where(Feed.url == url))
             if feed is not None:
@@ -152,12 +154,13 @@ class Store:
             existing = {f.url: f for f in s.scalars(select(Feed))}
             for spec in specs:
                 feed = existing.get(spec.url)
+                name = cut_at_word(spec.name, MAX_NAME_CHARS)
                 if feed is None:
-                    s.add(Feed(url=spec.url, name=spec.name, kind=spec.kind, consecutive_failures=0,
+                    s.add(Feed(url=spec.url, name=name, kind=spec.kind, consecutive_failures=0,
                                error_count=0, active=True))
                     added += 1
                 else:
-                    feed.name = spec.name or feed.name
+                    feed.name = name or feed.name
                     feed.kind = spec.kind or feed.kind
         return added
 
