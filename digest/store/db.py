@@ -10,14 +10,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, func, make_url, or_, select, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Config
 from ..errors import StoreError
 from ..ingest.limits import MAX_NAME_CHARS, cut_at_word
 from ..models import ActorHit, AliasLink
+from ..private import private_db_file
 from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -32,9 +33,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory databases and ``file:`` URIs."""
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine with the settings this project relies on (WAL and foreign keys on SQLite)."""
+    """Create an engine with the settings this project relies on (WAL and foreign keys on SQLite).
+
+    A SQLite database file (and its WAL and SHM) is made owner-only before SQLite opens it: it
+    holds every subscriber's address and the token-signing key.
+    """
     if url.startswith("sqlite"):
+        path = _sqlite_file(url)
+        if path is not None and path.parent.is_dir():
+            private_db_file(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
