@@ -92,6 +92,7 @@ class _NewEntry:
     feed: Feed
     entry: FeedEntry
     hash: str
+    shared_link: bool = False  # the feed gives this link to other entries too: it is not this entry's page
     text: str = ""
     note: str = ""
     analysis: Analysis | None = None
@@ -160,8 +161,10 @@ def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links:
                known_hashes: set[str], hashes: Sequence[str] | None = None) -> list[tuple[FeedEntry, str]]:
     """New entries of one feed: dedup by guid, then link, then content hash.
 
-    A link that several entries of this feed share (some feeds reuse one link for every item)
-    says nothing about identity, so those entries fall through to the content hash.
+    ``known_links`` are links stored by *other* feeds: another outlet's feed pointing at the
+    same page is the same article. Within one feed the guid says which entry is which; a link
+    that several of its entries share (some feeds reuse one link for every item, or for the
+    latest one) says nothing about identity, so those entries fall through to the content hash.
     """
     link_uses = Counter(e.link for e in entries)
     seen_guids: set[str] = set()
@@ -171,7 +174,7 @@ def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links:
         h = hashes[i] if hashes is not None else content_hash(e)
         if e.guid in known_guids or e.guid in seen_guids:
             continue
-        if link_uses[e.link] == 1 and e.link in known_links:
+        if e.link and link_uses[e.link] == 1 and e.link in known_links:
             continue
         if h in known_hashes or h in seen_hashes:
             continue
@@ -245,9 +248,12 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 report.stage_seconds["parse"] += time.perf_counter() - p0
                 entries = parsed.entries
                 hashes = parsed.hashes
-                g, lk, h = store.known_keys(feed.id, [e.guid for e in entries], [e.link for e in entries], hashes)
-                fresh = select_new(entries, g, lk, h, hashes)
-                new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
+                g, _, h = store.known_keys(feed.id, [e.guid for e in entries], [], hashes)
+                elsewhere, here = store.known_links(feed.id, list({e.link for e in entries}))
+                fresh = select_new(entries, g, elsewhere, h, hashes)
+                uses = Counter(e.link for e in entries)
+                shared = {lk for lk, n in uses.items() if n > 1} | here  # `here`: stored for another guid
+                new.extend(_NewEntry(feed, e, hh, shared_link=e.link in shared) for e, hh in fresh)
                 if not feed.name and parsed.title:
                     feed.name = cut_at_word(parsed.title, MAX_NAME_CHARS)
                 outcome = (feed, result.etag, result.last_modified, latency, bool(fresh), feed.name)
@@ -285,6 +291,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                     note = "page fetching is off"
                 elif not item.entry.link.startswith(("http://", "https://")):
                     note = "used the feed's text: entry has no web link"
+                elif item.shared_link:  # its text would be every such entry's, making them one story
+                    note = "used the feed's text: the feed gives this link to several entries"
                 else:
                     f0 = time.perf_counter()
                     page = await fetcher.get(item.entry.link,

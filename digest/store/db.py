@@ -218,6 +218,17 @@ class Store:
                 if hashes else set()
             return g, lk, h
 
+    def known_links(self, feed_id: int, links: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Which of these (non-empty) links are stored: (by another feed, by this feed)."""
+        links = [lk for lk in links if lk]
+        elsewhere: set[str] = set()
+        here: set[str] = set()
+        if links:
+            with self.session() as s:
+                for url, fid in s.execute(select(Article.url, Article.feed_id).where(Article.url.in_(links))):
+                    (here if fid == feed_id else elsewhere).add(url)
+        return elsewhere, here
+
     def articles_between(self, start: datetime, end: datetime) -> list[tuple[Article, Feed, list[ArticleActor]]]:
         """Articles fetched in [start, end), with their feed and actor mentions."""
         with self.session() as s:
