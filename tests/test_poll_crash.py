@@ -16,14 +16,24 @@ import pytest
 from conftest import write_config
 from farm import Farm, kill, start_digest
 from httpserver import LocalHTTPServer
+from sqlalchemy import select
+
+from digest.store import Article, Store
 
 FEEDS, PAGES = 12, 20  # 240 articles: more than one store batch (200), so a kill can fall between two
 
 
-def _articles(db: Path) -> list[tuple[int, str]]:
-    with sqlite3.connect(db) as conn:
-        assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-        return conn.execute("SELECT feed_id, guid FROM articles").fetchall()
+def _articles(url: str) -> list[tuple[int, str]]:
+    """(feed id, guid) of every stored article; on SQLite the file must pass its integrity check."""
+    if url.startswith("sqlite"):
+        with sqlite3.connect(url.split(":///", 1)[1]) as conn:
+            assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    store = Store.open(url)
+    try:
+        with store.session() as s:
+            return [(f, g) for f, g in s.execute(select(Article.feed_id, Article.guid))]
+    finally:
+        store.close()
 
 
 def _run(cfg: Path) -> subprocess.CompletedProcess[str]:
@@ -38,9 +48,20 @@ def _run(cfg: Path) -> subprocess.CompletedProcess[str]:
                          ids=["feed-phase", "a-tenth", "half", "after-the-first-batch"])
 def test_poll_killed_then_rerun_stores_every_article_exactly_once(tmp_path: Path, http_server: LocalHTTPServer,
                                                                   stage: str, after: int) -> None:
+    killed_then_rerun(tmp_path, http_server, stage, after, f"sqlite:///{tmp_path / 'digest.db'}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+@pytest.mark.timeout(600)
+def test_poll_killed_then_rerun_on_postgresql(tmp_path: Path, http_server: LocalHTTPServer, pg_url: str) -> None:
+    killed_then_rerun(tmp_path, http_server, "pages", 236, pg_url)
+
+
+def killed_then_rerun(tmp_path: Path, http_server: LocalHTTPServer, stage: str, after: int, db_url: str) -> None:
     farm = Farm(http_server, FEEDS, PAGES)
     (tmp_path / "feeds.toml").write_text(farm.feeds_toml(), encoding="utf-8")
-    cfg = write_config(tmp_path, "[feeds]\nper_host_concurrency = 4\n")
+    cfg = write_config(tmp_path, "[feeds]\nper_host_concurrency = 4\n", db_url=db_url)
     proc: list[subprocess.Popen[str]] = []
 
     def maybe_kill(n: int) -> None:
@@ -54,7 +75,7 @@ def test_poll_killed_then_rerun_stores_every_article_exactly_once(tmp_path: Path
     proc.append(start_digest(cfg, "poll"))
     proc[0].communicate(timeout=240)
     assert proc[0].returncode == -9, "the poll ended before the kill point"
-    killed_stored = len(_articles(tmp_path / "digest.db"))
+    killed_stored = len(_articles(db_url))
     assert killed_stored < FEEDS * PAGES
     if after == 236:  # at most 32 pages are in flight: the first batch of 200 was stored before the kill
         assert killed_stored >= 200
@@ -63,13 +84,13 @@ def test_poll_killed_then_rerun_stores_every_article_exactly_once(tmp_path: Path
     pages_before = farm.page_hits
     done = _run(cfg)
     assert done.returncode == 0, done.stderr[-2000:]
-    rows = _articles(tmp_path / "digest.db")
+    rows = _articles(db_url)
     guids = [g for _f, g in rows]
     assert len(rows) == len(set(rows)) == FEEDS * PAGES, (killed_stored, len(rows))
     assert set(guids) == farm.guids()
     # the rerun fetched the pages of the articles that were missing, not all of them again
     assert farm.page_hits - pages_before <= FEEDS * PAGES - killed_stored
 
-    again = _run(cfg)  # and a third poll, of a farm that still did not change, adds nothing
-    assert again.returncode == 0 and "0 new articles" in again.stdout
-    assert len(_articles(tmp_path / "digest.db")) == FEEDS * PAGES
+    again = _run(cfg)  # a third poll of the unchanged farm: every feed's state was written, all answer 304
+    assert again.returncode == 0 and f"{FEEDS} not modified" in again.stdout and "0 new articles" in again.stdout
+    assert len(_articles(db_url)) == FEEDS * PAGES
