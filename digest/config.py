@@ -24,6 +24,7 @@ from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from .errors import ConfigError
+from .private import private_dir
 from .resources import config_dir
 
 SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key")}
@@ -163,7 +164,7 @@ class Config:
         m = re.match(r"^sqlite(\+\w+)?:///(.+)$", url)
         if m and m.group(2) != ":memory:":
             target = self.path(m.group(2))  # relative: under the working directory; absolute: as is
-            target.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(target.parent, existing_too=False)  # var/: 0700 when made here
             return f"sqlite{m.group(1) or ''}:///{target}"
         return url
 

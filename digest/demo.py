@@ -20,6 +20,7 @@ from pathlib import Path
 
 import click
 
+from .private import private_dir
 from .resources import config_dir
 
 _PLACEHOLDER = re.compile(r"__(DATE|ISO)_MINUS_(\d+)H__")
@@ -80,7 +81,7 @@ def demo_feed_urls(base_url: str, root: Path | None = None) -> list[tuple[str, s
 
 
 def write_demo_config(workdir: Path, base_url: str) -> Path:
-    workdir.mkdir(parents=True, exist_ok=True)
+    private_dir(workdir)  # its database and outbox hold a token key and live links
     feeds = "\n".join(f'[[feed]]\nname = "{n}"\nurl = "{u}"\nkind = "{k}"\n' for u, n, k in demo_feed_urls(base_url))
     (workdir / "feeds.toml").write_text(feeds, encoding="utf-8")
     cfg = workdir / "digest.toml"

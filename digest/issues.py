@@ -152,14 +152,15 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     """
     from .errors import DigestError
     from .mail.ledger import Claimed
+    from .private import private_dir, write_private
     from .render import personalise
     from .variants import VariantChooser
 
     now = now or utcnow()
     prepared = prepare(store, config, now)
     day = prepared.content.date.strftime("%Y-%m-%d")
-    out = out_dir or config.path(config.outbox.dir) / day
-    out.mkdir(parents=True, exist_ok=True)
+    out = out_dir or private_dir(config.path(config.outbox.dir)) / day
+    private_dir(out)  # the files carry a reader's live tokens: owner-only, whatever the umask
     key = store.secret_key(config.security.secret_key)
     factory = make_factory(config, key, None, prepared.rendered)
     n_confirmed = store.subscriber_counts().get("confirmed", 0)
@@ -186,7 +187,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     rendered = factory.rendered
     html_path, text_path, eml_path = out / "digest.html", out / "digest.txt", out / "digest.eml"
     unsub, prefs = factory.links(recipient)
-    html_path.write_text(personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
-    text_path.write_text(personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs), encoding="utf-8")
-    eml_path.write_bytes(factory.build(recipient))
+    write_private(html_path, personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs))
+    write_private(text_path, personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs))
+    write_private(eml_path, factory.build(recipient))
     return DryRunResult(out, html_path, text_path, eml_path, n_confirmed, prepared.content)

@@ -109,7 +109,7 @@ def test_gzip_bomb_cut_at_cap_after_decoding(http_server: LocalHTTPServer) -> No
     bomb = gzip.compress(b"\0" * 5_000_000)  # ~5 KB on the wire
     http_server.route("/bomb", body=bomb, headers={"Content-Encoding": "gzip"})
     err = fetch_error(http_server.url("/bomb"), replace(CFG, max_bytes=100_000))
-    assert err.reason == "response larger than 100000 bytes"
+    assert err.reason.startswith("response larger than 100000 bytes once decoded (Content-Encoding: gzip; ")
 
 
 def test_content_length_over_cap_refused_early(http_server: LocalHTTPServer) -> None:

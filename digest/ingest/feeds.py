@@ -18,6 +18,7 @@ import calendar
 import hashlib
 import io
 import json
+import logging
 import re
 import unicodedata
 import xml.sax
@@ -34,11 +35,14 @@ from ..errors import FeedError
 from ..intel.text import QUOTE_MARK
 from ..models import FeedEntry
 from .fastfeed import parse_fast
+from .limits import MAX_NAME_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
+
+log = logging.getLogger("digest.feeds")
 
 __all__ = ["ParsedFeed", "clean_line", "content_hash", "html_to_text", "parse_feed"]
 
 MAX_SUMMARY_CHARS = 50_000
-MAX_KEY_CHARS = 2000  # guid and link columns hold 2048
+MAX_KEY_CHARS = MAX_URL_CHARS  # guid and link columns hold 2048
 
 _BLOCK_TAGS = {
     "p", "div", "br", "li", "ul", "ol", "tr", "table", "h1", "h2", "h3", "h4", "h5", "h6",
@@ -266,7 +270,10 @@ def _link(base: str, raw: Any) -> str:
     if _ABSOLUTE.fullmatch(raw) and "/." not in raw and len(raw) <= MAX_KEY_CHARS:
         return raw  # already absolute, nothing to join (the common case)
     link = urljoin(base, re.sub(r"\s+", "", raw))
-    if urlsplit(link).scheme.lower() not in ("http", "https") or len(link) > MAX_KEY_CHARS:
+    if urlsplit(link).scheme.lower() not in ("http", "https"):
+        return ""
+    if len(link) > MAX_URL_CHARS:  # cut, it would lead nowhere; the entry keeps its feed text
+        log.warning("%s: link of %d characters dropped (at most %d)", base, len(link), MAX_URL_CHARS)
         return ""
     return link
 
@@ -323,7 +330,7 @@ def _finish(url: str, title: str, link: str, raw: list[FeedEntry], max_entries: 
                           reverse=True)[:max_entries])
         entries = [e for i, e in enumerate(entries) if i in keep]
         hashes = [h for i, h in enumerate(hashes) if i in keep]
-    return ParsedFeed(title=title, link=link, entries=entries, hashes=hashes)
+    return ParsedFeed(title=cut_at_word(title, MAX_NAME_CHARS), link=link, entries=entries, hashes=hashes)
 
 
 def _entry_title(title: str, summary: str) -> str:
@@ -340,8 +347,8 @@ def _entry(url: str, title: str, link: Any, guid: str, body: str, published: dat
     """A clean FeedEntry from raw values (either parser's)."""
     summary = _summary_text(body)
     return FeedEntry(feed_url=url, guid=re.sub(r"\s+", " ", guid).strip(), link=_link(url, link),
-                     title=_entry_title(clean_line(title), summary), published=published, summary=summary,
-                     author=clean_line(author))
+                     title=cut_at_word(_entry_title(clean_line(title), summary), MAX_TITLE_CHARS),
+                     published=published, summary=summary, author=cut_at_word(clean_line(author), MAX_NAME_CHARS))
 
 
 def _parse_json(url: str, data: bytes, max_entries: int) -> ParsedFeed:

@@ -8,8 +8,11 @@ One :class:`Fetcher` per poll run wraps one :class:`httpx.AsyncClient`. Every fe
   (``feeds.concurrency``);
 * runs under one overall deadline (``feeds.timeout_seconds``, redirects included), so a server
   that trickles one byte a second is cut off like one that never answers;
-* streams the body and stops once it is larger than ``feeds.max_bytes`` (after gzip decoding),
-  refusing at once when ``Content-Length`` already says so;
+* streams the body and stops once it is larger than ``feeds.max_bytes``, refusing at once when
+  ``Content-Length`` already says so. The cap counts decoded bytes: the fetcher decodes
+  Content-Encoding itself (gzip and deflate, at most two layers), each layer in steps of at most
+  64 KiB of output, so a decompression bomb (a few KB on the wire, GBs inside) is cut at the cap
+  after decoding about that much, never held whole in memory;
 * follows redirects itself, at most ``feeds.max_redirects``, http and https only;
 * resolves the host of every hop and refuses loopback, private, link-local, multicast, reserved,
   unspecified, shared (CGNAT), IPv4-mapped forms of those and cloud metadata addresses unless
@@ -22,9 +25,8 @@ rebinding) cannot slip through. TLS still verifies the certificate against the h
 Environment proxies are ignored (``trust_env=False``): through a proxy the guard would check the
 proxy, not the target.
 
-Residual risk: a gzip body is decoded chunk by chunk; one network chunk (64 KiB) can expand to a
-few tens of MB before the size check sees it, which bounds but does not remove a decompression
-bomb's cost.
+httpx's own decoding is not used: it decodes each network chunk whole, every layer without a
+limit, so one 64 KiB chunk of a two-layer gzip body can become gigabytes before any size check.
 """
 
 from __future__ import annotations
@@ -36,7 +38,8 @@ import re
 import socket
 import ssl
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Self
@@ -51,6 +54,9 @@ from ..errors import BlockedAddressError, FetchError
 __all__ = ["DEFAULT_ACCEPT", "FetchResult", "Fetcher", "address_problem"]
 
 DEFAULT_ACCEPT = "*/*"
+ACCEPT_ENCODING = "gzip, deflate"  # what _Decoder decodes under the size cap
+MAX_ENCODING_LAYERS = 2
+_DECODE_STEP = 64 * 1024  # most bytes one decoding step may produce
 _REDIRECTS = {301, 302, 303, 307, 308}
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 _METADATA = {ipaddress.ip_address("169.254.169.254"), ipaddress.ip_address("fd00:ec2::254"),
@@ -223,6 +229,69 @@ class _GuardedTransport(httpx.AsyncHTTPTransport):
         )
 
 
+class _Undecodable(Exception):
+    """A body the fetcher will not decode (an encoding it does not speak, too many layers, corrupt)."""
+
+
+class _Layer:
+    """One gzip or deflate layer, decoded in bounded steps (``zlib`` with ``max_length``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self._raw_fallback = name == "deflate"  # "deflate" is zlib-wrapped by the RFC, raw in practice
+        self._z = zlib.decompressobj(zlib.MAX_WBITS | 16 if name != "deflate" else zlib.MAX_WBITS)
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        """The decoded bytes of ``data``, in pieces of at most _DECODE_STEP bytes."""
+        try:
+            out = self._z.decompress(data, _DECODE_STEP)
+        except zlib.error:
+            if not self._raw_fallback:
+                raise
+            self._raw_fallback = False
+            self._z = zlib.decompressobj(-zlib.MAX_WBITS)
+            out = self._z.decompress(data, _DECODE_STEP)
+        self._raw_fallback = False
+        while out:
+            yield out
+            if not self._z.unconsumed_tail and len(out) < _DECODE_STEP:
+                return  # all input consumed and zlib had no more output to give
+            out = self._z.decompress(self._z.unconsumed_tail, _DECODE_STEP)
+
+
+class _Decoder:
+    """Undo a response's Content-Encoding layers one bounded piece at a time.
+
+    Unknown tokens are skipped as httpx skips them (servers send "utf-8" there); encodings that
+    compress but are not asked for (br, zstd, compress) and more than two layers are refused.
+    """
+
+    def __init__(self, header: str) -> None:
+        names = [v.strip().lower() for v in header.split(",") if v.strip()]
+        known = [n for n in names if n in ("gzip", "x-gzip", "deflate")]
+        for n in names:
+            if n in ("br", "zstd", "compress", "x-compress"):
+                raise _Undecodable(f"unsupported Content-Encoding {n!r} (asked for {ACCEPT_ENCODING})")
+        if len(known) > MAX_ENCODING_LAYERS:
+            raise _Undecodable(f"{len(known)} Content-Encoding layers ({_one_line(header, 60)}); "
+                               f"at most {MAX_ENCODING_LAYERS} are accepted")
+        self.layers = [_Layer(n) for n in reversed(known)]  # the last one applied is undone first
+
+    def feed(self, data: bytes) -> Iterator[bytes]:
+        try:
+            yield from self._through(data, 0)
+        except zlib.error as exc:
+            raise _Undecodable(f"could not decode the response: {exc}") from None
+
+    def _through(self, data: bytes, i: int) -> Iterator[bytes]:
+        if i == len(self.layers):
+            if data:
+                yield data
+            return
+        for piece in self.layers[i].feed(data):
+            yield from self._through(piece, i + 1)
+
+
 def _one_line(text: str, limit: int = 200) -> str:
     text = re.sub(r"\s+", " ", text).strip()
     return text if len(text) <= limit else text[: limit - 1] + "…"
@@ -287,7 +356,7 @@ class Fetcher:
             follow_redirects=False,
             trust_env=False,
             timeout=httpx.Timeout(self.cfg.timeout_seconds),
-            headers={"User-Agent": self.cfg.user_agent},
+            headers={"User-Agent": self.cfg.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
         )
         if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
             self._client._cookies = _Cookies()  # the client's own jar, see _Cookies
@@ -383,12 +452,23 @@ class Fetcher:
                 length = rh.get("content-length", "")
                 if length.isdigit() and int(length) > cap:
                     raise FetchError(url, f"response larger than {cap} bytes")
+                encoding = ", ".join(rh.get_list("content-encoding"))
+                decoder = _Decoder(encoding)
                 body = bytearray()
-                async for chunk in resp.aiter_bytes():
-                    body += chunk
-                    if len(body) > cap:
+                wire = 0
+                async for chunk in resp.aiter_raw():
+                    wire += len(chunk)
+                    if wire > cap:
                         raise FetchError(url, f"response larger than {cap} bytes")
+                    for piece in decoder.feed(chunk):
+                        body += piece
+                        if len(body) > cap:
+                            raise FetchError(url, f"response larger than {cap} bytes once decoded "
+                                                  f"(Content-Encoding: {_one_line(encoding, 60)}; "
+                                                  f"{wire} bytes read)")
                 return status, None, (bytes(body), *meta)
+        except _Undecodable as exc:
+            raise FetchError(url, str(exc)) from None
         except _Refused as exc:
             cls = BlockedAddressError if exc.blocked else FetchError
             raise cls(url, exc.reason) from None

@@ -3,6 +3,14 @@
 Fetching is async (httpx) with per-host limits; extraction is CPU-bound and runs in a process
 pool; analysis (summary, actors, topic) runs in this process while the pool extracts. Each
 feed's failure is recorded on the feed and the run goes on.
+
+Poll state never runs ahead of the data. A feed's validators (ETag, Last-Modified) and poll
+times are what make the next poll skip it (304, or not yet due), so for a feed with new entries
+they are written in the same transaction as the last of its new articles; until then the stored
+state is the previous one. A poll killed half-way therefore leaves each feed either complete or
+still "changed": the next poll fetches it again, the guid check skips what was stored, and the
+missing articles are fetched and stored then. Feeds with nothing new (304, or only known
+entries) and failures are recorded at once: there is no article they could lose.
 """
 
 from __future__ import annotations
@@ -28,6 +36,7 @@ from ..store import Article, ArticleActor, Feed, Store, utcnow
 from .extract import Extracted, extract_article
 from .feeds import content_hash, parse_feed
 from .fetch import Fetcher
+from .limits import MAX_CVES, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
 
 log = logging.getLogger("digest.poll")
 
@@ -53,11 +62,37 @@ class PollReport:
                 + (f" ({self.fallbacks} from feed text)" if self.fallbacks else ""))
 
 
+#: (feed, etag, last_modified, latency ms, had new entries, feed name from the feed document)
+_Outcome = tuple[Feed, str | None, str | None, int, bool, str | None]
+
+
+@dataclass
+class _Pending:
+    """Feeds whose state waits for their new articles: written with the last of them."""
+
+    outcomes: dict[int, _Outcome] = field(default_factory=dict)
+    left: Counter[int] = field(default_factory=Counter)  # feed id -> new articles not stored yet
+
+    def add(self, outcome: _Outcome, fresh: int) -> None:
+        self.outcomes[outcome[0].id] = outcome
+        self.left[outcome[0].id] += fresh
+
+    def stored(self, feed_ids: Sequence[int]) -> list[_Outcome]:
+        """Count these articles as stored; the outcomes of the feeds that are now complete."""
+        done: list[_Outcome] = []
+        for fid in feed_ids:
+            self.left[fid] -= 1
+            if self.left[fid] == 0 and fid in self.outcomes:
+                done.append(self.outcomes.pop(fid))
+        return done
+
+
 @dataclass
 class _NewEntry:
     feed: Feed
     entry: FeedEntry
     hash: str
+    shared_link: bool = False  # the feed gives this link to other entries too: it is not this entry's page
     text: str = ""
     note: str = ""
     analysis: Analysis | None = None
@@ -126,8 +161,10 @@ def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links:
                known_hashes: set[str], hashes: Sequence[str] | None = None) -> list[tuple[FeedEntry, str]]:
     """New entries of one feed: dedup by guid, then link, then content hash.
 
-    A link that several entries of this feed share (some feeds reuse one link for every item)
-    says nothing about identity, so those entries fall through to the content hash.
+    ``known_links`` are links stored by *other* feeds: another outlet's feed pointing at the
+    same page is the same article. Within one feed the guid says which entry is which; a link
+    that several of its entries share (some feeds reuse one link for every item, or for the
+    latest one) says nothing about identity, so those entries fall through to the content hash.
     """
     link_uses = Counter(e.link for e in entries)
     seen_guids: set[str] = set()
@@ -137,7 +174,7 @@ def select_new(entries: Sequence[FeedEntry], known_guids: set[str], known_links:
         h = hashes[i] if hashes is not None else content_hash(e)
         if e.guid in known_guids or e.guid in seen_guids:
             continue
-        if link_uses[e.link] == 1 and e.link in known_links:
+        if e.link and link_uses[e.link] == 1 and e.link in known_links:
             continue
         if h in known_hashes or h in seen_hashes:
             continue
@@ -186,7 +223,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     fc = config.feeds
     t0 = time.perf_counter()
     new: list[_NewEntry] = []
-    outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]] = []
+    outcomes: list[_Outcome] = []
+    pending = _Pending()
     failures: list[tuple[Feed, str]] = []
     done = 0
 
@@ -210,12 +248,19 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 report.stage_seconds["parse"] += time.perf_counter() - p0
                 entries = parsed.entries
                 hashes = parsed.hashes
-                g, lk, h = store.known_keys(feed.id, [e.guid for e in entries], [e.link for e in entries], hashes)
-                fresh = select_new(entries, g, lk, h, hashes)
-                new.extend(_NewEntry(feed, e, hh) for e, hh in fresh)
+                g, _, h = store.known_keys(feed.id, [e.guid for e in entries], [], hashes)
+                elsewhere, here = store.known_links(feed.id, list({e.link for e in entries}))
+                fresh = select_new(entries, g, elsewhere, h, hashes)
+                uses = Counter(e.link for e in entries)
+                shared = {lk for lk, n in uses.items() if n > 1} | here  # `here`: stored for another guid
+                new.extend(_NewEntry(feed, e, hh, shared_link=e.link in shared) for e, hh in fresh)
                 if not feed.name and parsed.title:
-                    feed.name = parsed.title[:300]
-                outcomes.append((feed, result.etag, result.last_modified, latency, bool(fresh), feed.name))
+                    feed.name = cut_at_word(parsed.title, MAX_NAME_CHARS)
+                outcome = (feed, result.etag, result.last_modified, latency, bool(fresh), feed.name)
+                if fresh:
+                    pending.add(outcome, len(fresh))  # written with the feed's last new article
+                else:
+                    outcomes.append(outcome)
             except FeedError as exc:
                 report.failed += 1
                 report.errors.append((feed.url, exc.reason))
@@ -246,6 +291,8 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                     note = "page fetching is off"
                 elif not item.entry.link.startswith(("http://", "https://")):
                     note = "used the feed's text: entry has no web link"
+                elif item.shared_link:  # its text would be every such entry's, making them one story
+                    note = "used the feed's text: the feed gives this link to several entries"
                 else:
                     f0 = time.perf_counter()
                     page = await fetcher.get(item.entry.link,
@@ -284,7 +331,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
 
         def flush_ready() -> None:
             a0 = time.perf_counter()
-            _store_articles(store, ready, report)
+            _store_articles(store, ready, report, pending)
             report.stage_seconds["store"] += time.perf_counter() - a0
             for done_item in ready:  # stored: keep only what dedup needs
                 done_item.text, done_item.analysis = "", None
@@ -307,26 +354,13 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
     return report
 
 
-def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str | None, int, bool, str | None]],
-                        failures: list[tuple[Feed, str]]) -> None:
-    """Write every feed's conditional-GET validators and health figures in one transaction."""
+def _record_feed_states(store: Store, outcomes: list[_Outcome], failures: list[tuple[Feed, str]]) -> None:
+    """Write these feeds' conditional-GET validators and health figures in one transaction."""
     now = utcnow()
     with store.session() as s:
         rows = {f.id: f for f in s.scalars(select(Feed).where(Feed.id.in_([o[0].id for o in outcomes]
                                                                             + [f[0].id for f in failures])))}
-        for feed, etag, last_modified, latency, new, name in outcomes:
-            row = rows.get(feed.id)
-            if row is None:
-                continue
-            row.etag, row.last_modified = etag, last_modified
-            row.last_polled_at = row.last_success_at = now
-            row.consecutive_failures = 0
-            row.alerted_at = None  # recovered: a later failure streak alerts again
-            row.last_latency_ms = latency
-            if new:
-                row.last_new_at = now
-            if name and not row.name:
-                row.name = name
+        _apply_outcomes(rows, outcomes, now)
         for feed, reason in failures:
             row = rows.get(feed.id)
             if row is None:
@@ -337,8 +371,30 @@ def _record_feed_states(store: Store, outcomes: list[tuple[Feed, str | None, str
             row.error_count += 1
 
 
-def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batch: int = 500) -> None:
-    """Store analysed articles, ``batch`` per transaction (one multi-row INSERT per batch)."""
+def _apply_outcomes(rows: dict[int, Feed], outcomes: Sequence[_Outcome], now: datetime) -> None:
+    """Set validators and health figures of successfully polled feeds on their loaded rows."""
+    for feed, etag, last_modified, latency, new, name in outcomes:
+        row = rows.get(feed.id)
+        if row is None:
+            continue
+        row.etag, row.last_modified = etag, last_modified
+        row.last_polled_at = row.last_success_at = now
+        row.consecutive_failures = 0
+        row.alerted_at = None  # recovered: a later failure streak alerts again
+        row.last_latency_ms = latency
+        if new:
+            row.last_new_at = now
+        if name and not row.name:
+            row.name = name
+
+
+def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, pending: _Pending | None = None,
+                    batch: int = 500) -> None:
+    """Store analysed articles, ``batch`` per transaction (one multi-row INSERT per batch).
+
+    The feeds whose last new article is in a batch get their state (``pending``) in the same
+    transaction: committed together or not at all.
+    """
     now = utcnow()
     for i in range(0, len(new), batch):
         chunk = new[i:i + batch]
@@ -349,12 +405,16 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batc
                 published = e.published or item.published
                 if published is not None and published > now:
                     published = now
-                rows.append({"feed_id": item.feed.id, "guid": e.guid[:2048], "url": e.link[:2048], "title": e.title,
+                # capped here, where every later reader (compose, render, archive) benefits: see limits.py
+                rows.append({"feed_id": item.feed.id, "guid": e.guid[:2048],
+                             "url": e.link if len(e.link) <= MAX_URL_CHARS else "",
+                             "title": cut_at_word(e.title, MAX_TITLE_CHARS),
                              "published_at": published, "fetched_at": now,
                              "text": item.text or e.summary or e.title, "content_hash": item.hash,
-                             "summary": result.summary if result else "", "extract_note": item.note,
+                             "summary": cut_at_word(result.summary, MAX_SUMMARY_CHARS) if result else "",
+                             "extract_note": item.note,
                              "topic": result.topic.topic if result else "other",
-                             "cves": list(result.topic.cves) if result else [],
+                             "cves": list(result.topic.cves[:MAX_CVES]) if result else [],
                              "exploited": result.topic.exploited if result else False})
             # one multi-row INSERT ... RETURNING per batch (Core, not ORM units of work: 3x cheaper)
             ids = list(s.scalars(insert(Article).returning(Article.id, sort_by_parameter_order=True), rows))
@@ -367,6 +427,10 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, batc
                               for h in item.analysis.actors)
                     if item.analysis.links:
                         store.save_links(s, item.analysis.links, art_id)
+            complete = pending.stored([item.feed.id for item in chunk]) if pending is not None else []
+            if complete:
+                ids_ = [o[0].id for o in complete]
+                _apply_outcomes({f.id: f for f in s.scalars(select(Feed).where(Feed.id.in_(ids_)))}, complete, now)
             report.new_articles += len(chunk)
 
 

@@ -10,13 +10,15 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, or_, select, text
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy import Engine, create_engine, event, func, make_url, or_, select, text
+from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
 from ..config import Config
 from ..errors import StoreError
+from ..ingest.limits import MAX_NAME_CHARS, cut_at_word
 from ..models import ActorHit, AliasLink
+from ..private import private_db_file
 from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
@@ -31,9 +33,27 @@ def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur.close()
 
 
+def _sqlite_file(url: str) -> Path | None:
+    """The database file of a SQLite URL; None for in-memory databases and ``file:`` URIs."""
+    try:
+        database = make_url(url).database
+    except ArgumentError:
+        return None
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database)
+
+
 def make_engine(url: str) -> Engine:
-    """Create an engine with the settings this project relies on (WAL and foreign keys on SQLite)."""
+    """Create an engine with the settings this project relies on (WAL and foreign keys on SQLite).
+
+    A SQLite database file (and its WAL and SHM) is made owner-only before SQLite opens it: it
+    holds every subscriber's address and the token-signing key.
+    """
     if url.startswith("sqlite"):
+        path = _sqlite_file(url)
+        if path is not None and path.parent.is_dir():
+            private_db_file(path)
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
@@ -131,6 +151,7 @@ class Store:
     # ---- feeds ------------------------------------------------------------------------------
     def add_feed(self, url: str, name: str = "", kind: str = "news") -> tuple[Feed, bool]:
         """Add a feed; return it and whether it was new (an existing feed keeps its state)."""
+        name = cut_at_word(name, MAX_NAME_CHARS)  # an imported list is untrusted too
         with self.session() as s:
             feed = s.scalar(select(Feed).where(Feed.url == url))
             if feed is not None:
@@ -152,12 +173,13 @@ class Store:
             existing = {f.url: f for f in s.scalars(select(Feed))}
             for spec in specs:
                 feed = existing.get(spec.url)
+                name = cut_at_word(spec.name, MAX_NAME_CHARS)
                 if feed is None:
-                    s.add(Feed(url=spec.url, name=spec.name, kind=spec.kind, consecutive_failures=0,
+                    s.add(Feed(url=spec.url, name=name, kind=spec.kind, consecutive_failures=0,
                                error_count=0, active=True))
                     added += 1
                 else:
-                    feed.name = spec.name or feed.name
+                    feed.name = name or feed.name
                     feed.kind = spec.kind or feed.kind
         return added
 
@@ -195,6 +217,17 @@ class Store:
             h = set(s.scalars(select(Article.content_hash).where(Article.content_hash.in_(hashes)))) \
                 if hashes else set()
             return g, lk, h
+
+    def known_links(self, feed_id: int, links: Sequence[str]) -> tuple[set[str], set[str]]:
+        """Which of these (non-empty) links are stored: (by another feed, by this feed)."""
+        links = [lk for lk in links if lk]
+        elsewhere: set[str] = set()
+        here: set[str] = set()
+        if links:
+            with self.session() as s:
+                for url, fid in s.execute(select(Article.url, Article.feed_id).where(Article.url.in_(links))):
+                    (here if fid == feed_id else elsewhere).add(url)
+        return elsewhere, here
 
     def articles_between(self, start: datetime, end: datetime) -> list[tuple[Article, Feed, list[ArticleActor]]]:
         """Articles fetched in [start, end), with their feed and actor mentions."""
