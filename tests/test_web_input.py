@@ -7,21 +7,30 @@ business, a real `digest serve` child process on loopback.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from urllib.parse import quote
 
 import pytest
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from conftest import SmtpSink
+from sqlalchemy import text
 from test_tokens import _respellings
-from test_web import TestClient, make_client, sub_of
+from test_web import TestClient, body_text, make_client, signup, sub_of
 
 from digest.config import Config
 from digest.store import Store
+from digest.store.db import MIGRATIONS, make_engine
 from digest.tokens import TokenSigner
+
+#: the configured public URL; the test client speaks to the app as http://testserver
+PUBLIC = "http://digest.example.org"
 
 
 @pytest.fixture
 def wconfig(smtp_config: Config) -> Config:
-    return smtp_config.replace(newsletter={"base_url": "https://digest.example.org"},
+    return smtp_config.replace(newsletter={"base_url": PUBLIC},
                                web={"signup_rate_per_hour": 1000})
 
 
@@ -62,3 +71,65 @@ def test_other_spellings_of_an_unsubscribe_link_change_nothing(web: TestClient, 
         assert sub_of(wstore, "spell@example.org").status == "confirmed"
     assert web.post("/unsubscribe/" + token, **ONE_CLICK).status_code == 200
     assert sub_of(wstore, "spell@example.org").status == "unsubscribed"
+
+
+# ---- 2. the confirm nonce rotates ---------------------------------------------------------------
+def _confirm_links(smtp: SmtpSink, address: str) -> list[str]:
+    return [re.search(r"/confirm/[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+", body_text(m)).group(0)  # type: ignore[union-attr]
+            for m in smtp.to(address)]
+
+
+def test_old_confirm_link_is_dead_after_unsubscribe_and_new_signup(store: Store, wconfig: Config,
+                                                                  smtp_server: SmtpSink) -> None:
+    with make_client(wconfig, store) as c:
+        assert signup(c, "again@example.org").status_code == 200
+        [first] = _confirm_links(smtp_server, "again@example.org")
+        r = c.get(first)
+        assert r.status_code == 200 and sub_of(store, "again@example.org").status == "confirmed"
+        unsub = re.search(r'href="(/unsubscribe/[^"]+)"', r.text).group(1)  # type: ignore[union-attr]
+        assert c.post(unsub, **ONE_CLICK).status_code == 200
+        assert c.get(first).status_code == 400
+        # a new sign-up (the same day) gets a new confirmation mail; only its link confirms
+        assert signup(c, "again@example.org").status_code == 200
+        links = _confirm_links(smtp_server, "again@example.org")
+        assert len(links) == 2 and links[1] != first
+        r = c.get(first)
+        assert r.status_code == 400 and "not valid" in r.text
+        assert sub_of(store, "again@example.org").status == "pending"
+        assert c.get(links[1]).status_code == 200
+        assert sub_of(store, "again@example.org").status == "confirmed"
+        # the unsubscribe link mailed before still works (its nonce did not change)
+        assert c.post(unsub, **ONE_CLICK).status_code == 200
+        assert sub_of(store, "again@example.org").status == "unsubscribed"
+
+
+def test_cli_unsubscribe_also_rotates_the_confirm_nonce(store: Store, wconfig: Config,
+                                                        smtp_server: SmtpSink) -> None:
+    with make_client(wconfig, store) as c:
+        signup(c, "cli@example.org")
+        [link] = _confirm_links(smtp_server, "cli@example.org")
+        sub = sub_of(store, "cli@example.org")
+        store.set_subscriber_status(sub.id, "unsubscribed")  # what `digest unsubscribe` does
+        store.add_subscriber("cli@example.org")  # and `digest subscribe` again
+        assert c.get(link).status_code == 400
+        assert sub_of(store, "cli@example.org").status == "pending"
+
+
+def test_migration_keeps_mailed_confirm_links_working(db_url: str) -> None:
+    """Rows from before 0003 get confirm_nonce = token_nonce: a confirm link already mailed still works."""
+    engine = make_engine(db_url)
+    with engine.begin() as conn:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0002")
+        conn.execute(text("INSERT INTO subscribers (email, status, created_at, hard_bounces, token_nonce, "
+                          "preferences) VALUES ('old@example.org', 'pending', CURRENT_TIMESTAMP, 0, 'abc123', '{}')"))
+    engine.dispose()
+    s = Store.open(db_url)
+    try:
+        sub = sub_of(s, "old@example.org")
+        assert sub.confirm_nonce == "abc123"
+        assert s.add_subscriber("new@example.org")[0].confirm_nonce not in ("", "abc123")
+    finally:
+        s.close()

@@ -93,7 +93,8 @@ class Web:
         except TokenError as exc:
             return None, "expired" if "expired" in str(exc) else "invalid"
         sub = self.store.subscriber(id=claims.subscriber_id)
-        if sub is None or not hmac.compare_digest(claims.nonce.encode(), (sub.token_nonce or "").encode()):
+        nonce = (sub.confirm_nonce if kind == "confirm" else sub.token_nonce) if sub is not None else ""
+        if sub is None or not hmac.compare_digest(claims.nonce.encode(), (nonce or "").encode()):
             return None, "invalid"
         return sub, "ok"
 
