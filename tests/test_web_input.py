@@ -133,3 +133,13 @@ def test_migration_keeps_mailed_confirm_links_working(db_url: str) -> None:
         assert s.add_subscriber("new@example.org")[0].confirm_nonce not in ("", "abc123")
     finally:
         s.close()
+
+
+# ---- 3. ids out of range ----------------------------------------------------------------------------
+def test_archive_ids_out_of_range_are_404(store: Store, wconfig: Config) -> None:
+    with make_client(wconfig, store) as c:
+        for issue_id in ("9" * 20, str(2**63), str(2**63 - 1), str(2**64 + 1), "1" + "0" * 300, "0", "9" * 5000, "-1", "1e3", "abc"):
+            r = c.get(f"/archive/{issue_id}")
+            assert r.status_code == 404, issue_id[:30]
+            assert "nothing at this address" in r.text
+        assert c.get("/healthz").text == "ok"

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from contextlib import asynccontextmanager
 from html import escape
 from typing import Any
@@ -45,6 +46,8 @@ from .security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware,
 log = logging.getLogger("digest.web")
 
 HONEYPOT = "website"
+#: the largest id either database stores (SQLite INTEGER, PostgreSQL BIGINT); a larger one names nothing
+MAX_ID = 2**63 - 1
 NO_STORE = {"cache-control": "no-store"}
 
 
@@ -138,6 +141,18 @@ def _single(form: Any, name: str) -> str | None:
     """The one string value of a form field; None when it is absent, repeated or a file."""
     values = form.getlist(name)
     return values[0] if len(values) == 1 and isinstance(values[0], str) else None
+
+
+def _archive_id(raw: str) -> int | None:
+    """The issue id a path names, or None when it names nothing any database could hold.
+
+    Parsed here rather than by Starlette's ``{id:int}``: 5,000 digits make its int() raise ValueError
+    and 20 make the database driver raise OverflowError; both were answered with 500.
+    """
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", raw):  # one spelling per issue: no leading zeros
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -264,7 +279,10 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         return web.page(request, "archive.html.j2", page_title="Archive", issues=issues)
 
     async def archive_issue(request: Request) -> Response:
-        issue = await run_in_threadpool(store.issue, request.path_params["issue_id"])
+        issue_id = _archive_id(request.path_params["issue_id"])
+        if issue_id is None:
+            raise HTTPException(404)
+        issue = await run_in_threadpool(store.issue, issue_id)
         if issue is None or issue.status != "sent":
             raise HTTPException(404)
         html = issue.html
@@ -322,7 +340,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
         Route("/archive/", archive_index, methods=["GET"]),
-        Route("/archive/{issue_id:int}", archive_issue, methods=["GET"]),
+        Route("/archive/{issue_id}", archive_issue, methods=["GET"]),  # not {:int}: see _archive_id
         Route("/feed.xml", feed, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/site.css", stylesheet, methods=["GET"]),
