@@ -143,3 +143,32 @@ def test_archive_ids_out_of_range_are_404(store: Store, wconfig: Config) -> None
             assert r.status_code == 404, issue_id[:30]
             assert "nothing at this address" in r.text
         assert c.get("/healthz").text == "ok"
+
+
+# ---- 4. redirects name the configured site, never the Host header --------------------------------------
+HOSTILE = {"host": "evil.example", "x-forwarded-host": "evil.example", "x-forwarded-proto": "https"}
+
+
+@pytest.mark.parametrize(("path", "location"), [
+    ("/archive", "/archive/"),
+    ("/archive?page=2", "/archive/?page=2"),
+    ("/subscribe/", "/subscribe"),
+    ("/feed.xml/", "/feed.xml"),
+    ("/healthz/", "/healthz"),
+    ("/confirm/abc.def/", "/confirm/abc.def"),
+    ("/unsubscribe/a%3Fb.c/", "/unsubscribe/a%3Fb.c"),  # a "?" in the path stays part of the path
+    ("/archive?x=%0d%0aSet-Cookie:%20a=b", "/archive/?x=%0d%0aSet-Cookie:%20a=b"),
+])
+def test_slash_redirects_use_the_configured_base_url(web: TestClient, path: str, location: str) -> None:
+    r = web.get(path, headers=HOSTILE, follow_redirects=False)
+    assert r.status_code in (301, 302, 307, 308)
+    assert r.headers["location"] == PUBLIC + location
+    assert "set-cookie" not in r.headers
+
+
+def test_paths_that_match_nothing_either_way_are_404(web: TestClient) -> None:
+    for path in ("/nothing", "/nothing/", "/%2F%2Fevil.example/", "/archive//", "/static/"):
+        r = web.get(path, headers=HOSTILE, follow_redirects=False)
+        assert r.status_code == 404, path
+        assert "location" not in r.headers
+

@@ -19,6 +19,7 @@ import re
 from contextlib import asynccontextmanager
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment
 from starlette.applications import Starlette
@@ -27,8 +28,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Route, get_route_path
+from starlette.types import Receive, Scope, Send
 
 from ..config import Config
 from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
@@ -169,6 +171,33 @@ async def _read_form(request: Request) -> Any:
         raise
     except Exception:  # noqa: BLE001 - malformed multipart and the like
         raise HTTPException(400, "The form could not be read.") from None
+
+
+#: what a path segment may hold unquoted in a Location we build (no "?", "#" or "%": those are quoted)
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def slash_redirect(base_url: str, routes: list[BaseRoute]) -> Any:
+    """The router's fallback: a path that matches with its trailing slash toggled is redirected there.
+
+    Starlette's own redirect builds ``Location`` from the request's Host header, so a forged Host
+    made us point readers (and caches) at another site. Here it is built from ``newsletter.base_url``.
+    """
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = get_route_path(scope)
+            if path not in ("", "/"):
+                other = path.rstrip("/") if path.endswith("/") else path + "/"
+                probe = {**scope, "path": scope["path"][: len(scope["path"]) - len(path)] + other}
+                if any(route.matches(probe)[0] is not Match.NONE for route in routes):
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = base_url + quote(other, safe=_PATH_SAFE) + (f"?{query}" if query else "")
+                    await RedirectResponse(location)(scope, receive, send)
+                    return
+        raise HTTPException(404)
+
+    return fallback
 
 
 def create_app(config: Config, store: Store | None = None) -> Starlette:
@@ -351,5 +380,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
+    app.router.default = slash_redirect(web.base_url, app.router.routes)
     app.state.web = web
     return app
