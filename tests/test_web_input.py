@@ -7,6 +7,7 @@ business, a real `digest serve` child process on loopback.
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from urllib.parse import quote
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from test_tokens import _respellings
 from test_web import TestClient, body_text, make_client, signup, sub_of
 
-from digest.config import Config
+from digest.config import Config, load_config, mask_url
 from digest.store import Store
 from digest.store.db import MIGRATIONS, make_engine
 from digest.tokens import TokenSigner
@@ -172,3 +173,36 @@ def test_paths_that_match_nothing_either_way_are_404(web: TestClient) -> None:
         assert r.status_code == 404, path
         assert "location" not in r.headers
 
+
+# ---- 6. database passwords are masked wherever settings are printed ---------------------------------
+@pytest.mark.parametrize("url", [
+    "mysql://root:hunter2@db.example/digest",  # not a database we support
+    "postgresql://digest:hunter2@127.0.0.1:notaport/digest",  # SQLAlchemy cannot parse it
+    "postgresql://digest:hun@ter2@db.example:port/digest",  # an unquoted "@" in the password
+    "postgresql+psycopg://digest:hunter2@127.0.0.1:1/digest",  # nobody listens there
+    "postgresql+psycopg://127.0.0.1:1/digest?password=hunter2",  # the password as a libpq parameter
+])
+def test_database_errors_never_print_the_password(config_file, url: str) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    env = {k: "" for k in os.environ if k.startswith("DIGEST_") and not k.startswith("DIGEST_TEST_")}
+    result = CliRunner().invoke(cli, ["--config", str(config_file), "status"],
+                                env={**env, "DIGEST_DATABASE_URL": url}, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert "hunter2" not in result.output and "ter2" not in result.output
+    assert "***" in result.output or "127.0.0.1:1/digest" in result.output
+    assert len(result.output.strip().splitlines()) == 1, result.output
+
+
+def test_mask_url_and_config_repr() -> None:
+    assert mask_url("postgresql://user:s3cret@host/db") == "postgresql://user:***@host/db"
+    assert mask_url("postgresql+psycopg://u:p@ss@h:5432/db x") == "postgresql+psycopg://u:***@h:5432/db x"
+    assert mask_url("sqlite:///var/digest.db") == "sqlite:///var/digest.db"
+    assert mask_url("https://example.org/feed.xml") == "https://example.org/feed.xml"
+    cfg = load_config(env={"DIGEST_DATABASE_URL": "postgresql://u:s3cret@h/db", "DIGEST_SMTP_PASSWORD": "s3cret",
+                           "DIGEST_SECURITY_SECRET_KEY": "s3cret" * 4, "DIGEST_SUMMARIZER_API_KEY": "s3cret"})
+    assert cfg.database.url == "postgresql://u:s3cret@h/db" and cfg.smtp.password == "s3cret"
+    assert "s3cret" not in repr(cfg)
+    assert "postgresql://u:***@h/db" in repr(cfg)

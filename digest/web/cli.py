@@ -55,13 +55,13 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, proxy_ips:
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Stand-alone entry point for the web command (the same as `digest serve`)."""
     from .. import logs
-    from ..config import load_config
+    from ..config import load_config, mask_url
 
     logs.setup(verbose)
     try:
         ctx.obj = AppContext(load_config(config_path))
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(mask_url(str(exc))) from None
     ctx.call_on_close(ctx.obj.close)
 
 
