@@ -7,19 +7,26 @@ business, a real `digest serve` child process on loopback.
 
 from __future__ import annotations
 
+import logging
 import os
 import re
+import signal
+import subprocess
+import sys
 from collections.abc import Iterator
+from pathlib import Path
 from urllib.parse import quote
 
+import httpx
 import pytest
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from conftest import SmtpSink
+from conftest import ROOT, SmtpSink, free_port, write_config
 from sqlalchemy import text
 from test_tokens import _respellings
 from test_web import TestClient, body_text, make_client, signup, sub_of
 
+from digest import logs
 from digest.config import Config, load_config, mask_url
 from digest.store import Store
 from digest.store.db import MIGRATIONS, make_engine
@@ -206,3 +213,65 @@ def test_mask_url_and_config_repr() -> None:
     assert cfg.database.url == "postgresql://u:s3cret@h/db" and cfg.smtp.password == "s3cret"
     assert "s3cret" not in repr(cfg)
     assert "postgresql://u:***@h/db" in repr(cfg)
+
+
+# ---- 4 and 5 on a real `digest serve -v`: redirects and the access log ----------------------------------
+def test_served_redirects_and_access_log_hold_no_host_and_no_token(tmp_path: Path) -> None:
+    from test_web_serve import _env, _wait_up
+
+    port = free_port()
+    local = f"http://127.0.0.1:{port}"
+    cfg = write_config(tmp_path, f'[newsletter]\nbase_url = "{PUBLIC}"\n[web]\nport = {port}\n')
+    proc = subprocess.Popen([sys.executable, "-m", "digest.web.cli", "--config", str(cfg), "-v", "serve"],
+                            cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    signer = TokenSigner(_env()["DIGEST_SECURITY_SECRET_KEY"].encode())
+    tokens = {kind: signer.sign(kind, 1, "n0nce") for kind in ("confirm", "unsubscribe", "preferences")}
+    try:
+        _wait_up(proc, local)
+        with httpx.Client(base_url=local, timeout=10) as http:
+            r = http.get("/archive", headers=HOSTILE)
+            assert r.status_code == 307 and r.headers["location"] == PUBLIC + "/archive/"
+            r = http.get("/subscribe/?a=1", headers=HOSTILE)
+            assert r.status_code == 307 and r.headers["location"] == PUBLIC + "/subscribe?a=1"
+            for kind, token in tokens.items():
+                assert http.get(f"/{kind}/{token}").status_code == 400  # no such subscriber
+                assert http.get(f"/{kind}/{token}/").status_code == 307
+            assert http.post(f"/unsubscribe/{tokens['unsubscribe']}", **ONE_CLICK).status_code == 400
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            out = proc.communicate(timeout=20)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            out = proc.communicate()[0].decode(errors="replace")
+    assert '"GET /archive HTTP/1.1" 307' in out  # the access log is on with -v ...
+    assert '"GET /unsubscribe/*** HTTP/1.1" 400' in out and '"POST /unsubscribe/*** HTTP/1.1" 400' in out
+    for token in tokens.values():  # ... and holds no token, neither whole nor either half
+        for part in token.split("."):
+            assert part not in out
+    assert "evil.example" not in out
+
+
+@pytest.mark.parametrize("json_lines", [False, True])
+def test_log_lines_mask_tokens_and_passwords(capsys: pytest.CaptureFixture[str], json_lines: bool) -> None:
+    """Whoever logs (uvicorn's access log, our code, an exception's text): no token, no URL password."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    token = TokenSigner(b"k" * 32).sign("preferences", 7, "n0nce")
+    try:
+        logs.setup(1, json_lines=json_lines)
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET",
+                                                 f"/preferences/{token}?x=1", "1.1", 200)
+        try:
+            raise RuntimeError(f"cannot reach postgresql://digest:hunter2@db/digest for /confirm/{token}")
+        except RuntimeError:
+            logging.getLogger("digest.worker").exception("failed on %s", "postgresql://digest:hunter2@db/x")
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    err = capsys.readouterr().err
+    assert "/preferences/***?x=1" in err and "/confirm/***" in err and "digest:***@db/x" in err
+    assert "RuntimeError" in err  # the exception is still logged, masked
+    assert "hunter2" not in err
+    for part in token.split("."):
+        assert part not in err

@@ -32,6 +32,7 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Match, Route, get_route_path
 from starlette.types import Receive, Scope, Send
 
+from .. import logs
 from ..config import Config
 from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
 from ..intel.topics import TOPICS
@@ -202,6 +203,7 @@ def slash_redirect(base_url: str, routes: list[BaseRoute]) -> Any:
 
 def create_app(config: Config, store: Store | None = None) -> Starlette:
     """The ASGI app. Opens (and on shutdown closes) the configured store when none is given."""
+    logs.guard()  # link tokens out of the access log, whichever handlers the server installs
     own_store = store is None
     store = store if store is not None else Store.open(config)
     web = Web(config, store)

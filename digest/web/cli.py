@@ -42,8 +42,10 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, proxy_ips:
     root_level = logging.getLogger().getEffectiveLevel()
     click.echo(f"digest: serving {config.newsletter.title} on http://{host}:{port}/ "
                f"(public URL {config.newsletter.base_url})", err=True)
+    # log_config=None: uvicorn's lines (the access log with -v) go through our handler, its format
+    # (--log-json too) and its filter, which masks link tokens; uvicorn's own config would bypass it
     uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy_ips,
-                server_header=False, date_header=True, ws="none", lifespan="on",
+                server_header=False, date_header=True, ws="none", lifespan="on", log_config=None,
                 log_level="info" if root_level <= logging.INFO else "warning",
                 access_log=root_level <= logging.INFO)
 
