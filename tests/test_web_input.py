@@ -23,6 +23,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from conftest import ROOT, SmtpSink, free_port, write_config
 from sqlalchemy import text
+from starlette.types import ASGIApp, Receive, Scope, Send
 from test_tokens import _respellings
 from test_web import TestClient, body_text, make_client, signup, sub_of
 
@@ -31,6 +32,7 @@ from digest.config import Config, load_config, mask_url
 from digest.store import Store
 from digest.store.db import MIGRATIONS, make_engine
 from digest.tokens import TokenSigner
+from digest.web import create_app
 
 #: the configured public URL; the test client speaks to the app as http://testserver
 PUBLIC = "http://digest.example.org"
@@ -275,3 +277,27 @@ def test_log_lines_mask_tokens_and_passwords(capsys: pytest.CaptureFixture[str],
     assert "hunter2" not in err
     for part in token.split("."):
         assert part not in err
+
+
+# ---- review: links and redirects behind a proxy that mounts the app under a path ------------------------
+def _mounted(app: ASGIApp, prefix: str) -> ASGIApp:
+    """What a proxy with a path prefix (uvicorn --root-path) hands the app: root_path set, path full."""
+
+    async def wrapper(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            scope = {**scope, "root_path": prefix, "path": prefix + scope["path"]}
+        await app(scope, receive, send)
+
+    return wrapper
+
+
+def test_links_and_redirects_under_a_path_prefix(wconfig: Config, wstore: Store, wsigner: TokenSigner) -> None:
+    config = wconfig.replace(newsletter={"base_url": PUBLIC + "/digest"})
+    sub = wstore.add_subscriber("mounted@example.org", confirmed=True)[0]
+    token = wsigner.sign("preferences", sub.id, sub.token_nonce)
+    with TestClient(_mounted(create_app(config, wstore), "/digest")) as c:
+        r = c.post(f"/preferences/{token}", data={"mode": "all"})  # no CSRF token: the "try again" page
+        assert r.status_code == 403
+        assert f'href="/digest/preferences/{token}"' in r.text
+        r = c.get("/archive", headers=HOSTILE, follow_redirects=False)
+        assert r.headers["location"] == PUBLIC + "/digest/archive/"

@@ -291,7 +291,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                 return web.message(request, "Please try again",
                                    "This form had expired. Reload the page and save your choices again. "
                                    "Nothing was changed.", status=403,
-                                   links=[(str(request.url.path), "Back to your preferences")])
+                                   links=[(web.link("preferences", sub), "Back to your preferences")])
             values, errors = prefs_mod.parse(_form_lists(form), actor_ids={a[0] for a in actors},
                                              countries=set(countries))
             if errors:
