@@ -32,7 +32,10 @@ class RedactFilter(logging.Filter):
     """Rewrites a record's message (and its exception text) through :func:`redact`; drops nothing."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit the format: emit() reports that
+            return True
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, None

@@ -268,6 +268,8 @@ def test_log_lines_mask_tokens_and_passwords(capsys: pytest.CaptureFixture[str],
             raise RuntimeError(f"cannot reach postgresql://digest:hunter2@db/digest for /confirm/{token}")
         except RuntimeError:
             logging.getLogger("digest.worker").exception("failed on %s", "postgresql://digest:hunter2@db/x")
+        broken = ("%d of %d", "bad")  # a call whose arguments do not fit: reported by logging, not raised
+        logging.getLogger("digest.worker").warning(*broken)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
