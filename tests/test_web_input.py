@@ -303,3 +303,34 @@ def test_links_and_redirects_under_a_path_prefix(wconfig: Config, wstore: Store,
         assert f'href="/digest/preferences/{token}"' in r.text
         r = c.get("/archive", headers=HOSTILE, follow_redirects=False)
         assert r.headers["location"] == PUBLIC + "/digest/archive/"
+
+
+def test_cli_subscribe_unsubscribe_subscribe_mails_a_new_link_and_kills_the_old(tmp_path: Path,
+                                                                                smtp_server: SmtpSink) -> None:
+    from click.testing import CliRunner
+
+    from digest.cli import cli
+
+    cfg_file = write_config(tmp_path, f'[newsletter]\nbase_url = "{PUBLIC}"\n'
+                                      f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n')
+    env = {k: "" for k in os.environ if k.startswith("DIGEST_") and not k.startswith("DIGEST_TEST_")}
+
+    def digest(*args: str) -> str:
+        result = CliRunner().invoke(cli, ["--config", str(cfg_file), *args], env=env, catch_exceptions=False)
+        assert result.exit_code == 0, result.output
+        return result.output
+
+    digest("subscribe", "op@example.org")
+    digest("unsubscribe", "op@example.org")
+    digest("subscribe", "op@example.org")
+    old, new = _confirm_links(smtp_server, "op@example.org")
+    config = load_config(cfg_file, env=env, root=tmp_path)
+    store = Store.open(config)
+    try:
+        with make_client(config, store) as c:
+            assert c.get(old).status_code == 400
+            assert sub_of(store, "op@example.org").status == "pending"
+            assert c.get(new).status_code == 200
+            assert sub_of(store, "op@example.org").status == "confirmed"
+    finally:
+        store.close()
