@@ -334,3 +334,15 @@ def test_cli_subscribe_unsubscribe_subscribe_mails_a_new_link_and_kills_the_old(
             assert sub_of(store, "op@example.org").status == "confirmed"
     finally:
         store.close()
+
+
+def test_serve_alone_reports_a_database_error_in_one_masked_line(config_file: Path) -> None:
+    """`python -m digest.web.cli serve` printed a traceback (the URL's libpq password in it)."""
+    from test_web_serve import _env
+
+    env = {**_env(), "DIGEST_DATABASE_URL": "postgresql+psycopg://digest:hunter2@127.0.0.1:1/db?password=hunter2"}
+    proc = subprocess.run([sys.executable, "-m", "digest.web.cli", "--config", str(config_file), "serve"],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
+    assert proc.returncode == 1
+    assert "hunter2" not in proc.stdout + proc.stderr
+    assert proc.stderr.startswith("Error: database 127.0.0.1:1/db") and len(proc.stderr.splitlines()) == 1

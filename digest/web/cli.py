@@ -50,7 +50,19 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, proxy_ips:
                 access_log=root_level <= logging.INFO)
 
 
-@click.group()
+class _Group(click.Group):
+    """Project errors (a database that cannot be opened, ...) as one line with exit status 1, as `digest` does."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from ..config import mask_url
+
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            raise click.ClickException(mask_url(str(exc))) from None
+
+
+@click.group(cls=_Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DIGEST_CONFIG")
 @click.option("-v", "--verbose", count=True)
 @click.pass_context
