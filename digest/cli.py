@@ -16,7 +16,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from . import __version__, logs
-from .config import load_config
+from .config import load_config, mask_url
 from .context import AppContext
 from .errors import DigestError
 
@@ -47,7 +47,7 @@ class DigestGroup(click.Group):
         try:
             return super().invoke(ctx)
         except DigestError as exc:
-            raise click.ClickException(str(exc)) from None
+            raise click.ClickException(mask_url(str(exc))) from None
 
 
 @click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -71,7 +71,7 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_json: boo
     try:
         config = load_config(config_path)
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(mask_url(str(exc))) from None
     ctx.obj = AppContext(config)
     ctx.call_on_close(ctx.obj.close)
 

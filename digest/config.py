@@ -29,6 +29,22 @@ from .resources import config_dir
 
 SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key")}
 
+#: user:password@ right after a scheme. The password runs to the *last* "@" of the word: an unquoted
+#: "@" in it ("u:p@ss@host") would otherwise leave its tail in view (SQLAlchemy's own masking does)
+_URL_PASSWORD = re.compile(r"(?P<head>\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@]*):\S*@")
+#: libpq also takes the password as a query parameter
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&](?:password|sslpassword)=)[^&\s]*", re.IGNORECASE)
+
+
+def mask_url(text: str) -> str:
+    """``text`` with the password of every URL in it replaced by ``***``.
+
+    ``postgresql://user:secret@host/db`` becomes ``postgresql://user:***@host/db``. For whatever is
+    printed or logged: config errors, settings, log lines.
+    """
+    text = _URL_PASSWORD.sub(r"\g<head>:***@", text)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", text)
+
 
 @dataclass(frozen=True)
 class NewsletterConfig:
@@ -46,6 +62,9 @@ class NewsletterConfig:
 @dataclass(frozen=True)
 class DatabaseConfig:
     url: str = "sqlite:///var/digest.db"
+
+    def __repr__(self) -> str:  # a traceback or a debug print must not show the password
+        return f"DatabaseConfig(url={mask_url(self.url)!r})"
 
 
 @dataclass(frozen=True)
@@ -74,7 +93,7 @@ class SmtpConfig:
     starttls: bool = False
     tls: bool = False
     username: str = ""
-    password: str = ""
+    password: str = field(default="", repr=False)
     timeout_seconds: float = 30.0
     pool_size: int = 8
     processes: int = 0
@@ -97,7 +116,7 @@ class SummarizerConfig:
     backend: str = "extractive"
     endpoint: str = ""
     model: str = ""
-    api_key: str = ""
+    api_key: str = field(default="", repr=False)
     timeout_seconds: float = 20.0
     max_words: int = 70
 
@@ -109,7 +128,7 @@ class StoriesConfig:
 
 @dataclass(frozen=True)
 class SecurityConfig:
-    secret_key: str = ""
+    secret_key: str = field(default="", repr=False)
     confirm_token_days: int = 7
 
 
@@ -233,8 +252,7 @@ def _validate(cfg: Config) -> None:
     _name, addr = parseaddr(cfg.newsletter.sender)
     if "@" not in addr or any(c in cfg.newsletter.sender for c in "\r\n"):
         raise bad("newsletter.sender", f"expected 'Name <address@domain>', got {cfg.newsletter.sender!r}")
-    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", cfg.database.url):
-        raise bad("database.url", f"expected a sqlite:/// or postgresql:// URL, got {cfg.database.url!r}")
+    _validate_database_url(cfg.database.url)
     positive = {
         "feeds.poll_interval_minutes": cfg.feeds.poll_interval_minutes,
         "feeds.timeout_seconds": cfg.feeds.timeout_seconds,
@@ -266,6 +284,21 @@ def _validate(cfg: Config) -> None:
         raise bad("summarizer.backend", f"expected 'extractive' or 'openai', got {cfg.summarizer.backend!r}")
     if cfg.summarizer.backend == "openai" and not cfg.summarizer.endpoint:
         raise bad("summarizer.endpoint", "must be set when summarizer.backend is 'openai'")
+
+
+def _validate_database_url(url: str) -> None:
+    """A URL SQLAlchemy can parse, of a database we support; the error shows it with its password masked."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    shown = mask_url(url)
+    if not re.match(r"^(sqlite|postgresql)(\+\w+)?://", url):
+        raise ConfigError(f"config key database.url: expected a sqlite:/// or postgresql:// URL, got {shown!r}")
+    try:
+        make_url(url)
+    except (ArgumentError, ValueError) as exc:  # a port that is not a number, and the like
+        reason = mask_url(str(exc)).replace(url, shown)
+        raise ConfigError(f"config key database.url: cannot parse {shown!r}: {reason}") from None
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

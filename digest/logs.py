@@ -1,13 +1,58 @@
-"""Logging: readable lines on a terminal, or one JSON object per line with ``--log-json``."""
+"""Logging: readable lines on a terminal, or one JSON object per line with ``--log-json``.
+
+Every line passes :class:`RedactFilter` first: the token of a confirm, unsubscribe or preferences
+link (a key to someone's subscription) and the password of a URL never reach a log, whoever logged
+them (our code, uvicorn's access log, a library's exception).
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
 import time
 
-_STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime"}
+from .config import mask_url
+
+_STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
+
+#: the token part of a link path, wherever it appears in a line (an access log's "GET /confirm/<t> HTTP/1.1")
+_TOKEN_PATH = re.compile(r"(/(?:confirm|unsubscribe|preferences)/)[^\s?#\"'<>]+")
+#: loggers that carry request paths and may have handlers of their own (uvicorn's, when it configures logging)
+PATH_LOGGERS = ("uvicorn.access", "uvicorn.error", "digest.web")
+
+
+def redact(text: str) -> str:
+    """``text`` with link tokens replaced by ``***`` and URL passwords masked."""
+    return _TOKEN_PATH.sub(r"\1***", mask_url(text))
+
+
+class RedactFilter(logging.Filter):
+    """Rewrites a record's message (and its exception text) through :func:`redact`; drops nothing."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        try:
+            message = record.getMessage()
+        except Exception:  # noqa: BLE001 - arguments that do not fit the format: emit() reports that
+            return True
+        clean = redact(message)
+        if clean != message:
+            record.msg, record.args = clean, None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        if record.exc_text:
+            record.exc_text = redact(record.exc_text)
+        return True
+
+
+REDACT = RedactFilter()
+
+
+def guard(logger_names: tuple[str, ...] = PATH_LOGGERS) -> None:
+    """Put the filter on these loggers too, for handlers that are not ours (uvicorn's own config)."""
+    for name in logger_names:
+        logging.getLogger(name).addFilter(REDACT)  # the same instance is added once
 
 
 class JsonFormatter(logging.Formatter):
@@ -15,8 +60,8 @@ class JsonFormatter(logging.Formatter):
         data = {"ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z",
                 "level": record.levelname.lower(), "logger": record.name, "event": record.getMessage()}
         data.update({k: v for k, v in vars(record).items() if k not in _STD})
-        if record.exc_info:
-            data["exc"] = self.formatException(record.exc_info)
+        if record.exc_info or record.exc_text:
+            data["exc"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
         return json.dumps(data, default=str)
 
 
@@ -24,6 +69,7 @@ def setup(verbose: int = 0, json_lines: bool = False) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.addFilter(REDACT)
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)

@@ -38,7 +38,7 @@ def normalise_address(raw: str) -> str:
 
 def confirm_url(config: Config, signer: TokenSigner, sub: Subscriber) -> str:
     ttl = config.security.confirm_token_days * 86400
-    token = signer.sign("confirm", sub.id, sub.token_nonce, ttl_seconds=ttl)
+    token = signer.sign("confirm", sub.id, sub.confirm_nonce, ttl_seconds=ttl)
     return f"{config.newsletter.base_url.rstrip('/')}/confirm/{token}"
 
 

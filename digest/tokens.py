@@ -3,6 +3,11 @@
 A token is ``base64url(payload) "." base64url(HMAC-SHA256(key, kind|payload))`` where the payload
 is ``subscriber_id:nonce:expires`` (expires 0 = never). The kind is part of the MAC, so an
 unsubscribe token can never be used to confirm. Signatures are compared in constant time.
+
+A token has exactly one spelling, the one :meth:`TokenSigner.sign` issues: the URL-safe alphabet
+without ``=`` padding, canonical trailing bits, a canonical payload. ``+``/``/``, padding, stray
+characters or a last character with other unused bits decode to the same bytes in a lenient
+decoder; they are refused, so a token can be compared, logged or revoked as a string.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import re
 import time
 from dataclasses import dataclass
 
@@ -22,9 +28,17 @@ def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
+_B64URL = re.compile(r"[A-Za-z0-9_-]+")
+
+
 def _unb64(text: str) -> bytes:
-    pad = "=" * (-len(text) % 4)
-    return base64.urlsafe_b64decode(text + pad)
+    """Decode the one spelling :func:`_b64` writes; anything else is a ValueError."""
+    if not _B64URL.fullmatch(text) or len(text) % 4 == 1:
+        raise ValueError("not canonical base64url")
+    data = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    if _b64(data) != text:  # the unused bits of the last character were not zero
+        raise ValueError("not canonical base64url")
+    return data
 
 
 @dataclass(frozen=True)
@@ -67,10 +81,13 @@ class TokenSigner:
         if not hmac.compare_digest(mac, self._mac(kind, payload)):
             raise TokenError("invalid signature")
         try:
-            sid, nonce, expires = payload.decode("ascii").split(":")
+            text = payload.decode("ascii")
+            sid, nonce, expires = text.split(":")
             claims = TokenClaims(kind, int(sid), nonce, int(expires))
         except (ValueError, UnicodeDecodeError):
             raise TokenError("malformed token") from None
+        if f"{claims.subscriber_id}:{claims.nonce}:{claims.expires}" != text:  # "+42", "042", "4_2"
+            raise TokenError("malformed token")
         if claims.expires and claims.expires < (now or time.time()):
             raise TokenError("expired token")
         return claims

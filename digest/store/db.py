@@ -19,7 +19,7 @@ from ..errors import StoreError
 from ..ingest.limits import MAX_NAME_CHARS, cut_at_word
 from ..models import ActorHit, AliasLink
 from ..private import private_db_file
-from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, utcnow
+from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, new_nonce, utcnow
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 
@@ -305,15 +305,19 @@ class Store:
             if sub is None:
                 sub = Subscriber(email=email, status="confirmed" if confirmed else "pending",
                                  confirmed_at=now if confirmed else None, hard_bounces=0,
-                                 token_nonce=secrets.token_hex(8), preferences={})
+                                 token_nonce=secrets.token_hex(8), confirm_nonce=new_nonce(), preferences={})
                 s.add(sub)
                 s.flush()
                 return sub, True
             if confirmed and sub.status != "confirmed":
                 sub.status, sub.confirmed_at, sub.unsubscribed_at = "confirmed", now, None
+                sub.confirm_nonce = new_nonce()
                 return sub, True
             if not confirmed and sub.status == "unsubscribed":
-                sub.status, sub.unsubscribed_at = "pending", None
+                # a new sign-up: confirm links mailed before the unsubscribe must not confirm this one,
+                # so it gets a mail of its own (the one-a-day limit counts from here)
+                sub.status, sub.unsubscribed_at, sub.confirm_nonce = "pending", None, new_nonce()
+                sub.confirm_sent_at = None
                 return sub, True
             return sub, False
 
@@ -328,7 +332,7 @@ class Store:
                 if status == "confirmed":
                     sub.confirmed_at = now
                 elif status == "unsubscribed":
-                    sub.unsubscribed_at = now
+                    sub.unsubscribed_at, sub.confirm_nonce = now, new_nonce()
             return sub
 
     def mark_confirm_sent(self, subscriber_id: int, when: datetime | None = None) -> None:

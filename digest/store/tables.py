@@ -6,6 +6,7 @@ that the migrated schema and this metadata agree.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, datetime
 
 from sqlalchemy import (
@@ -47,6 +48,11 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def new_nonce() -> str:
+    """A fresh token nonce: changing a subscriber's nonce revokes every link signed with the old one."""
+    return secrets.token_hex(8)
 
 
 # BigInteger ids on PostgreSQL, INTEGER PRIMARY KEY (rowid) on SQLite
@@ -148,6 +154,8 @@ class Subscriber(Base):
     confirm_sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
     hard_bounces: Mapped[int] = mapped_column(Integer, default=0)
     token_nonce: Mapped[str] = mapped_column(String(64), default="")
+    #: confirm links only; rotated on unsubscribe and on a new sign-up, so an old confirm link dies with them
+    confirm_nonce: Mapped[str] = mapped_column(String(64), default=new_nonce, server_default="")
     preferences: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
 
 

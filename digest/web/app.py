@@ -15,9 +15,11 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 from contextlib import asynccontextmanager
 from html import escape
 from typing import Any
+from urllib.parse import quote
 
 from jinja2 import Environment
 from starlette.applications import Starlette
@@ -26,9 +28,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import BaseRoute, Match, Route, get_route_path
+from starlette.types import Receive, Scope, Send
 
+from .. import logs
 from ..config import Config
 from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
 from ..intel.topics import TOPICS
@@ -45,6 +49,8 @@ from .security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware,
 log = logging.getLogger("digest.web")
 
 HONEYPOT = "website"
+#: the largest id either database stores (SQLite INTEGER, PostgreSQL BIGINT); a larger one names nothing
+MAX_ID = 2**63 - 1
 NO_STORE = {"cache-control": "no-store"}
 
 
@@ -93,7 +99,8 @@ class Web:
         except TokenError as exc:
             return None, "expired" if "expired" in str(exc) else "invalid"
         sub = self.store.subscriber(id=claims.subscriber_id)
-        if sub is None or not hmac.compare_digest(claims.nonce.encode(), (sub.token_nonce or "").encode()):
+        nonce = (sub.confirm_nonce if kind == "confirm" else sub.token_nonce) if sub is not None else ""
+        if sub is None or not hmac.compare_digest(claims.nonce.encode(), (nonce or "").encode()):
             return None, "invalid"
         return sub, "ok"
 
@@ -139,6 +146,18 @@ def _single(form: Any, name: str) -> str | None:
     return values[0] if len(values) == 1 and isinstance(values[0], str) else None
 
 
+def _archive_id(raw: str) -> int | None:
+    """The issue id a path names, or None when it names nothing any database could hold.
+
+    Parsed here rather than by Starlette's ``{id:int}``: 5,000 digits make its int() raise ValueError
+    and 20 make the database driver raise OverflowError; both were answered with 500.
+    """
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", raw):  # one spelling per issue: no leading zeros
+        return None
+    value = int(raw)
+    return value if 0 < value <= MAX_ID else None
+
+
 def _form_lists(form: Any) -> dict[str, list[str]]:
     out: dict[str, list[str]] = {}
     for key in set(form.keys()):
@@ -155,8 +174,36 @@ async def _read_form(request: Request) -> Any:
         raise HTTPException(400, "The form could not be read.") from None
 
 
+#: what a path segment may hold unquoted in a Location we build (no "?", "#" or "%": those are quoted)
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+
+
+def slash_redirect(base_url: str, routes: list[BaseRoute]) -> Any:
+    """The router's fallback: a path that matches with its trailing slash toggled is redirected there.
+
+    Starlette's own redirect builds ``Location`` from the request's Host header, so a forged Host
+    made us point readers (and caches) at another site. Here it is built from ``newsletter.base_url``.
+    """
+
+    async def fallback(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = get_route_path(scope)
+            if path not in ("", "/"):
+                other = path.rstrip("/") if path.endswith("/") else path + "/"
+                probe = {**scope, "path": scope["path"][: len(scope["path"]) - len(path)] + other}
+                if any(route.matches(probe)[0] is not Match.NONE for route in routes):
+                    query = scope.get("query_string", b"").decode("latin-1")
+                    location = base_url + quote(other, safe=_PATH_SAFE) + (f"?{query}" if query else "")
+                    await RedirectResponse(location)(scope, receive, send)
+                    return
+        raise HTTPException(404)
+
+    return fallback
+
+
 def create_app(config: Config, store: Store | None = None) -> Starlette:
     """The ASGI app. Opens (and on shutdown closes) the configured store when none is given."""
+    logs.guard()  # link tokens out of the access log, whichever handlers the server installs
     own_store = store is None
     store = store if store is not None else Store.open(config)
     web = Web(config, store)
@@ -244,7 +291,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                 return web.message(request, "Please try again",
                                    "This form had expired. Reload the page and save your choices again. "
                                    "Nothing was changed.", status=403,
-                                   links=[(str(request.url.path), "Back to your preferences")])
+                                   links=[(web.link("preferences", sub), "Back to your preferences")])
             values, errors = prefs_mod.parse(_form_lists(form), actor_ids={a[0] for a in actors},
                                              countries=set(countries))
             if errors:
@@ -263,7 +310,10 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         return web.page(request, "archive.html.j2", page_title="Archive", issues=issues)
 
     async def archive_issue(request: Request) -> Response:
-        issue = await run_in_threadpool(store.issue, request.path_params["issue_id"])
+        issue_id = _archive_id(request.path_params["issue_id"])
+        if issue_id is None:
+            raise HTTPException(404)
+        issue = await run_in_threadpool(store.issue, issue_id)
         if issue is None or issue.status != "sent":
             raise HTTPException(404)
         html = issue.html
@@ -321,7 +371,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/unsubscribe/{token}", unsubscribe, methods=["GET", "POST"]),
         Route("/preferences/{token}", preferences, methods=["GET", "POST"]),
         Route("/archive/", archive_index, methods=["GET"]),
-        Route("/archive/{issue_id:int}", archive_issue, methods=["GET"]),
+        Route("/archive/{issue_id}", archive_issue, methods=["GET"]),  # not {:int}: see _archive_id
         Route("/feed.xml", feed, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/site.css", stylesheet, methods=["GET"]),
@@ -332,5 +382,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
+    app.router.redirect_slashes = False
+    app.router.default = slash_redirect(web.base_url, app.router.routes)
     app.state.web = web
     return app

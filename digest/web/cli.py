@@ -42,26 +42,40 @@ def serve_cmd(ctx: click.Context, host: str | None, port: int | None, proxy_ips:
     root_level = logging.getLogger().getEffectiveLevel()
     click.echo(f"digest: serving {config.newsletter.title} on http://{host}:{port}/ "
                f"(public URL {config.newsletter.base_url})", err=True)
+    # log_config=None: uvicorn's lines (the access log with -v) go through our handler, its format
+    # (--log-json too) and its filter, which masks link tokens; uvicorn's own config would bypass it
     uvicorn.run(app, host=host, port=port, proxy_headers=True, forwarded_allow_ips=proxy_ips,
-                server_header=False, date_header=True, ws="none", lifespan="on",
+                server_header=False, date_header=True, ws="none", lifespan="on", log_config=None,
                 log_level="info" if root_level <= logging.INFO else "warning",
                 access_log=root_level <= logging.INFO)
 
 
-@click.group()
+class _Group(click.Group):
+    """Project errors (a database that cannot be opened, ...) as one line with exit status 1, as `digest` does."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        from ..config import mask_url
+
+        try:
+            return super().invoke(ctx)
+        except DigestError as exc:
+            raise click.ClickException(mask_url(str(exc))) from None
+
+
+@click.group(cls=_Group)
 @click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DIGEST_CONFIG")
 @click.option("-v", "--verbose", count=True)
 @click.pass_context
 def main(ctx: click.Context, config_path: str | None, verbose: int) -> None:
     """Stand-alone entry point for the web command (the same as `digest serve`)."""
     from .. import logs
-    from ..config import load_config
+    from ..config import load_config, mask_url
 
     logs.setup(verbose)
     try:
         ctx.obj = AppContext(load_config(config_path))
     except DigestError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(mask_url(str(exc))) from None
     ctx.call_on_close(ctx.obj.close)
 
 

@@ -8,6 +8,7 @@ from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from ..store import Actor, Store, Subscriber, utcnow
+from ..store.tables import new_nonce
 
 CONFIRM_INTERVAL = timedelta(days=1)
 
@@ -56,11 +57,14 @@ def confirm(store: Store, subscriber_id: int) -> str | None:
 
 
 def unsubscribe(store: Store, subscriber_id: int) -> str | None:
-    """pending|confirmed -> unsubscribed (suppressed stays suppressed); the status after the call."""
+    """pending|confirmed -> unsubscribed (suppressed stays suppressed); the status after the call.
+
+    The confirm nonce rotates with it: a confirm link mailed before stops working.
+    """
     with store.session() as s:
         s.execute(update(Subscriber)
                   .where(Subscriber.id == subscriber_id, Subscriber.status.in_(("pending", "confirmed")))
-                  .values(status="unsubscribed", unsubscribed_at=utcnow()))
+                  .values(status="unsubscribed", unsubscribed_at=utcnow(), confirm_nonce=new_nonce()))
         return s.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
 
 
