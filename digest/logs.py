@@ -73,6 +73,13 @@ def setup(verbose: int = 0, json_lines: bool = False) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
+    for name in ("uvicorn", "uvicorn.access", "uvicorn.error"):
+        # whatever configured uvicorn before (its own dictConfig gives these loggers handlers and stops
+        # propagation), its lines go through our handler and its redaction filter
+        lg = logging.getLogger(name)
+        lg.handlers[:] = []
+        lg.propagate = True
+        lg.disabled = False
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "apscheduler", "aiosmtplib",
                   "mail.log", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))

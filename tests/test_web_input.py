@@ -346,3 +346,26 @@ def test_serve_alone_reports_a_database_error_in_one_masked_line(config_file: Pa
     assert proc.returncode == 1
     assert "hunter2" not in proc.stdout + proc.stderr
     assert proc.stderr.startswith("Error: database 127.0.0.1:1/db") and len(proc.stderr.splitlines()) == 1
+
+
+def test_access_log_is_masked_after_uvicorn_configured_its_own_loggers(capsys: pytest.CaptureFixture[str]) -> None:
+    """uvicorn's dictConfig (an earlier in-process server) gives uvicorn.access its own handler; ours wins."""
+    import logging.config
+
+    import uvicorn.config
+
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    token = TokenSigner(b"k" * 32).sign("preferences", 7, "n0nce")
+    try:
+        logging.config.dictConfig(uvicorn.config.LOGGING_CONFIG)
+        logs.setup(1)
+        logging.getLogger("uvicorn.access").info('%s - "%s %s HTTP/%s" %d', "127.0.0.1:5", "GET",
+                                                 f"/preferences/{token}", "1.1", 200)
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+    captured = capsys.readouterr()
+    assert "/preferences/***" in captured.err
+    for part in token.split("."):
+        assert part not in captured.err + captured.out
