@@ -100,15 +100,23 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
             break
         more = deliver(store, config.smtp, issue.id, factory, enqueue=False, factory_for=chooser)
         report.add(more)
-    waiting, reasons = DeliveryLedger(store, issue.id).waiting()
+    final = DeliveryLedger(store, issue.id)
+    counts = final.counts()
+    waiting, others = counts.get("pending", 0), counts.get("sending", 0)
+    reasons = final.waiting()[1] if waiting else []
     report.waiting = waiting
-    _set_status(store, issue.id, "partial" if waiting else "sent")
+    if waiting:
+        _set_status(store, issue.id, "partial")
+    elif not others:  # rows another live sender holds: that one sets the state when it is done
+        _set_status(store, issue.id, "sent")
     if report.fatal:
         raise MailError(f"the SMTP server refused the message or the session: {report.fatal}; "
                         f"nobody was struck off, {waiting} readers wait and `digest send` resumes issue "
                         f"{issue.id} once the cause is fixed")
     prefix = f"resumed issue {issue.id}; " if resumed else ""
     message = prefix + report.summary()
+    if others:
+        message += f"; {others} being sent by another `digest send`"
     if waiting:
         why = f" (last error: {reasons[0][0]})" if reasons else ""
         message += (f"; issue {issue.id} is partly sent: {waiting} readers wait{why}, "

@@ -301,3 +301,20 @@ def test_only_a_5xx_to_rcpt_counts_against_the_address(tmp_path: Path, relay: Re
     assert strikes(store) == (5, {"suppressed"})
     assert store.issue(issue_id).status == "sent"
     store.close()
+
+
+def test_the_workers_hourly_job_resumes_a_partly_sent_issue(tmp_path: Path, relay: Relay) -> None:
+    from digest.worker import _jobs
+
+    cfg_path = relay_config(tmp_path, relay)
+    config = load_config(cfg_path, root=tmp_path, env={})
+    store = Store.open(config)
+    issue_id = seed(store, 30)
+    relay.rcpt_reply = "421 4.7.0 Too many connections, try later"
+    assert send_issue(store, config, processes=1).waiting == 30
+    relay.heal()
+    _poll, _send, hourly = _jobs(config)
+    hourly()
+    assert set(relay.per_rcpt) == everyone(30) and set(relay.per_rcpt.values()) == {1}
+    assert store.issue(issue_id).status == "sent"
+    store.close()

@@ -332,7 +332,10 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                report: SendReport, progress: Progress | None, total: int, batch: int, rate: float,
                deadline: float) -> None:
     loop = asyncio.get_running_loop()
+    # claims and outcome writes in separate threads (each on its own connection): a slow claim
+    # never holds back the record of accepted messages
     executor = ThreadPoolExecutor(1, thread_name_prefix="digest-ledger")
+    recorder = ThreadPoolExecutor(1, thread_name_prefix="digest-ledger-record")
 
     async def db(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return await loop.run_in_executor(executor, partial(fn, *args, **kw))
@@ -343,6 +346,14 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=cfg.pool_size)
     outcomes = _Outcomes()
     waiting_write = asyncio.Event()  # outcomes are waiting for the flusher
+    # messages a kill -9 would repeat: on the wire (the relay may have accepted them) plus accepted
+    # and not yet written to the ledger (waiting for the flusher or in its write). No message starts
+    # while there are pool_size of them: with a quick database that is every connection busy, with
+    # a slow one the sending waits for the ledger rather than running ahead of it
+    unrecorded_cap = max(1, cfg.pool_size)
+    writing = 0
+    on_wire = 0
+    room = asyncio.Condition()
     busy = 0
     done = 0
     stopping = False
@@ -354,17 +365,26 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     def note() -> None:
         waiting_write.set()
 
+    def unrecorded() -> int:
+        return len(outcomes.sent) + writing + on_wire
+
     async def flush() -> None:
+        nonlocal writing
         out = outcomes.take()
         if not len(out):
             return
+        writing = len(out.sent)
         try:
-            suppressed = await db(ledger.record, sent=out.sent, retries=out.retries, failures=out.failures,
-                                  skipped=out.skipped, released=out.released,
-                                  max_hard_bounces=cfg.max_hard_bounces)
+            suppressed = await loop.run_in_executor(recorder, partial(
+                ledger.record, sent=out.sent, retries=out.retries, failures=out.failures, skipped=out.skipped,
+                released=out.released, max_hard_bounces=cfg.max_hard_bounces))
         except Exception:
             outcomes.put_back(out)
             raise
+        finally:
+            writing = 0
+            async with room:
+                room.notify_all()
         report.sent += len(out.sent)
         report.suppressed += len(suppressed)
 
@@ -413,14 +433,22 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
         if not over():
             await limiter.wait()
+        if unrecorded() >= unrecorded_cap:
+            note()
+            async with room:
+                await room.wait_for(lambda: unrecorded() < unrecorded_cap or over())
         if over():  # claimed but not tried: back to 'pending' as it was
             outcomes.released.append(c.delivery_id)
             note()
             return
+        nonlocal on_wire
+        on_wire += 1
         try:
             data = factory.build_wire(Recipient(c.subscriber_id, c.email, c.nonce))
             await conn.send(sender, c.email, data)
         except (aiosmtplib.SMTPException, OSError) as exc:
+            on_wire -= 1
+            await _wake()
             kind, reason = classify_error(exc)
             if kind == "hard":
                 report.bounced += 1
@@ -446,9 +474,14 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 note()
                 return
         else:
+            on_wire -= 1
             outcomes.sent.append(c.delivery_id)
         note()
         finished(c)
+
+    async def _wake() -> None:
+        async with room:
+            room.notify_all()
 
     async def producer() -> None:
         # claim the next batch once this one is queued: the claim overlaps the sending of the last
@@ -486,6 +519,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         finally:
             await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
             executor.shutdown(wait=True)
+            recorder.shutdown(wait=True)
 
 
 def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactory, *,
@@ -512,6 +546,6 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
         chooser: FactoryFor = factory_for or (lambda _c: factory)
         asyncio.run(_run(cfg, ledger, chooser, factory.envelope_from, report, progress, total, batch,
                          cfg.rate_limit_per_second if rate is None else rate, deadline))
-        report.waiting = ledger.remaining()
+        report.waiting = ledger.counts().get("pending", 0)
     report.seconds = time.perf_counter() - t0
     return report
