@@ -57,6 +57,11 @@ FactoryFor = Callable[[Claimed], "MessageFactory | None"]
 
 BACKOFF_CAP = 300.0
 CONNECT_BACKOFF_CAP = 10.0
+#: accepted messages are written to the ledger in groups of this many, or this long after the
+#: first of a group: what a kill -9 repeats against one transaction per few messages (see
+#: docs/benchmarks.md, "Ledger writes and kill -9")
+FLUSH_ROWS = 8
+FLUSH_SECONDS = 0.005
 
 
 @dataclass
@@ -346,11 +351,11 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=cfg.pool_size)
     outcomes = _Outcomes()
     waiting_write = asyncio.Event()  # outcomes are waiting for the flusher
+    write_now = asyncio.Event()  # FLUSH_ROWS are waiting, or a sender waits for room
     # messages a kill -9 would repeat: on the wire (the relay may have accepted them) plus accepted
     # and not yet written to the ledger (waiting for the flusher or in its write). No message starts
-    # while there are pool_size of them: with a quick database that is every connection busy, with
-    # a slow one the sending waits for the ledger rather than running ahead of it
-    unrecorded_cap = max(1, cfg.pool_size)
+    # while there are this many: the sending waits for a slow database rather than running ahead
+    unrecorded_cap = 2 * max(1, cfg.pool_size)
     writing = 0
     on_wire = 0
     room = asyncio.Condition()
@@ -362,8 +367,10 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         """No new attempt starts: the deadline passed, or the relay refused the message or session."""
         return bool(report.fatal) or time.monotonic() >= deadline
 
-    def note() -> None:
+    def note(urgent: bool = False) -> None:
         waiting_write.set()
+        if urgent or len(outcomes) >= FLUSH_ROWS:
+            write_now.set()
 
     def unrecorded() -> int:
         return len(outcomes.sent) + writing + on_wire
@@ -389,12 +396,18 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         report.suppressed += len(suppressed)
 
     async def flusher() -> None:
-        # a group commit: write as soon as anything is waiting; what arrives during a write goes in
-        # the next one. Few rows are ever unrecorded (a kill repeats little), and under load the
-        # writes grow rather than multiply.
+        # a group commit: write FLUSH_ROWS outcomes at once, or what there is FLUSH_SECONDS after the
+        # first; what arrives during a write goes in the next one. Few rows are ever unrecorded (a
+        # kill repeats little), and a fast relay does not pay one transaction per message.
         while not stopping:
             await waiting_write.wait()
+            if not write_now.is_set():
+                try:
+                    await asyncio.wait_for(write_now.wait(), FLUSH_SECONDS)
+                except TimeoutError:
+                    pass
             waiting_write.clear()
+            write_now.clear()
             try:
                 await flush()
             except Exception as exc:  # noqa: BLE001 - a database hiccup: keep the outcomes, try again
@@ -434,7 +447,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         if not over():
             await limiter.wait()
         if unrecorded() >= unrecorded_cap:
-            note()
+            note(urgent=True)
             async with room:
                 await room.wait_for(lambda: unrecorded() < unrecorded_cap or over())
         if over():  # claimed but not tried: back to 'pending' as it was
@@ -513,6 +526,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     finally:
         stopping = True
         waiting_write.set()
+        write_now.set()
         await asyncio.gather(flush_task, return_exceptions=True)
         try:
             await flush()
