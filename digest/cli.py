@@ -170,6 +170,8 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
         for line in outcome.report.errors[:20]:
             err.print(f"[yellow]not delivered[/] {escape(str(line))}", highlight=False)
     click.echo(outcome.message)
+    if outcome.waiting:
+        ctx.exit(75)  # EX_TEMPFAIL: readers wait for the next run (cron mails the output)
 
 
 # ---- feeds -------------------------------------------------------------------------------------

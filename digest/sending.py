@@ -1,8 +1,11 @@
 """`digest send` and the worker's daily job: compose (or resume) an issue and deliver it.
 
-An issue in state 'sending' is resumed before a new one is composed, so a crash mid-send is
-finished by the next run. With ``worker=True`` the process only helps deliver the issue that
-is being sent (several such workers share it on PostgreSQL).
+An open issue ('sending': a run is at it or crashed; 'partial': the last run ended with readers
+still waiting, for a sick relay or a refused message) is resumed before a new one is composed,
+so a crash or a bad day of the relay is finished by the next run and no reader is dropped.
+Composition is serialised per database (:func:`digest.worker_lock.compose_lock`): two runs
+started together make one issue. With ``worker=True`` the process only helps deliver the issue
+that is open (several such workers share it on PostgreSQL).
 
 Large sends use several sender processes on this machine (one per CPU while each gets at least
 500 messages; ``smtp.processes`` when that setting exists and is > 0): they share the ledger like
@@ -16,16 +19,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from . import issues
 from .config import Config
+from .errors import MailError
 from .mail.deliver import SendReport, check_smtp, deliver
 from .mail.ledger import DeliveryLedger
 from .mail.parallel import auto_processes, deliver_parallel
 from .serialize import issue_to_json
 from .store import Issue, Store, utcnow
 from .variants import VariantChooser, due_now, has_hour, wants_today
+from .worker_lock import compose_lock
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,12 @@ class SendOutcome:
     resumed: bool
     report: SendReport | None
     message: str
+    #: readers of the issue still waiting when the run ended (the issue is 'partial'); 0 when done
+    waiting: int = 0
+
+
+#: issue states the next run resumes
+OPEN_STATES = ("sending", "partial")
 
 
 def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty: bool = False,
@@ -51,11 +62,20 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
     if issue is None:
         if worker:
             return SendOutcome(None, False, None, "no issue is being sent; nothing to do")
-        prepared = issues.prepare(store, config, now)
-        if prepared.content.empty and not send_empty:
-            return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
-        issue = issues.create(store, config, prepared)
-        _set_status(store, issue.id, "sending")
+        newest = _newest_issue_id(store)
+        with compose_lock(store):
+            issue = store.open_issue()  # composed by a run that held the lock while we waited
+            resumed = issue is not None
+            if issue is None:
+                latest = _newest_issue_id(store)
+                if latest != newest and latest is not None:
+                    return SendOutcome(latest, False, None, f"issue {latest} was composed and sent by another "
+                                                            f"`digest send` meanwhile; nothing sent")
+                prepared = issues.prepare(store, config, now)
+                if prepared.content.empty and not send_empty:
+                    return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
+                issue = issues.create(store, config, prepared)
+                _set_status(store, issue.id, "sending")
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
     chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
@@ -63,6 +83,8 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
         ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
     if ledger.remaining():
         check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
+    if resumed and issue.status != "sending":
+        _set_status(store, issue.id, "sending")
     db_url = store.engine.url.render_as_string(hide_password=False)
     n = processes if processes is not None else auto_processes(
         ledger.remaining(), db_url, int(getattr(config.smtp, "processes", 0) or 0))
@@ -74,14 +96,37 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
                          factory_for=chooser)
     # rows a dead sender held while this run started (a process killed a moment before) come back
     for _ in range(3):
-        if not ledger.remaining() or not ledger.reclaim_stale():
+        if report.fatal or not ledger.remaining() or not ledger.reclaim_stale():
             break
         more = deliver(store, config.smtp, issue.id, factory, enqueue=False, factory_for=chooser)
         report.add(more)
-    if DeliveryLedger(store, issue.id).remaining() == 0:
+    final = DeliveryLedger(store, issue.id)
+    counts = final.counts()
+    waiting, others = counts.get("pending", 0), counts.get("sending", 0)
+    reasons = final.waiting()[1] if waiting else []
+    report.waiting = waiting
+    if waiting:
+        _set_status(store, issue.id, "partial")
+    elif not others:  # rows another live sender holds: that one sets the state when it is done
         _set_status(store, issue.id, "sent")
+    if report.fatal:
+        raise MailError(f"the SMTP server refused the message or the session: {report.fatal}; "
+                        f"nobody was struck off, {waiting} readers wait and `digest send` resumes issue "
+                        f"{issue.id} once the cause is fixed")
     prefix = f"resumed issue {issue.id}; " if resumed else ""
-    return SendOutcome(issue.id, resumed, report, prefix + report.summary())
+    message = prefix + report.summary()
+    if others:
+        message += f"; {others} being sent by another `digest send`"
+    if waiting:
+        why = f" (last error: {reasons[0][0]})" if reasons else ""
+        message += (f"; issue {issue.id} is partly sent: {waiting} readers wait{why}, "
+                    f"the next `digest send` resumes it")
+    return SendOutcome(issue.id, resumed, report, message, waiting)
+
+
+def _newest_issue_id(store: Store) -> int | None:
+    with store.session() as s:
+        return s.scalar(select(func.max(Issue.id)))
 
 
 def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, now: datetime) -> VariantChooser:
@@ -106,7 +151,7 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     """The hourly job: deliver the latest issue (composed in the last 24 h) to subscribers whose hour is now."""
     now = now or utcnow()
     with store.session() as s:
-        issue = s.scalar(select(Issue).where(Issue.status.in_(("sending", "sent")),
+        issue = s.scalar(select(Issue).where(Issue.status.in_((*OPEN_STATES, "sent")),
                                              Issue.created_at >= now - timedelta(hours=24))
                          .order_by(Issue.id.desc()).limit(1))
     if issue is None:
@@ -119,7 +164,11 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
     report = deliver(store, config.smtp, issue.id, factory, enqueue=False,
                      factory_for=variant_chooser(store, config, issue, factory, now))
-    return SendOutcome(issue.id, True, report, f"local-hour delivery of issue {issue.id}: {report.summary()}")
+    if report.fatal:
+        raise MailError(f"the SMTP server refused the message or the session: {report.fatal}; nobody was struck "
+                        f"off, {report.waiting} readers wait for the next local-hour run")
+    return SendOutcome(issue.id, True, report, f"local-hour delivery of issue {issue.id}: {report.summary()}",
+                       report.waiting)
 
 
 def _set_status(store: Store, issue_id: int, status: str) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from .context import AppContext
 from .health import flagged_feeds
+from .mail.ledger import DeliveryLedger
 from .store import Delivery, Issue, utcnow
 
 
@@ -69,10 +70,26 @@ def print_status(app: AppContext, console: Console) -> None:
         last: Any = s.scalar(select(Issue).order_by(Issue.id.desc()).limit(1))
         deliveries = dict(s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     if last is not None:
-        console.print(f"last issue: #{last.id} {last.issue_date} ({last.status}, {last.story_count} stories)")
+        state = "partly sent" if last.status == "partial" else last.status
+        console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {last.story_count} stories)")
     else:
         console.print("last issue: none yet")
+    _print_waiting(store, console)
     console.print(f"next issue: daily at {cfg.schedule.send_time} {cfg.schedule.timezone}")
     console.print("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(deliveries.items())) or "none"))
     subs = store.subscriber_counts()
     console.print("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none"))
+
+
+def _print_waiting(store: Any, console: Console) -> None:
+    """Readers of the open issue still waiting for it, and why (the relay's last answers)."""
+    issue = store.open_issue()
+    if issue is None:
+        return
+    waiting, reasons = DeliveryLedger(store, issue.id).waiting()
+    if not waiting:
+        return
+    console.print(f"[yellow]waiting:[/] {waiting} readers of issue #{issue.id} have not got it yet; "
+                  f"`digest send` resumes it")
+    for error, n in reasons:  # the relay's words: printed as text, never as rich markup
+        console.print(f"  - {n} x {escape(error)}", overflow="fold", highlight=False)

@@ -2,7 +2,8 @@
 
 * poll every ``feeds.poll_interval_minutes``;
 * send at ``schedule.send_time`` in ``schedule.timezone`` (a cron trigger in that zone, so the
-  local time holds across daylight-saving changes);
+  local time holds across daylight-saving changes); an issue left partly sent (readers waiting
+  for a sick relay) is resumed by the hourly job;
 * ``max_instances=1``: one run of a job at a time; ``coalesce=True`` with a day-long misfire
   grace time: a worker that was down for three days sends one issue, not three;
 * a lock keeps a second worker on the same database from starting;
@@ -82,6 +83,13 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
                                                        "sent": outcome.report.sent if outcome.report else 0})
 
     def hourly_body(store: Store) -> None:
+        open_issue = store.open_issue()
+        if open_issue is not None and open_issue.status == "partial":
+            # readers left waiting by a sick relay get the issue within the hour, not tomorrow
+            resumed = send_issue(store, config, worker=True)
+            log.warning("resumed send: %s", resumed.message, extra={
+                "event_kind": "send_resumed", "issue": resumed.issue_id,
+                "sent": resumed.report.sent if resumed.report else 0, "waiting": resumed.waiting})
         outcome = send_due(store, config)
         if outcome.report is not None:
             log.warning("local-hour send: %s", outcome.message, extra={

@@ -1,17 +1,26 @@
-"""One worker per database: a PostgreSQL advisory lock, or an exclusive lock file beside SQLite."""
+"""One worker per database, and one composition at a time: PostgreSQL advisory locks, or
+exclusive lock files beside SQLite."""
 
 from __future__ import annotations
 
 import fcntl
 import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from .config import Config
 from .errors import DigestError
+
+if TYPE_CHECKING:
+    from .store import Store
 
 LOCK_KEY = 7242002
 
@@ -68,3 +77,60 @@ class WorkerLock:
 
     def __exit__(self, et: type[BaseException] | None, ev: BaseException | None, tb: TracebackType | None) -> None:
         self._release()
+
+
+#: the composition lock (``compose_lock``); the worker lock is LOCK_KEY, migrations 7242001
+COMPOSE_KEY = 7242003
+
+
+@contextmanager
+def compose_lock(store: Store, timeout: float = 900.0) -> Iterator[None]:
+    """One composition at a time per database: held around "is an issue open? compose, create".
+
+    Two `digest send` started together (a cron job and a manual run) would otherwise both find no
+    open issue and both compose one, and every subscriber would get two. The second waits here,
+    then finds the first one's issue open (and helps send it) or sent.
+
+    PostgreSQL: a transaction-level advisory lock keyed by this database and schema, released at
+    commit or when a killed process's connection closes. SQLite: an exclusive ``flock`` on a file
+    beside the database, released by the kernel when the holder dies. ``timeout``: a clear error
+    instead of waiting for ever behind a hung run.
+    """
+    if store.dialect == "postgresql":
+        with store.engine.connect() as conn, conn.begin():
+            conn.execute(text(f"SET LOCAL statement_timeout = {int(timeout * 1000)}"))
+            try:
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k, hashtext(current_database() || '.' || "
+                                  "coalesce(current_schema(), '')))"), {"k": COMPOSE_KEY})
+            except OperationalError:
+                raise DigestError(f"another `digest send` has been composing an issue for {timeout:.0f}s; "
+                                  f"is it hung?") from None
+            yield
+        return
+    database = store.engine.url.database or ""
+    if not database or database == ":memory:":
+        with _MEMORY_LOCK:  # one process is the only user of an in-memory database
+            yield
+        return
+    path = Path(database + ".send.lock")
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        until = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= until:
+                    raise DigestError(f"another `digest send` has been composing an issue for {timeout:.0f}s "
+                                      f"(lock {path}); is it hung?") from None
+                time.sleep(0.05)
+        try:
+            yield
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+_MEMORY_LOCK = threading.Lock()

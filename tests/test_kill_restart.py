@@ -179,3 +179,90 @@ def test_sigkill_mid_send_then_rerun_delivers_everyone_and_repeats_only_in_fligh
     assert third.returncode == 0, third.stderr
     assert "nothing to do" in third.stdout and counting_sink.total == total
     store.close()
+
+
+def seed_articles(store: Store, n: int = 40) -> None:
+    """``n`` stored articles of the last hours, so composing the issue takes a while (the race window)."""
+    from datetime import timedelta
+
+    from digest.store import Article, utcnow
+
+    now = utcnow()
+    feed, _ = store.add_feed("https://news.example/feed", "News Wire")
+    words = ("ransomware", "phishing", "botnet", "zero-day", "espionage", "wiper", "supply-chain", "loader")
+    with store.session() as s:
+        for i in range(n):
+            w = words[i % len(words)]
+            text = (f"Researchers described a {w} campaign number {i} against hospitals and city councils. "
+                    f"The attackers used stolen credentials and a new {w} tool. Patches are available, "
+                    f"and administrators were told to rotate passwords within a week.")
+            s.add(Article(feed_id=feed.id, guid=f"g{i}", url=f"https://news.example/{i}",
+                          title=f"A {w} campaign hits {i} hospitals", text=text, summary=text.split(". ")[0] + ".",
+                          content_hash=f"h{i}", published_at=now - timedelta(hours=3),
+                          fetched_at=now - timedelta(hours=2), topic="other", cves=[], exploited=False))
+
+
+@pytest.mark.slow
+def test_two_sends_started_together_make_one_issue_and_one_copy_each(
+        tmp_path: Path, db_url: str, counting_sink: CountingSink) -> None:
+    """A cron job and a manual run at the same moment: one composition at a time per database."""
+    n = 200
+    cfg = sink_config(tmp_path, db_url, counting_sink)
+    store = Store.open(db_url)
+    rows = [{"email": f"reader{i:05d}@example.net", "status": "confirmed", "token_nonce": secrets.token_hex(4),
+             "hard_bounces": 0, "preferences": {}} for i in range(n)]
+    with store.session() as s:
+        s.execute(insert(Subscriber), rows)
+    seed_articles(store)
+
+    procs = [subprocess.Popen(digest_cmd(cfg, "send", "--no-poll"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=240) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    per = counting_sink.per_rcpt
+    everyone = {f"reader{i:05d}@example.net" for i in range(n)}
+    assert set(per) == everyone and set(per.values()) == {1}, (Counter(per.values()), outs)
+    with store.session() as s:
+        issues = list(s.scalars(select(Issue)))
+    assert len(issues) == 1 and issues[0].status == "sent", [(i.id, i.status) for i in issues]
+    store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="uses /proc to find the sender processes")
+def test_sigkill_of_a_full_speed_send_repeats_at_most_20_messages(
+        tmp_path: Path, db_url: str, counting_sink: CountingSink) -> None:
+    """The relay as fast as it goes, the default pool (8 connections per sender process): `kill -9`
+    mid-send at 1,000 readers, a rerun reaches everyone, and at most 20 got a second copy."""
+    n = 1000
+    cfg = write_config(tmp_path, f'[smtp]\nhost = "{counting_sink.host}"\nport = {counting_sink.port}\n'
+                                 f'retry_deadline_seconds = 30.0\n[newsletter]\nbase_url = "{BASE}"\n', db_url=db_url)
+    store = Store.open(db_url)
+    issue_id = seed(store, n)
+
+    proc = subprocess.Popen(digest_cmd(cfg, "send", "--no-poll"), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    senders: set[int] = set()
+    deadline = time.monotonic() + 60
+    while counting_sink.total < n // 3 and proc.poll() is None and time.monotonic() < deadline:
+        senders |= descendants(proc.pid)
+        time.sleep(0.002)
+    assert proc.poll() is None, f"send finished before it could be killed: {proc.communicate()}"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.communicate()
+    until = time.monotonic() + 20
+    while not gone(senders) and time.monotonic() < until:
+        time.sleep(0.05)
+    time.sleep(0.2)
+    before = counting_sink.total
+    assert before < n
+
+    again = subprocess.run(digest_cmd(cfg, "send", "--no-poll"), check=False, capture_output=True, text=True,
+                           timeout=120)
+    assert again.returncode == 0, again.stderr
+    per = counting_sink.per_rcpt
+    assert set(per) == {f"reader{i:05d}@example.net" for i in range(n)}
+    duplicates = sum(per.values()) - n
+    print(f"delivered before the kill {before}, duplicates {duplicates}")
+    assert duplicates <= 20, duplicates
+    assert ledger_counts(store, issue_id) == {"sent": n}
+    store.close()

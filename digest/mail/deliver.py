@@ -4,12 +4,26 @@ Per process: one task claims batches from the ledger (database I/O runs in one h
 it never blocks the event loop; the next batch is claimed while the last rows of the current one
 are sent);
 ``pool_size`` connection tasks take claimed rows from a queue, build each message (see
-:mod:`digest.mail.message`) and send it; one flusher writes the outcomes to the ledger in batches.
+:mod:`digest.mail.message`) and send it; one flusher writes the outcomes to the ledger as a group
+commit: whatever was accepted while the previous write ran goes in the next one, so a ``kill -9``
+repeats only the messages on the wire plus a write's worth, and a fast relay still gets few,
+large writes.
 
-4xx replies and connection failures are retried with capped exponential backoff until the
-deadline (``retry_deadline_seconds`` after the start of the run); 5xx replies are final, recorded,
-and count as hard bounces (the address is suppressed after ``max_hard_bounces``). A connection
-that cannot connect also backs off before its next attempt.
+What a refusal means depends on where it comes:
+
+* 4xx replies, timeouts and connection failures are temporary: retried with capped exponential
+  backoff until the deadline (``retry_deadline_seconds`` after the start of the run). Past the
+  deadline no new attempt starts; the rows stay 'pending' with their last error, and the next run
+  (``digest send``, the worker) resumes them. A reader is never dropped for a sick relay.
+* a 5xx answer to one RCPT is about that address: final, recorded, and a hard bounce (the address
+  is suppressed after ``max_hard_bounces``);
+* any other 5xx (at the greeting, EHLO, AUTH, MAIL FROM or DATA, and 530/535 anywhere) is about
+  the message or the session: the run stops at once, strikes nobody, leaves every row waiting and
+  reports the reply in :attr:`SendReport.fatal`.
+
+A connection that cannot connect backs off before its next attempt; one timeout
+(``timeout_seconds``) covers a whole connect and a whole message, so a stalled relay costs one
+timeout per connection.
 
 :func:`deliver_parallel` runs :func:`deliver` in several processes that share the ledger.
 """
@@ -43,18 +57,28 @@ FactoryFor = Callable[[Claimed], "MessageFactory | None"]
 
 BACKOFF_CAP = 300.0
 CONNECT_BACKOFF_CAP = 10.0
+#: accepted messages are written to the ledger in groups of this many, or this long after the
+#: first of a group: what a kill -9 repeats against one transaction per few messages (see
+#: docs/benchmarks.md, "Ledger writes and kill -9")
+FLUSH_ROWS = 8
+FLUSH_SECONDS = 0.005
 
 
 @dataclass
 class SendReport:
     issue_id: int
     sent: int = 0
-    failed: int = 0
     bounced: int = 0
     retried: int = 0
     suppressed: int = 0
     reclaimed: int = 0
     skipped: int = 0
+    #: rows still to deliver when the run ended (temporary failures past the deadline, rows not tried)
+    waiting: int = 0
+    #: the last temporary error of a row left waiting
+    last_error: str = ""
+    #: a refusal of the message or the session that stopped the run ('' when none)
+    fatal: str = ""
     seconds: float = 0.0
     processes: int = 1
     errors: list[str] = field(default_factory=list)
@@ -62,15 +86,20 @@ class SendReport:
     def summary(self) -> str:
         rate = f" ({self.sent / self.seconds:.0f}/s)" if self.seconds > 0 and self.sent else ""
         procs = f" by {self.processes} processes" if self.processes > 1 else ""
-        return (f"issue {self.issue_id}: sent {self.sent}{rate}{procs}, failed {self.failed}, "
+        return (f"issue {self.issue_id}: sent {self.sent}{rate}{procs}, "
                 f"bounced {self.bounced}, retries {self.retried}"
                 + (f", suppressed {self.suppressed}" if self.suppressed else "")
-                + (f", skipped {self.skipped}" if self.skipped else ""))
+                + (f", skipped {self.skipped}" if self.skipped else "")
+                + (f", waiting {self.waiting}" + (f" (last error: {self.last_error})" if self.last_error else "")
+                   if self.waiting else ""))
 
     def add(self, other: SendReport) -> None:
-        for name in ("sent", "failed", "bounced", "retried", "suppressed", "reclaimed", "skipped"):
+        """Sum another process's report into this one (``waiting`` is the ledger's, set by the caller)."""
+        for name in ("sent", "bounced", "retried", "suppressed", "reclaimed", "skipped"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.errors.extend(other.errors)
+        self.last_error = other.last_error or self.last_error
+        self.fatal = self.fatal or other.fatal
 
 
 class RateLimiter:
@@ -104,8 +133,13 @@ def check_smtp(cfg: SmtpConfig) -> None:
     """
     async def probe() -> None:
         client = _smtp_client(cfg)
-        await client.connect()
-        await client.quit()
+        try:
+            await asyncio.wait_for(_open(client), cfg.timeout_seconds)
+            await asyncio.wait_for(client.quit(), cfg.timeout_seconds)
+        except TimeoutError:
+            raise aiosmtplib.SMTPTimeoutError(f"no answer within {cfg.timeout_seconds:g}s") from None
+        finally:
+            client.close()
 
     try:
         asyncio.run(probe())
@@ -115,17 +149,31 @@ def check_smtp(cfg: SmtpConfig) -> None:
                         f"and `digest send` will resume this issue once it is reachable") from None
 
 
+#: 5xx replies that are about the session wherever they come: authentication required or failed
+SESSION_CODES = frozenset({530, 534, 535, 538})
+
+
 def classify_error(exc: BaseException) -> tuple[str, str]:
-    """('hard' | 'soft', one-line reason) for an SMTP failure."""
+    """('hard' | 'fatal' | 'soft', one-line reason) for an SMTP failure.
+
+    'hard': a 5xx answer to RCPT, about that address (a bounce). 'fatal': any other 5xx, about the
+    message or the session (size, content, policy at MAIL FROM or DATA, authentication): stop
+    the run and strike nobody. 'soft': everything else (4xx, timeouts, lost connections).
+    A 552 answer to RCPT is temporary (RFC 5321 4.5.3.1.10: too many recipients).
+    """
     if isinstance(exc, aiosmtplib.SMTPRecipientsRefused) and exc.recipients:
         exc = exc.recipients[0]
     code = getattr(exc, "code", None)
     message = getattr(exc, "message", "") or str(exc)
     reason = f"{code} {message}".strip() if code else f"{type(exc).__name__}: {message}"
     reason = " ".join(reason.split())[:300]
-    if isinstance(code, int) and 500 <= code < 600:
-        return "hard", reason
-    return "soft", reason
+    if not (isinstance(code, int) and 500 <= code < 600):
+        return "soft", reason
+    stage = getattr(exc, "stage", "session")
+    if stage == "rcpt" and code not in SESSION_CODES:
+        return ("soft", reason) if code == 552 else ("hard", reason)
+    where = {"mail": "MAIL FROM", "data": "DATA", "content": "the end of DATA"}.get(stage, "connect/login")
+    return "fatal", f"{reason} (at {where})"
 
 
 def backoff_seconds(attempts: int, cap: float = BACKOFF_CAP) -> float:
@@ -134,7 +182,23 @@ def backoff_seconds(attempts: int, cap: float = BACKOFF_CAP) -> float:
 
 
 class _Refused(aiosmtplib.SMTPResponseException):
-    """A reply to MAIL, RCPT or DATA that is not the expected one."""
+    """A reply that is not the expected one; ``stage`` says to what: 'mail', 'rcpt', 'data' (the
+    DATA command), 'content' (the end of the message) or 'session' (greeting, EHLO, AUTH)."""
+
+    def __init__(self, code: int, message: str, stage: str) -> None:
+        super().__init__(code, message)
+        self.stage = stage
+
+
+async def _open(client: aiosmtplib.SMTP) -> None:
+    """Connect (greeting, TLS, AUTH) and EHLO; a refusal raises :class:`_Refused` at stage 'session'."""
+    try:
+        await client.connect()
+        if not client.last_ehlo_response and not client.last_helo_response:
+            await client.ehlo()
+    except aiosmtplib.SMTPResponseException as exc:
+        client.close()
+        raise _Refused(exc.code, exc.message, "session") from exc
 
 
 class _Connection:
@@ -155,14 +219,21 @@ class _Connection:
         self.utf8_ok = False
         self.timed_out = False
 
+    def connect_backoff(self) -> float:
+        """Seconds to wait before reconnecting after failed connects (0 when connected or none failed)."""
+        if not self.connect_failures or (self.client is not None and self.client.is_connected):
+            return 0.0
+        return min(CONNECT_BACKOFF_CAP, 0.1 * 2 ** min(self.connect_failures, 10))
+
     async def _connect(self) -> aiosmtplib.SMTP:
-        if self.connect_failures:
-            await asyncio.sleep(min(CONNECT_BACKOFF_CAP, 0.1 * 2 ** min(self.connect_failures, 10)))
         client = _smtp_client(self.cfg)
         try:
-            await client.connect()
-            if not client.last_ehlo_response and not client.last_helo_response:
-                await client.ehlo()
+            await asyncio.wait_for(_open(client), self.cfg.timeout_seconds)
+        except TimeoutError:
+            self.connect_failures += 1
+            client.close()
+            raise aiosmtplib.SMTPTimeoutError(f"no answer within {self.cfg.timeout_seconds:g}s (connecting)") \
+                from None
         except (aiosmtplib.SMTPException, OSError):
             self.connect_failures += 1
             client.close()
@@ -184,36 +255,36 @@ class _Connection:
         mail_opts: list[bytes] = [f"SIZE={len(wire)}".encode()] if self.size_ok else []
         if not (sender.isascii() and rcpt.isascii()):
             if not self.utf8_ok:
-                raise _Refused(553, "5.6.7 the server does not support SMTPUTF8 for a non-ASCII address")
+                raise _Refused(553, "5.6.7 the server does not support SMTPUTF8 for a non-ASCII address", "rcpt")
             mail_opts.append(b"SMTPUTF8")
         if any(c in rcpt for c in "<>\r\n\x00 ") or "@" not in rcpt:
-            raise _Refused(553, f"5.1.3 invalid recipient address {rcpt[:80]!r}")
+            raise _Refused(553, f"5.1.3 invalid recipient address {rcpt[:80]!r}", "rcpt")
         self.timed_out = False
         timer = asyncio.get_running_loop().call_later(self.cfg.timeout_seconds, self._expire)
         try:
             r = await client.execute_command(b"MAIL", b"FROM:<" + sender.encode() + b">", *mail_opts, timeout=None)
             if r.code != 250:
-                raise _Refused(r.code, r.message)
+                raise _Refused(r.code, r.message, "mail")
             r = await client.execute_command(b"RCPT", b"TO:<" + rcpt.encode() + b">", timeout=None)
             if r.code not in (250, 251):
-                raise _Refused(r.code, r.message)
+                raise _Refused(r.code, r.message, "rcpt")
             r = await client.execute_command(b"DATA", timeout=None)
             if r.code != 354:
-                raise _Refused(r.code, r.message)
+                raise _Refused(r.code, r.message, "data")
             protocol = client.protocol
             if protocol is None:
                 raise aiosmtplib.SMTPServerDisconnected("connection lost")
             protocol.write(wire)
             r = await protocol.read_response(timeout=None)  # no await between write and read
             if r.code != 250:
-                raise _Refused(r.code, r.message)
+                raise _Refused(r.code, r.message, "content")
         except _Refused:
             await self._reset()
             raise
         except (aiosmtplib.SMTPException, OSError) as exc:
             await self.close()
             if self.timed_out:
-                raise aiosmtplib.SMTPTimeoutError(f"no answer within {self.cfg.timeout_seconds:.0f}s") from exc
+                raise aiosmtplib.SMTPTimeoutError(f"no answer within {self.cfg.timeout_seconds:g}s") from exc
             raise
         finally:
             timer.cancel()
@@ -236,16 +307,17 @@ class _Connection:
 
 
 class _Outcomes:
-    """Outcomes waiting to be written to the ledger in one batch."""
+    """Outcomes waiting to be written to the ledger in one transaction."""
 
     def __init__(self) -> None:
         self.sent: list[int] = []
         self.retries: list[Retry] = []
         self.failures: list[Failure] = []
         self.skipped: list[int] = []
+        self.released: list[int] = []
 
     def __len__(self) -> int:
-        return len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped)
+        return len(self.sent) + len(self.retries) + len(self.failures) + len(self.skipped) + len(self.released)
 
     def take(self) -> _Outcomes:
         out = _Outcomes()
@@ -253,14 +325,22 @@ class _Outcomes:
         out.retries, self.retries = self.retries, []
         out.failures, self.failures = self.failures, []
         out.skipped, self.skipped = self.skipped, []
+        out.released, self.released = self.released, []
         return out
+
+    def put_back(self, out: _Outcomes) -> None:
+        self.sent[:0], self.retries[:0], self.failures[:0] = out.sent, out.retries, out.failures
+        self.skipped[:0], self.released[:0] = out.skipped, out.released
 
 
 async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor, sender: str,
                report: SendReport, progress: Progress | None, total: int, batch: int, rate: float,
                deadline: float) -> None:
     loop = asyncio.get_running_loop()
+    # claims and outcome writes in separate threads (each on its own connection): a slow claim
+    # never holds back the record of accepted messages
     executor = ThreadPoolExecutor(1, thread_name_prefix="digest-ledger")
+    recorder = ThreadPoolExecutor(1, thread_name_prefix="digest-ledger-record")
 
     async def db(fn: Callable[..., Any], *args: Any, **kw: Any) -> Any:
         return await loop.run_in_executor(executor, partial(fn, *args, **kw))
@@ -270,37 +350,70 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     # a short queue: rows claimed but not yet being sent stay few (at most this batch and the next)
     queue: asyncio.Queue[Claimed | None] = asyncio.Queue(maxsize=cfg.pool_size)
     outcomes = _Outcomes()
+    waiting_write = asyncio.Event()  # outcomes are waiting for the flusher
+    write_now = asyncio.Event()  # FLUSH_ROWS are waiting, or a sender waits for room
+    # messages a kill -9 would repeat: on the wire (the relay may have accepted them) plus accepted
+    # and not yet written to the ledger (waiting for the flusher or in its write). No message starts
+    # while there are this many: the sending waits for a slow database rather than running ahead
+    unrecorded_cap = 2 * max(1, cfg.pool_size)
+    writing = 0
+    on_wire = 0
+    room = asyncio.Condition()
     busy = 0
     done = 0
-    flush_now = asyncio.Event()
     stopping = False
 
+    def over() -> bool:
+        """No new attempt starts: the deadline passed, or the relay refused the message or session."""
+        return bool(report.fatal) or time.monotonic() >= deadline
+
+    def note(urgent: bool = False) -> None:
+        waiting_write.set()
+        if urgent or len(outcomes) >= FLUSH_ROWS:
+            write_now.set()
+
+    def unrecorded() -> int:
+        return len(outcomes.sent) + writing + on_wire
+
     async def flush() -> None:
+        nonlocal writing
         out = outcomes.take()
         if not len(out):
             return
+        writing = len(out.sent)
         try:
-            suppressed = await db(ledger.record, sent=out.sent, retries=out.retries, failures=out.failures,
-                                  skipped=out.skipped, max_hard_bounces=cfg.max_hard_bounces)
+            suppressed = await loop.run_in_executor(recorder, partial(
+                ledger.record, sent=out.sent, retries=out.retries, failures=out.failures, skipped=out.skipped,
+                released=out.released, max_hard_bounces=cfg.max_hard_bounces))
         except Exception:
-            outcomes.sent[:0], outcomes.retries[:0] = out.sent, out.retries
-            outcomes.failures[:0], outcomes.skipped[:0] = out.failures, out.skipped
+            outcomes.put_back(out)
             raise
+        finally:
+            writing = 0
+            async with room:
+                room.notify_all()
         report.sent += len(out.sent)
         report.suppressed += len(suppressed)
 
     async def flusher() -> None:
+        # a group commit: write FLUSH_ROWS outcomes at once, or what there is FLUSH_SECONDS after the
+        # first; what arrives during a write goes in the next one. Few rows are ever unrecorded (a
+        # kill repeats little), and a fast relay does not pay one transaction per message.
         while not stopping:
-            try:
-                await asyncio.wait_for(flush_now.wait(), 0.25)
-            except TimeoutError:
-                pass
-            flush_now.clear()
+            await waiting_write.wait()
+            if not write_now.is_set():
+                try:
+                    await asyncio.wait_for(write_now.wait(), FLUSH_SECONDS)
+                except TimeoutError:
+                    pass
+            waiting_write.clear()
+            write_now.clear()
             try:
                 await flush()
             except Exception as exc:  # noqa: BLE001 - a database hiccup: keep the outcomes, try again
                 log.warning("could not record outcomes in the ledger (will retry): %s", exc)
                 await asyncio.sleep(1.0)
+                waiting_write.set()
 
     def finished(c: Claimed) -> None:
         nonlocal done
@@ -319,47 +432,75 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 await send_one(conn, c)
             finally:
                 busy -= 1
-            if len(outcomes.sent) >= batch:
-                flush_now.set()
 
     async def send_one(conn: _Connection, c: Claimed) -> None:
         factory = factory_for(c)
         if factory is None:
             outcomes.skipped.append(c.delivery_id)
+            note()
             report.skipped += 1
             finished(c)
             return
+        pause = conn.connect_backoff()
+        if pause:
+            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+        if not over():
+            await limiter.wait()
+        if unrecorded() >= unrecorded_cap:
+            note(urgent=True)
+            async with room:
+                await room.wait_for(lambda: unrecorded() < unrecorded_cap or over())
+        if over():  # claimed but not tried: back to 'pending' as it was
+            outcomes.released.append(c.delivery_id)
+            note()
+            return
+        nonlocal on_wire
+        on_wire += 1
         try:
             data = factory.build_wire(Recipient(c.subscriber_id, c.email, c.nonce))
-            await limiter.wait()
             await conn.send(sender, c.email, data)
         except (aiosmtplib.SMTPException, OSError) as exc:
+            on_wire -= 1
+            await _wake()
             kind, reason = classify_error(exc)
-            now = time.monotonic()
             if kind == "hard":
                 report.bounced += 1
                 outcomes.failures.append(Failure(c.delivery_id, c.subscriber_id, reason, True))
                 log.warning("hard bounce %s: %s", c.email, reason)
-            elif now < deadline:
+            elif kind == "fatal":
+                if not report.fatal:
+                    report.fatal = reason
+                    log.error("the SMTP server refused the message or the session, stopping: %s", reason)
+                outcomes.retries.append(Retry(c.delivery_id, reason, utcnow()))
+                note()
+                return
+            else:
+                now = time.monotonic()
                 wait = min(backoff_seconds(c.attempts), max(0.0, deadline - now))
                 outcomes.retries.append(Retry(c.delivery_id, reason, utcnow() + timedelta(seconds=wait)))
                 report.retried += 1
-                log.info("will retry %s in %.0fs: %s", c.email, wait, reason)
-                flush_now.set()
+                report.last_error = reason
+                if now < deadline:
+                    log.info("will retry %s in %.0fs: %s", c.email, wait, reason)
+                else:
+                    log.info("retry deadline passed; %s waits for the next run: %s", c.email, reason)
+                note()
                 return
-            else:
-                report.failed += 1
-                outcomes.failures.append(Failure(c.delivery_id, c.subscriber_id, f"gave up: {reason}", False))
-                report.errors.append(f"{c.email}: {reason}")
         else:
+            on_wire -= 1
             outcomes.sent.append(c.delivery_id)
+        note()
         finished(c)
+
+    async def _wake() -> None:
+        async with room:
+            room.notify_all()
 
     async def producer() -> None:
         # claim the next batch once this one is queued: the claim overlaps the sending of the last
         # queued rows, and a process never holds more than one batch (plus the queue) unsent, so
         # other workers find work and a kill repeats little
-        while True:
+        while not over():
             claimed = await db(ledger.claim, batch)
             if claimed:
                 for c in claimed:
@@ -368,9 +509,11 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             # nothing due now: wait for our own sends and for rows waiting for their retry time
             while not queue.empty() or busy or len(outcomes):
                 await asyncio.sleep(0.05)
-                flush_now.set()
+                note()
+            if over():
+                break
             n, earliest = await db(ledger.pending)
-            if not n or time.monotonic() >= deadline:
+            if not n:
                 break
             wait = 0.0 if earliest is None else (earliest - utcnow()).total_seconds()
             await asyncio.sleep(min(0.5, max(0.02, wait)))
@@ -382,13 +525,15 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         await asyncio.gather(producer(), *(sender_task(conn) for conn in pool))
     finally:
         stopping = True
-        flush_now.set()
+        waiting_write.set()
+        write_now.set()
         await asyncio.gather(flush_task, return_exceptions=True)
         try:
             await flush()
         finally:
             await asyncio.gather(*(c.close() for c in pool), return_exceptions=True)
             executor.shutdown(wait=True)
+            recorder.shutdown(wait=True)
 
 
 def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactory, *,
@@ -399,7 +544,9 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
 
     ``factory_for`` picks the factory (the variant of the issue) per claimed row, or None to skip
     the row; by default every row gets ``factory``. ``rate`` overrides the configured messages per
-    second for this process (``deliver_parallel`` splits the rate between processes).
+    second for this process (``deliver_parallel`` splits the rate between processes). Rows not
+    delivered by the deadline stay waiting (``report.waiting``); a refusal of the message or the
+    session stops the run early (``report.fatal``).
     """
     report = SendReport(issue_id=issue_id)
     ledger = DeliveryLedger(store, issue_id)
@@ -413,5 +560,6 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
         chooser: FactoryFor = factory_for or (lambda _c: factory)
         asyncio.run(_run(cfg, ledger, chooser, factory.envelope_from, report, progress, total, batch,
                          cfg.rate_limit_per_second if rate is None else rate, deadline))
+        report.waiting = ledger.counts().get("pending", 0)
     report.seconds = time.perf_counter() - t0
     return report

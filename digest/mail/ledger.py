@@ -8,11 +8,17 @@ Exactly-once rests on three rules:
    ``UPDATE ... RETURNING`` before any of its messages goes out; on PostgreSQL the rows are picked
    with ``SELECT ... FOR UPDATE SKIP LOCKED``, so any number of processes on any number of
    machines share one issue without ever claiming the same row;
-3. rows are marked 'sent' after the SMTP server accepted them, in batches (one UPDATE per batch).
+3. rows are marked 'sent' after the SMTP server accepted them, as a group commit (the sender writes
+   whatever was accepted while its previous write ran, in one transaction).
 
 A process killed between 2 and 3 leaves 'sending' rows whose owner is dead; the next run returns
-only those to 'pending', so at most the messages that were in flight are repeated. The owner
-includes the process start time, so a recycled pid is not mistaken for the dead claimant.
+only those to 'pending', so at most the messages that were in flight, or accepted and not yet
+written, are repeated. The owner includes the process start time, so a recycled pid is not
+mistaken for the dead claimant.
+
+A row is final when 'sent', 'bounced' (a 5xx answer to its RCPT) or 'skipped'. Temporary
+failures never end a row: past the retry deadline it stays 'pending' with its ``last_error``,
+and the issue waits for the next run ('failed' rows exist only in databases from before that).
 """
 
 from __future__ import annotations
@@ -196,13 +202,22 @@ class DeliveryLedger:
             self.record(sent=delivery_ids)
 
     def record(self, *, sent: Sequence[int] = (), retries: Sequence[Retry] = (), failures: Sequence[Failure] = (),
-               skipped: Sequence[int] = (), max_hard_bounces: int = 3) -> list[int]:
-        """Write a batch of outcomes in one transaction; return the subscriber ids suppressed."""
+               skipped: Sequence[int] = (), released: Sequence[int] = (), max_hard_bounces: int = 3) -> list[int]:
+        """Write a batch of outcomes in one transaction; return the subscriber ids suppressed.
+
+        ``released``: rows claimed but not tried (the run stopped first): 'pending' again, the
+        attempt the claim counted taken back.
+        """
         suppressed: list[int] = []
-        if not (sent or retries or failures or skipped):
+        if not (sent or retries or failures or skipped or released):
             return suppressed
         now = utcnow()
         with self.store.session() as s:
+            for chunk in _chunks(list(released)):
+                s.execute(update(Delivery).where(Delivery.id.in_(chunk), Delivery.status == "sending")
+                          .values(status="pending", claimed_by=None,
+                                  attempts=func.max(Delivery.attempts - 1, 0) if self.store.dialect == "sqlite"
+                                  else func.greatest(Delivery.attempts - 1, 0)))
             for chunk in _chunks(list(sent)):
                 s.execute(update(Delivery).where(Delivery.id.in_(chunk))
                           .values(status="sent", sent_at=now, last_error=None))
@@ -244,6 +259,15 @@ class DeliveryLedger:
             return s.scalar(select(func.count()).select_from(Delivery).where(
                 Delivery.issue_id == self.issue_id,
                 or_(Delivery.status == "pending", and_(Delivery.status == "sending")))) or 0
+
+    def waiting(self, limit: int = 3) -> tuple[int, list[tuple[str, int]]]:
+        """Rows not yet delivered, and their most common last errors (error, count), most frequent first."""
+        with self.store.session() as s:
+            rows = s.execute(select(Delivery.last_error, func.count()).where(
+                Delivery.issue_id == self.issue_id, Delivery.status.in_(("pending", "sending")))
+                .group_by(Delivery.last_error).order_by(func.count().desc())).all()
+        total = sum(n for _e, n in rows)
+        return total, [(e, n) for e, n in rows if e][:limit]
 
     def pending(self) -> tuple[int, datetime | None]:
         """How many rows are pending, and the earliest retry time among them (None: due now)."""

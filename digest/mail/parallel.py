@@ -155,6 +155,7 @@ def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, fa
                     proc.kill()
                     proc.wait()
     total.seconds = time.perf_counter() - t0
+    total.waiting = ledger.counts().get("pending", 0)
     if progress:
         counts = ledger.counts()
         progress(sum(v for k, v in counts.items() if k not in ("pending", "sending")) - final0, remaining)

@@ -381,9 +381,11 @@ class Store:
             return s.get(Issue, issue_id)
 
     def open_issue(self) -> Issue | None:
-        """The newest issue whose sending started but did not finish (to resume after a crash)."""
+        """The newest issue whose sending started but did not finish: 'sending' (a run is at it, or
+        crashed) or 'partial' (the last run ended with readers waiting); the next run resumes it."""
         with self.session() as s:
-            return s.scalar(select(Issue).where(Issue.status.in_(("sending",))).order_by(Issue.id.desc()).limit(1))
+            return s.scalar(select(Issue).where(Issue.status.in_(("sending", "partial")))
+                            .order_by(Issue.id.desc()).limit(1))
 
     def sent_issues(self, limit: int = 100) -> list[Issue]:
         with self.session() as s:
