@@ -17,7 +17,7 @@ from .compose import ArticleRecord, compose_issue
 from .config import Config
 from .mail.message import MessageFactory, Recipient
 from .models import ActorHit, IssueContent
-from .render import RenderedIssue, render_issue
+from .render import RenderedIssue, render_issue, render_within_budget
 from .serialize import issue_to_json
 from .store import Issue, Store, utcnow
 from .tokens import TokenSigner
@@ -32,10 +32,11 @@ class Prepared:
     article_ids: tuple[int, ...]
 
 
-def period_start_for(store: Store, now: datetime) -> datetime:
-    """Since the last sent issue, or the last 24 hours when none was sent."""
+def period_start_for(store: Store, now: datetime, first_issue_hours: int = 24) -> datetime:
+    """Since the last sent issue; the first issue of a new install covers the last ``first_issue_hours``
+    (newsletter.first_issue_hours), not the whole backlog a first poll brings in."""
     last = store.last_sent_issue()
-    return last.period_end if last is not None else now - timedelta(hours=24)
+    return last.period_end if last is not None else now - timedelta(hours=first_issue_hours)
 
 
 def load_records(store: Store, config: Config, start: datetime, end: datetime) -> list[ArticleRecord]:
@@ -83,15 +84,16 @@ def prepare(store: Store, config: Config, now: datetime | None = None, *,
     from .intel.topics import TOPICS
 
     now = now or utcnow()
-    start = since or period_start_for(store, now)
+    start = since or period_start_for(store, now, config.newsletter.first_issue_hours)
     window = timedelta(hours=config.stories.window_hours)
     records = load_records(store, config, start - window, now + timedelta(seconds=1))
     sent = {} if since else store.sent_story_keys(start - window - timedelta(days=1))
     tz = ZoneInfo(config.schedule.timezone)
     content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
                             sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn, topic_titles=dict(TOPICS),
-                            max_stories=config.newsletter.max_stories)
-    rendered = render_issue(content, base_url=config.newsletter.base_url, now=now)
+                            max_stories=config.newsletter.max_stories,
+                            include_sponsored=config.newsletter.include_sponsored)
+    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now)
     ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}
                        | {i for s in content.updates for i in s.article_ids}))
     return Prepared(content, rendered, start, now, ids)
