@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import replace
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -162,3 +163,128 @@ def test_rendered_once_per_issue_personalised_per_subscriber_by_tokens(monkeypat
     assert UNSUBSCRIBE.encode() not in a and PREFERENCES.encode() not in b
     assert factory.links(Recipient(1, "a@example.org", "n1"))[0].encode() in a
     assert factory.links(Recipient(1, "a@example.org", "n1"))[0].encode() not in b
+
+
+class Anchors(HTMLParser):
+    """Every id and name in a page, and the headlines of full items in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids: set[str] = set()
+        self.fragments: list[str] = []
+        self.headlines: list[str] = []
+        self._in_headline = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        for k in ("id", "name"):
+            if a.get(k):
+                self.ids.add(a[k] or "")
+        if tag == "a" and (a.get("href") or "").startswith("#"):
+            self.fragments.append((a.get("href") or "")[1:])
+        if tag == "p" and a.get("class") == "headline":
+            self._in_headline = 1
+            self.headlines.append("")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "p":
+            self._in_headline = 0
+
+    def handle_data(self, data: str) -> None:
+        if self._in_headline:
+            self.headlines[-1] += data
+
+
+def test_top_stories_link_to_their_items_and_pointers_to_the_item_they_name() -> None:
+    issue = composed_issue()
+    r = rendered(issue)
+    page = Anchors()
+    page.feed(r.html)
+    top = [f"s-{k}" for k in issue.top]
+    assert page.fragments[:len(top)] == top  # the top-stories block comes first
+    assert page.fragments and set(page.fragments) <= page.ids
+    assert page.fragments.count("s-a1") == 3  # once at the top, once from each pointer section
+    # the other links are still absolute
+    assert all(re.match(r"^https?://", h) for h in parse(personalise(r.html, unsubscribe_url=BASE + "/u",
+                                                                     preferences_url=BASE + "/p")).hrefs
+               if not h.startswith("#"))
+    assert "== TOP STORIES ==" in r.text and r.text.index("1. Three China-Based Groups") < r.text.index("* Three")
+
+
+def test_each_cve_carries_its_own_exploited_flag() -> None:
+    r = rendered(composed_issue())
+    assert "CVE-2025-53770 (exploited), CVE-2025-53771 (exploited), CVE-2025-49704\n" in r.text
+    assert "CVE-2025-64446 (exploited), CVE-2025-64447\n" in r.text
+    html = re.sub(r"\s+", " ", r.html)
+    assert re.search(r">CVE-2025-64446</a> <strong[^>]*>\(exploited\)</strong>, <a[^>]*>CVE-2025-64447</a></p>", html)
+
+
+def test_other_actors_are_named_on_the_item_and_their_sections_point_to_it() -> None:
+    r = rendered(composed_issue())
+    assert "also: Violet Typhoon, Storm-2603" in r.text and "also: Violet Typhoon, Storm-2603" in r.html
+    assert r.text.count("-> Three China-Based Groups Exploited SharePoint Flaws, Microsoft Says") == 2
+    assert r.text.count("* Three China-Based Groups Exploited SharePoint Flaws") == 1
+    for head in ("\nLinen Typhoon · suspected China", "\nViolet Typhoon · suspected China", "\nStorm-2603 ·"):
+        assert head in r.text
+
+
+def test_what_did_not_fit_is_one_line_to_the_archive_page_which_lists_it() -> None:
+    issue = composed_issue(max_stories=5)
+    r = rendered(issue)
+    assert f"3 more stories today: {ARCHIVE}" in r.text
+    assert re.search(rf'<a href="{re.escape(ARCHIVE)}"[^>]*>3 more stories today</a>', r.html)
+    assert "A Regional Retailer Reported" not in r.text  # only its count
+    page = render_issue(issue, base_url=BASE, archive_url=ARCHIVE, now=NOW, archive=True)
+    for story in issue.more:
+        assert story.headline in page.html and story.url in page.html
+
+
+def long_stories(n: int) -> IssueContent:
+    """``n`` stories with long headlines and summaries, spread over actors and topics."""
+    from digest.compose import build_issue
+    from digest.models import ActorHit, StoryItem
+
+    actors = [ActorHit(f"actor-{k}", f"Actor {k}", (), (f"Actor {k}",), "CN") for k in range(40)]
+    stories = []
+    for i in range(n):
+        actor = actors[i % 40] if i % 3 else None
+        stories.append(StoryItem(
+            key=f"a{i}", headline=f"Story {i}: " + "a long headline about an intrusion " * 4, url=f"https://n.example/{i}",
+            summary="A long summary sentence that goes on about what happened and why it matters. " * 8,
+            source=f"Outlet {i % 17}", published=NOW - timedelta(minutes=i), also=(("Other", f"https://o.example/{i}"),),
+            actors=(actor,) if actor else (), topic=("ransomware", "breach", "exploited")[i % 3],
+            cves=(f"CVE-2025-{1000 + i}",), exploited_cves=(f"CVE-2025-{1000 + i}",), importance=float(n - i),
+            primary=actor.id if actor else None))
+    return build_issue(stories, title="Cyber Digest", date=NOW, period_start=NOW - timedelta(hours=24),
+                       period_end=NOW)
+
+
+def test_a_huge_day_stays_under_the_budget_by_dropping_the_least_important_stories() -> None:
+    from digest.compose import stories_of
+    from digest.render import render_within_budget
+
+    issue = long_stories(500)
+    assert len(rendered(issue).html.encode()) > 5 * GMAIL_CLIP  # the whole day would be clipped many times over
+    kept, r = render_within_budget(issue, base_url=BASE, archive_url=ARCHIVE, now=NOW)
+    html = personalise(r.html, unsubscribe_url=f"{BASE}/unsubscribe/" + "x" * 120,
+                       preferences_url=f"{BASE}/preferences/" + "x" * 120)
+    assert len(html.encode("utf-8")) < 100_000
+    stories = stories_of(kept)
+    assert 20 < len(stories) < 500
+    assert {s.key for s in stories} == {f"a{i}" for i in range(len(stories))}  # the most important ones
+    assert len(kept.more) == 500 - len(stories)
+    assert f"{500 - len(stories)} more stories today" in r.text and "You get this because" in r.html
+    # the text part holds the same stories in the same order
+    page = Anchors()
+    page.feed(r.html)
+    text_heads = [line[2:] for line in r.text.splitlines() if line.startswith("* ")]
+    assert [h.strip() for h in page.headlines] == [h.strip() for h in text_heads]
+    assert len(text_heads) == len(stories)
+
+
+def test_an_issue_within_the_budget_is_rendered_whole() -> None:
+    from digest.render import render_within_budget
+
+    issue = composed_issue()
+    kept, r = render_within_budget(issue, base_url=BASE, archive_url=ARCHIVE, now=NOW)
+    assert kept is issue and r == rendered(issue)
