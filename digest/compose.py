@@ -209,6 +209,7 @@ def compose_issue(
     max_stories: int = 25,
     include: Callable[[StoryItem], bool] | None = None,
     include_sponsored: bool = False,
+    published_since: datetime | None = None,
 ) -> IssueContent:
     """Build the issue from ``records`` (the window, including already-sent articles).
 
@@ -216,7 +217,9 @@ def compose_issue(
     since ``period_start``; it is an update when some were sent before and some are new; a
     story whose articles were all sent is left out. The ``max_stories`` most important new
     stories make the issue; the rest go to ``IssueContent.more`` (listed in the web archive).
-    Articles judged sponsored are left out unless ``include_sponsored``.
+    Articles judged sponsored are left out unless ``include_sponsored``. With ``published_since``
+    (the first issue of a new install, or a window asked for) a new article must also have been
+    published since then: a first poll fetches weeks of backlog at once.
     """
     sent = sent or {}
     if not include_sponsored:
@@ -227,7 +230,8 @@ def compose_issue(
     updates: list[StoryItem] = []
     for ids in groups:
         members = [by_id[i] for i in ids if i in by_id]
-        fresh = [m for m in members if m.id not in sent and m.fetched >= period_start]
+        fresh = [m for m in members if m.id not in sent and m.fetched >= period_start
+                 and (published_since is None or (m.published or m.fetched) >= published_since)]
         if not fresh:
             continue
         old = [m for m in members if m.id in sent]

@@ -133,9 +133,9 @@ def cve_line(story: StoryItem) -> str:
 
 
 def more_label(issue: IssueContent, n: int) -> str:
-    """'12 more stories this week' (or today, for an issue of a day or so)."""
-    span = issue.period_end - issue.period_start
-    when = "this week" if span.total_seconds() > 48 * 3600 else "today"
+    """'12 more stories this week' (today, for an issue of a day or two)."""
+    hours = (issue.period_end - issue.period_start).total_seconds() / 3600
+    when = "today" if hours <= 48 else "this week" if hours <= 8 * 24 else "in this issue"
     return f"{n} more {'story' if n == 1 else 'stories'} {when}"
 
 
