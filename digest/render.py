@@ -118,9 +118,17 @@ def cve_url(cve: str) -> str:
     return f"https://www.cve.org/CVERecord?id={quote(cve)}"
 
 
-def also_names(story: StoryItem) -> list[str]:
-    """The other actors a story is about, for its "also:" line."""
-    return [display_name(a, a.mentions) for a in story.actors if a.id in story.named]
+def also_names(story: StoryItem, titles: dict[str, str] | None = None) -> list[str]:
+    """The other actors a story is about, for its "also:" line: each as its section is headed, with
+    the name the story used when that differs ("APT27 (Linen Typhoon)"), so both can be found."""
+    out = []
+    for a in story.actors:
+        if a.id not in story.named:
+            continue
+        title = (titles or {}).get(a.id) or display_name(a, a.mentions)
+        used = next((m for m in a.mentions if m.casefold() != title.casefold()), None)
+        out.append(f"{title} ({used})" if used else title)
+    return out
 
 
 def cve_line(story: StoryItem) -> str:
@@ -150,6 +158,7 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
     now = now or issue.date
     stories: list[StoryItem] = [s for sec in issue.sections for s in sec.stories]
     home: dict[str, tuple[StoryItem, Section]] = {s.key: (s, sec) for sec in issue.sections for s in sec.stories}
+    actor_titles = {sec.actor.id: sec.title for sec in issue.sections if sec.actor is not None}
     base = base_url.rstrip("/")
     ctx = {
         "issue": issue,
@@ -166,7 +175,7 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
         "preheader_padding": PREHEADER_PADDING,
         "home": home,
         "top_stories": [home[k][0] for k in issue.top if k in home],
-        "also_names": also_names,
+        "also_names": lambda story: also_names(story, actor_titles),
         "cve_line": cve_line,
         "more_line": more_label(issue, len(issue.more)) if issue.more else "",
         "archive": archive,

@@ -288,3 +288,20 @@ def test_an_issue_within_the_budget_is_rendered_whole() -> None:
     issue = composed_issue()
     kept, r = render_within_budget(issue, base_url=BASE, archive_url=ARCHIVE, now=NOW)
     assert kept is issue and r == rendered(issue)
+
+
+def test_the_also_line_names_each_actor_as_its_section_does_and_as_the_story_did() -> None:
+    from issue_fixture import LINEN, VIOLET, record
+
+    from digest.compose import compose_issue
+    from digest.models import ActorHit
+
+    apt27 = ActorHit("apt27", "APT27", LINEN.aliases, ("Linen Typhoon",), "CN")
+    apt31 = ActorHit("apt31", "APT31", VIOLET.aliases, ("Violet Typhoon",), "CN")
+    storm = ActorHit("storm-2603", "Storm-2603", (), ("Storm-2603",), "CN")
+    rec = record(1, "SharePoint exploitation by Storm-2603, Linen Typhoon and Violet Typhoon", "x", source="MS",
+                 importance=5, actors=(storm, apt27, apt31), primary="storm-2603")
+    issue = compose_issue([rec], title="D", now=NOW, period_start=NOW - timedelta(days=1))
+    r = rendered(issue)
+    assert "also: APT27 (Linen Typhoon), APT31 (Violet Typhoon)" in r.text
+    assert "\nAPT27 · suspected China\naka " in r.text and "-> SharePoint exploitation" in r.text
