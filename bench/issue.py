@@ -14,7 +14,9 @@ week
     "full": true): its newsdatahub items as one RSS feed per outlet (title, link to a page whose
     text is the item's description, the description), dates shifted so the week ends now, then
     `send --dry-run --since 7d`. Checks: every hand-picked top story in the issue and within its
-    first 8 stories; no labelled ad; at most 30 stories; HTML under 100 KB.
+    first 8 stories; no labelled ad; at most 30 stories; HTML under 100 KB. A story's place is
+    where a reader meets it: the top-stories block first, then the full items in reading order
+    (the item's own position among the full items is printed beside it).
 
     python bench/issue.py [toolshell|week|all] [--labels DIR] [--keep]
 
@@ -131,12 +133,29 @@ def section_heads(text: str) -> list[str]:
     return heads
 
 
+def top_block(text: str) -> list[str]:
+    """The headlines of the top-stories block at the head of the text part."""
+    m = re.search(r"== TOP STORIES ==\n\n(.*?)\n\n", text, re.DOTALL)
+    if not m:
+        return []
+    lines = re.sub(r"\n {3}", " ", m.group(1)).splitlines()
+    return [re.sub(r"^\d+\. ", "", line).strip() for line in lines if line.strip()]
+
+
 def measure(out: Path) -> dict[str, Any]:
+    """Figures of a dry run's files. A story's place is where a reader meets it: the top-stories
+    block first (one line each, linking to the item), then the full items in reading order."""
     text = (out / "digest.txt").read_text(encoding="utf-8")
     page = (out / "digest.html").read_bytes()
     stories = text_stories(text)
     names = [s["headline"] for s in stories]
-    return {"text": text, "stories": stories, "heads": section_heads(text), "html_bytes": len(page),
+    top = top_block(text)
+    order = [*(s for h in top for s in stories if s["headline"] == h), *(s for s in stories if s["headline"] not in top)]
+    for i, s in enumerate(stories, 1):
+        s["item"] = i
+    for i, s in enumerate(order, 1):
+        s["place"] = i
+    return {"text": text, "stories": stories, "heads": section_heads(text), "html_bytes": len(page), "top": top,
             "twice": sorted({n for n in names if names.count(n) > 1}), "words": len(text.split())}
 
 
@@ -265,11 +284,11 @@ def week(tmp: Path, labels: Path, keep: bool) -> bool:
             dry = digest(cfg, "send", "--dry-run", "--no-poll", "--since", "7d", "--out", str(out))
         m = measure(out)
         url_key = {f"{base}/p/{re.sub(r'[^a-z0-9]+', '-', k.lower()).strip('-')}.html": k for k in keys}
-        positions: dict[str, int] = {}
-        for i, s in enumerate(m["stories"], 1):
+        positions: dict[str, tuple[int, int]] = {}  # key -> (place, item position)
+        for s in m["stories"]:
             for u in s["urls"]:
                 if u in url_key:
-                    positions.setdefault(url_key[u], i)
+                    positions.setdefault(url_key[u], (s["place"], s["item"]))
         print(f"week {w['week_start']}: {len(items)} labelled items from {len({i.source for i in items})} outlets, "
               f"{len(ads)} labelled ads; {polled.strip().splitlines()[-1]}")
         print(f"  {dry.strip().splitlines()[-1]}")
@@ -277,9 +296,10 @@ def week(tmp: Path, labels: Path, keep: bool) -> bool:
         places = []
         for t in tops:
             where = [positions[k] for k in [t["key"], *t.get("same", [])] if k in positions]
-            place = min(where) if where else None
+            place, item = min(where) if where else (None, None)
             places.append(place)
-            print(f"  top story {'#' + str(place) if place else 'MISSING':>8}: {t.get('what', t['key'])[:90]}")
+            at = f"#{place} (item {item})" if place else "MISSING"
+            print(f"  top story {at:>15}: {t.get('what', t['key'])[:90]}")
         in_ads = sorted(k for k in ads if k in positions)
         n = len(m["stories"])
         good = all(p is not None and p <= 8 for p in places) and not in_ads and n <= 30 and \
