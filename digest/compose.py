@@ -125,12 +125,24 @@ def _primary_id(ordered: Sequence[ArticleRecord], actors: dict[str, ActorHit]) -
     return max(votes, key=lambda a: votes[a]) if votes else None  # insertion order: best article first on a tie
 
 
+def _names_of(actor: ActorHit) -> re.Pattern[str]:
+    names = sorted((n for n in {*actor.mentions, actor.name} if len(n) > 1), key=len, reverse=True)
+    return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names), re.IGNORECASE)
+
+
 def _prominent(actor: ActorHit, ordered: Sequence[ArticleRecord]) -> bool:
     """Named in a headline or an opening: the story is about this actor too, not just mentioning it."""
-    names = [n for n in {*actor.mentions, actor.name} if len(n) > 1]
-    pattern = re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names), re.IGNORECASE)
+    pattern = _names_of(actor)
     return any(pattern.search(f"{m.title}\n{m.text[:LEDE_CHARS]}") for m in ordered
                if any(a.id == actor.id for a in m.actors))
+
+
+def _together(headline: str, actors: dict[str, ActorHit], primary: str | None, named: Sequence[str]) -> tuple[str, ...]:
+    """The named actors a headline puts beside the primary ("Linen Typhoon and Violet Typhoon exploit
+    ..."): the story is equally about them, and gets one section headed by all of them."""
+    if primary is None or not named or not _names_of(actors[primary]).search(headline):
+        return ()
+    return tuple(a for a in named if _names_of(actors[a]).search(headline))
 
 
 def _named(ordered: Sequence[ArticleRecord], actors: dict[str, ActorHit], primary: str | None) -> tuple[str, ...]:
@@ -188,6 +200,7 @@ def _story(members: Sequence[ArticleRecord], best: ArticleRecord) -> StoryItem:
         exploited=bool(exploited) or legacy_flag, article_ids=tuple(sorted(m.id for m in members)),
         exploited_cves=tuple(exploited), importance=story_importance(judgments, outlets=len(seen_sources)),
         primary=primary, named=named, sponsored=bool(judgments) and all(j.sponsored for j in judgments),
+        together=_together(best.title, actors, primary, named),
     )
 
 
@@ -261,7 +274,7 @@ def build_issue(stories: Sequence[StoryItem], *, title: str, date: datetime, per
     sections = _arrange(stories, topic_titles or {"other": "Other News"})
     top = _top(stories)
     n_sources = sum(1 + len(s.also) for s in stories)
-    counts = {"stories": len(stories), "actors": sum(1 for s in sections if s.actor is not None),
+    counts = {"stories": len(stories), "actors": sum(1 + len(s.actors) for s in sections if s.actor is not None),
               "sources": n_sources, "updates": len(updates)}
     if more:
         counts["more"] = len(more)
@@ -292,6 +305,11 @@ def _top(stories: Sequence[StoryItem]) -> tuple[str, ...]:
     return tuple(s.key for s in top)
 
 
+def _home(s: StoryItem) -> str:
+    """The section a story is filed in: its primary actor's (with the actors it is equally about)."""
+    return "actor-" + "+".join((str(s.primary), *s.together))
+
+
 def _arrange(stories: Sequence[StoryItem], titles: dict[str, str]) -> tuple[Section, ...]:
     """Sections in the order of their best story; a story's further actors get a pointer to it.
 
@@ -306,16 +324,23 @@ def _arrange(stories: Sequence[StoryItem], titles: dict[str, str]) -> tuple[Sect
         if s.primary is None or all(a.id != s.primary for a in s.actors):
             own.setdefault(f"topic-{s.topic}", []).append(s)
             continue
-        own.setdefault(f"actor-{s.primary}", []).append(s)
+        own.setdefault(_home(s), []).append(s)
         for a in s.actors:
             if a.id == s.primary or a.id in s.named:
                 raw.setdefault(a.id, a)
         for aid in s.named:
-            refs[f"actor-{aid}"].append(s)
+            if aid not in s.together:
+                refs[f"actor-{aid}"].append(s)
+    for s in stories:  # an actor of a combined section that has a section of its own points there too
+        for aid in s.together:
+            if f"actor-{aid}" in own:
+                refs[f"actor-{aid}"].append(s)
+    for items in refs.values():
+        items.sort(key=rank_key)
     followers: dict[str, list[str]] = defaultdict(list)
     for key, items in refs.items():
         if key not in own:
-            followers[f"actor-{items[0].primary}"].append(key)
+            followers[_home(items[0])].append(key)
     order = [k for key in own for k in (key, *followers.get(key, ()))]
     sections: list[Section] = []
     for key in order:
@@ -324,15 +349,19 @@ def _arrange(stories: Sequence[StoryItem], titles: dict[str, str]) -> tuple[Sect
             topic = key.removeprefix("topic-")
             sections.append(Section(key=key, title=titles.get(topic, topic.title()), stories=tuple(items)))
             continue
-        actor_id = key.removeprefix("actor-")
-        a = raw[actor_id]
-        uses = Counter(m for st in [*items, *pointers] for x in st.actors if x.id == actor_id for m in set(x.mentions))
-        mentioned = sorted(uses, key=lambda m: (-uses[m], m))  # the name most stories use first
-        a = replace(a, name=display_name(a, mentioned))
-        a = replace(a, aliases=display_aliases(a, mentioned))
-        sections.append(Section(key=key, title=a.name, stories=tuple(items), actor=a, origin=origin_label(a.country),
-                                refs=tuple(s.key for s in pointers)))
+        heads = [_display(raw[aid], [*items, *pointers]) for aid in key.removeprefix("actor-").split("+")]
+        sections.append(Section(key=key, title=", ".join(a.name for a in heads), stories=tuple(items), actor=heads[0],
+                                origin=origin_label(heads[0].country), refs=tuple(s.key for s in pointers),
+                                actors=tuple(heads[1:])))
     return tuple(sections)
+
+
+def _display(actor: ActorHit, stories: Sequence[StoryItem]) -> ActorHit:
+    """The actor as a section heads it: the name and aka line the stories' own names suggest."""
+    uses = Counter(m for st in stories for x in st.actors if x.id == actor.id for m in set(x.mentions))
+    mentioned = sorted(uses, key=lambda m: (-uses[m], m))  # the name most stories use first
+    a = replace(actor, name=display_name(actor, mentioned))
+    return replace(a, aliases=display_aliases(a, mentioned))
 
 
 def stories_of(issue: IssueContent) -> list[StoryItem]:

@@ -91,6 +91,7 @@ class StoryItem:
     primary: str | None = None  # id of the actor the story is filed under (None: a topic section)
     named: tuple[str, ...] = ()  # the other actors the story is about, named on the item ("also: ...")
     sponsored: bool = False  # only ever in an issue with newsletter.include_sponsored
+    together: tuple[str, ...] = ()  # of ``named``, those the headline names beside the primary: one section
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Section:
     actor: ActorHit | None = None
     origin: str | None = None
     refs: tuple[str, ...] = ()  # keys of stories filed in another section that are also about this actor
+    actors: tuple[ActorHit, ...] = ()  # a combined section's further actors (a story equally about several)
 
 
 @dataclass(frozen=True)

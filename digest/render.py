@@ -123,7 +123,7 @@ def also_names(story: StoryItem, titles: dict[str, str] | None = None) -> list[s
     the name the story used when that differs ("APT27 (Linen Typhoon)"), so both can be found."""
     out = []
     for a in story.actors:
-        if a.id not in story.named:
+        if a.id not in story.named or a.id in story.together:  # those head the story's own section
             continue
         title = (titles or {}).get(a.id) or display_name(a, a.mentions)
         used = next((m for m in a.mentions if m.casefold() != title.casefold()), None)
@@ -158,7 +158,7 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
     now = now or issue.date
     stories: list[StoryItem] = [s for sec in issue.sections for s in sec.stories]
     home: dict[str, tuple[StoryItem, Section]] = {s.key: (s, sec) for sec in issue.sections for s in sec.stories}
-    actor_titles = {sec.actor.id: sec.title for sec in issue.sections if sec.actor is not None}
+    actor_titles = {a.id: a.name for sec in issue.sections if sec.actor is not None for a in (sec.actor, *sec.actors)}
     base = base_url.rstrip("/")
     ctx = {
         "issue": issue,

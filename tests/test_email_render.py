@@ -299,9 +299,44 @@ def test_the_also_line_names_each_actor_as_its_section_does_and_as_the_story_did
     apt27 = ActorHit("apt27", "APT27", LINEN.aliases, ("Linen Typhoon",), "CN")
     apt31 = ActorHit("apt31", "APT31", VIOLET.aliases, ("Violet Typhoon",), "CN")
     storm = ActorHit("storm-2603", "Storm-2603", (), ("Storm-2603",), "CN")
-    rec = record(1, "SharePoint exploitation by Storm-2603, Linen Typhoon and Violet Typhoon", "x", source="MS",
-                 importance=5, actors=(storm, apt27, apt31), primary="storm-2603")
+    rec = record(1, "SharePoint exploitation by Storm-2603", "x", source="MS", importance=5,
+                 actors=(storm, apt27, apt31), primary="storm-2603",
+                 text="Storm-2603, Linen Typhoon and Violet Typhoon exploited the flaws.")
     issue = compose_issue([rec], title="D", now=NOW, period_start=NOW - timedelta(days=1))
     r = rendered(issue)
     assert "also: APT27 (Linen Typhoon), APT31 (Violet Typhoon)" in r.text
     assert "\nAPT27 · suspected China\naka " in r.text and "-> SharePoint exploitation" in r.text
+
+
+def test_a_story_equally_about_several_actors_gets_one_section_headed_by_all() -> None:
+    from issue_fixture import JEWELBUG, LINEN, STORM, VIOLET, record
+
+    from digest.compose import compose_issue, filter_issue
+
+    both = record(1, "Linen Typhoon and Violet Typhoon Exploit SharePoint", "x", source="MS", importance=5,
+                  actors=(LINEN, VIOLET, STORM), primary="linen-typhoon",
+                  text="Microsoft also saw Storm-2603 deploy ransomware.")
+    alone = record(2, "Violet Typhoon Phishes Ministries", "y", source="B", importance=2, actors=(VIOLET,),
+                   primary="violet-typhoon")
+    other = record(3, "Jewelbug in a Russian IT Firm", "z", source="C", importance=1, actors=(JEWELBUG,),
+                   primary="jewelbug")
+    issue = compose_issue([both, alone, other], title="D", now=NOW, period_start=NOW - timedelta(days=1))
+    assert [s.key for s in issue.sections] == ["actor-linen-typhoon+violet-typhoon", "actor-storm-2603",
+                                               "actor-violet-typhoon", "actor-jewelbug"]
+    combined = issue.sections[0]
+    assert combined.title == "Linen Typhoon, Violet Typhoon" and [a.name for a in combined.actors] == ["Violet Typhoon"]
+    assert issue.counts["actors"] == 5
+    r = rendered(issue)
+    head = "Linen Typhoon · suspected China · espionage\naka APT27 (Mandiant), Emissary Panda (CrowdStrike)\n" \
+           "Violet Typhoon · suspected China · espionage\naka APT31 (Mandiant), Judgment Panda (CrowdStrike)\n"
+    assert head in r.text
+    assert "also: Storm-2603" in r.text and "also: Violet" not in r.text  # the heading already names it
+    pointer = "-> Linen Typhoon and Violet Typhoon Exploit SharePoint (under Linen Typhoon, Violet Typhoon)"
+    # from Storm-2603's section, and from Violet Typhoon's own section after its own story
+    assert re.sub(r"\n\s+", " ", r.text).count(pointer) == 2
+    assert re.sub(r"\n\s+", " ", r.text).index("* Violet Typhoon Phishes") < re.sub(r"\n\s+", " ", r.text).rindex(pointer)
+    assert r.text.count("* Linen Typhoon and Violet Typhoon Exploit SharePoint") == 1
+    html = re.sub(r"\s+", " ", r.html)
+    assert html.count('class="actor"') == 5
+    mine = filter_issue(issue, {"mode": "custom", "actors": ["violet-typhoon"]})
+    assert [s.key for sec in mine.sections for s in sec.stories] == ["a1", "a2"]
