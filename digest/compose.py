@@ -127,6 +127,8 @@ def _primary_id(ordered: Sequence[ArticleRecord], actors: dict[str, ActorHit]) -
 
 def _names_of(actor: ActorHit) -> re.Pattern[str]:
     names = sorted((n for n in {*actor.mentions, actor.name} if len(n) > 1), key=len, reverse=True)
+    if not names:
+        return re.compile(r"(?!)")  # matches nothing
     return re.compile("|".join(rf"(?<!\w){re.escape(n)}(?!\w)" for n in names), re.IGNORECASE)
 
 

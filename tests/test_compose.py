@@ -253,3 +253,11 @@ def test_trimming_keeps_the_most_important_and_moves_the_rest_to_more() -> None:
     assert len(small.more) == len(issue.more) + len(stories_of(issue)) - 2
     assert small.updates == issue.updates
     assert not any(sec.refs and not sec.stories and sec.key == "actor-jewelbug" for sec in small.sections)
+
+
+def test_an_actor_without_a_usable_name_is_not_taken_as_named_everywhere() -> None:
+    odd = ActorHit("x", "X", (), ())
+    recs = [record(1, "Linen Typhoon strikes", "s", source="A", importance=1, actors=(LINEN, odd),
+                   primary="linen-typhoon", text="Linen Typhoon again.")]
+    issue = compose_issue(recs, title="D", now=NOW, period_start=NOW - timedelta(days=1))
+    assert issue.sections[0].stories[0].named == () and len(issue.sections) == 1
