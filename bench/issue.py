@@ -161,12 +161,13 @@ def measure(out: Path) -> dict[str, Any]:
 
 # ---- toolshell: the July 2025 snapshots plus an AnnoCTR farm ----------------------------------------
 
-def toolshell(tmp: Path, keep: bool) -> bool:
+def toolshell_run(tmp: Path) -> tuple[dict[str, Any], str, str, Path] | None:
+    """Poll the snapshots and the farm, dry-run over July 2025 onwards: (figures, poll line, dry-run
+    line, output folder); None when ../shared lacks the material."""
     feeds_dir = SHARED / "corpus" / "feeds"
     tool = SHARED / "tools" / "feedfarm.py"
     if not feeds_dir.is_dir() or not tool.exists():
-        print("toolshell: skipped, ../shared/corpus/feeds or ../shared/tools/feedfarm.py is absent")
-        return True
+        return None
     site = tmp / "site"
     (site / "snap").mkdir(parents=True)
     for p in sorted(feeds_dir.glob("*.xml")):
@@ -188,12 +189,25 @@ def toolshell(tmp: Path, keep: bool) -> bool:
         polled = digest(cfg, "poll")
         out = tmp / "out-toolshell"
         dry = digest(cfg, "send", "--dry-run", "--no-poll", "--since", "2025-07-01", "--out", str(out))
-    m = measure(out)
-    print(f"toolshell: {polled.strip().splitlines()[-1]}")
-    print(f"toolshell: {dry.strip().splitlines()[-1]}")
+    return measure(out), polled.strip().splitlines()[-1], dry.strip().splitlines()[-1], out
+
+
+def in_heads(m: dict[str, Any], name: str) -> list[str]:
+    """The section heads (heading or aka lines) that name ``name``."""
+    return [h for h in m["heads"] if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", h)]
+
+
+def toolshell(tmp: Path, keep: bool) -> bool:
+    run = toolshell_run(tmp)
+    if run is None:
+        print("toolshell: skipped, ../shared/corpus/feeds or ../shared/tools/feedfarm.py is absent")
+        return True
+    m, polled, dry, out = run
+    print(f"toolshell: {polled}")
+    print(f"toolshell: {dry}")
     ok = True
     for name in ACTORS:
-        found = [h for h in m["heads"] if re.search(rf"(?<!\w){re.escape(name)}(?!\w)", h)]
+        found = in_heads(m, name)
         ok &= bool(found)
         print(f"  {name:15} in a section head: {'yes' if found else 'NO'}{(' - ' + found[0][:100]) if found else ''}")
     sp = next((i for i, s in enumerate(m["stories"], 1) if "SharePoint" in s["headline"]), None)
