@@ -340,3 +340,8 @@ def test_a_story_equally_about_several_actors_gets_one_section_headed_by_all() -
     assert html.count('class="actor"') == 5
     mine = filter_issue(issue, {"mode": "custom", "actors": ["violet-typhoon"]})
     assert [s.key for sec in mine.sections for s in sec.stories] == ["a1", "a2"]
+    import json
+
+    from digest.serialize import issue_from_json, issue_to_json
+
+    assert issue_from_json(json.loads(json.dumps(issue_to_json(issue)))) == issue
