@@ -1,8 +1,11 @@
-"""Compose an issue: articles since the last issue -> stories -> actor and topic sections.
+"""Compose an issue: articles since the last issue -> stories -> top stories, actor and topic sections.
 
 Pure functions over plain records; the caller loads the records from the store. Actors are
 re-resolved at compose time with every alias link learned so far, so an article stored before
-a link was learned still lands in the right group.
+a link was learned still lands in the right group. The editorial judgment each record carries
+(:mod:`digest.intel.editorial`) decides where a story is filed (its primary actor, else the
+section its topic names), which CVEs are flagged exploited, what stays out (sponsored) and, by
+importance, which stories make the issue and in what order.
 """
 
 from __future__ import annotations
