@@ -131,9 +131,11 @@ def poll_cmd(ctx: click.Context, due: bool) -> None:
 @click.option("--send-empty", is_flag=True, help="Send an issue even when there is nothing new.")
 @click.option("--to", "to", metavar="EMAIL", help="With --dry-run: preview what this subscriber would get "
               "(their preferences applied).")
+@click.option("--since", "since", metavar="DURATION|DATE", help="With --dry-run: compose over this window "
+              "(7d, 36h, 2026-01-05) instead of since the last issue.")
 @click.pass_context
 def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: bool, worker_mode: bool,
-             send_empty: bool, to: str | None) -> None:
+             send_empty: bool, to: str | None, since: str | None) -> None:
     """Compose the next issue and mail it to every confirmed subscriber.
 
     The issue holds the stories since the last sent issue (or the last 24 hours). Each
@@ -145,11 +147,14 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
     app = _app(ctx)
     if to and not dry_run:
         raise click.UsageError("--to previews one subscriber's issue and needs --dry-run")
+    if since and not dry_run:
+        raise click.UsageError("--since previews an issue over a window and needs --dry-run")
+    start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
     store = app.open_store()
     if dry_run:
         if not no_poll:
             _run_poll(app, due_only=True)
-        result = issues.dry_run(store, app.config, out_dir, to=to)
+        result = issues.dry_run(store, app.config, out_dir, to=to, since=start)
         c = result.content
         click.echo(f"wrote {result.html}")
         click.echo(f"wrote {result.text}")

@@ -54,7 +54,7 @@ class NewsletterConfig:
     base_url: str = "http://127.0.0.1:8000"
     list_id: str = ""
     unsubscribe_mailto: str = ""
-    max_stories: int = 60
+    max_stories: int = 25
     include_sponsored: bool = False
     first_issue_hours: int = 24
 

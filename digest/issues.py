@@ -6,6 +6,7 @@ through the ledger; ``dry_run`` writes what would go out to files.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -17,7 +18,7 @@ from .compose import ArticleRecord, compose_issue
 from .config import Config
 from .mail.message import MessageFactory, Recipient
 from .models import ActorHit, IssueContent
-from .render import RenderedIssue, render_issue
+from .render import RenderedIssue, render_issue, render_within_budget
 from .serialize import issue_to_json
 from .store import Issue, Store, utcnow
 from .tokens import TokenSigner
@@ -32,10 +33,35 @@ class Prepared:
     article_ids: tuple[int, ...]
 
 
-def period_start_for(store: Store, now: datetime) -> datetime:
-    """Since the last sent issue, or the last 24 hours when none was sent."""
+_DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_since(value: str, now: datetime, tz: str = "UTC") -> datetime:
+    """The start of a window: a duration back from ``now`` (90m, 36h, 7d, 2w) or a date or time
+    (2026-01-05 is midnight in the newsletter's time zone ``tz``)."""
+    from .errors import DigestError
+
+    m = _DURATION.match(value)
+    if m:
+        start = now - timedelta(**{_UNITS[m.group(2).lower()]: int(m.group(1))})
+    else:
+        try:
+            start = datetime.fromisoformat(value.strip())
+        except ValueError:
+            raise DigestError(f"--since {value!r}: give a duration (7d, 36h, 90m, 2w) or a date (2026-01-05)") from None
+        if start.tzinfo is None:
+            start = start.replace(tzinfo=ZoneInfo(tz))
+    if start >= now:
+        raise DigestError(f"--since {value!r} is not in the past")
+    return start
+
+
+def period_start_for(store: Store, now: datetime, first_issue_hours: int = 24) -> datetime:
+    """Since the last sent issue; the first issue of a new install covers the last ``first_issue_hours``
+    (newsletter.first_issue_hours), not the whole backlog a first poll brings in."""
     last = store.last_sent_issue()
-    return last.period_end if last is not None else now - timedelta(hours=24)
+    return last.period_end if last is not None else now - timedelta(hours=first_issue_hours)
 
 
 def load_records(store: Store, config: Config, start: datetime, end: datetime) -> list[ArticleRecord]:
@@ -83,15 +109,18 @@ def prepare(store: Store, config: Config, now: datetime | None = None, *,
     from .intel.topics import TOPICS
 
     now = now or utcnow()
-    start = since or period_start_for(store, now)
+    first = since is None and store.last_sent_issue() is None
+    start = since or period_start_for(store, now, config.newsletter.first_issue_hours)
     window = timedelta(hours=config.stories.window_hours)
     records = load_records(store, config, start - window, now + timedelta(seconds=1))
     sent = {} if since else store.sent_story_keys(start - window - timedelta(days=1))
     tz = ZoneInfo(config.schedule.timezone)
     content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
                             sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn, topic_titles=dict(TOPICS),
-                            max_stories=config.newsletter.max_stories)
-    rendered = render_issue(content, base_url=config.newsletter.base_url, now=now)
+                            max_stories=config.newsletter.max_stories,
+                            include_sponsored=config.newsletter.include_sponsored,
+                            published_since=start if (since or first) else None)
+    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now)
     ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}
                        | {i for s in content.updates for i in s.article_ids}))
     return Prepared(content, rendered, start, now, ids)
@@ -129,6 +158,18 @@ def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: Ren
                           unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
 
 
+def archive_html(issue: Issue, base_url: str) -> str:
+    """The web archive's page of an issue: the mail as sent; when some stories did not fit the mail,
+    the same issue with all of them listed (the mail's "N more stories" line links here)."""
+    from .serialize import issue_from_json
+
+    if not (issue.content or {}).get("more"):
+        return issue.html
+    content = issue_from_json(issue.content)
+    archive = f"{base_url.rstrip('/')}/archive/{issue.id}"
+    return render_issue(content, base_url=base_url, archive_url=archive, now=issue.period_end, archive=True).html
+
+
 def rendered_of(issue: Issue) -> RenderedIssue:
     return RenderedIssue(subject=issue.subject, html=issue.html, text=issue.text, preheader="")
 
@@ -144,11 +185,12 @@ class DryRunResult:
 
 
 def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: datetime | None = None,
-            to: str | None = None) -> DryRunResult:
+            to: str | None = None, since: datetime | None = None) -> DryRunResult:
     """Write digest.html, digest.txt and digest.eml for what `send` would deliver; change nothing.
 
     ``to`` previews what one subscriber would get (their preferences applied); otherwise the
-    first confirmed subscriber (or the configured sample address) gets the full issue.
+    first confirmed subscriber (or the configured sample address) gets the full issue. ``since``
+    composes over the window from then to now instead (sent before or not: a weekly issue).
     """
     from .errors import DigestError
     from .mail.ledger import Claimed
@@ -157,7 +199,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     from .variants import VariantChooser
 
     now = now or utcnow()
-    prepared = prepare(store, config, now)
+    prepared = prepare(store, config, now, since=since)
     day = prepared.content.date.strftime("%Y-%m-%d")
     out = out_dir or private_dir(config.path(config.outbox.dir)) / day
     private_dir(out)  # the files carry a reader's live tokens: owner-only, whatever the umask

@@ -86,6 +86,12 @@ class StoryItem:
     is_update: bool = False
     first_sent: datetime | None = None
     article_ids: tuple[int, ...] = ()
+    exploited_cves: tuple[str, ...] = ()  # the CVEs of ``cves`` known exploited (the flag is per CVE)
+    importance: float = 0.0  # digest.intel.editorial.story_importance: selection and order
+    primary: str | None = None  # id of the actor the story is filed under (None: a topic section)
+    named: tuple[str, ...] = ()  # the other actors the story is about, named on the item ("also: ...")
+    sponsored: bool = False  # only ever in an issue with newsletter.include_sponsored
+    together: tuple[str, ...] = ()  # of ``named``, those the headline names beside the primary: one section
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,8 @@ class Section:
     stories: tuple[StoryItem, ...]
     actor: ActorHit | None = None
     origin: str | None = None
+    refs: tuple[str, ...] = ()  # keys of stories filed in another section that are also about this actor
+    actors: tuple[ActorHit, ...] = ()  # a combined section's further actors (a story equally about several)
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,8 @@ class IssueContent:
     updates: tuple[StoryItem, ...] = ()
     counts: dict[str, int] = field(default_factory=dict)
     preheader: str = ""
+    top: tuple[str, ...] = ()  # keys of the few most important stories, listed at the head
+    more: tuple[StoryItem, ...] = ()  # what did not fit, most important first (listed in the web archive)
 
     @property
     def empty(self) -> bool:

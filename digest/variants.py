@@ -3,7 +3,7 @@
 Preferences (``Subscriber.preferences``, written by the web app) follow everything or only chosen
 actors, countries and topics, daily or weekly (on a weekday), at a delivery hour in a time zone.
 
-* What: :func:`digest.compose.filter_issue` keeps the followed sections; subscribers with the same
+* What: :func:`digest.compose.filter_issue` keeps the stories about what they follow; subscribers with the same
   choices share one rendering (render once per variant, personalise per subscriber by tokens).
 * Weekly: on the subscriber's weekday they get a digest of the last seven days (filtered the same
   way); on other days the daily issue is skipped for them (ledger status 'skipped').
@@ -21,7 +21,7 @@ from .compose import filter_issue, preference_key
 from .config import Config
 from .mail.ledger import Claimed
 from .mail.message import MessageFactory
-from .render import render_issue
+from .render import render_within_budget
 from .serialize import issue_from_json
 
 
@@ -97,6 +97,6 @@ class VariantChooser:
         content = filter_issue(issue_from_json(source), prefs)
         if content.empty:
             return None  # nothing they follow today: no empty mail
-        rendered = render_issue(content, base_url=self.config.newsletter.base_url, archive_url=self.archive_url,
-                                now=self.now)
+        _content, rendered = render_within_budget(content, base_url=self.config.newsletter.base_url,
+                                                  archive_url=self.archive_url, now=self.now)
         return make_factory(self.config, self.key, self.issue_id, rendered)

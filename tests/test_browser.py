@@ -198,3 +198,39 @@ def test_subscribe_confirm_preferences_unsubscribe(browser: object, site: tuple[
     refused = [c for c in console if "Content Security Policy" in c or "Refused" in c]
     assert refused == []
     assert len(smtp_server.messages) == 1  # the confirmation, nothing else
+
+
+def test_top_stories_links_scroll_to_their_items(browser: object, site: tuple[str, Store]) -> None:
+    """The issue's head lists the top stories; clicking one brings its item into view (archive page)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from issue_fixture import NOW, composed_issue
+
+    from digest.render import render_issue
+
+    base, store = site
+    issue = composed_issue()
+    html = render_issue(issue, base_url=base, now=NOW).html
+    with store.session() as s:
+        row = Issue(issue_date="2026-11-28", period_start=NOW, period_end=NOW, subject="Cyber Digest: top stories",
+                    html=html, text="", status="sent", sent_at=utcnow(), story_count=7, actor_count=5,
+                    article_ids=[], story_keys=[])
+        s.add(row)
+        s.flush()
+        issue_id = row.id
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 700, "height": 500})  # type: ignore[attr-defined]
+    page.goto(f"{base}/archive/{issue_id}")
+    assert page.evaluate("window.scrollY") == 0
+    for key in reversed(issue.top):  # the lowest item first, so every click has to move the page
+        page.click(f".top a[href='#s-{key}']")
+        page.wait_for_function(f"location.hash === '#s-{key}'")
+        box = page.locator(f"table#s-{key}").bounding_box()
+        assert box is not None and 0 <= box["y"] < 500, (key, box)
+        assert page.evaluate("window.scrollY") > 0
+    page.screenshot(path=str(ARTIFACTS / "web-11-top-story-clicked.png"))
+    # a pointer in another actor's section leads to the same item
+    page.click("p.ref a[href='#s-a1']")
+    box = page.locator("table#s-a1").bounding_box()
+    assert box is not None and 0 <= box["y"] < 500

@@ -36,6 +36,7 @@ from .. import logs
 from ..config import Config
 from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
 from ..intel.topics import TOPICS
+from ..issues import archive_html
 from ..render import PLACEHOLDERS, environment
 from ..resources import templates_dir
 from ..store import Store, Subscriber
@@ -316,7 +317,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         issue = await run_in_threadpool(store.issue, issue_id)
         if issue is None or issue.status != "sent":
             raise HTTPException(404)
-        html = issue.html
+        html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url)  # lists all stories
         subscribe_url = escape(f"{web.base_url}/subscribe", quote=True)
         for ph in PLACEHOLDERS:
             html = html.replace(ph, subscribe_url)
