@@ -16,7 +16,7 @@ from digest.models import TopicInfo
 from .prefilter import might_match, required_literals
 from .text import split_sentences
 
-__all__ = ["TOPICS", "classify", "extract_cves", "is_exploited"]
+__all__ = ["TOPICS", "classify", "cve_flags", "exploited_claim", "extract_cves", "is_exploited"]
 
 TOPICS: dict[str, str] = {
     "exploited": "Exploited Vulnerabilities",
@@ -166,3 +166,85 @@ def classify(title: str, text: str) -> TopicInfo:
     if best_score < 2.0:
         best = "other"
     return TopicInfo(topic=best, cves=cves, exploited=exploited)
+
+
+# --------------------------------------------------------------------------- exploited per CVE
+
+# A claim that holds on its own ("exploited in the wild", "added to KEV", "under attack"): a modal
+# elsewhere in the sentence ("... which could let attackers run code") does not undo it.
+_STRONG_LOW = re.compile(
+    r"""\b(?:in\ the\ wild|in-the-wild|actively|active\ exploitation|known\ exploited|kev|under\ (?:active\ )?attack|
+    exploited\ (?:in|as|by)\b|(?:ongoing|observed|confirmed|widespread|mass)\ exploitation|zero-day\ attacks?|
+    (?:are|were|have\ been|has\ been|is|was)\ (?:being\ )?(?:actively\ )?exploit(?:ed|ing))""",
+    re.VERBOSE,
+)
+# What makes a weaker claim hypothetical: a modal or condition, a proof of concept, a warning that
+# attackers "may" or "could" do it.
+_HEDGE_LOW = re.compile(
+    r"""\b(?:could|would|might|may|can|if|whether|potential(?:ly)?|possibl[ey]|likely|risk\ of|allow(?:s|ing)?|
+    enabl(?:e|es|ing)|lets?|successful(?:ly)?|proof[-\ ]of[-\ ]concept|pocs?|exploitable|theoretical(?:ly)?|
+    to\ exploit|before\ attackers|urg(?:e|es|ed)\ .{0,30}\ to\ patch)\b""",
+    re.VERBOSE,
+)
+# an exploited-sentence without a CVE ID that points back at the flaw(s) of the sentence before
+_ANAPHORA_LOW = re.compile(
+    r"^(?:\W*)(?:the|this|these|both|all|that|those|it|they|which)\b|\b(?:the|this|these|both)\ "
+    r"(?:flaws?|bugs?|vulnerabilit(?:y|ies)|issues?|zero-days?|security\ holes?)\b"
+)
+
+
+def exploited_claim(sentence: str) -> str:
+    """"strong", "weak" or "" for what one sentence says about exploitation.
+
+    "" when it says nothing, negates it ("not aware of any exploitation", "no evidence") or only
+    hedges a weak claim ("could be exploited", a proof of concept, "successful exploitation lets").
+    """
+    low = sentence.lower()
+    if not _says_exploited(low) or _NEGATED_LOW.search(low):
+        return ""
+    if _STRONG_LOW.search(low):
+        return "strong"
+    return "" if _HEDGE_LOW.search(low) else "weak"
+
+
+def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(),
+              why: list[str] | None = None) -> tuple[tuple[str, bool], ...]:
+    """Each CVE ID of the story with whether it is exploited, in order of appearance.
+
+    The flag binds to the CVE IDs of the sentence that says exploited; a sentence without an ID
+    binds to the story's only CVE, or to the IDs of the sentence before it when it points back
+    ("The flaw is exploited in the wild."). A CVE in CISA's KEV catalogue is exploited. ``why``,
+    when given, gets one line per decision (for ``digest analyse --explain``).
+    """
+    cves = extract_cves(f"{title}\n{text}")
+    if not cves:
+        return ()
+    flagged: dict[str, None] = {}
+    head = text[:20000]
+    if _says_exploited(title.lower()) or _says_exploited(head.lower()):
+        sentences = [title, *split_sentences(head)]
+        prev: tuple[str, ...] = ()
+        for i, sentence in enumerate(sentences):
+            ids = extract_cves(sentence)
+            claim = exploited_claim(sentence)
+            if claim:
+                if ids:
+                    bound = ids
+                elif len(cves) == 1:
+                    bound = cves
+                elif i > 0 and prev and _ANAPHORA_LOW.search(sentence.lower()):
+                    bound = prev
+                else:
+                    bound = ()
+                for c in bound:
+                    if c not in flagged and why is not None:
+                        why.append(f"{c} exploited ({claim} claim): {sentence[:120]}")
+                    flagged.setdefault(c, None)
+            if ids:
+                prev = ids
+    for c in cves:
+        if c in kev and c not in flagged:
+            flagged[c] = None
+            if why is not None:
+                why.append(f"{c} exploited: listed in CISA's KEV catalogue")
+    return tuple((c, c in flagged) for c in cves)

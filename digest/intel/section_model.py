@@ -1,0 +1,129 @@
+"""The section of a story: a multinomial logistic regression over hashed words and the keyword rules.
+
+Features: hashed word unigrams and bigrams of the headline, hashed words of the text's opening
+(sub-linear counts, each block L2-normalised), and dense features from the rules of
+:mod:`digest.intel.topics` (each topic's keyword score, the exploited claims, CVE IDs, whether an
+actor is named). Inference is a few numpy dot products; the weights ship as JSON in
+``data/section_model.json`` and are rebuilt with ``digest eval-editorial --train`` from the dev
+half of the real-news labels. Without the file the keyword rules decide, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digest.models import TopicInfo
+
+from .topics import _COMPILED, _score
+
+__all__ = ["MODEL_PATH", "SECTIONS", "features", "predict_section", "train"]
+
+MODEL_PATH = Path(__file__).with_name("data") / "section_model.json"
+SECTIONS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
+DIM = 4096
+_WORD = re.compile(r"[a-z][a-z0-9'-]+|\d+")
+_RULE_TOPICS = ("ransomware", "breach", "malware", "policy", "industry")
+DENSE = (*(f"rule_{t}" for t in _RULE_TOPICS), "rule_best_is", "says_exploited", "cve_exploited", "has_cve",
+         "has_actor", "rule_exploited")
+
+
+def _h(token: str) -> int:
+    return zlib.crc32(token.encode("utf-8")) % DIM
+
+
+def _block(tokens: Sequence[str]) -> dict[int, float]:
+    counts: dict[int, float] = {}
+    for t in tokens:
+        k = _h(t)
+        counts[k] = counts.get(k, 0.0) + 1.0
+    vec = {k: 1.0 + math.log(v) for k, v in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {k: v / norm for k, v in vec.items()}
+
+
+def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool) -> np.ndarray:
+    """The feature vector of one story: [title hash | body hash | dense rule features]."""
+    tw = _WORD.findall(title.lower())
+    bw = _WORD.findall(" ".join(text.split()[:300]).lower())
+    title_tokens = [f"t:{w}" for w in tw] + [f"t:{a} {b}" for a, b in itertools.pairwise(tw)]
+    vec = np.zeros(2 * DIM + len(DENSE), dtype=np.float64)
+    for k, v in _block(title_tokens).items():
+        vec[k] = v
+    for k, v in _block([f"b:{w}" for w in bw]).items():
+        vec[DIM + k] += v
+    tl, bl = title.lower(), " ".join(text.split()[:400]).lower()
+    scores = [_score(_COMPILED[t], tl, bl) for t in _RULE_TOPICS]
+    dense = [math.log1p(s) for s in scores]
+    dense.append(1.0 if info.topic not in ("other", "exploited") else 0.0)
+    dense += [1.0 if info.exploited else 0.0, 1.0 if cve_exploited else 0.0, 1.0 if info.cves else 0.0,
+              1.0 if has_actor else 0.0, 1.0 if info.topic == "exploited" else 0.0]
+    vec[2 * DIM:] = dense
+    return vec
+
+
+@lru_cache(maxsize=1)
+def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
+    try:
+        data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+        classes = tuple(data["classes"])
+        w = np.asarray(data["weights"], dtype=np.float64)
+        b = np.asarray(data["bias"], dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if w.shape != (2 * DIM + len(DENSE), len(classes)) or b.shape != (len(classes),):
+        return None
+    return w, b, classes
+
+
+def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
+                    why: list[str] | None = None) -> str:
+    """The section key of one story (the keyword rule's topic when no model is installed)."""
+    model = _model()
+    if model is None:
+        if why is not None:
+            why.append(f"section {info.topic}: keyword rules (no model)")
+        return info.topic
+    w, b, classes = model
+    x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor)
+    logits = x @ w + b
+    best = int(np.argmax(logits))
+    if why is not None:
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        top = sorted(zip(classes, p), key=lambda t: -t[1])[:3]
+        dense = {name: x[2 * DIM + i] for i, name in enumerate(DENSE) if x[2 * DIM + i]}
+        why.append("section " + ", ".join(f"{c} {q:.2f}" for c, q in top) + f" (model; rules: {info.topic}; "
+                   + ", ".join(f"{k}={v:.2g}" for k, v in dense.items()) + ")")
+    return classes[best]
+
+
+def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 400,
+          lr: float = 0.5) -> dict[str, Any]:
+    """Fit the weights by full-batch gradient descent on the softmax loss with L2; returns the model JSON."""
+    classes = [c for c in SECTIONS if c in set(ys)]
+    y = np.array([classes.index(c) for c in ys])
+    n, d = xs.shape
+    k = len(classes)
+    w = np.zeros((d, k))
+    b = np.zeros(k)
+    onehot = np.eye(k)[y]
+    for _ in range(epochs):
+        logits = xs @ w + b
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / n
+        w -= lr * (xs.T @ g + l2 * w)
+        b -= lr * g.sum(axis=0)
+    return {"classes": classes, "dim": DIM, "dense": list(DENSE),
+            "weights": np.round(w, 5).tolist(), "bias": np.round(b, 5).tolist()}
