@@ -20,6 +20,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
 from typing import IO, Any
 
 import click
@@ -29,7 +30,7 @@ from digest.config import Config
 from .content_cli import _config, _read_objects
 from .content_eval import parse_published
 
-__all__ = ["AnalyseDoc", "analyse_batch", "analyse_cmd"]
+__all__ = ["AnalyseDoc", "analyse_batch", "analyse_cmd", "eval_editorial_cmd"]
 
 SOURCE_KINDS = ("news", "vendor", "government")
 
@@ -165,3 +166,16 @@ def analyse_cmd(ctx: click.Context, source: IO[str], explain: bool) -> None:
         click.echo(json.dumps(obj, ensure_ascii=False))
     if bad or ctx.meta.get("content_bad_lines"):
         ctx.exit(1)
+
+
+@click.command("eval-editorial")
+@click.option("--labels", "labels", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder with editorial.jsonl and weeks.jsonl (default tests/data/realnews; env DIGEST_REALNEWS_DIR).")
+@click.option("--train", is_flag=True, help="Fit the section model and importance weights on the dev half first.")
+@click.option("--errors", is_flag=True, help="List the dev half's errors (never the test half's).")
+@click.pass_context
+def eval_editorial_cmd(ctx: click.Context, labels: Path | None, train: bool, errors: bool) -> None:
+    """Evaluate section, exploited per CVE, sponsored, importance and primary actor on the real-news labels."""
+    from .editorial_eval import run_eval
+
+    run_eval(_config(ctx), directory=labels, train=train, errors=errors, echo=click.echo)
