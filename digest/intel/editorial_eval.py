@@ -71,7 +71,7 @@ def _realnews_module() -> Any:
     """digest.intel.realnews (the labels' loader); $DIGEST_REALNEWS_LOADER names a file during development."""
     path = os.environ.get("DIGEST_REALNEWS_LOADER")
     if path:
-        spec = importlib.util.spec_from_file_location("digest_realnews_dev", path)
+        spec = importlib.util.spec_from_file_location("digest.intel.realnews", path)
         if spec is None or spec.loader is None:
             raise ImportError(path)
         mod = importlib.util.module_from_spec(spec)
@@ -81,9 +81,52 @@ def _realnews_module() -> Any:
     return importlib.import_module("digest.intel.realnews")
 
 
+def _kind(source: str) -> str:
+    """The source kind of a labelled item's outlet, as a feed list would give it."""
+    low = source.lower()
+    if any(w in low for w in ("cisa", "cybersecurity-advisories", "ncsc", "cert")):
+        return "government"
+    if any(w in low for w in ("unit42", "unit 42", "microsoft", "crowdstrike", "proofpoint", "securelist",
+                              "talos", "mandiant", "eset", "sophos", "checkpoint", "check point")):
+        return "vendor"
+    return "news"
+
+
 def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str, list[str]]]]:
-    """The labelled articles with their texts, and the weeks' top stories ``(week, [keys])``."""
-    raise NotImplementedError  # filled in below once the label format is known
+    """The labelled articles with their texts, and the weeks' top stories ``(week, [keys])``.
+
+    FileNotFoundError (with the reason) when the labels or the shared corpus are absent.
+    """
+    folder = directory or labels_dir()
+    labels_path = folder / "editorial.jsonl"
+    if not labels_path.is_file():
+        raise FileNotFoundError(f"{labels_path} not found")
+    realnews = _realnews_module()
+    items = realnews.load_items()
+    if not items:
+        raise FileNotFoundError(f"the shared corpus ({realnews.shared_dir()}) is absent")
+    gold: list[Gold] = []
+    seen: set[str] = set()
+    for row in realnews.load_labels(labels_path):
+        item = items.get(row["key"])
+        if item is None or row["key"] in seen:
+            continue
+        seen.add(row["key"])
+        names = frozenset([*(row.get("actors") or ()), *(row.get("incidental") or ())])
+        gold.append(Gold(
+            key=row["key"], split=row.get("split", "dev"), title=item.title, text=item.text, source=item.source,
+            published=item.published, source_kind=_kind(f"{item.source} {item.link} {row['key']}"),
+            section=row.get("topic"), primary=row.get("primary") or None, actors=names,
+            cves={c["id"].upper(): bool(c.get("exploited")) for c in row.get("cves") or ()},
+            sponsored=row.get("sponsored"), importance=row.get("importance"),
+            week=item.published.strftime("%G-W%V")))
+    tops: list[tuple[str, list[str]]] = []
+    weeks_path = folder / "weeks.jsonl"
+    if weeks_path.is_file():
+        for row in realnews.load_weeks(weeks_path):
+            keys = [k for k in row.get("top") or row.get("keys") or () if k in seen]
+            tops.append((str(row.get("week", "")), keys))
+    return gold, tops
 
 
 # --------------------------------------------------------------------------- scoring
