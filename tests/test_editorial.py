@@ -257,3 +257,30 @@ def test_analyse_counts_outlets_of_the_same_story_in_the_batch(tmp_path: Path) -
     out = {o["id"]: o for o in map(json.loads, result.stdout.splitlines())}
     assert "outlets in batch: 3" in out[0]["why"]
     assert out[0]["importance"] > out[9]["importance"]
+
+
+def test_headline_claim_spreads_only_when_no_sentence_names_its_cve() -> None:
+    listing = ("The agencies list the flaws below. CVE-2031-0011: affects a VPN gateway. "
+               "CVE-2031-0012: affects a mail server.")
+    assert [e for _c, e in cve_flags("Top routinely exploited vulnerabilities of 2031", listing)] == [True, True]
+    single = "The flaw, CVE-2031-0021, is a variant of CVE-2031-0022, which was fixed last year."
+    assert dict(cve_flags("Unpatched zero-day actively exploited", single)) == {
+        "CVE-2031-0021": True, "CVE-2031-0022": False}
+    named = "CVE-2031-0031 is exploited in the wild. The update also fixes CVE-2031-0032."
+    assert dict(cve_flags("Flaws exploited in attacks", named)) == {"CVE-2031-0031": True, "CVE-2031-0032": False}
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "According to the vendor, the vulnerability is currently not being exploited in the wild.",
+        "Exploitation of public-facing applications [ T1190 ] such as CVE-2031-0041.",
+    ],
+)
+def test_more_negations_and_tactics_lines(sentence: str) -> None:
+    assert exploited_claim(sentence) == ""
+
+
+def test_nominal_exploitation_claim_binds_its_cves() -> None:
+    text = "The report ties the intrusions to the exploitation of CVE-2031-0051 and CVE-2031-0052 since May."
+    assert [e for _c, e in cve_flags("Gateway flaws used to drop a loader", text)] == [True, True]

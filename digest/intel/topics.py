@@ -10,6 +10,7 @@ exploits is vendor news: "industry".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from digest.models import TopicInfo
 
@@ -193,6 +194,25 @@ _ANAPHORA_LOW = re.compile(
 )
 
 
+# claims the story-wide detector above does not read (kept as it was: it is the evaluation's baseline)
+_CLAIM_EXTRA_LOW = re.compile(
+    r"""\b(?:(?:the|active|ongoing|observed|widespread|mass|continued|large-scale)\ exploitation\ of|
+    exploitation\ (?:campaigns?|attempts?|activity)|weaponi[sz]ed|
+    (?:actors|adversaries|apts?|groups?|operators|intruders|spies)\ (?:are\ |have\ been\ |had\ |have\ |)
+    (?:(?:routinely|actively|successfully|reportedly)\ )?exploit(?:ing|ed)\b|
+    (?:(?:was|were|been|being)\ )?exploited\ (?:to|for|against|by)\b|zero-days?\ exploited)""",
+    re.VERBOSE,
+)
+
+
+_NEGATED_EXTRA_LOW = re.compile(
+    r"\b(?:not\ (?:currently\ |yet\ )?(?:being|under)|currently\ not|no\ (?:known|active|public|confirmed)\ "
+    r"(?:exploit|attack|in-the-wild)|(?:is|are|was|were)\ not\ (?:believed|thought|known)|without\ any\ evidence)"
+)
+# a MITRE ATT&CK technique ID ("[ T1190 ]"): a line of an actor's tactics, not news of an exploited flaw
+_TECHNIQUE = re.compile(r"\bT1\d{3}(?:\.\d{3})?\b")
+
+
 def exploited_claim(sentence: str) -> str:
     """"strong", "weak" or "" for what one sentence says about exploitation.
 
@@ -200,11 +220,23 @@ def exploited_claim(sentence: str) -> str:
     hedges a weak claim ("could be exploited", a proof of concept, "successful exploitation lets").
     """
     low = sentence.lower()
-    if not _says_exploited(low) or _NEGATED_LOW.search(low):
+    if not (_says_exploited(low) or _CLAIM_EXTRA_LOW.search(low)) or _NEGATED_LOW.search(low):
+        return ""
+    if _NEGATED_EXTRA_LOW.search(low) or _TECHNIQUE.search(sentence):
         return ""
     if _STRONG_LOW.search(low):
         return "strong"
     return "" if _HEDGE_LOW.search(low) else "weak"
+
+
+_PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
+
+
+def _flag(flagged: dict[str, None], ids: Sequence[str], reason: str, why: list[str] | None) -> None:
+    for c in ids:
+        if c not in flagged and why is not None:
+            why.append(f"{c} exploited ({reason})")
+        flagged.setdefault(c, None)
 
 
 def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(),
@@ -221,27 +253,33 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
         return ()
     flagged: dict[str, None] = {}
     head = text[:20000]
-    if _says_exploited(title.lower()) or _says_exploited(head.lower()):
+    low_all = f"{title}\n{head}".lower()
+    if _says_exploited(low_all) or _CLAIM_EXTRA_LOW.search(low_all):
         sentences = [title, *split_sentences(head)]
         prev: tuple[str, ...] = ()
+        explicit = False  # a text sentence names the CVE it says is exploited
         for i, sentence in enumerate(sentences):
             ids = extract_cves(sentence)
             claim = exploited_claim(sentence)
             if claim:
                 if ids:
                     bound = ids
+                    explicit = explicit or i > 0
                 elif len(cves) == 1:
                     bound = cves
                 elif i > 0 and prev and _ANAPHORA_LOW.search(sentence.lower()):
                     bound = prev
                 else:
                     bound = ()
-                for c in bound:
-                    if c not in flagged and why is not None:
-                        why.append(f"{c} exploited ({claim} claim): {sentence[:120]}")
-                    flagged.setdefault(c, None)
+                _flag(flagged, bound, f"{claim} claim: {sentence[:120]}", why)
             if ids:
                 prev = ids
+        # a headline that says the flaws are exploited, in a story whose sentences never say which:
+        # plural, all of them ("Top Routinely Exploited Vulnerabilities", a list follows); singular,
+        # the one the text names first
+        if not explicit and len(cves) > 1 and exploited_claim(title):
+            bound = cves if _PLURAL_LOW.search(title.lower()) else cves[:1]
+            _flag(flagged, bound, f"headline claim: {title[:120]}", why)
     for c in cves:
         if c in kev and c not in flagged:
             flagged[c] = None
