@@ -187,6 +187,9 @@ _HEDGE_LOW = re.compile(
     to\ exploit|before\ attackers|urg(?:e|es|ed)\ .{0,30}\ to\ patch)\b""",
     re.VERBOSE,
 )
+# the month, not the modal: "since May", "in mid-May", "May 2025", "on May 3"
+_MONTH_MAY = re.compile(r"\b(?:in|since|of|early|late|mid|until|by|last|this|next|from|on|through|between|and)"
+                        r"[\ -]may\b|\bmay\ \d")
 # an exploited-sentence without a CVE ID that points back at the flaw(s) of the sentence before
 _ANAPHORA_LOW = re.compile(
     r"^(?:\W*)(?:the|this|these|both|all|that|those|it|they|which)\b|\b(?:the|this|these|both)\ "
@@ -226,7 +229,7 @@ def exploited_claim(sentence: str) -> str:
         return ""
     if _STRONG_LOW.search(low):
         return "strong"
-    return "" if _HEDGE_LOW.search(low) else "weak"
+    return "" if _HEDGE_LOW.search(_MONTH_MAY.sub(" ", low)) else "weak"
 
 
 _PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
