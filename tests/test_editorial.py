@@ -154,6 +154,11 @@ def test_kev_update_from_url_and_bad_catalogue(tmp_path: Path, http_server: Loca
         ("Why identity is the new perimeter", "Attackers log in rather than break in. Sponsored and written by Acme."),
         ("Acme Security shares jump 12% after earnings beat", "Revenue rose year-over-year, analysts expected less."),
         ("Learn ethical hacking with this $29 course bundle", "The bundle includes 14 courses."),
+        ("Acme Networks Launches Quantum-Safe Firewall for Small Businesses",
+         "SPRINGFIELD, Ill. Acme Networks (NASDAQ: ACME) today announced its new firewall."),
+        ("Smith & Jones LLP Is Investigating Claims on Behalf of Example Clinic Patients",
+         "If you received a breach notice, contact our attorneys for a free consultation."),
+        ("Why Security Leaders Must Rethink Backups", "Backups are the last line of defence."),
     ],
 )
 def test_sponsored(title: str, text: str) -> None:
@@ -167,6 +172,10 @@ def test_sponsored(title: str, text: str) -> None:
         ("Fake VPN apps deliver banking malware", "Researchers found ten apps posing as free VPN services."),
         ("Scammers lure shoppers with fake Black Friday sites", "Phishing pages copy well-known brands."),
         ("Acme fixes exploited flaw in its firewall", "The company said the bug is exploited in the wild."),
+        ("Minister cannot say whether the attack was state-sponsored", "Officials are investigating."),
+        ("Hackers target law firms with fake invoices", "The phishing mails pose as court papers."),
+        ("Acme Networks confirms ransomware hit, 12,000 customers affected", "The company said data was stolen."),
+        ("Security startup secures $40 million growth round", "The funding was led by investors."),
     ],
 )
 def test_not_sponsored(title: str, text: str) -> None:

@@ -56,48 +56,77 @@ class Judgment:
 
 # --------------------------------------------------------------------------- sponsored
 
-# (pattern, where, weight): "title" patterns are matched on the headline, "text" on the opening and
-# closing of the text (where outlets put "Sponsored and written by ..." and affiliate notices).
-# An item is sponsored at a total of 1.0 or more.
-_SPONSORED: list[tuple[str, str, float]] = [
+# (pattern, where, weight, news_veto): "title" patterns are matched on the headline, "text" on the
+# opening and closing of the text (where outlets put "Sponsored and written by ..." and affiliate
+# notices); an item is sponsored at a total of 1.0 or more. A rule with news_veto does not count
+# when the headline reports an incident ("fake Black Friday sites", "Co-op reveals earnings hit from
+# cyber attack", "X hit by ransomware"): a deal, a figure or a company verb in it is then news.
+_CASE = "(?-i:{})"  # a case-sensitive part of a pattern: press releases capitalise Every Word
+_SPONSORED: list[tuple[str, str, float, bool]] = [
     # deals and affiliate lists
-    ((r"\b(?:deals?|\d+%\ off|save\ (?:up\ to\ )?[$£€]?\d+|discount(?:ed)?|coupon|promo\ code|black\ friday|"
-     r"cyber\ monday|prime\ day|lowest\ price|price\ drop|on\ sale|half\ price|bargain)\b"), "title", 1.0),
-    (r"\b(?:lifetime\ (?:subscription|license|licence|access|plan)|bundle|(?:just|only)\ [$£€]\d+)\b", "title", 1.0),
+    ((r"\b(?:deals?\ (?:on|for)\b|(?:best|top|holiday|early)\ deals?|deal\ (?:alert|of\ the\ day)|\d+%\ off|"
+      r"save\ (?:up\ to\ )?[$£€]?\d+|discount(?:ed)?|coupon|promo\ code|black\ friday|cyber\ monday|prime\ day|"
+      r"lowest\ price|price\ drop|on\ sale|half\ price|bargain)\b"), "title", 1.0, True),
+    (r"\b(?:lifetime\ (?:subscription|license|licence|access|plan)|bundle|(?:just|only)\ [$£€]\d+)\b", "title", 1.0, True),
     ((r"^(?:the\ )?(?:\d+\ )?best\ [\w\s-]{0,40}?(?:vpns?|antivirus|password\ managers?|security\ (?:software|suites?)|"
-     r"identity\ theft\ protection|routers?|apps?|tools|services|providers)\b"), "title", 1.0),
-    (r"\bbest\ [\w\s-]{0,40}\b(?:of|for|in)\ 20\d\d\b", "title", 1.0),
-    (r"\b(?:review|tested|vs\.?|versus|hands-on)\b.{0,40}\b(?:vpn|antivirus|password\ manager)s?\b", "title", 0.6),
-    # webinars, courses, events plugs
+      r"identity\ theft\ protection|routers?|apps?|tools|services|providers)\b"), "title", 1.0, True),
+    (r"\bbest\ [\w\s-]{0,40}\b(?:of|for|in)\ 20\d\d\b", "title", 1.0, True),
+    (r"\b(?:review|tested|vs\.?|versus|hands-on)\b.{0,40}\b(?:vpn|antivirus|password\ manager)s?\b", "title", 0.6, True),
+    # webinars, courses, events, workshops, white papers
     ((r"\b(?:webinar|webcast|masterclass|free\ (?:course|training|e-?book|guide|trial)|(?:online|training)\ courses?|"
-     r"certification\ (?:training|course|prep)|learn\ (?:ethical\ hacking|cybersecurity)|register\ (?:now|today))\b"),
-     "title", 1.0),
-    # sponsored posts and op-eds
-    (r"\b(?:sponsored|partner\ content|paid\ post|advertorial|promoted|in\ partnership\ with)\b", "title", 1.0),
-    ((r"\b(?:sponsored\ (?:and\ written\ )?by|this\ (?:article|post|content)\ (?:is|was)\ (?:sponsored|paid|"
-     r"brought\ to\ you)|partner\ content|paid\ (?:post|content)|advertorial|we\ (?:may\ )?earn\ (?:a\ )?"
-     r"(?:commission|affiliate)|affiliate\ (?:links?|commission)|contributed\ by\ our\ (?:sponsor|partner))\b"),
-     "text", 1.0),
+      r"certification\ (?:training|course|prep)|learn\ (?:ethical\ hacking|cybersecurity)|register\ (?:now|today)|"
+      r"ethical\ hacking\ (?:programme|program|course)|workshops?|white\ ?papers?|thought\ leadership|"
+      r"at\ (?:black\ hat|rsac|rsa\ conference|ignite|re:invent)(?:\ usa)?\ 20\d\d)\b"), "title", 1.0, False),
+    # sponsored posts and op-eds (not "state-sponsored")
+    (r"(?<![\w-])(?<!state\ )(?:sponsored|partner\ content|paid\ post|advertorial|promoted|in\ partnership\ with)\b",
+     "title", 1.0, False),
+    ((r"(?<![\w-])(?<!state\ )(?:sponsored\ (?:and\ written\ )?by|this\ (?:article|post|content)\ (?:is|was)\ "
+      r"(?:sponsored|paid|brought\ to\ you|a\ contributed\ piece)|partner\ content|paid\ (?:post|content)|advertorial|"
+      r"we\ (?:may\ )?earn\ (?:a\ )?(?:commission|affiliate)|affiliate\ (?:links?|commission)|"
+      r"contributed\ (?:by\ our\ (?:sponsor|partner)|piece\ from\ one\ of\ our))\b"), "text", 1.0, False),
     ((r"\b(?:deal|discount|%\ off|lifetime\ (?:subscription|license)|use\ (?:the\ )?code|coupon|limited[-\ ]time\ "
-     r"offer|buy\ now|shop\ now|get\ (?:it|yours)\ (?:now|today|for))\b"), "text", 0.4),
-    # earnings and stock news
-    ((r"\b(?:shares?|stock)\b.{0,40}\b(?:rose|rises|fell|falls|jump(?:s|ed)?|climb(?:s|ed)?|drop(?:s|ped)?|slid|"
-     r"slides|surg(?:e|es|ed)|tumbl(?:e|es|ed)|soar(?:s|ed)?|plung(?:e|es|ed)|rall(?:y|ies|ied)|sink(?:s)?|sank)\b"),
-     "title", 1.0),
+      r"offer|buy\ now|shop\ now|get\ (?:it|yours)\ (?:now|today|for))\b"), "text", 0.4, True),
+    # vendor thought-leadership pieces
+    ((r"^(?:why|how|what)\b.{0,60}\b(?:leaders?|cisos?|security\ teams|it\ teams|organi[sz]ations|businesses|"
+      r"enterprises|boards)\ (?:need|must|should|can)\b"), "title", 1.0, True),
+    # press releases: a company's launch, partnership, award or analyst ranking
+    (_CASE.format(r"^[A-Z0-9][\w®™&.'’,-]*(?:\ (?:[A-Z0-9&][\w®™&.'’-]*|and|of|the|for|to|de|x))*\ (?:Launches|Unveils|"
+                  r"Introduces|Announces|Debuts|Expands|Partners?|Joins|Integrates|Wins|Named|Recogni[sz]ed|Achieves|"
+                  r"Embeds|Reaffirms|Delivers|Adds|Selects|Acquires|Releases|Rolls\ Out|Teams\ Up|"
+                  r"Collaborates|Strengthens|Enhances|Earns|Receives|Celebrates|Honou?red|Showcases|Powers|Extends|"
+                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked)\b"), "title", 1.0, True),
+    ((r"\b(?:named\ (?:a|the)\ (?:leader|strong\ performer|visionary|challenger)|names\ [\w\ ]{1,30}\ a\ leader|"
+      r"magic\ quadrant|forrester\ wave|gartner|frost\ radar|idc\ marketscape|of\ the\ year|awards?\ 20\d\d|"
+      r"(?:wins|receives|earns|named|honou?red)\ .{0,40}\ awards?|™|"
+      r"partner\ (?:on|to|with)\ |joins\ .{0,30}\ (?:network|program|programme|alliance))"), "title", 1.0, True),
+    ((r"\b(?:today\ announced|announced\ today|(?:nasdaq|nyse|tsx|asx|lse|otcqb):\ ?[a-z]{1,5}\b|®|™|/prnewswire/|"
+      r"business\ wire|globe\ ?newswire|accesswire|einpresswire|press\ release|the\ (?:leading|leader\ in|"
+      r"industry's\ first|first\ and\ only)\b)"), "text", 0.6, True),
+    # law firms soliciting clients after a breach
+    ((r"\b(?:investigat(?:es|ing|ion)\ (?:of\ )?claims|law\ firm\ in(?:vestigat\w*)?\b|llp\b|"
+      r"(?:attorneys|lawyers)\ (?:investigat|are\ investigat|investigating))"), "title", 1.0, False),
+    ((r"\b(?:investigat(?:es|ing)\ claims|on\ behalf\ of\ (?:consumers|individuals|those)|contact\ (?:our|the)\ "
+      r"(?:firm|attorneys|lawyers)|free\ (?:case\ )?(?:consultation|evaluation)|class\ action\ lawsuit\ investigation)\b"),
+     "text", 0.6, False),
+    # earnings, stock and market news
+    ((r"\b(?:shares?|stocks?)\b.{0,40}\b(?:rose|rises|rise|fell|falls|fall|jump(?:s|ed)?|climb(?:s|ed)?|drop(?:s|ped)?|"
+      r"slid|slides|surg(?:e|es|ed)|tumbl(?:e|es|ed)|soar(?:s|ed)?|plung(?:e|es|ed)|rall(?:y|ies|ied)|sink(?:s)?|sank)\b"),
+     "title", 1.0, False),
     ((r"\b(?:earnings|quarterly\ (?:results|revenue|report)|(?:q[1-4]|first|second|third|fourth)[-\ ]quarter\ "
-     r"(?:results|earnings|revenue)|fiscal\ (?:20\d\d|year)\ results|revenue\ guidance|price\ target|"
-     r"(?:buy|sell|hold|outperform|overweight)\ rating|(?:upgrade|downgrade)s?\ (?:to|on)|stocks?\ to\ (?:buy|watch)|"
-     r"dividend|market\ cap|(?:nasdaq|nyse):\ ?[a-z]+|ipo\ (?:price|filing|debut))\b"), "title", 1.0),
-    ((r"\b(?:(?:nasdaq|nyse):\ ?[a-z]{1,5}|earnings\ per\ share|per-share|year-over-year|price\ target|"
-     r"analysts?\ (?:polled|expect(?:ed)?|estimate)|wall\ street|investors)\b"), "text", 0.35),
+      r"(?:results|earnings|revenue)|fiscal\ (?:20\d\d|year)\ results|revenue\ guidance|price\ target|"
+      r"(?:buy|sell|hold|outperform|overweight)\ rating|(?:upgrade|downgrade)s?\ (?:to|on)|stocks?\ to\ (?:buy|watch)|"
+      r"dividend|market\ cap|(?:nasdaq|nyse):\ ?[a-z]+|ipo\ (?:price|filing|debut)|ftse\ \d+|dow\ jones|s&p\ 500|"
+      r"investing\ tv|markets?\ live|stock\ market|investors?\ (?:cheer|punish|flee|dump))\b"), "title", 1.0, True),
+    ((r"\b(?:earnings\ per\ share|per-share|year-over-year|price\ target|"
+      r"analysts?\ (?:polled|expect(?:ed)?|estimate)|wall\ street|investors)\b"), "text", 0.35, True),
 ]
-_SPONSORED_RE = [(re.compile(p, re.IGNORECASE | re.VERBOSE), where, w) for p, where, w in _SPONSORED]
-# a headline about an attack is news even when it names a shopping day or a deal ("fake Black
-# Friday sites", "scam VPN deals"): the deal rules (the first two) do not count then
-_THREAT_TITLE = re.compile(r"\b(?:scam(?:s|mers)?|phish(?:ing)?|fake|malware|malicious|hack(?:s|ed|ers?)?|breach(?:es|ed)?|"
-                           r"attacks?|ransomware|exploit(?:s|ed)?|vulnerabilit(?:y|ies)|flaws?|stolen|fraud(?:sters)?|"
-                           r"warn(?:s|ing)?|leak(?:s|ed)?|trojan|spyware|botnet)\b", re.IGNORECASE)
-_DEAL_RULES = 2
+_SPONSORED_RE = [(re.compile(p, re.IGNORECASE | re.VERBOSE), where, w, veto) for p, where, w, veto in _SPONSORED]
+# a headline that reports an incident
+_THREAT_TITLE = re.compile(r"\b(?:scam(?:s|mers)?|phish(?:ing)?|fake|malware|malicious|hack(?:s|ed|ers|ing\ group)|"
+                           r"breached|cyber-?\ ?attack(?:s|ed)?|attacked|attacks?\ on|ransomware\ (?:attack|hit|gang)|confirms|"
+                           r"exploit(?:s|ed)|stolen|fraud(?:sters)?|warns?|leak(?:s|ed)|trojan|spyware|botnet|hit\ by|"
+                           r"zero-day|patch(?:es|ed)?|fix(?:es|ed)|arrest(?:s|ed)?|charged|sentenced|outage)\b",
+                           re.IGNORECASE | re.VERBOSE)
 
 
 def sponsored_reasons(title: str, text: str) -> list[str]:
@@ -105,8 +134,8 @@ def sponsored_reasons(title: str, text: str) -> list[str]:
     ends = f"{text[:1500]}\n{text[-1500:]}" if len(text) > 3000 else text
     out: list[str] = []
     threat = _THREAT_TITLE.search(title) is not None
-    for k, (pat, where, weight) in enumerate(_SPONSORED_RE):
-        if threat and k < _DEAL_RULES:
+    for pat, where, weight, veto in _SPONSORED_RE:
+        if threat and veto:
             continue
         m = pat.search(title if where == "title" else ends)
         if m:
