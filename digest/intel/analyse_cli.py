@@ -47,19 +47,25 @@ class AnalyseDoc:
     source_kind: str = "news"
 
 
-def _outlets(config: Config, docs: Sequence[AnalyseDoc], actor_ids: Sequence[Sequence[str]],
-             cves: Sequence[Sequence[str]]) -> list[int]:
-    """For each document, how many distinct outlets of the batch carry its story."""
+def batch_stories(config: Config, docs: Sequence[AnalyseDoc], actor_ids: Sequence[Sequence[str]],
+                  cves: Sequence[Sequence[str]]) -> list[list[int]]:
+    """The batch's stories (:func:`digest.intel.cluster.cluster`), as lists of document positions."""
     from .cluster import ClusterDoc, cluster
 
     cdocs = [ClusterDoc(id=str(i), title=d.title, text=d.text, source=d.source or f"#{i}", published=d.published,
                         source_kind=d.source_kind, actors=frozenset(actor_ids[i]), cves=frozenset(cves[i]))
              for i, d in enumerate(docs)]
+    return [[int(m) for m in members] for members in cluster(cdocs, window_hours=config.stories.window_hours)]
+
+
+def _outlets(config: Config, docs: Sequence[AnalyseDoc], actor_ids: Sequence[Sequence[str]],
+             cves: Sequence[Sequence[str]]) -> list[int]:
+    """For each document, how many distinct outlets of the batch carry its story."""
     out = [1] * len(docs)
-    for members in cluster(cdocs, window_hours=config.stories.window_hours):
-        n = len({cdocs[int(m)].source for m in members})
+    for members in batch_stories(config, docs, actor_ids, cves):
+        n = len({docs[m].source or f"#{m}" for m in members})
         for m in members:
-            out[int(m)] = n
+            out[m] = n
     return out
 
 

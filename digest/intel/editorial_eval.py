@@ -125,7 +125,8 @@ def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str
     if weeks_path.is_file():
         for row in realnews.load_weeks(weeks_path):
             keys = [k for k in row.get("top") or row.get("keys") or () if k in seen]
-            tops.append((str(row.get("week", "")), keys))
+            start = datetime.fromisoformat(str(row["week_start"]))
+            tops.append((start.strftime("%G-W%V"), keys))
     return gold, tops
 
 
@@ -224,22 +225,11 @@ def _week_batches(gold: Sequence[Gold]) -> dict[str, list[Gold]]:
     return batches
 
 
-def _rank_baseline(outs: Sequence[dict[str, Any]], golds: Sequence[Gold]) -> list[int]:
-    """Indices by the baseline's order: outlets of the story first, then recency."""
-    def key(i: int) -> tuple[float, float]:
-        outlets = float(outs[i].get("_outlets", 1))
-        ts = golds[i].published.timestamp() if golds[i].published else 0.0
-        return (-outlets, -ts)
-
-    return sorted(range(len(outs)), key=key)
-
-
 def evaluate(config: Config, gold: Sequence[Gold], tops: Sequence[tuple[str, list[str]]], *,
              baseline: bool, names: _ActorNames | None = None) -> Figures:
     """Run ``analyse_batch`` week by week over ``gold`` and score what it printed."""
     names = names or _ActorNames(config)
     fig = Figures()
-    top_keys = {k for _w, keys in tops for k in keys}
     week_tops: dict[str, set[str]] = defaultdict(set)
     for w, keys in tops:
         week_tops[w] |= set(keys)
@@ -249,23 +239,35 @@ def evaluate(config: Config, gold: Sequence[Gold], tops: Sequence[tuple[str, lis
         outs = analyse_batch(config, docs, baseline=baseline, summaries=False, explain=True)
         for g, o in zip(golds, outs):
             _score_one(fig, g, o, names)
-        # importance: the week's hand-picked top stories among the top 1.5 k of the week's batch
-        wanted = {g.key for g in golds if g.key in week_tops.get(week, top_keys)} & top_keys
+        # importance: the week's hand-picked top stories among the top 1.5 k stories of the week's
+        # batch (stories as `digest stories cluster` forms them; a story ranks by its best article)
+        wanted = {g.key for g in golds if g.key in week_tops.get(week, set())}
         if wanted:
-            if baseline:
-                for o in outs:
-                    o["_outlets"] = next((int(w.rsplit(" ", 1)[1]) for w in o.get("why", ())
-                                          if w.startswith("outlets in batch:")), 1)
-                order = _rank_baseline(outs, golds)
-            else:
-                order = sorted(range(len(outs)), key=lambda i: -outs[i]["importance"])
-            limit = math.ceil(1.5 * len(wanted))
-            top = {golds[i].key for i in order[:limit]}
-            fig.top_n += len(wanted)
-            fig.top_hit += len(wanted & top)
-            for k in sorted(wanted - top):
-                fig.errors["top story ranked low"].append(k)
+            _rank_tops(config, fig, docs, golds, outs, wanted, baseline=baseline)
     return fig
+
+
+def _rank_tops(config: Config, fig: Figures, docs: Sequence[AnalyseDoc], golds: Sequence[Gold],
+               outs: Sequence[dict[str, Any]], wanted: set[str], *, baseline: bool) -> None:
+    from .analyse_cli import batch_stories
+
+    stories = batch_stories(config, docs, [[a["id"] for a in o["actors"]] for o in outs],
+                            [[c["id"] for c in o["cves"]] for o in outs])
+
+    def key(members: list[int]) -> tuple[float, float]:
+        newest = max((golds[i].published.timestamp() for i in members if golds[i].published), default=0.0)
+        if baseline:  # outlets first, then recency
+            return (-len({docs[i].source for i in members}), -newest)
+        return (-max(outs[i]["importance"] for i in members), -newest)
+
+    ranked = sorted(stories, key=key)
+    limit = math.ceil(1.5 * len(wanted))
+    top = {golds[i].key for members in ranked[:limit] for i in members}
+    fig.top_n += len(wanted)
+    fig.top_hit += len(wanted & top)
+    for k in sorted(wanted - top):
+        rank = next(n for n, members in enumerate(ranked, 1) if any(golds[i].key == k for i in members))
+        fig.errors["top story ranked low"].append(f"{k}: story ranked {rank} of {len(ranked)}")
 
 
 def _score_one(fig: Figures, g: Gold, o: dict[str, Any], names: _ActorNames) -> None:
@@ -357,7 +359,13 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
     return rows
 
 
-def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, folds: int = 5) -> float:
+def _folds(rows: Sequence[_DevRow], folds: int = 5) -> list[int]:
+    """A fold per row, whole weeks together: the articles of one story never sit on both sides."""
+    weeks = sorted({r.gold.week for r in rows})
+    return [weeks.index(r.gold.week) % folds for r in rows]
+
+
+def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, fold_of: Sequence[int], folds: int = 5) -> float:
     import numpy as np
 
     from .section_model import train
@@ -365,8 +373,10 @@ def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, folds: int = 5) -> float
     n = len(ys)
     right = 0
     for f in range(folds):
-        test_idx = [i for i in range(n) if i % folds == f]
-        train_idx = [i for i in range(n) if i % folds != f]
+        test_idx = [i for i in range(n) if fold_of[i] == f]
+        train_idx = [i for i in range(n) if fold_of[i] != f]
+        if not test_idx or not train_idx:
+            continue
         model = train(xs[train_idx], [ys[i] for i in train_idx], l2=l2)
         w, b = np.asarray(model["weights"]), np.asarray(model["bias"])
         pred = np.argmax(xs[test_idx] @ w + b, axis=1)
@@ -410,13 +420,14 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     labelled = [r for r in rows if r.gold.section in SECTIONS]
     xs = np.vstack([r.x for r in labelled])
     ys = [r.gold.section or "other" for r in labelled]
+    fold_of = _folds(labelled)
     models: dict[str, dict[str, Any]] = {}
     best: tuple[float, str] = (-1.0, "")
     for name, design in DESIGNS.items():
         xd = _mask(xs, design)
-        scores = {l2: _cv_accuracy(xd, ys, l2) for l2 in (1e-4, 1e-3, 1e-2)}
+        scores = {l2: _cv_accuracy(xd, ys, l2, fold_of) for l2 in (1e-3, 3e-3, 1e-2, 3e-2)}
         l2 = max(scores, key=lambda k: scores[k])
-        echo(f"  section design {name!r}: dev 5-fold accuracy {scores[l2]:.3f} (l2={l2:g}; "
+        echo(f"  section design {name!r}: dev cross-validated accuracy {scores[l2]:.3f} (l2={l2:g}; "
              + ", ".join(f"{k:g}: {v:.3f}" for k, v in scores.items()) + ")")
         model = section_model.train(xd, ys, l2=l2)
         model["design"] = name
@@ -450,6 +461,16 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     else:
         echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
     return models
+
+
+def _model_cv() -> str:
+    from . import section_model
+
+    try:
+        data = json.loads(section_model.MODEL_PATH.read_text(encoding="utf-8"))
+        return f"{float(data['dev_cv_accuracy']):.3f} ({data.get('design', '?')})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
 
 
 def run_eval(config: Config, *, directory: Path | None = None, train: bool = False, errors: bool = False,
@@ -489,6 +510,10 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
         echo(f"  {'':26}{'digest':>18}{'baseline':>18}")
         for (label, a), (_l, b) in zip(ours.rows(), base.rows()):
             echo(f"  {label:26}{a:>18}{b:>18}")
+        if split == "dev":
+            cv = _model_cv()
+            echo("  (dev: the section model and the importance weights were fitted on this half"
+                 + (f"; the section model's cross-validated dev accuracy is {cv})" if cv else ")"))
         if errors and split == "dev":
             for kind, lines in ours.errors.items():
                 echo(f"  dev errors: {kind} ({len(lines)})")
