@@ -293,3 +293,44 @@ def test_more_negations_and_tactics_lines(sentence: str) -> None:
 def test_nominal_exploitation_claim_binds_its_cves() -> None:
     text = "The report ties the intrusions to the exploitation of CVE-2031-0051 and CVE-2031-0052 since May."
     assert [e for _c, e in cve_flags("Gateway flaws used to drop a loader", text)] == [True, True]
+
+
+# ---------------------------------------------------------------------------- the section model
+
+
+@pytest.mark.parametrize(
+    ("title", "text", "section"),
+    [
+        ("Police arrest five suspects and seize servers of ransomware gang",
+         "Europol said officers seized servers and charged the suspects.", "policy"),
+        ("Security startup raises $50 million in Series B funding",
+         "The company will use the funding to hire and expand its platform.", "industry"),
+        ("Hackers steal personal data of 2 million customers from retailer",
+         "The retailer said names, addresses and payment details were stolen in the breach.", "breach"),
+        ("Vendor patches CVE-2031-0700 after attackers exploit it in the wild",
+         "The company said CVE-2031-0700 has been actively exploited in attacks.", "exploited"),
+    ],
+)
+def test_shipped_section_model_on_clear_cases(title: str, text: str, section: str) -> None:
+    from digest.intel import section_model
+
+    assert section_model._model() is not None, "the packaged model must load"
+    assert judge(title, text).topic == section
+
+
+def test_section_model_training_learns_a_separable_set() -> None:
+    import numpy as np
+
+    from digest.intel.section_model import DENSE, DIM, train
+
+    rng = np.random.default_rng(0)
+    xs = np.zeros((60, 2 * DIM + len(DENSE)))
+    ys = []
+    for i in range(60):
+        label = ("policy", "breach", "other")[i % 3]
+        xs[i, 2 * DIM + (i % 3)] = 1.0 + rng.random()
+        ys.append(label)
+    model = train(xs, ys, l2=1e-3)
+    w, b = np.asarray(model["weights"]), np.asarray(model["bias"])
+    pred = [model["classes"][k] for k in np.argmax(xs @ w + b, axis=1)]
+    assert pred == ys
