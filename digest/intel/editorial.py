@@ -27,7 +27,7 @@ from pathlib import Path
 from digest.models import ActorHit
 
 from .salience import primary_actor
-from .topics import classify, cve_flags
+from .topics import classify_scored, cve_flags
 
 __all__ = ["CveFlag", "Judgment", "importance_features", "judge", "sponsored_reasons", "story_importance"]
 
@@ -264,7 +264,7 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     the judgment of the keyword rules the model replaced (keyword topic, story-wide exploited
     flag, nothing sponsored), which ``make eval`` prints beside it.
     """
-    info = classify(title, text)
+    info, scores = classify_scored(title, text)
     primary = primary_actor(title, text, actors)
     if baseline:
         importance = 1.0 + (1.0 if primary else 0.0) + (1.0 if info.exploited else 0.0)
@@ -274,7 +274,8 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     flags = tuple(CveFlag(c, e) for c, e in cve_flags(title, text, kev, why))
     from .section_model import predict_section
 
-    topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, why=why)
+    topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
+                            why=why)
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
     if why is not None:

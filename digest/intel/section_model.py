@@ -58,21 +58,19 @@ DENSE = (*(f"rule_{t}" for t in _RULE_TOPICS), "rule_best_is", "says_exploited",
          "has_actor", "rule_exploited", *(f"cue_{k}" for k in _CUES))
 
 
-def _h(token: str) -> int:
-    return zlib.crc32(token.encode("utf-8")) % DIM
-
-
 def _block(tokens: Sequence[str]) -> dict[int, float]:
     counts: dict[int, float] = {}
+    crc = zlib.crc32
     for t in tokens:
-        k = _h(t)
+        k = crc(t.encode("utf-8")) % DIM
         counts[k] = counts.get(k, 0.0) + 1.0
     vec = {k: 1.0 + math.log(v) for k, v in counts.items()}
     norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
     return {k: v / norm for k, v in vec.items()}
 
 
-def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool) -> np.ndarray:
+def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool,
+             scores: dict[str, float] | None = None) -> np.ndarray:
     """The feature vector of one story: [title hash | body hash | dense rule features]."""
     tw = _WORD.findall(title.lower())
     bw = _WORD.findall(" ".join(text.split()[:300]).lower())
@@ -83,8 +81,9 @@ def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has
     for k, v in _block([f"b:{w}" for w in bw]).items():
         vec[DIM + k] += v
     tl, bl = title.lower(), " ".join(text.split()[:400]).lower()
-    scores = [_score(_COMPILED[t], tl, bl) for t in _RULE_TOPICS]
-    dense = [math.log1p(s) for s in scores]
+    if scores is None:
+        scores = {t: _score(_COMPILED[t], tl, bl) for t in _RULE_TOPICS}
+    dense = [math.log1p(scores[t]) for t in _RULE_TOPICS]
     dense.append(1.0 if info.topic not in ("other", "exploited") else 0.0)
     dense += [1.0 if info.exploited else 0.0, 1.0 if cve_exploited else 0.0, 1.0 if info.cves else 0.0,
               1.0 if has_actor else 0.0, 1.0 if info.topic == "exploited" else 0.0]
@@ -108,7 +107,7 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
 
 
 def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
-                    why: list[str] | None = None) -> str:
+                    scores: dict[str, float] | None = None, why: list[str] | None = None) -> str:
     """The section key of one story (the keyword rule's topic when no model is installed)."""
     model = _model()
     if model is None:
@@ -116,7 +115,8 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
             why.append(f"section {info.topic}: keyword rules (no model)")
         return info.topic
     w, b, classes = model
-    x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor)
+    x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
+                 scores=scores)
     logits = x @ w + b
     best = int(np.argmax(logits))
     if why is not None:

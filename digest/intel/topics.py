@@ -17,7 +17,7 @@ from digest.models import TopicInfo
 from .prefilter import might_match, required_literals
 from .text import split_sentences
 
-__all__ = ["TOPICS", "classify", "cve_flags", "exploited_claim", "extract_cves", "is_exploited"]
+__all__ = ["TOPICS", "classify", "classify_scored", "cve_flags", "exploited_claim", "extract_cves", "is_exploited"]
 
 TOPICS: dict[str, str] = {
     "exploited": "Exploited Vulnerabilities",
@@ -151,22 +151,28 @@ def _score(pats: list[tuple[re.Pattern[str], float, tuple[str, ...] | None]], ti
 
 def classify(title: str, text: str) -> TopicInfo:
     """The topic of a story without an actor, its CVE IDs and whether the text says it is exploited."""
+    return classify_scored(title, text)[0]
+
+
+def classify_scored(title: str, text: str) -> tuple[TopicInfo, dict[str, float]]:
+    """:func:`classify` and each topic's keyword score (features of the section model)."""
     cves = extract_cves(f"{title}\n{text}")
     exploited = is_exploited(title, text)
     body = " ".join(text.split()[:400])
+    title_low, body_low = title.lower(), body.lower()
+    scores = {topic: _score(_COMPILED[topic], title_low, body_low)
+              for topic in ("ransomware", "breach", "malware", "policy", "industry")}
     # a passing "exploiting known vulnerabilities" in the body is not an exploited-vulnerability story:
     # it takes a CVE ID or a headline about the flaw
     if exploited and (cves or _VULN.search(title)):
-        return TopicInfo(topic="exploited", cves=cves, exploited=True)
+        return TopicInfo(topic="exploited", cves=cves, exploited=True), scores
     best, best_score = "other", 0.0
-    title_low, body_low = title.lower(), body.lower()
-    for topic in ("ransomware", "breach", "malware", "policy", "industry"):
-        s = _score(_COMPILED[topic], title_low, body_low)
+    for topic, s in scores.items():
         if s > best_score:
             best, best_score = topic, s
     if best_score < 2.0:
         best = "other"
-    return TopicInfo(topic=best, cves=cves, exploited=exploited)
+    return TopicInfo(topic=best, cves=cves, exploited=exploited), scores
 
 
 # --------------------------------------------------------------------------- exploited per CVE
