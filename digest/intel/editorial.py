@@ -275,7 +275,7 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     from .section_model import predict_section
 
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
-                            why=why)
+                            source=source, why=why)
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
     if why is not None:

@@ -350,7 +350,7 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
             info = classify(g.title, g.text)
             flags = flags_all[i]
             x = features(g.title, g.text, info=info, cve_exploited=any(c.exploited for c in flags),
-                         has_actor=prims[i] is not None)
+                         has_actor=prims[i] is not None, source=g.source)
             imp = importance_features(g.title, g.text, primary=prims[i] is not None, cves=flags, kev=kev,
                                       says_exploited=info.exploited, source_kind=g.source_kind,
                                       published=g.published, now=now)

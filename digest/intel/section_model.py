@@ -40,7 +40,9 @@ _CUES: dict[str, str] = {
     "enforcement": (r"takedowns?|taken\ down|seiz(?:e|es|ed|ure)|arrest(?:s|ed)?|charged|sentenced|extradit\w*|sanction\w*|"
                     r"indict\w*|pleads?|pleaded|guilty|convicted|court|lawsuits?|sue[sd]?|fined?|regulators?|laws?|"
                     r"bills?|legislation|government|ministers?|minister|parliament|congress|senate|agency|authorities|"
-                    r"police|fbi|europol|doj|justice|prosecutors?|treaty|pact|ban(?:s|ned)?"),
+                    r"police|fbi|europol|doj|justice|prosecutors?|treaty|pact|ban(?:s|ned)?|settle(?:s|d|ment)?|class\ action|"
+                    r"prison|jail(?:ed)?|accus(?:e|es|ed)|charges|judge|ico|ncsc|signals\ directorate|officials|"
+                    r"prime\ minister|pm|mp|president|state\ agency|national\ security|cyber\ ?war(?:fare)?"),
     "activity": (r"apt\d*|hacking\ group|hackers|state-(?:backed|sponsored)|campaigns?|targets?|targeting|espionage|"
                  r"phishing|scam(?:s|mers)?|deepfakes?|impersonat\w+|lures?|spying|spies|tactics|threat\ actors?"),
     "vuln": r"vulnerabilit(?:y|ies)|flaws?|patch(?:es|ed)?|cves?|zero-days?|bugs?|security\ updates?",
@@ -52,10 +54,17 @@ _CUES: dict[str, str] = {
     "malware_word": (r"malware|trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|"
                      r"rootkits?|wipers?|payloads?"),
     "report": r"report|survey|study|research(?:ers)?|analysis|warns?|experts?|trends?|predictions?",
+    "explainer": (r"what\ is|what\ are|how\ to|why|tips|ways\ to|things\ to\ know|explained|explainer|opinion|"
+                  r"column|podcast|interview|guide|lessons?|future\ of|role\ of|matters|should\ you|can\ you|"
+                  r"careers?|schools?|quiz|reviews?|tv|film|movie|games?|xbox|tariffs?|prices|consumers|"
+                  r"myths?|mistakes|questions|rethink|evolving|modern"),
+    "product": (r"launch(?:es|ed)?|features?|updates?|releases?|rolls?\ out|chrome|android|ios|windows|"
+                r"integrat\w+|partner\w*|platform|tools?|ai-powered|detection|protection|solutions?|"
+                r"services?|capabilit\w+|introduc\w+|unveil\w*"),
 }
 _CUE_RE = {k: re.compile(rf"\b(?:{v})\b") for k, v in _CUES.items()}
 DENSE = (*(f"rule_{t}" for t in _RULE_TOPICS), "rule_best_is", "says_exploited", "cve_exploited", "has_cve",
-         "has_actor", "rule_exploited", *(f"cue_{k}" for k in _CUES))
+         "has_actor", "rule_exploited", *(f"cue_{k}" for k in _CUES), *(f"title_{k}" for k in _CUES))
 
 
 def _block(tokens: Sequence[str]) -> dict[int, float]:
@@ -70,7 +79,7 @@ def _block(tokens: Sequence[str]) -> dict[int, float]:
 
 
 def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool,
-             scores: dict[str, float] | None = None) -> np.ndarray:
+             scores: dict[str, float] | None = None, source: str = "") -> np.ndarray:
     """The feature vector of one story: [title hash | body hash | dense rule features]."""
     tw = _WORD.findall(title.lower())
     bw = _WORD.findall(" ".join(text.split()[:300]).lower())
@@ -78,7 +87,7 @@ def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has
     vec = np.zeros(2 * DIM + len(DENSE), dtype=np.float64)
     for k, v in _block(title_tokens).items():
         vec[k] = v
-    for k, v in _block([f"b:{w}" for w in bw]).items():
+    for k, v in _block([f"b:{w}" for w in bw] + ([f"s:{source.lower()}"] * 3 if source else [])).items():
         vec[DIM + k] += v
     tl, bl = title.lower(), " ".join(text.split()[:400]).lower()
     if scores is None:
@@ -87,7 +96,9 @@ def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has
     dense.append(1.0 if info.topic not in ("other", "exploited") else 0.0)
     dense += [1.0 if info.exploited else 0.0, 1.0 if cve_exploited else 0.0, 1.0 if info.cves else 0.0,
               1.0 if has_actor else 0.0, 1.0 if info.topic == "exploited" else 0.0]
-    dense += [math.log1p(2 * len(rx.findall(tl)) + min(len(rx.findall(bl)), 6)) for rx in _CUE_RE.values()]
+    title_hits = [len(rx.findall(tl)) for rx in _CUE_RE.values()]
+    dense += [math.log1p(2 * t + min(len(rx.findall(bl)), 6)) for t, rx in zip(title_hits, _CUE_RE.values())]
+    dense += [1.0 if t else 0.0 for t in title_hits]
     vec[2 * DIM:] = dense
     return vec
 
@@ -107,7 +118,7 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
 
 
 def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
-                    scores: dict[str, float] | None = None, why: list[str] | None = None) -> str:
+                    scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None) -> str:
     """The section key of one story (the keyword rule's topic when no model is installed)."""
     model = _model()
     if model is None:
@@ -116,7 +127,7 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
         return info.topic
     w, b, classes = model
     x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
-                 scores=scores)
+                 scores=scores, source=source)
     logits = x @ w + b
     best = int(np.argmax(logits))
     if why is not None:
