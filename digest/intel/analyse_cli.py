@@ -79,7 +79,7 @@ def analyse_batch(config: Config, docs: Sequence[AnalyseDoc], *, explain: bool =
     from digest.analysis import kb_dir
 
     from .actors import ActorRecognizer
-    from .editorial import judge, story_importance
+    from .editorial import batch_importance, coverage, judge
     from .kev import load_kev
     from .salience import rank_actors
     from .summarize import make_summarizer
@@ -99,25 +99,27 @@ def analyse_batch(config: Config, docs: Sequence[AnalyseDoc], *, explain: bool =
                                explain=explain, baseline=baseline))
     outlets = _outlets(config, docs, [[x.actor.id for x in r] for r in roles],
                        [[c.id for c in j.cves] for j in judgments])
+    if baseline:
+        batch = [(j.importance + 0.5 * max(n - 1, 0), f"outlets in batch: {n}") for j, n in zip(judgments, outlets)]
+    else:
+        neighbours = coverage([d.title for d in docs], [d.text for d in docs], [d.published for d in docs])
+        batch = batch_importance(judgments, [d.source for d in docs], outlets, neighbours,
+                                 [d.published for d in docs])
     results: list[dict[str, Any]] = []
     try:
-        for d, r, j, n in zip(docs, roles, judgments, outlets):
+        for d, r, j, (importance, batch_why) in zip(docs, roles, judgments, batch):
             primary = j.primary
             actors = [{"id": x.actor.id, "name": x.actor.name, "mentions": list(x.actor.mentions),
                        "primary": primary is not None and x.actor.id == primary} for x in r]
             key_terms = [m for x in r for m in x.actor.mentions] + [c.id for c in j.cves]
             summary = summarizer.summarize(d.title, d.text, key_terms=key_terms) if summarizer else ""
-            if baseline:
-                importance = j.importance + 0.5 * max(n - 1, 0)
-            else:
-                importance = story_importance([j], outlets=n)
             obj: dict[str, Any] = {
                 "id": d.id, "actors": actors, "topic": j.topic,
                 "cves": [{"id": c.id, "exploited": c.exploited} for c in j.cves],
                 "sponsored": j.sponsored, "importance": round(importance, 4), "summary": summary,
             }
             if explain:
-                obj["why"] = [*j.why, f"outlets in batch: {n}"]
+                obj["why"] = [*j.why, batch_why]
             results.append(obj)
     finally:
         close = getattr(summarizer, "close", None)

@@ -294,6 +294,98 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
                     primary=primary.id if primary else None, why=tuple(why or ()))
 
 
+# --------------------------------------------------------------------------- batch context
+
+COVERAGE_SIMILARITY = 0.25  # headline+lede cosine at which two articles tell the same event
+REPEAT_PENALTY = 1.0  # an article whose event another article of the batch tells with more weight
+
+
+def coverage(titles: Sequence[str], texts: Sequence[str], published: Sequence[datetime | None], *,
+             window_hours: float = 72.0) -> list[set[int]]:
+    """For each article, the others of the batch that tell the same event (loosely, by headline and lede).
+
+    Looser than story clustering on purpose: it counts how widely an event is covered even where
+    the clusters split it, and lets importance rank an event once (see :func:`batch_importance`).
+    """
+    from .text import content_tokens, first_words
+
+    n = len(titles)
+    tfs = []
+    for t, x in zip(titles, texts):
+        tf: dict[str, float] = {}
+        for w in content_tokens(t):
+            tf[w] = tf.get(w, 0.0) + 2.0
+        for w in content_tokens(first_words(x, 40)):
+            tf[w] = tf.get(w, 0.0) + 1.0
+        tfs.append(tf)
+    df: dict[str, int] = {}
+    for tf in tfs:
+        for w in tf:
+            df[w] = df.get(w, 0) + 1
+    total = n + 50  # a pseudo-corpus, so that small batches weigh words like large ones
+    vecs, index = [], {}
+    for i, tf in enumerate(tfs):
+        vec = {w: (1.0 + math.log(c)) * math.log((total + 1) / (df[w] + 0.5)) for w, c in tf.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        vecs.append({w: v / norm for w, v in vec.items()})
+        for w in sorted(vec, key=lambda k: -vec[k])[:8]:
+            index.setdefault(w, []).append(i)
+    stamps = [(p if p.tzinfo else p.replace(tzinfo=UTC)).timestamp() if p else None for p in published]
+    out: list[set[int]] = [set() for _ in range(n)]
+    seen: set[tuple[int, int]] = set()
+    for members in index.values():
+        if len(members) > 200:
+            continue  # a word too common to tell events apart
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1:]:
+                if (a, b) in seen:
+                    continue
+                seen.add((a, b))
+                ta, tb = stamps[a], stamps[b]
+                if ta is not None and tb is not None and abs(ta - tb) > window_hours * 3600:
+                    continue
+                va, vb = vecs[a], vecs[b]
+                if len(va) > len(vb):
+                    va, vb = vb, va
+                if sum(v * vb.get(w, 0.0) for w, v in va.items()) >= COVERAGE_SIMILARITY:
+                    out[a].add(b)
+                    out[b].add(a)
+    return out
+
+
+def _outranks(judgments: Sequence[Judgment], published: Sequence[datetime | None], k: int, i: int) -> bool:
+    """Whether article k leads article i's event: more important, or as important and earlier."""
+    if judgments[k].importance != judgments[i].importance:
+        return judgments[k].importance > judgments[i].importance
+    pk, pi = published[k], published[i]
+    if pk is not None and pi is not None and pk != pi:
+        return pk < pi
+    return k < i
+
+
+def batch_importance(judgments: Sequence[Judgment], sources: Sequence[str], stories_outlets: Sequence[int],
+                     neighbours: Sequence[set[int]], published: Sequence[datetime | None]) -> list[tuple[float, str]]:
+    """Each article's importance in its batch, with the reason for the batch part.
+
+    The article's own importance, plus the outlets that carry its event (the larger of its story's
+    and its coverage's count), minus :data:`REPEAT_PENALTY` when another article of the same event
+    weighs more (or as much and came first): the event is ranked once, by its lead article.
+    """
+    out: list[tuple[float, str]] = []
+    for i, j in enumerate(judgments):
+        covered = len({sources[k] or f"#{k}" for k in neighbours[i]} | {sources[i] or f"#{i}"})
+        outlets = max(stories_outlets[i], covered)
+        value = story_importance([j], outlets=outlets)
+        why = f"outlets in batch: {outlets} (story {stories_outlets[i]}, coverage {covered})"
+
+        lead = next((k for k in sorted(neighbours[i]) if _outranks(judgments, published, k, i)), None)
+        if lead is not None:
+            value -= REPEAT_PENALTY
+            why += f"; a repeat of batch article {lead + 1} (-{REPEAT_PENALTY:g})"
+        out.append((value, why))
+    return out
+
+
 def story_importance(judgments: Sequence[Judgment], *, outlets: int = 1) -> float:
     """A story's importance from its articles' and the number of outlets that carry it."""
     best = max((j.importance for j in judgments), default=0.0)
