@@ -148,7 +148,8 @@ def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 
     """
     from scipy import sparse
 
-    classes = [c for c in SECTIONS if c in set(ys)]
+    order = {c: n for n, c in enumerate(SECTIONS)}
+    classes = sorted(set(ys), key=lambda c: (order.get(c, len(order)), c))
     y = np.array([classes.index(c) for c in ys])
     x = sparse.csr_matrix(xs)
     n, d = x.shape
