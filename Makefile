@@ -9,7 +9,7 @@ STAMP := $(VENV)/.installed
 help:
 	@echo "make demo   - set up .venv and run the offline demo (sample feeds, SQLite, dry-run mail)"
 	@echo "make test   - set up .venv and run the test suite"
-	@echo "make eval   - actor recognition and content evaluation (uses ../shared when present)"
+	@echo "make eval   - actor recognition, content and editorial evaluation (uses ../shared when present)"
 	@echo "make bench  - benchmarks (print figures)"
 	@echo "make lint   - ruff"
 
@@ -31,6 +31,7 @@ eval: $(STAMP)
 	$(BIN)/digest actors eval
 	$(BIN)/digest eval-content
 	$(BIN)/digest eval-summaries
+	$(BIN)/digest eval-editorial
 
 bench: $(STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done

@@ -38,6 +38,9 @@ class Analyzer:
         self.recognizer = ActorRecognizer.default(kb_dir(config))
         self.summarizer = make_summarizer(config.summarizer)
         self.links: list[AliasLink] = list(links)
+        from .intel.kev import load_kev
+
+        self.kev = load_kev(kb_dir(config))  # CISA's catalogue, when `digest kev update` installed one
 
     def analyse(self, title: str, text: str, source_id: str = "",
                 seconds: dict[str, float] | None = None) -> Analysis:
@@ -72,7 +75,8 @@ class Analyzer:
         """The editorial judgment (section, CVE flags, sponsored, importance, primary actor)."""
         from .intel.editorial import judge
 
-        return judge(title, text, actors=actors, source=source, source_kind=source_kind, published=published)
+        return judge(title, text, actors=actors, source=source, source_kind=source_kind, published=published,
+                     kev=self.kev)
 
 
 def kb_dir(config: Config) -> Path | None:

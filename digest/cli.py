@@ -400,11 +400,16 @@ def demo_cmd(port: int, workdir: Path) -> None:
 def _mount_optional() -> None:
     """Attach the command groups that live beside their stages."""
     from .intel.actors_cli import actors
+    from .intel.analyse_cli import analyse_cmd, eval_editorial_cmd
     from .intel.content_cli import content_eval_cmd, stories, summarize_cmd
+    from .intel.kev import kev
     from .intel.summary_eval import summaries_eval_cmd
     from .web.cli import serve_cmd
 
     cli.add_command(actors)
+    cli.add_command(analyse_cmd, "analyse")
+    cli.add_command(eval_editorial_cmd, "eval-editorial")
+    cli.add_command(kev)
     cli.add_command(summarize_cmd, "summarize")
     cli.add_command(stories, "stories")
     cli.add_command(content_eval_cmd, "eval-content")

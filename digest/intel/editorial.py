@@ -4,20 +4,34 @@ One place for the judgments the digest prints (``digest analyse`` is its contrac
 story is filed under its primary actor (:mod:`digest.intel.salience`), in the section ``topic``
 names, with the exploited flag per CVE; sponsored items stay out of the issue; importance orders
 and selects the stories.
+
+The section comes from a small linear model (:mod:`digest.intel.section_model`, weights shipped in
+``data/section_model.json``, trained on the dev half of the real-news labels) over hashed words and
+the keyword rules' scores; the exploited flag is bound per CVE to the sentence that says it
+(:func:`digest.intel.topics.cve_flags`) or to CISA's KEV catalogue; sponsored items are found by
+rules on the headline and the text; importance is a weighted sum of features (attribution,
+exploitation, scale, source kind, recency), weighted on the dev half.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from functools import lru_cache
+from pathlib import Path
 
 from digest.models import ActorHit
 
 from .salience import primary_actor
-from .topics import classify
+from .topics import classify_scored, cve_flags
 
-__all__ = ["CveFlag", "Judgment", "judge", "story_importance"]
+__all__ = ["CveFlag", "Judgment", "importance_features", "judge", "sponsored_reasons", "story_importance"]
+
+DATA = Path(__file__).with_name("data")
 
 
 @dataclass(frozen=True)
@@ -40,17 +54,339 @@ class Judgment:
         return tuple(c.id for c in self.cves if c.exploited)
 
 
+# --------------------------------------------------------------------------- sponsored
+
+# (pattern, where, weight, news_veto): "title" patterns are matched on the headline, "text" on the
+# opening and closing of the text (where outlets put "Sponsored and written by ..." and affiliate
+# notices); an item is sponsored at a total of 1.0 or more. A rule with news_veto does not count
+# when the headline reports an incident ("fake Black Friday sites", "Co-op reveals earnings hit from
+# cyber attack", "X hit by ransomware"): a deal, a figure or a company verb in it is then news.
+_CASE = "(?-i:{})"  # a case-sensitive part of a pattern: press releases capitalise Every Word
+_SPONSORED: list[tuple[str, str, float, bool]] = [
+    # deals and affiliate lists
+    ((r"\b(?:deals?\ (?:on|for)\b|(?:best|top|holiday|early)\ deals?|deal\ (?:alert|of\ the\ day)|\d+%\ off|"
+      r"save\ (?:up\ to\ )?[$£€]?\d+|discount(?:ed)?|coupon|promo\ code|black\ friday|cyber\ monday|prime\ day|"
+      r"lowest\ price|price\ drop|on\ sale|half\ price|bargain)\b"), "title", 1.0, True),
+    (r"\b(?:lifetime\ (?:subscription|license|licence|access|plan)|bundle|(?:just|only)\ [$£€]\d+)\b", "title", 1.0, True),
+    ((r"^(?:the\ )?(?:\d+\ )?best\ [\w\s-]{0,40}?(?:vpns?|antivirus|password\ managers?|security\ (?:software|suites?)|"
+      r"identity\ theft\ protection|routers?|apps?|tools|services|providers)\b"), "title", 1.0, True),
+    (r"\bbest\ [\w\s-]{0,40}\b(?:of|for|in)\ 20\d\d\b", "title", 1.0, True),
+    (r"\b(?:review|tested|vs\.?|versus|hands-on)\b.{0,40}\b(?:vpn|antivirus|password\ manager)s?\b", "title", 0.6, True),
+    # webinars, courses, events, workshops, white papers
+    ((r"\b(?:webinar|webcast|masterclass|free\ (?:course|training|e-?book|guide|trial)|(?:online|training)\ courses?|"
+      r"certification\ (?:training|course|prep)|learn\ (?:ethical\ hacking|cybersecurity)|register\ (?:now|today)|"
+      r"ethical\ hacking\ (?:programme|program|course)|workshops?|white\ ?papers?|thought\ leadership|"
+      r"at\ (?:black\ hat|rsac|rsa\ conference|ignite|re:invent)(?:\ usa)?\ 20\d\d)\b"), "title", 1.0, False),
+    # sponsored posts and op-eds (not "state-sponsored")
+    (r"(?<![\w-])(?<!state\ )(?:sponsored|partner\ content|paid\ post|advertorial|promoted|in\ partnership\ with)\b",
+     "title", 1.0, False),
+    ((r"(?<![\w-])(?<!state\ )(?:sponsored\ (?:and\ written\ )?by|this\ (?:article|post|content)\ (?:is|was)\ "
+      r"(?:sponsored|paid|brought\ to\ you|a\ contributed\ piece)|partner\ content|paid\ (?:post|content)|advertorial|"
+      r"we\ (?:may\ )?earn\ (?:a\ )?(?:commission|affiliate)|affiliate\ (?:links?|commission)|"
+      r"contributed\ (?:by\ our\ (?:sponsor|partner)|piece\ from\ one\ of\ our))\b"), "text", 1.0, False),
+    ((r"\b(?:deal|discount|%\ off|lifetime\ (?:subscription|license)|use\ (?:the\ )?code|coupon|limited[-\ ]time\ "
+      r"offer|buy\ now|shop\ now|get\ (?:it|yours)\ (?:now|today|for))\b"), "text", 0.4, True),
+    # vendor thought-leadership pieces
+    ((r"^(?:why|how|what)\b.{0,60}\b(?:leaders?|cisos?|security\ teams|it\ teams|organi[sz]ations|businesses|"
+      r"enterprises|boards)\ (?:need|must|should|can)\b"), "title", 1.0, True),
+    # press releases: a company's launch, partnership, award or analyst ranking
+    (_CASE.format(r"^[A-Z0-9][\w®™&.'’,-]*(?:\ (?:[A-Z0-9&][\w®™&.'’-]*|and|of|the|for|to|de|x))*\ (?:Launches|Unveils|"
+                  r"Introduces|Announces|Debuts|Expands|Partners?|Joins|Integrates|Wins|Named|Recogni[sz]ed|Achieves|"
+                  r"Embeds|Reaffirms|Delivers|Adds|Selects|Acquires|Releases|Rolls\ Out|Teams\ Up|"
+                  r"Collaborates|Strengthens|Enhances|Earns|Receives|Celebrates|Honou?red|Showcases|Powers|Extends|"
+                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked)\b"), "title", 1.0, True),
+    ((r"\b(?:named\ (?:a|the)\ (?:leader|strong\ performer|visionary|challenger)|names\ [\w\ ]{1,30}\ a\ leader|"
+      r"magic\ quadrant|forrester\ wave|gartner|frost\ radar|idc\ marketscape|of\ the\ year|awards?\ 20\d\d|"
+      r"(?:wins|receives|earns|named|honou?red)\ .{0,40}\ awards?|™|"
+      r"partner\ (?:on|to|with)\ |joins\ .{0,30}\ (?:network|program|programme|alliance))"), "title", 1.0, True),
+    ((r"\b(?:today\ announced|announced\ today|(?:nasdaq|nyse|tsx|asx|lse|otcqb):\ ?[a-z]{1,5}\b|®|™|/prnewswire/|"
+      r"business\ wire|globe\ ?newswire|accesswire|einpresswire|press\ release|the\ (?:leading|leader\ in|"
+      r"industry's\ first|first\ and\ only)\b)"), "text", 0.6, True),
+    # law firms soliciting clients after a breach
+    ((r"\b(?:investigat(?:es|ing|ion)\ (?:of\ )?claims|law\ firm\ in(?:vestigat\w*)?\b|llp\b|"
+      r"(?:attorneys|lawyers)\ (?:investigat|are\ investigat|investigating))"), "title", 1.0, False),
+    ((r"\b(?:investigat(?:es|ing)\ claims|on\ behalf\ of\ (?:consumers|individuals|those)|contact\ (?:our|the)\ "
+      r"(?:firm|attorneys|lawyers)|free\ (?:case\ )?(?:consultation|evaluation)|class\ action\ lawsuit\ investigation)\b"),
+     "text", 0.6, False),
+    # earnings, stock and market news
+    ((r"\b(?:shares?|stocks?)\b.{0,40}\b(?:rose|rises|rise|fell|falls|fall|jump(?:s|ed)?|climb(?:s|ed)?|drop(?:s|ped)?|"
+      r"slid|slides|surg(?:e|es|ed)|tumbl(?:e|es|ed)|soar(?:s|ed)?|plung(?:e|es|ed)|rall(?:y|ies|ied)|sink(?:s)?|sank)\b"),
+     "title", 1.0, False),
+    ((r"\b(?:earnings|quarterly\ (?:results|revenue|report)|(?:q[1-4]|first|second|third|fourth)[-\ ]quarter\ "
+      r"(?:results|earnings|revenue)|fiscal\ (?:20\d\d|year)\ results|revenue\ guidance|price\ target|"
+      r"(?:buy|sell|hold|outperform|overweight)\ rating|(?:upgrade|downgrade)s?\ (?:to|on)|stocks?\ to\ (?:buy|watch)|"
+      r"dividend|market\ cap|(?:nasdaq|nyse):\ ?[a-z]+|ipo\ (?:price|filing|debut)|ftse\ \d+|dow\ jones|s&p\ 500|"
+      r"investing\ tv|markets?\ live|stock\ market|investors?\ (?:cheer|punish|flee|dump))\b"), "title", 1.0, True),
+    ((r"\b(?:earnings\ per\ share|per-share|year-over-year|price\ target|"
+      r"analysts?\ (?:polled|expect(?:ed)?|estimate)|wall\ street|investors)\b"), "text", 0.35, True),
+]
+_SPONSORED_RE = [(re.compile(p, re.IGNORECASE | re.VERBOSE), where, w, veto) for p, where, w, veto in _SPONSORED]
+# a headline that reports an incident
+_THREAT_TITLE = re.compile(r"\b(?:scam(?:s|mers)?|phish(?:ing)?|fake|malware|malicious|hack(?:s|ed|ers|ing\ group)|"
+                           r"breached|cyber-?\ ?attack(?:s|ed)?|attacked|attacks?\ on|ransomware\ (?:attack|hit|gang)|confirms|"
+                           r"exploit(?:s|ed)|stolen|fraud(?:sters)?|warns?|leak(?:s|ed)|trojan|spyware|botnet|hit\ by|"
+                           r"zero-day|patch(?:es|ed)?|fix(?:es|ed)|arrest(?:s|ed)?|charged|sentenced|outage)\b",
+                           re.IGNORECASE | re.VERBOSE)
+
+
+def sponsored_reasons(title: str, text: str) -> list[str]:
+    """The sponsored rules an item fires, with their weights; it is sponsored at a total of 1.0."""
+    ends = f"{text[:1500]}\n{text[-1500:]}" if len(text) > 3000 else text
+    out: list[str] = []
+    threat = _THREAT_TITLE.search(title) is not None
+    for pat, where, weight, veto in _SPONSORED_RE:
+        if threat and veto:
+            continue
+        m = pat.search(title if where == "title" else ends)
+        if m:
+            out.append(f"{weight:g} sponsored ({where}): {m.group(0)[:60]!r}")
+    return out
+
+
+def _is_sponsored(reasons: Sequence[str]) -> bool:
+    return sum(float(r.split(" ", 1)[0]) for r in reasons) >= 1.0
+
+
+# --------------------------------------------------------------------------- importance
+
+_SCALE = re.compile(
+    r"(?<![\w.])(\d[\d,]*(?:\.\d+)?)\s*(million|billion|m|bn|k|thousand)?\s+(?:\w+\s+){0,2}?"
+    r"(records|customers|users|people|patients|individuals|accounts|victims|members|students|employees|"
+    r"organi[sz]ations|companies|businesses|devices|servers|systems|instances|sites|websites|files|rows)\b",
+    re.IGNORECASE,
+)
+_MONEY = re.compile(r"(?:[$€£]\s?(\d[\d,]*(?:\.\d+)?)\s*(million|billion|m|bn|k)?\b)|"
+                    r"(\d[\d,]*(?:\.\d+)?)\s*(million|billion)\s+(?:dollars|euros|usd)\b", re.IGNORECASE)
+_MULT = {"million": 1e6, "m": 1e6, "billion": 1e9, "bn": 1e9, "k": 1e3, "thousand": 1e3}
+_ADVISORY = re.compile(r"\b(?:cisa|ncsc|fbi|nsa|cert-\w+|europol|joint\ advisory|emergency\ directive|"
+                       r"advisory|warns?|warning)\b", re.IGNORECASE | re.VERBOSE)
+_RESEARCH = re.compile(r"\b(?:researchers?|research|report(?:ed)?\ by|analysis|discovered|uncovered|spotted|"
+                       r"threat\ intelligence|unit\ 42|talos|mandiant|microsoft\ threat|google\ threat|"
+                       r"check\ point|eset|kaspersky|sophos|trend\ micro|proofpoint|crowdstrike)\b",
+                       re.IGNORECASE | re.VERBOSE)
+
+
+def _number(raw: str, mult: str | None) -> float:
+    try:
+        value = float(raw.replace(",", ""))
+    except ValueError:
+        return 0.0
+    return value * _MULT.get((mult or "").lower(), 1.0)
+
+
+def _scale(text: str) -> float:
+    """log10 of the largest count of affected records/people/systems or money stated (0 when none)."""
+    best = 0.0
+    for m in _SCALE.finditer(text):
+        best = max(best, _number(m.group(1), m.group(2)))
+    for m in _MONEY.finditer(text):
+        best = max(best, _number(m.group(1) or m.group(3), m.group(2) or m.group(4)))
+    return math.log10(best) if best >= 10 else 0.0
+
+
+@lru_cache(maxsize=1)
+def _notable() -> frozenset[str]:
+    """Organisations whose being hit is news in itself (data/notable.txt, one name a line)."""
+    path = DATA / "notable.txt"
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return frozenset()
+    return frozenset(x.strip().lower() for x in lines if x.strip() and not x.startswith("#"))
+
+
+def _notable_victim(title: str) -> bool:
+    words = re.findall(r"[A-Za-z][\w&.'-]*(?:\s+[A-Z][\w&.'-]*)?", title)
+    names = _notable()
+    low = title.lower()
+    return any(w.lower() in names for w in words) or any(f" {n} " in f" {low} " for n in names if " " in n)
+
+
+DEFAULT_WEIGHTS: dict[str, float] = {
+    "bias": 1.0, "primary_actor": 1.0, "exploited_cve": 1.0, "kev_cve": 0.5, "says_exploited": 0.3,
+    "government": 0.6, "vendor": 0.4, "advisory": 0.3, "research": 0.2, "scale": 0.15, "notable_victim": 0.6,
+    "recency_days": -0.05, "long_text": 0.2, "outlets": 0.5,
+}
+
+
+@lru_cache(maxsize=1)
+def importance_weights() -> dict[str, float]:
+    """The weights fitted on the dev half (data/importance_weights.json), or the defaults."""
+    try:
+        data = json.loads((DATA / "importance_weights.json").read_text(encoding="utf-8"))
+        weights = {k: float(v) for k, v in data["weights"].items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return dict(DEFAULT_WEIGHTS)
+    return {**DEFAULT_WEIGHTS, **weights}
+
+
+def importance_features(title: str, text: str, *, primary: bool, cves: Sequence[CveFlag], kev: frozenset[str],
+                        says_exploited: bool, source_kind: str, published: datetime | None,
+                        now: datetime | None) -> dict[str, float]:
+    """The features importance weighs (all but "outlets", which is the story's)."""
+    head = f"{title}\n{text[:3000]}"
+    days = 0.0
+    if published is not None and now is not None:
+        p = published if published.tzinfo else published.replace(tzinfo=UTC)
+        n = now if now.tzinfo else now.replace(tzinfo=UTC)
+        days = max((n - p).total_seconds() / 86400.0, 0.0)
+    return {
+        "bias": 1.0,
+        "primary_actor": 1.0 if primary else 0.0,
+        "exploited_cve": 1.0 if any(c.exploited for c in cves) else 0.0,
+        "kev_cve": 1.0 if any(c.id in kev for c in cves) else 0.0,
+        "says_exploited": 1.0 if says_exploited else 0.0,
+        "government": 1.0 if source_kind == "government" else 0.0,
+        "vendor": 1.0 if source_kind == "vendor" else 0.0,
+        "advisory": 1.0 if _ADVISORY.search(title) else 0.0,
+        "research": 1.0 if _RESEARCH.search(head) else 0.0,
+        "scale": _scale(head),
+        "notable_victim": 1.0 if _notable_victim(title) else 0.0,
+        "recency_days": min(days, 14.0),
+        "long_text": 1.0 if len(text) > 1500 else 0.0,
+    }
+
+
+def _weighted(features: dict[str, float], weights: dict[str, float]) -> float:
+    return sum(weights.get(k, 0.0) * v for k, v in features.items())
+
+
+# --------------------------------------------------------------------------- judge
+
 def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str = "",
-          source_kind: str = "news", published: datetime | None = None) -> Judgment:
-    """Baseline: the keyword topic, the story-wide exploited flag on every CVE, nothing sponsored."""
-    info = classify(title, text)
+          source_kind: str = "news", published: datetime | None = None,
+          kev: frozenset[str] = frozenset(), now: datetime | None = None, explain: bool = False,
+          baseline: bool = False) -> Judgment:
+    """The section, the CVE flags, sponsored and importance of one article.
+
+    ``kev`` is CISA's catalogue (:func:`digest.intel.kev.load_kev`); ``now`` the time recency is
+    measured from (none: recency does not count); ``explain`` fills ``why``. ``baseline`` gives
+    the judgment of the keyword rules the model replaced (keyword topic, story-wide exploited
+    flag, nothing sponsored), which ``make eval`` prints beside it.
+    """
+    info, scores = classify_scored(title, text)
     primary = primary_actor(title, text, actors)
-    importance = 1.0 + (1.0 if primary else 0.0) + (1.0 if info.exploited else 0.0)
-    return Judgment(topic=info.topic, cves=tuple(CveFlag(c, info.exploited) for c in info.cves),
-                    sponsored=False, importance=importance, primary=primary.id if primary else None)
+    if baseline:
+        importance = 1.0 + (1.0 if primary else 0.0) + (1.0 if info.exploited else 0.0)
+        return Judgment(topic=info.topic, cves=tuple(CveFlag(c, info.exploited) for c in info.cves),
+                        sponsored=False, importance=importance, primary=primary.id if primary else None)
+    why: list[str] | None = [] if explain else None
+    flags = tuple(CveFlag(c, e) for c, e in cve_flags(title, text, kev, why))
+    from .section_model import predict_section
+
+    topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
+                            source=source, why=why)
+    reasons = sponsored_reasons(title, text)
+    sponsored = _is_sponsored(reasons)
+    if why is not None:
+        why.extend(reasons)
+    features = importance_features(title, text, primary=primary is not None, cves=flags, kev=kev,
+                                   says_exploited=info.exploited, source_kind=source_kind, published=published,
+                                   now=now)
+    weights = importance_weights()
+    importance = _weighted(features, weights)
+    if sponsored:
+        importance -= 2.0
+    if why is not None:
+        fired = [f"{k}={v:g}x{weights.get(k, 0.0):+g}" for k, v in features.items() if v and k != "bias"]
+        why.append(f"importance {importance:.2f}: " + (", ".join(fired) or "no feature"))
+    return Judgment(topic=topic, cves=flags, sponsored=sponsored, importance=round(importance, 4),
+                    primary=primary.id if primary else None, why=tuple(why or ()))
+
+
+# --------------------------------------------------------------------------- batch context
+
+COVERAGE_SIMILARITY = 0.25  # headline+lede cosine at which two articles tell the same event
+REPEAT_PENALTY = 1.0  # an article whose event another article of the batch tells with more weight
+
+
+def coverage(titles: Sequence[str], texts: Sequence[str], published: Sequence[datetime | None], *,
+             window_hours: float = 72.0) -> list[set[int]]:
+    """For each article, the others of the batch that tell the same event (loosely, by headline and lede).
+
+    Looser than story clustering on purpose: it counts how widely an event is covered even where
+    the clusters split it, and lets importance rank an event once (see :func:`batch_importance`).
+    """
+    from .text import content_tokens, first_words
+
+    n = len(titles)
+    tfs = []
+    for t, x in zip(titles, texts):
+        tf: dict[str, float] = {}
+        for w in content_tokens(t):
+            tf[w] = tf.get(w, 0.0) + 2.0
+        for w in content_tokens(first_words(x, 40)):
+            tf[w] = tf.get(w, 0.0) + 1.0
+        tfs.append(tf)
+    df: dict[str, int] = {}
+    for tf in tfs:
+        for w in tf:
+            df[w] = df.get(w, 0) + 1
+    total = n + 50  # a pseudo-corpus, so that small batches weigh words like large ones
+    vecs, index = [], {}
+    for i, tf in enumerate(tfs):
+        vec = {w: (1.0 + math.log(c)) * math.log((total + 1) / (df[w] + 0.5)) for w, c in tf.items()}
+        norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+        vecs.append({w: v / norm for w, v in vec.items()})
+        for w in sorted(vec, key=lambda k: -vec[k])[:8]:
+            index.setdefault(w, []).append(i)
+    stamps = [(p if p.tzinfo else p.replace(tzinfo=UTC)).timestamp() if p else None for p in published]
+    out: list[set[int]] = [set() for _ in range(n)]
+    seen: set[tuple[int, int]] = set()
+    for members in index.values():
+        if len(members) > 200:
+            continue  # a word too common to tell events apart
+        for a_pos, a in enumerate(members):
+            for b in members[a_pos + 1:]:
+                if (a, b) in seen:
+                    continue
+                seen.add((a, b))
+                ta, tb = stamps[a], stamps[b]
+                if ta is not None and tb is not None and abs(ta - tb) > window_hours * 3600:
+                    continue
+                va, vb = vecs[a], vecs[b]
+                if len(va) > len(vb):
+                    va, vb = vb, va
+                if sum(v * vb.get(w, 0.0) for w, v in va.items()) >= COVERAGE_SIMILARITY:
+                    out[a].add(b)
+                    out[b].add(a)
+    return out
+
+
+def _outranks(judgments: Sequence[Judgment], published: Sequence[datetime | None], k: int, i: int) -> bool:
+    """Whether article k leads article i's event: more important, or as important and earlier."""
+    if judgments[k].importance != judgments[i].importance:
+        return judgments[k].importance > judgments[i].importance
+    pk, pi = published[k], published[i]
+    if pk is not None and pi is not None and pk != pi:
+        return pk < pi
+    return k < i
+
+
+def batch_importance(judgments: Sequence[Judgment], sources: Sequence[str], stories_outlets: Sequence[int],
+                     neighbours: Sequence[set[int]], published: Sequence[datetime | None]) -> list[tuple[float, str]]:
+    """Each article's importance in its batch, with the reason for the batch part.
+
+    The article's own importance, plus the outlets that carry its event (the larger of its story's
+    and its coverage's count), minus :data:`REPEAT_PENALTY` when another article of the same event
+    weighs more (or as much and came first): the event is ranked once, by its lead article.
+    """
+    out: list[tuple[float, str]] = []
+    for i, j in enumerate(judgments):
+        covered = len({sources[k] or f"#{k}" for k in neighbours[i]} | {sources[i] or f"#{i}"})
+        outlets = max(stories_outlets[i], covered)
+        value = story_importance([j], outlets=outlets)
+        why = f"outlets in batch: {outlets} (story {stories_outlets[i]}, coverage {covered})"
+
+        lead = next((k for k in sorted(neighbours[i]) if _outranks(judgments, published, k, i)), None)
+        if lead is not None:
+            value -= REPEAT_PENALTY
+            why += f"; a repeat of batch article {lead + 1} (-{REPEAT_PENALTY:g})"
+        out.append((value, why))
+    return out
 
 
 def story_importance(judgments: Sequence[Judgment], *, outlets: int = 1) -> float:
     """A story's importance from its articles' and the number of outlets that carry it."""
     best = max((j.importance for j in judgments), default=0.0)
-    return best + 0.5 * max(outlets - 1, 0)
+    return best + importance_weights()["outlets"] * math.log2(max(outlets, 1))

@@ -10,13 +10,14 @@ exploits is vendor news: "industry".
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from digest.models import TopicInfo
 
 from .prefilter import might_match, required_literals
 from .text import split_sentences
 
-__all__ = ["TOPICS", "classify", "extract_cves", "is_exploited"]
+__all__ = ["TOPICS", "classify", "classify_scored", "cve_flags", "exploited_claim", "extract_cves", "is_exploited"]
 
 TOPICS: dict[str, str] = {
     "exploited": "Exploited Vulnerabilities",
@@ -150,19 +151,147 @@ def _score(pats: list[tuple[re.Pattern[str], float, tuple[str, ...] | None]], ti
 
 def classify(title: str, text: str) -> TopicInfo:
     """The topic of a story without an actor, its CVE IDs and whether the text says it is exploited."""
+    return classify_scored(title, text)[0]
+
+
+def classify_scored(title: str, text: str) -> tuple[TopicInfo, dict[str, float]]:
+    """:func:`classify` and each topic's keyword score (features of the section model)."""
     cves = extract_cves(f"{title}\n{text}")
     exploited = is_exploited(title, text)
     body = " ".join(text.split()[:400])
+    title_low, body_low = title.lower(), body.lower()
+    scores = {topic: _score(_COMPILED[topic], title_low, body_low)
+              for topic in ("ransomware", "breach", "malware", "policy", "industry")}
     # a passing "exploiting known vulnerabilities" in the body is not an exploited-vulnerability story:
     # it takes a CVE ID or a headline about the flaw
     if exploited and (cves or _VULN.search(title)):
-        return TopicInfo(topic="exploited", cves=cves, exploited=True)
+        return TopicInfo(topic="exploited", cves=cves, exploited=True), scores
     best, best_score = "other", 0.0
-    title_low, body_low = title.lower(), body.lower()
-    for topic in ("ransomware", "breach", "malware", "policy", "industry"):
-        s = _score(_COMPILED[topic], title_low, body_low)
+    for topic, s in scores.items():
         if s > best_score:
             best, best_score = topic, s
     if best_score < 2.0:
         best = "other"
-    return TopicInfo(topic=best, cves=cves, exploited=exploited)
+    return TopicInfo(topic=best, cves=cves, exploited=exploited), scores
+
+
+# --------------------------------------------------------------------------- exploited per CVE
+
+# A claim that holds on its own ("exploited in the wild", "added to KEV", "under attack"): a modal
+# elsewhere in the sentence ("... which could let attackers run code") does not undo it.
+_STRONG_LOW = re.compile(
+    r"""\b(?:in\ the\ wild|in-the-wild|actively|active\ exploitation|known\ exploited|kev|under\ (?:active\ )?attack|
+    exploited\ (?:in|as|by)\b|(?:ongoing|observed|confirmed|widespread|mass)\ exploitation|zero-day\ attacks?|
+    (?:are|were|have\ been|has\ been|is|was)\ (?:being\ )?(?:actively\ )?exploit(?:ed|ing))""",
+    re.VERBOSE,
+)
+# What makes a weaker claim hypothetical: a modal or condition, a proof of concept, a warning that
+# attackers "may" or "could" do it.
+_HEDGE_LOW = re.compile(
+    r"""\b(?:could|would|might|may|can|if|whether|potential(?:ly)?|possibl[ey]|likely|risk\ of|allow(?:s|ing)?|
+    enabl(?:e|es|ing)|lets?|successful(?:ly)?|proof[-\ ]of[-\ ]concept|pocs?|exploitable|theoretical(?:ly)?|
+    to\ exploit|before\ attackers|urg(?:e|es|ed)\ .{0,30}\ to\ patch)\b""",
+    re.VERBOSE,
+)
+# the month, not the modal: "since May", "in mid-May", "May 2025", "on May 3"
+_MONTH_MAY = re.compile(r"\b(?:in|since|of|early|late|mid|until|by|last|this|next|from|on|through|between|and)"
+                        r"[\ -]may\b|\bmay\ \d")
+# an exploited-sentence without a CVE ID that points back at the flaw(s) of the sentence before
+_ANAPHORA_LOW = re.compile(
+    r"^(?:\W*)(?:the|this|these|both|all|that|those|it|they|which)\b|\b(?:the|this|these|both)\ "
+    r"(?:flaws?|bugs?|vulnerabilit(?:y|ies)|issues?|zero-days?|security\ holes?)\b"
+)
+
+
+# claims the story-wide detector above does not read (kept as it was: it is the evaluation's baseline)
+_CLAIM_EXTRA_LOW = re.compile(
+    r"""\b(?:(?:the|active|ongoing|observed|widespread|mass|continued|large-scale)\ exploitation\ of|
+    exploitation\ (?:campaigns?|attempts?|activity)|weaponi[sz]ed|
+    (?:actors|adversaries|apts?|groups?|operators|intruders|spies)\ (?:are\ |have\ been\ |had\ |have\ |)
+    (?:(?:routinely|actively|successfully|reportedly)\ )?exploit(?:ing|ed)\b|
+    (?:(?:was|were|been|being)\ )?exploited\ (?:to|for|against|by)\b|zero-days?\ exploited)""",
+    re.VERBOSE,
+)
+
+
+_NEGATED_EXTRA_LOW = re.compile(
+    r"\b(?:not\ (?:currently\ |yet\ )?(?:being|under)|currently\ not|no\ (?:known|active|public|confirmed)\ "
+    r"(?:exploit|attack|in-the-wild)|(?:is|are|was|were)\ not\ (?:believed|thought|known)|without\ any\ evidence)"
+)
+# a MITRE ATT&CK technique ID ("[ T1190 ]"): a line of an actor's tactics, not news of an exploited flaw
+_TECHNIQUE = re.compile(r"\bT1\d{3}(?:\.\d{3})?\b")
+
+
+def exploited_claim(sentence: str) -> str:
+    """"strong", "weak" or "" for what one sentence says about exploitation.
+
+    "" when it says nothing, negates it ("not aware of any exploitation", "no evidence") or only
+    hedges a weak claim ("could be exploited", a proof of concept, "successful exploitation lets").
+    """
+    low = sentence.lower()
+    if not (_says_exploited(low) or _CLAIM_EXTRA_LOW.search(low)) or _NEGATED_LOW.search(low):
+        return ""
+    if _NEGATED_EXTRA_LOW.search(low) or _TECHNIQUE.search(sentence):
+        return ""
+    if _STRONG_LOW.search(low):
+        return "strong"
+    return "" if _HEDGE_LOW.search(_MONTH_MAY.sub(" ", low)) else "weak"
+
+
+_PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
+
+
+def _flag(flagged: dict[str, None], ids: Sequence[str], reason: str, why: list[str] | None) -> None:
+    for c in ids:
+        if c not in flagged and why is not None:
+            why.append(f"{c} exploited ({reason})")
+        flagged.setdefault(c, None)
+
+
+def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(),
+              why: list[str] | None = None) -> tuple[tuple[str, bool], ...]:
+    """Each CVE ID of the story with whether it is exploited, in order of appearance.
+
+    The flag binds to the CVE IDs of the sentence that says exploited; a sentence without an ID
+    binds to the story's only CVE, or to the IDs of the sentence before it when it points back
+    ("The flaw is exploited in the wild."). A CVE in CISA's KEV catalogue is exploited. ``why``,
+    when given, gets one line per decision (for ``digest analyse --explain``).
+    """
+    cves = extract_cves(f"{title}\n{text}")
+    if not cves:
+        return ()
+    flagged: dict[str, None] = {}
+    head = text[:20000]
+    low_all = f"{title}\n{head}".lower()
+    if _says_exploited(low_all) or _CLAIM_EXTRA_LOW.search(low_all):
+        sentences = [title, *split_sentences(head)]
+        prev: tuple[str, ...] = ()
+        explicit = False  # a text sentence names the CVE it says is exploited
+        for i, sentence in enumerate(sentences):
+            ids = extract_cves(sentence)
+            claim = exploited_claim(sentence)
+            if claim:
+                if ids:
+                    bound = ids
+                    explicit = explicit or i > 0
+                elif len(cves) == 1:
+                    bound = cves
+                elif i > 0 and prev and _ANAPHORA_LOW.search(sentence.lower()):
+                    bound = prev
+                else:
+                    bound = ()
+                _flag(flagged, bound, f"{claim} claim: {sentence[:120]}", why)
+            if ids:
+                prev = ids
+        # a headline that says the flaws are exploited, in a story whose sentences never say which:
+        # plural, all of them ("Top Routinely Exploited Vulnerabilities", a list follows); singular,
+        # the one the text names first
+        if not explicit and len(cves) > 1 and exploited_claim(title):
+            bound = cves if _PLURAL_LOW.search(title.lower()) else cves[:1]
+            _flag(flagged, bound, f"headline claim: {title[:120]}", why)
+    for c in cves:
+        if c in kev and c not in flagged:
+            flagged[c] = None
+            if why is not None:
+                why.append(f"{c} exploited: listed in CISA's KEV catalogue")
+    return tuple((c, c in flagged) for c in cves)

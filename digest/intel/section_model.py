@@ -1,0 +1,171 @@
+"""The section of a story: a multinomial logistic regression over hashed words and the keyword rules.
+
+Features: hashed word unigrams and bigrams of the headline, hashed words of the text's opening
+(sub-linear counts, each block L2-normalised), and dense features from the rules of
+:mod:`digest.intel.topics` (each topic's keyword score, the exploited claims, CVE IDs, whether an
+actor is named). Inference is a few numpy dot products; the weights ship as JSON in
+``data/section_model.json`` and are rebuilt with ``digest eval-editorial --train`` from the dev
+half of the real-news labels. Without the file the keyword rules decide, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digest.models import TopicInfo
+
+from .topics import _COMPILED, _score
+
+__all__ = ["MODEL_PATH", "SECTIONS", "features", "predict_section", "train"]
+
+MODEL_PATH = Path(__file__).with_name("data") / "section_model.json"
+SECTIONS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
+DIM = 2048
+_WORD = re.compile(r"[a-z][a-z0-9'-]+|\d+")
+_RULE_TOPICS = ("ransomware", "breach", "malware", "policy", "industry")
+# cue groups the keyword rules lack, each counted in the headline (x2) and the opening of the text
+_CUES: dict[str, str] = {
+    "incident": (r"cyber-?\ ?attacks?|cyberattacks?|hit\ by|outages?|disrupt(?:ed|ion|s)?|shut\ ?downs?|production|"
+                 r"systems?\ (?:down|offline)|it\ systems|hacked|compromised|breached|intrusions?|incidents?"),
+    "enforcement": (r"takedowns?|taken\ down|seiz(?:e|es|ed|ure)|arrest(?:s|ed)?|charged|sentenced|extradit\w*|sanction\w*|"
+                    r"indict\w*|pleads?|pleaded|guilty|convicted|court|lawsuits?|sue[sd]?|fined?|regulators?|laws?|"
+                    r"bills?|legislation|government|ministers?|minister|parliament|congress|senate|agency|authorities|"
+                    r"police|fbi|europol|doj|justice|prosecutors?|treaty|pact|ban(?:s|ned)?|settle(?:s|d|ment)?|class\ action|"
+                    r"prison|jail(?:ed)?|accus(?:e|es|ed)|charges|judge|ico|ncsc|signals\ directorate|officials|"
+                    r"prime\ minister|pm|mp|president|state\ agency|national\ security|cyber\ ?war(?:fare)?"),
+    "activity": (r"apt\d*|hacking\ group|hackers|state-(?:backed|sponsored)|campaigns?|targets?|targeting|espionage|"
+                 r"phishing|scam(?:s|mers)?|deepfakes?|impersonat\w+|lures?|spying|spies|tactics|threat\ actors?"),
+    "vuln": r"vulnerabilit(?:y|ies)|flaws?|patch(?:es|ed)?|cves?|zero-days?|bugs?|security\ updates?",
+    "data": (r"data|records|personal\ (?:data|information)|customers?|exposed|leak(?:s|ed)?|stolen|"
+             r"information|databases?|accounts"),
+    "ransom": r"ransomware|ransoms?|extort\w*|leak\ sites?",
+    "business": (r"acquir\w+|acquisition|funding|raises?|raised|launch(?:es|ed)?|partnerships?|market|revenue|ceo|"
+                 r"startups?|investors?|products?|platforms?|customers|announc\w+|unveil\w*|ai\b|artificial\ intelligence"),
+    "malware_word": (r"malware|trojans?|infostealers?|stealers?|backdoors?|rats?|loaders?|botnets?|spyware|worms?|"
+                     r"rootkits?|wipers?|payloads?"),
+    "report": r"report|survey|study|research(?:ers)?|analysis|warns?|experts?|trends?|predictions?",
+    "explainer": (r"what\ is|what\ are|how\ to|why|tips|ways\ to|things\ to\ know|explained|explainer|opinion|"
+                  r"column|podcast|interview|guide|lessons?|future\ of|role\ of|matters|should\ you|can\ you|"
+                  r"careers?|schools?|quiz|reviews?|tv|film|movie|games?|xbox|tariffs?|prices|consumers|"
+                  r"myths?|mistakes|questions|rethink|evolving|modern"),
+    "product": (r"launch(?:es|ed)?|features?|updates?|releases?|rolls?\ out|chrome|android|ios|windows|"
+                r"integrat\w+|partner\w*|platform|tools?|ai-powered|detection|protection|solutions?|"
+                r"services?|capabilit\w+|introduc\w+|unveil\w*"),
+}
+_CUE_RE = {k: re.compile(rf"\b(?:{v})\b") for k, v in _CUES.items()}
+DENSE = (*(f"rule_{t}" for t in _RULE_TOPICS), "rule_best_is", "says_exploited", "cve_exploited", "has_cve",
+         "has_actor", "rule_exploited", *(f"cue_{k}" for k in _CUES), *(f"title_{k}" for k in _CUES))
+
+
+def _block(tokens: Sequence[str]) -> dict[int, float]:
+    counts: dict[int, float] = {}
+    crc = zlib.crc32
+    for t in tokens:
+        k = crc(t.encode("utf-8")) % DIM
+        counts[k] = counts.get(k, 0.0) + 1.0
+    vec = {k: 1.0 + math.log(v) for k, v in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {k: v / norm for k, v in vec.items()}
+
+
+def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool,
+             scores: dict[str, float] | None = None, source: str = "") -> np.ndarray:
+    """The feature vector of one story: [title hash | body hash | dense rule features]."""
+    tw = _WORD.findall(title.lower())
+    bw = _WORD.findall(" ".join(text.split()[:300]).lower())
+    title_tokens = [f"t:{w}" for w in tw] + [f"t:{a} {b}" for a, b in itertools.pairwise(tw)]
+    vec = np.zeros(2 * DIM + len(DENSE), dtype=np.float64)
+    for k, v in _block(title_tokens).items():
+        vec[k] = v
+    for k, v in _block([f"b:{w}" for w in bw] + ([f"s:{source.lower()}"] * 3 if source else [])).items():
+        vec[DIM + k] += v
+    tl, bl = title.lower(), " ".join(text.split()[:400]).lower()
+    if scores is None:
+        scores = {t: _score(_COMPILED[t], tl, bl) for t in _RULE_TOPICS}
+    dense = [math.log1p(scores[t]) for t in _RULE_TOPICS]
+    dense.append(1.0 if info.topic not in ("other", "exploited") else 0.0)
+    dense += [1.0 if info.exploited else 0.0, 1.0 if cve_exploited else 0.0, 1.0 if info.cves else 0.0,
+              1.0 if has_actor else 0.0, 1.0 if info.topic == "exploited" else 0.0]
+    title_hits = [len(rx.findall(tl)) for rx in _CUE_RE.values()]
+    dense += [math.log1p(2 * t + min(len(rx.findall(bl)), 6)) for t, rx in zip(title_hits, _CUE_RE.values())]
+    dense += [1.0 if t else 0.0 for t in title_hits]
+    vec[2 * DIM:] = dense
+    return vec
+
+
+@lru_cache(maxsize=1)
+def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
+    try:
+        data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+        classes = tuple(data["classes"])
+        w = np.asarray(data["weights"], dtype=np.float64)
+        b = np.asarray(data["bias"], dtype=np.float64)
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if w.shape != (2 * DIM + len(DENSE), len(classes)) or b.shape != (len(classes),):
+        return None
+    return w, b, classes
+
+
+def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
+                    scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None) -> str:
+    """The section key of one story (the keyword rule's topic when no model is installed)."""
+    model = _model()
+    if model is None:
+        if why is not None:
+            why.append(f"section {info.topic}: keyword rules (no model)")
+        return info.topic
+    w, b, classes = model
+    x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
+                 scores=scores, source=source)
+    logits = x @ w + b
+    best = int(np.argmax(logits))
+    if why is not None:
+        p = np.exp(logits - logits.max())
+        p /= p.sum()
+        top = sorted(zip(classes, p), key=lambda t: -t[1])[:3]
+        dense = {name: x[2 * DIM + i] for i, name in enumerate(DENSE) if x[2 * DIM + i]}
+        why.append("section " + ", ".join(f"{c} {q:.2f}" for c, q in top) + f" (model; rules: {info.topic}; "
+                   + ", ".join(f"{k}={v:.2g}" for k, v in dense.items()) + ")")
+    return classes[best]
+
+
+def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 300,
+          lr: float = 0.5) -> dict[str, Any]:
+    """Fit the weights by full-batch gradient descent (Nesterov momentum) on the softmax loss with L2.
+
+    Returns the model as the JSON object :func:`predict_section` reads.
+    """
+    from scipy import sparse
+
+    order = {c: n for n, c in enumerate(SECTIONS)}
+    classes = sorted(set(ys), key=lambda c: (order.get(c, len(order)), c))
+    y = np.array([classes.index(c) for c in ys])
+    x = sparse.csr_matrix(xs)
+    n, d = x.shape
+    k = len(classes)
+    w, b = np.zeros((d, k)), np.zeros(k)
+    vw, vb = np.zeros_like(w), np.zeros_like(b)
+    onehot = np.eye(k)[y]
+    for _ in range(epochs):
+        lw, lb = w + 0.9 * vw, b + 0.9 * vb  # look ahead
+        logits = x @ lw + lb
+        logits -= logits.max(axis=1, keepdims=True)
+        p = np.exp(logits)
+        p /= p.sum(axis=1, keepdims=True)
+        g = (p - onehot) / n
+        vw = 0.9 * vw - lr * (x.T @ g + l2 * lw)
+        vb = 0.9 * vb - lr * g.sum(axis=0)
+        w, b = w + vw, b + vb
+    return {"classes": classes, "dim": DIM, "dense": list(DENSE),
+            "weights": np.round(w, 5).tolist(), "bias": np.round(b, 5).tolist()}
