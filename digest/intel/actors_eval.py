@@ -145,50 +145,60 @@ class Scores:
         return 2 * p * r / (p + r) if p + r else 0.0
 
 
-def _bio_docs(path: Path) -> list[tuple[list[str], set[str]]]:
-    docs: list[tuple[list[str], set[str]]] = []
-    tokens: list[str] = []
-    groups: set[str] = set()
-    current: list[str] = []
+_EXCLUDED_LABELS = ("MALWARE", "TOOL")
 
-    def close_group() -> None:
+
+def _bio_docs(path: Path) -> list[tuple[list[str], set[str], set[str]]]:
+    """(tokens, GROUP spans, MALWARE and TOOL spans) of each report of a BIO file."""
+    docs: list[tuple[list[str], set[str], set[str]]] = []
+    tokens: list[str] = []
+    spans: dict[str, set[str]] = defaultdict(set)
+    current: list[str] = []
+    kind = ""
+
+    def close() -> None:
+        nonlocal kind
         if current:
-            groups.add(" ".join(current))
+            spans[kind].add(" ".join(current))
             current.clear()
+        kind = ""
+
+    def flush() -> None:
+        close()
+        if tokens:
+            docs.append((list(tokens), set(spans["GROUP"]),
+                         set().union(*(spans[k] for k in _EXCLUDED_LABELS))))
 
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.startswith("<DOCSTART>"):
-            close_group()
-            if tokens:
-                docs.append((tokens, groups))
-            tokens, groups = [], set()
+            flush()
+            tokens, spans = [], defaultdict(set)
             continue
         if not line.strip():
-            close_group()
+            close()
             continue
         parts = line.split("\t")
         tok, label = parts[0], parts[-1]
         tokens.append(tok)
-        if label == "B-GROUP":
-            close_group()
+        if label.startswith("B-"):
+            close()
+            kind = label[2:]
             current.append(tok)
-        elif label == "I-GROUP" and current:
+        elif label.startswith("I-") and current and label[2:] == kind:
             current.append(tok)
         else:
-            close_group()
-    close_group()
-    if tokens:
-        docs.append((tokens, groups))
+            close()
+    flush()
     return docs
 
 
-def read_annoctr(root: Path, split: str) -> list[tuple[str, str, set[str]]]:
-    """(file name, full text, gold GROUP names) for each report of a split."""
+def read_annoctr(root: Path, split: str) -> list[tuple[str, str, set[str], set[str]]]:
+    """(file name, full text, gold GROUP names, names labelled MALWARE or TOOL) for each report."""
     bio = _bio_docs(root / "ner_bio" / f"{split}.bio")
     texts = {p.name: p.read_text(encoding="utf-8") for p in sorted((root / "text" / split).glob("*.txt"))}
     keyed = {name: re.sub(r"[\W_]", "", t.lower())[:400] for name, t in texts.items()}
     out = []
-    for tokens, groups in bio:
+    for tokens, groups, excluded in bio:
         key = re.sub(r"[\W_]", "", "".join(tokens).lower())[:400]
 
         def common(a: str, b: str = key) -> int:
@@ -200,17 +210,23 @@ def read_annoctr(root: Path, split: str) -> list[tuple[str, str, set[str]]]:
             return n
 
         best = max(keyed, key=lambda name: common(keyed[name]))
-        out.append((best, texts[best], groups))
+        out.append((best, texts[best], groups, excluded))
     return out
 
 
-def score_annoctr(docs: Iterable[tuple[str, str, set[str]]],
+def score_annoctr(docs: Iterable[tuple[str, str, set[str], set[str]]],
                   detect: Callable[[str, str], list[ActorHit]]) -> Scores:
-    """Micro precision/recall/F1 of distinct group names per report."""
+    """Micro precision/recall/F1 of distinct core group names per report.
+
+    A core name the annotators labelled MALWARE or TOOL anywhere in that report counts neither way
+    (the issue's definition): AnnoCTR labels "the Maze gang" MALWARE, so whether a system calls Maze
+    a group there is not scored.
+    """
     tp = pred = gold = 0
-    for _name, text, groups in docs:
-        g = {core_name(x) for x in groups} - {""}
-        p = {core_name(m) for h in detect("", text) for m in h.mentions} - {""}
+    for _name, text, groups, excluded in docs:
+        skip = {core_name(x) for x in excluded}
+        g = {core_name(x) for x in groups} - {""} - skip
+        p = {core_name(m) for h in detect("", text) for m in h.mentions} - {""} - skip
         tp += len(g & p)
         pred += len(p)
         gold += len(g)
