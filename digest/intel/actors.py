@@ -82,7 +82,8 @@ def _load_names() -> dict[str, list[str]]:
 
 
 #: "is an", "was not the only", "is one of the": between a name and the noun that says what it is
-_IS_A = (r"(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?(?:an?|the|another|one\s+of\s+the)\s+"
+_IS_A = (r"(?:(?:(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?|,\s*)(?:an?|the|another|one\s+of\s+the)|"
+         r"one\s+of\s+the)\s+"  # "BlackSuit, one of the notorious ransomware groups"
          r"(?:(?!(?:and|or|but|that|which|who|used|by)\b)[\w-]+\s+){0,2})?")
 
 
@@ -115,7 +116,7 @@ _CTX_AFTER = re.compile(
     r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
     r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
     r"call(?:s|ed|ing)?\s+(?:itself|themselves))"
-    rf"\s+(?:the\s+)?[\"“‘']?(?P<n>{_CTX_NAME})")
+    rf"[ \t]+(?:the[ \t]+)?[\"“‘']?(?P<n>{_CTX_NAME})")  # on the same line: a title's "group" is no cue
 _CTX_ITEM = rf"[\"“‘']?{_CTX_NAME}[\"”’']?"
 _CTX_LIST = re.compile(
     r"(?<![\w-])(?:groups|gangs|actors|APTs|crews|adversaries)\s*,?\s+(?:such\s+as|like|including)\s+"
@@ -146,6 +147,10 @@ _MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|ki
 
 _MALWARE_NOUN = (r"(?:\s+\([^)]{1,30}\))?\s+(?:malware|information\s+stealer|infostealer|stealer|rat|"
                  r"remote\s+access\s+trojan|trojan|loader|backdoor|botnet|spyware|implant)\b")
+
+
+#: more names of a list right after a name ("X and Y ransomware groups", "X, Y, and Z gangs")
+_COORD_NAMES = re.compile(r"^(?:\s*(?:,\s*and|,\s*or|,|and|or|&)\s+[A-Z][\w$.-]*(?:\s+[A-Z0-9][\w$.-]*)?){1,4}(?=\s)")
 
 
 def _called_malware(text: str, name: str) -> bool:
@@ -499,7 +504,7 @@ class ActorRecognizer:
 
     def _strong_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
         """A group cue right before or after the name ("the hacker group X", "X hackers")."""
-        after = re.split(r"[.!?;\n]", text[e:e + 45])[0]
+        after = _COORD_NAMES.sub("", re.split(r"[.!?;\n]", text[e:e + 90])[0], count=1)[:45]
         if self._cue_after.search(" ".join(_words(after)[:6])):
             return True
         if after_only:
@@ -515,9 +520,11 @@ class ActorRecognizer:
 
     def _group_cue(self, text: str, s: int, e: int) -> bool:
         before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
-        after = re.split(r"[.!?;\n]", text[e:e + 60])[0]
+        after = re.split(r"[.!?;\n]", text[e:e + 90])[0]
+        # "the Akira and Lynx ransomware groups": the group word after a list of names covers each
+        after = _COORD_NAMES.sub("", after, count=1)
         bw = " ".join(_words(before)[-3:])
-        aw = " ".join(_words(after)[:6])
+        aw = " ".join(_words(after)[:8])
         return bool(self._group_before.search(bw) or self._group_after.search(aw))
 
     @staticmethod
@@ -712,9 +719,10 @@ class ActorRecognizer:
 
     # ------------------------------------------------------------------ detection
 
-    def _mentions(self, title: str, text: str, uf: _Links) -> tuple[str, list[Mention]]:
+    def _mentions(self, title: str, text: str, uf: _Links,
+                  extra: list[ahocorasick.Automaton] | None = None) -> tuple[str, list[Mention]]:
         full = f"{title}\n\n{text}" if title else text
-        cands, vendors_in_doc = self._scan(full, self._extra_automata(uf))
+        cands, vendors_in_doc = self._scan(full, self._extra_automata(uf) if extra is None else extra)
         doc_cyber = bool(self._doc_cue.search(full))
         accepted: list[tuple[_Cand, list[str]]] = []
         ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
@@ -792,8 +800,9 @@ class ActorRecognizer:
         return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
                         description=description, motivation=motivation)
 
-    def _detect_with(self, title: str, text: str, uf: _Links) -> list[ActorHit]:
-        _full, mentions = self._mentions(title, text, uf)
+    def _detect_with(self, title: str, text: str, uf: _Links,
+                     extra: list[ahocorasick.Automaton] | None = None) -> list[ActorHit]:
+        _full, mentions = self._mentions(title, text, uf, extra)
         groups: dict[str, list[Mention]] = defaultdict(list)
         for m in mentions:
             groups[uf.find(m.node)].append(m)
@@ -848,7 +857,10 @@ class ActorRecognizer:
             for doc_id, title, text in docs:
                 learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
             uf = self._apply_links(links, learned)
-            return {doc_id: self._detect_with(title, text, uf) for doc_id, title, text in docs}
+            extra = self._extra_automata(uf)
+            # each document reads a copy: a name one document finds in context ("a group known as
+            # X") is that document's, not a learned name for the rest of the batch
+            return {doc_id: self._detect_with(title, text, uf.copy(), extra) for doc_id, title, text in docs}
         finally:
             self._local.batch = None
 
