@@ -44,3 +44,74 @@ def test_one_group_word_after_a_list_of_names_covers_each(rec: ActorRecognizer) 
 def test_an_apposition_one_of_the_groups_is_a_group_cue(rec: ActorRecognizer) -> None:
     hits = rec.detect("", "Police seized servers of BlackSuit, one of the most active ransomware groups.")
     assert "BlackSuit" in names(hits)
+
+
+# ---------------------------------------------------------------- class 1: what a link may bind
+
+
+def _links(rec: ActorRecognizer, text: str) -> set[tuple[str, str]]:
+    return {(x.name_a, x.name_b) for x in rec.learn_links(text, "t")}
+
+
+def test_a_bug_called_by_a_name_is_not_an_alias_of_the_actor_exploiting_it(rec: ActorRecognizer) -> None:
+    text = ("APT27 keeps busy. The group has exploited a chain of Exchange bugs known as ProxyLogon, "
+            "and others tracked as ProxyShell.")
+    assert _links(rec, text) == set()
+    assert names(rec.detect("", text)) == {"APT27"}
+
+
+def test_an_attack_known_by_its_victim_is_not_an_alias(rec: ActorRecognizer) -> None:
+    text = ("Lazarus Group is back. It is the kind of supply-chain hack we saw with the breach known as "
+            "SolarWinds, the researcher who tracks the group said.")
+    assert _links(rec, text) == set()
+    assert names(rec.detect("", text)) == {"Lazarus Group"}
+
+
+def test_a_person_whose_surname_fits_a_vendor_convention_is_no_actor(rec: ActorRecognizer) -> None:
+    text = ("The cyber fraudster, a man called Harold Leopard, was sentenced to six years for a phishing "
+            "scheme that stole from hundreds of banks.")
+    assert rec.detect("", text) == []
+
+
+def test_which_tracks_the_same_actor_as_joins_two_vendors_names(rec: ActorRecognizer) -> None:
+    text = "Proofpoint's UNK_SneakyFox, which tracks the same actor as Storm-9931, phished think tanks."
+    assert ("UNK_SneakyFox", "Storm-9931") in _links(rec, text)
+    [hit] = rec.detect("", text)
+    assert {"UNK_SneakyFox", "Storm-9931"} <= set(hit.mentions)
+
+
+def test_two_gangs_named_after_their_ransomware_are_linked_by_an_alias_statement(rec: ActorRecognizer) -> None:
+    # Hive and Royal are ransomware families as well as gangs: the statement still joins them
+    text = "Royal, also known as Hive according to the ransomware gang's leak site, hit hospitals."
+    assert ("Royal", "Hive") in _links(rec, text)
+
+
+def test_royal_rebranded_as_blacksuit_is_one_gang_under_blacksuit(rec: ActorRecognizer) -> None:
+    [hit] = rec.detect("", "BlackSuit is also known as Royal, the ransomware gang behind attacks on hospitals.")
+    assert hit.name == "BlackSuit" and set(hit.mentions) == {"BlackSuit", "Royal"}
+
+
+# ---------------------------------------------------------------- class 4: one operation, one heading
+
+
+def test_revil_is_the_heading_of_sodinokibi(rec: ActorRecognizer) -> None:
+    assert rec.lookup("Sodinokibi").name == "REvil"
+
+
+def test_trickbot_gang_wizard_spider_and_diavol_are_one_operation(rec: ActorRecognizer) -> None:
+    ids = {rec.lookup(n).id for n in ("Wizard Spider", "Diavol")}
+    ids |= {h.id for h in rec.detect("", "The TrickBot gang has returned with a new phishing wave.")}
+    assert len(ids) == 1
+    assert rec.detect("", "TrickBot malware was found on the laptop.") == []
+
+
+def test_microsofts_name_for_lazarus_is_diamond_sleet(rec: ActorRecognizer) -> None:
+    from digest.compose import display_aliases
+
+    ms = [a.name for a in display_aliases(rec.lookup("Lazarus Group")) if a.vendor == "Microsoft"]
+    assert ms == ["Diamond Sleet"]
+
+
+def test_hacktivists_are_marked_as_such_and_apt41_is_both(rec: ActorRecognizer) -> None:
+    assert "Hacktivism" in rec.lookup("Cyber Partisans").motivation
+    assert {"Espionage", "Financial"} <= {m.strip() for m in rec.lookup("APT41").motivation.split(",")}

@@ -104,10 +104,11 @@ _TOK = r"[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
 _CTX_NAME = rf"{_TOK}(?:[ \t]+{_TOK})?"
 _CTX_PREFIX = (r"(?:(?:ransomware|hacking|hacker|threat|APT|cybercrime|cybercriminal|extortion|espionage|"
                r"cyber-?espionage|state-sponsored|nation-state)\s+)*")
+#: after a group word: it is a modifier there ("the Trickbot group tag", "group policy"), no cue
+_GROUP_NOT_MODIFIER = (r"(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|membership|objects?|chats?|accounts?|settings|"
+                       r"permissions?|sids?|members)\b)")
 #: the group word at a trigger ("group", "threat actors"), not a modifier ("group policy", "group tag")
-_CTX_GROUP_AT = re.compile(
-    r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|"
-    r"membership|objects?|chats?|accounts?|settings|permissions?|sids?|members)\b)")
+_CTX_GROUP_AT = re.compile(r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])" + _GROUP_NOT_MODIFIER)
 #: a name just before the group word ("the Lazarous group", "the TrickBot ransomware gang")
 _CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?\s+"
                          rf"{_CTX_PREFIX}$")
@@ -273,8 +274,9 @@ class ActorRecognizer:
         self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
                                         re.IGNORECASE)
         self._group_after = re.compile(
-            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:also\s+)?(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
-            rf"(?:{group})\b|"
+            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:(?:is|was|are|were)\s+)?(?:also\s+)?"
+            r"(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
+            rf"(?:{group})\b{_GROUP_NOT_MODIFIER}|"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
@@ -554,8 +556,8 @@ class ActorRecognizer:
         if self._in_url(text, c.start, c.end):
             return False
         if c.source == "pattern":
-            if not doc_cyber:
-                return False
+            if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
+                return False  # "a man called Harold Leopard" fits a vendor's convention but is a person
             if c.pkind in ("code", "context", "list"):
                 return True
             return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
@@ -911,6 +913,10 @@ _REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
      r"also\s+known\s+as|another\s+name\s+for|now\s+(?:known|tracked)\s+as|(?:tracked|known)\s+as)\s*$"),
     r"^\s*\(\s*$",
     r"^\s*,?\s*(?:now\s+|since\s+|recently\s+)?(?:renamed|rebranded)\s+(?:as|to)\s*$",
+    # "UNC9931, which tracks the same actor as Storm-9931": one vendor's name for another's
+    (r"^\s*,?\s*(?:(?:which|that|who)\s+)?(?:tracks?|tracked|describes?|described|covers?|names?|is)\s+"
+     r"(?:the\s+)?same\s+(?:threat\s+)?(?:actor|group|cluster|activity|adversary|entity|gang|crew|set)\s+as"
+     r"(?:\s+(?P<vendor>" + _VENDOR_TXT + r")['’]s?)?\s*$"),
     r"^\s*(?:,\s*)?(?:tracked|known)\s+by\s+(?P<vendor>" + _VENDOR_TXT + r")\s+as\s*$",
 )]
 _REL_OVERLAP = [re.compile(p, re.IGNORECASE) for p in (
@@ -961,6 +967,38 @@ _NEW_NAME_STOP = {
 }
 
 
+#: what a naming phrase names when one of these nouns stands before it: a bug, an attack, a malware
+#: family, a product, a company or a person ("a chain of bugs known as ProxyLogon", "the breach known
+#: as SolarWinds", "a man called Harold Leopard"), never an actor
+_NOT_ACTOR_NOUN = re.compile(
+    r"\b(?:vulnerabilit(?:y|ies)|flaws?|bugs?|exploits?|zero-?days?|CVEs?|weakness(?:es)?|"
+    r"breach(?:es)?|attacks?|hacks?|incidents?|campaigns?|operations?|intrusions?|compromises?|"
+    r"malware|wipers?|backdoors?|loaders?|droppers?|trojans?|stealers?|infostealers?|implants?|payloads?|"
+    r"botnets?|rootkits?|worms?|strains?|variants?|famil(?:y|ies)|tools?|toolkits?|frameworks?|kits?|"
+    r"products?|software|platforms?|services?|apps?|applications?|devices?|protocols?|techniques?|"
+    r"compan(?:y|ies)|firms?|vendors?|startups?|retailers?|banks?|brands?|websites?|sites?|markets?|"
+    r"forums?|marketplaces?|agenc(?:y|ies)|"
+    r"man|woman|person|individual|fraudsters?|developers?|suspects?|defendants?|nationals?|citizens?|"
+    r"residents?|teenagers?|brothers?|sisters?|father|mother|son|daughter|husband|wife|CEO|founder|"
+    r"spokes(?:man|woman|person)|analyst|researcher|engineer|officer|official|minister)"
+    r"(?:\s+\w+){0,2}?\s*,?\s*(?:(?:also|now|previously|formerly|better|commonly|simply|publicly)\s+)?"
+    r"(?:known|tracked|referred\s+to|called|named|dubbed|nicknamed|branded)\b[^.;]{0,12}$", re.IGNORECASE)
+#: a person's name before it: "a man called Harold Leopard", "defendant John Panda"
+_PERSON_BEFORE = re.compile(
+    r"\b(?:man|woman|person|individual|fraudster|developer|suspect|defendant|national|citizen|resident|"
+    r"teenager|brother|sister|father|mother|son|daughter|husband|wife|CEO|founder|spokes(?:man|woman|person)|"
+    r"analyst|researcher|engineer|officer|official|minister|Mr|Mrs|Ms|Dr|Sir|Judge)\.?"
+    r"(?:\s*,)?(?:\s+(?:called|named|identified\s+as|known\s+as))?\s+$", re.IGNORECASE)
+
+
+#: a naming phrase without a head names the article's actor only when it is about an actor ("the
+#: group is tracked as", "Mandiant tracks it as", "under different names, such as"), not "others"
+_TOPIC_SUBJECT = re.compile(
+    r"\b(?:groups?|actors?|gangs?|clusters?|crews?|teams?|adversar(?:y|ies)|APTs?|intrusion\s+sets?|"
+    r"collective|hackers|operators|it|they|them|itself|themselves|which|who|whom|names?|monikers?|aliases|"
+    r"designations?|different|various|other\s+vendors)\b", re.IGNORECASE)
+
+
 #: a sentence that links two names no knowledge base knows must say it is about actors
 _ACTOR_WORDS = re.compile(
     r"\b(?:groups?|actors?|gangs?|crews?|clusters?|threat\s+(?:actor|group)s?|APTs?|hackers?|adversar(?:y|ies)|"
@@ -986,6 +1024,8 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
     spans: list[tuple[int, int, str]] = []
     about_actors = _ACTOR_WORDS.search(sentence) is not None  # "CDO, previously known as OLE Messaging or ..."
     for m in _NEW_NAME.finditer(sentence):
+        if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start() - 80):m.start("n")]):
+            continue  # "a chain of bugs known as ProxyLogon", "the breach known as SolarWinds"
         spans.append((*m.span("n"), m.group("n")))
         pos = m.end("n")
         for _ in range(6 if about_actors else 0):
@@ -1077,8 +1117,11 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         unknown = [c.source == "learned" for c in (a, b)]
         if (all(unknown) or (topic_link and any(unknown))) and not _ACTOR_WORDS.search(sentence):
             return  # "CDO, previously known as OLE Messaging, is an API", "a route known as OBOR"
-        if norm(a.text) in rec.kb.malware_names or norm(b.text) in rec.kb.malware_names:
-            return  # "njRAT, also known as Bladabindi": malware, not actors
+        if any(norm(c.text) in rec.kb.malware_names and norm(c.text) not in rec.kb.names for c in (a, b)):
+            return  # "njRAT, also known as Bladabindi": malware, not actors (a gang named after its
+            # ransomware, "BlackSuit is also known as Royal", is still an actor)
+        if any(_PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]) for c in (a, b)):
+            return  # "the analyst, Jane Sparrow (also known as ...)": a person
         sig = (norm(a.text), norm(b.text), relation)
         if sig in seen:
             return
@@ -1096,7 +1139,10 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         relation = "same"
         first = names[0]
         before = text[max(ss, first.start - 120):first.start]
-        if _INTRO.search(before) and _TRACK_WORDS.search(sentence) and not _ANOTHER.search(text[ss:first.start]):
+        intro = _INTRO.search(before)
+        if intro and _TRACK_WORDS.search(sentence) and not _ANOTHER.search(text[ss:first.start]) and \
+                _TOPIC_SUBJECT.search(before[max(0, intro.start() - 40):intro.end()]) and \
+                not _NOT_ACTOR_NOUN.search(before[max(0, intro.start() - 60):]):
             earlier = all_cands[:bisect.bisect_left(starts, ss)]
             topic = _topic(rec, text, earlier, exclude={norm(c.text) for c in names})
             # "Storm-2603. The group that Microsoft tracks as Storm-2603 ...": a name the article
