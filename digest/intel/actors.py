@@ -204,6 +204,7 @@ class _Links:
         self.vendors: dict[str, str] = {}  # key -> vendor stated by an article
         self.spelling: dict[str, str] = {}  # new:<key> -> as written
         self.subjects: Counter[str] = Counter()  # node -> how often a link names it first
+        self.refused: set[frozenset[str]] = set()  # pairs of names the operator unlinked
         # root -> members of its group (groups of two or more); lists are never changed in place,
         # so a copy can share them with the set it was copied from
         self.groups: dict[str, tuple[str, ...]] = {}
@@ -216,6 +217,7 @@ class _Links:
         out = _Links()
         out.parent, out.vendors, out.spelling = dict(self.parent), dict(self.vendors), dict(self.spelling)
         out.subjects, out.groups = Counter(self.subjects), dict(self.groups)
+        out.refused = set(self.refused)
         return out
 
     def find(self, x: str) -> str:
@@ -619,8 +621,18 @@ class ActorRecognizer:
         return f"new:{k}" if k else None
 
     def _add_links(self, uf: _Links, links: Iterable[AliasLink], overlaps: list[tuple[str, str]]) -> None:
-        """Union the identities in ``links``; collect their "overlaps" pairs for later."""
+        """Union the identities in ``links``; collect their "overlaps" pairs for later.
+
+        A link with relation "refused" (``digest actors unlink``) is no link: it stops the same pair
+        of names from being joined by any link that comes after it, stored or learned now.
+        """
         for link in links:
+            pair = frozenset((norm(link.name_a), norm(link.name_b)))
+            if link.relation == "refused":
+                uf.refused.add(pair)
+                continue
+            if pair in uf.refused:
+                continue
             a, b = self._node_of_name(link.name_a), self._node_of_name(link.name_b)
             for n, node in ((link.name_a, a), (link.name_b, b)):
                 if node and node.startswith("new:"):
@@ -848,6 +860,8 @@ class ActorRecognizer:
         """:meth:`detect`, also returning the links this document states (one scan of the text for both)."""
         own = self.learn_links(f"{title}\n\n{text}" if title else text, source_id)
         uf = self._apply_links(links, own)
+        if uf.refused:
+            own = [x for x in own if frozenset((norm(x.name_a), norm(x.name_b))) not in uf.refused]
         return self._detect_with(title, text, uf), own
 
     def detect_batch(self, docs: Sequence[tuple[str, str, str]],
