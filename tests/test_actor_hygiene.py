@@ -115,3 +115,36 @@ def test_microsofts_name_for_lazarus_is_diamond_sleet(rec: ActorRecognizer) -> N
 def test_hacktivists_are_marked_as_such_and_apt41_is_both(rec: ActorRecognizer) -> None:
     assert "Hacktivism" in rec.lookup("Cyber Partisans").motivation
     assert {"Espionage", "Financial"} <= {m.strip() for m in rec.lookup("APT41").motivation.split(",")}
+
+
+# ---------------------------------------------------------------- class 3: words, products, furniture
+
+
+@pytest.mark.parametrize("title,text", [
+    ("", "The Orange group of companies said threat actors accessed its network; the ransomware gang is unknown."),
+    ("", "Researchers tracked an eCrime gang selling ransomware access to hospitals."),
+    ("", "The Malware-as-a-Service group sold loaders to threat actors."),
+    ("", "The Jabber group was where the ransomware gang met its affiliates."),
+    ("", "The WordPress threat actors planted skimmers on 500 shops, the ransomware researchers said."),
+    ("", "McAfee said the ransomware operators encrypted 200 servers."),
+    ("Attack claimed by the ransomware group", "Moreover, the report lists new domains used in the attacks."),
+    ("Files posted by the hacking group", "Personally Identifiable Information of 20,000 patients was posted."),
+    ("Schools hit by a hacking group", "Signal and WhatsApp are how tipsters reach our reporters about ransomware."),
+    ("Schools hit by a ransomware gang", "Have a tip? Contact us via WhatsApp | Signal"),
+])
+def test_words_products_and_page_furniture_are_no_actors(rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+# ---------------------------------------------------------------- recall: names the sentence introduces
+
+
+@pytest.mark.parametrize("text,name", [
+    ("The group of hackers known as Quokka Crew hit banks with ransomware.", "Quokka Crew"),
+    ("Proofpoint found phishing by a group it calls Sneaky Wombat, aimed at think tanks.", "Sneaky Wombat"),
+    ("The malware came from a threat actor that Volexity tracks as Velvet Numbat, the firm said.", "Velvet Numbat"),
+    ("Researchers saw a new espionage cluster which they dubbed Rusty Quokka targeting telecoms.", "Rusty Quokka"),
+    ("Gallium, a Chinese state-sponsored group, hit telecoms again.", "Gallium"),
+])
+def test_a_name_the_sentence_calls_a_group_is_found(rec: ActorRecognizer, text: str, name: str) -> None:
+    assert name in names(rec.detect("", text))

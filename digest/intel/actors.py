@@ -98,7 +98,7 @@ _IS_A = (r"(?:(?:(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?|,\s*)(?:an?|th
 _CTX_WORDS = frozenset({
     "group", "groups", "gang", "gangs", "crew", "collective", "actor", "actors", "threat actor", "threat actors",
     "threat group", "adversaries", "apts", "calls itself", "calling itself", "call themselves",
-    "calling themselves", "called itself", "called themselves",
+    "calling themselves", "called itself", "called themselves", "cluster",
 })
 _TOK = r"[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
 _CTX_NAME = rf"{_TOK}(?:[ \t]+{_TOK})?"
@@ -106,16 +106,24 @@ _CTX_PREFIX = (r"(?:(?:ransomware|hacking|hacker|threat|APT|cybercrime|cybercrim
                r"cyber-?espionage|state-sponsored|nation-state)\s+)*")
 #: after a group word: it is a modifier there ("the Trickbot group tag", "group policy"), no cue
 _GROUP_NOT_MODIFIER = (r"(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|membership|objects?|chats?|accounts?|settings|"
-                       r"permissions?|sids?|members)\b)")
+                       r"permissions?|sids?|members|of\s+(?!(?:\w+\s+)?(?:hackers|attackers|cybercriminals|criminals|"
+                       r"threat|actors|operators|affiliates|individuals))\w+)\b)")  # "the Orange group of companies"
 #: the group word at a trigger ("group", "threat actors"), not a modifier ("group policy", "group tag")
 _CTX_GROUP_AT = re.compile(r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])" + _GROUP_NOT_MODIFIER)
 #: a name just before the group word ("the Lazarous group", "the TrickBot ransomware gang")
-_CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?\s+"
+_CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?<![\w$.-])(?P<n>{_CTX_NAME})[\"”’']?\s+"
                          rf"{_CTX_PREFIX}$")
 _CTX_AFTER = re.compile(
     r"(?<![\w-])(?:(?:threat\s+(?:actor|group)s?|APT\s+group|hacking\s+group|ransomware\s+(?:gang|group))"
     r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
     r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    # "a group of hackers known as X"
+    r"(?:group|gang|crew|collective)\s+of\s+(?:\w+\s+)?(?:hackers|cybercriminals|criminals|attackers|actors)\s*,?\s+"
+    r"(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    # "a group it calls X", "an actor that Proofpoint tracks as X", "a threat actor which researchers dubbed X"
+    r"(?:group|gang|crew|collective|actor|cluster)\s+(?:that\s+|which\s+|whom\s+)?"
+    r"(?:it|they|we|researchers|the\s+company|the\s+firm|[A-Z][\w-]+(?:\s+[A-Z0-9][\w-]+)?)\s+(?:now\s+|has\s+|have\s+)?"
+    r"(?:calls?|tracks?\s+as|tracked\s+as|dubbed|dubs|named|names|refers\s+to\s+as|designated|designates)|"
     r"call(?:s|ed|ing)?\s+(?:itself|themselves))"
     rf"[ \t]+(?:the[ \t]+)?[\"“‘']?(?P<n>{_CTX_NAME})")  # on the same line: a title's "group" is no cue
 _CTX_ITEM = rf"[\"“‘']?{_CTX_NAME}[\"”’']?"
@@ -140,7 +148,14 @@ alleged likely possible local global international foreign domestic underground 
 independent individual single multiple various different distinct similar related affiliated associated
 everyone administrators administrator users user guests guest domain local system
 actor actors attacker attackers adversary adversaries operator operators
+moreover furthermore however additionally meanwhile therefore thus hence nevertheless nonetheless besides
+likewise similarly instead still yet indeed notably interestingly importantly finally overall initially
+subsequently later earlier recently currently today yesterday then now here there again
+personally
 """.strip()))
+#: what a capitalised phrase beside a group word is when these follow it, not a group's name
+_CTX_NOT_NAME_AFTER = re.compile(r"[\s-]*(?:information|data|records|details|numbers?|as[\s-]+a[\s-]+service)\b",
+                                 re.IGNORECASE)
 #: last words of malware and tool names: "the BazaLoader threat actors" are its users, not a named group
 _MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|kit|ware|locker|crypt|miner|shell)$",
                            re.IGNORECASE)
@@ -261,7 +276,7 @@ class ActorRecognizer:
         self.kb = kb
         self.conv = conv or conventions()
         cfg = _load_names()
-        self.stop = {k for n in cfg.get("stop", []) for k in name_keys(n)}
+        self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
@@ -294,8 +309,9 @@ class ActorRecognizer:
         for v in self.conv.vendors:
             for phrase in v.mentions:
                 k = norm(phrase)
-                if k and k not in kb.names:
-                    # a vendor is never an actor; its mention also tells which vendor the text cites
+                if k:
+                    # a vendor is never an actor (the ransomware galaxy lists a "McAfee"), and its
+                    # mention also tells which vendor the text cites
                     self.auto.add_word(f" {k} ", ("block", v.name, len(k)))
         # link cues: where learn_links needs to look
         for cue in _LINK_CUE_WORDS:
@@ -450,6 +466,8 @@ class ActorRecognizer:
         words = k.split()
         if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
             return False
+        if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
+            return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
         if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
         return not name.isdigit()
@@ -509,7 +527,8 @@ class ActorRecognizer:
     def _strong_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
         """A group cue right before or after the name ("the hacker group X", "X hackers")."""
         after = _COORD_NAMES.sub("", re.split(r"[.!?;\n]", text[e:e + 90])[0], count=1)[:45]
-        if self._cue_after.search(" ".join(_words(after)[:6])):
+        lead = ", " if after.lstrip().startswith(",") else ""  # "Gallium, a state-sponsored group"
+        if self._cue_after.search(lead + " ".join(_words(after)[:6])):
             return True
         if after_only:
             return False
@@ -528,7 +547,7 @@ class ActorRecognizer:
         # "the Akira and Lynx ransomware groups": the group word after a list of names covers each
         after = _COORD_NAMES.sub("", after, count=1)
         bw = " ".join(_words(before)[-3:])
-        aw = " ".join(_words(after)[:8])
+        aw = (", " if after.lstrip().startswith(",") else "") + " ".join(_words(after)[:8])
         return bool(self._group_before.search(bw) or self._group_after.search(aw))
 
     @staticmethod
@@ -915,11 +934,13 @@ _ALIAS_LIST = re.compile(
     r"[\s:*_\"“”'‘’]*(?:[A-Z][\w.\-]*(?:\s+[A-Z0-9][\w.\-]*){0,3}[*_\"“”'‘’]*\s*(?:,|\bor\b|\band\b|/)[\s*_\"“”'‘’]*){0,6}$")
 
 _VENDOR_TXT = r"[A-Z][\w.'’&-]*(?:\s+(?:[A-Z0-9][\w.'’&-]*|of|de))*"
+#: a group word between a name and its naming phrase: "the Play group, also known as PlayCrypt"
+_REL_GROUP = r"(?:(?:ransomware\s+|threat\s+|hacking\s+|APT\s+)?(?:group|gang|crew|actor|operation|team|cluster)\s*)?"
 _REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
-    r"^\s*[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
+    r"^\s*" + _REL_GROUP + r"[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
     r"(?:known|tracked|referred\s+to|identified|reported|labell?ed|designated|called|named)"
     r"(?:\s+by\s+(?P<vendor>" + _VENDOR_TXT + r"))?\s+(?:as|under)\s*:?\s*[\"“']?$",
-    r"^\s*[,(;]?\s*(?:aka|a\.k\.a\.?|also\s+called|also\s+dubbed|formerly|previously|alias(?:es)?|also|or\s+simply)\s*:?\s*[\"“']?$",
+    r"^\s*" + _REL_GROUP + r"[,(;]?\s*(?:aka|a\.k\.a\.?|also\s+called|also\s+dubbed|formerly|previously|alias(?:es)?|also|or\s+simply)\s*:?\s*[\"“']?$",
     r"^\s*,?\s*(?:which|whom|that|who|what)\s+(?P<vendor>" + _VENDOR_TXT + r")\s+"
     r"(?:calls|call|tracks|track|tracked|refers\s+to|names|dubs|dubbed|labels|designates)"
     r"(?:\s+(?:it|them|the\s+group|the\s+actor))?(?:\s+as)?\s*[\"“']?$",
