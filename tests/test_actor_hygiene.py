@@ -148,3 +148,20 @@ def test_words_products_and_page_furniture_are_no_actors(rec: ActorRecognizer, t
 ])
 def test_a_name_the_sentence_calls_a_group_is_found(rec: ActorRecognizer, text: str, name: str) -> None:
     assert name in names(rec.detect("", text))
+
+
+@pytest.mark.parametrize("title,text,name", [
+    ("Quokka hospital hit", "Qilin ransomware claimed responsibility for the attack on the hospital.", "Qilin"),
+    ("Pathology lab to notify patients", "The lab, hit by a Qilin ransomware attack in 2024, is notifying patients.",
+     "Qilin"),
+    ("BlackCat With a New Name? The Ransomware Group May Have Rebranded to Embargo", "", "Embargo"),
+    ("University Confirms Cl0p Data Breach Tied to ERP Vulnerability", "", "Cl0p"),
+    ("", "The hacktivist group identifying itself as Dark Storm claimed the DDoS attack.", "Dark Storm"),
+    ("", "The breach was announced by a threat actor going by the alias ByteToBreach on a forum.", "ByteToBreach"),
+])
+def test_gang_names_the_news_gives_are_found(rec: ActorRecognizer, title: str, text: str, name: str) -> None:
+    assert name in names(rec.detect(title, text))
+
+
+def test_a_gang_name_that_is_a_word_in_a_title_case_headline_needs_a_cue_after_it(rec: ActorRecognizer) -> None:
+    assert rec.detect("Airline Confirms Data Breach Linked to Global Cyberattack", "") == []

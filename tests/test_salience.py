@@ -76,3 +76,12 @@ def test_the_subject_of_the_lede_is_primary_and_an_example_list_is_background(re
     text = ("State-sponsored actors, such as APT40, keep targeting the country, the annual threat report says; "
             "incident numbers rose 11%.")
     assert roles(rec, "Annual cyber threat report: incidents up 11%", text)["apt40"] == (False, True)
+
+
+def test_the_actor_that_claimed_the_attack_is_primary_even_deep_in_a_long_story(rec: ActorRecognizer) -> None:
+    body = ("The agency said records of millions of residents may have been exposed, and that it is working "
+            "with investigators to find out how the intruders got in. ") * 8
+    text = body + "A group called Datacarry has claimed responsibility for the cyberattack. " + body
+    hits = rec.detect("Agency confirms data breach", text)
+    p = primary_actor("Agency confirms data breach", text, hits)
+    assert p is not None and "Datacarry" in p.mentions

@@ -117,6 +117,9 @@ _CTX_AFTER = re.compile(
     r"(?<![\w-])(?:(?:threat\s+(?:actor|group)s?|APT\s+group|hacking\s+group|ransomware\s+(?:gang|group))"
     r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
     r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    # "the hacktivist group identifying itself as X", "a threat actor going by the alias X"
+    r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:identif(?:ying|ies|ied)\s+(?:itself|themselves)\s+as|"
+    r"go(?:ing|es)\s+by(?:\s+the\s+(?:alias|name|handle|moniker))?|under\s+the\s+(?:alias|name|handle|moniker))|"
     # "a group of hackers known as X"
     r"(?:group|gang|crew|collective)\s+of\s+(?:\w+\s+)?(?:hackers|cybercriminals|criminals|attackers|actors)\s*,?\s+"
     r"(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
@@ -165,6 +168,11 @@ _MALWARE_NOUN = (r"(?:\s+\([^)]{1,30}\))?\s+(?:malware|information\s+stealer|inf
                  r"remote\s+access\s+trojan|trojan|loader|backdoor|botnet|spyware|implant)\b")
 
 
+#: "ransomware" right after a gang's name ("Qilin ransomware", "BlackSuit Ransomware")
+_RANSOMWARE_AFTER = re.compile(r"[\s\"”’']+ransomware\b(?!\]\()", re.IGNORECASE)  # not a link's text
+#: a naming phrase right before a name ("rebranded to Embargo", "a gang known as Play")
+_NAMED_BEFORE = re.compile(r"\b(?:rebranded|renamed)\s+(?:itself\s+)?(?:to|as)\s+[\"“‘']?$|"
+                           r"\b(?:gang|group|crew|actors?|operation)\s+(?:known|tracked)\s+as\s+[\"“‘']?$", re.IGNORECASE)
 #: more names of a list right after a name ("X and Y ransomware groups", "X, Y, and Z gangs")
 _COORD_NAMES = re.compile(r"^(?:\s*(?:,\s*and|,\s*or|,|and|or|&)\s+[A-Z][\w$.-]*(?:\s+[A-Z0-9][\w$.-]*)?){1,4}(?=\s)")
 
@@ -294,6 +302,7 @@ class ActorRecognizer:
             rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:(?:is|was|are|were)\s+)?(?:also\s+)?"
             r"(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
             rf"(?:{group})\b{_GROUP_NOT_MODIFIER}|"
+            r"(?:ransomware\s+(?:gang\s+|group\s+|operators?\s+|affiliates?\s+)?)?"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
@@ -541,14 +550,14 @@ class ActorRecognizer:
             memo = self._ransom_memo = (text, bool(self._ransom_cue.search(text)))
         return memo[1]
 
-    def _group_cue(self, text: str, s: int, e: int) -> bool:
-        before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+    def _group_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
+        before = "" if after_only else re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
         after = re.split(r"[.!?;\n]", text[e:e + 90])[0]
         # "the Akira and Lynx ransomware groups": the group word after a list of names covers each
         after = _COORD_NAMES.sub("", after, count=1)
         bw = " ".join(_words(before)[-3:])
         aw = (", " if after.lstrip().startswith(",") else "") + " ".join(_words(after)[:8])
-        return bool(self._group_before.search(bw) or self._group_after.search(aw))
+        return bool((bw and self._group_before.search(bw)) or self._group_after.search(aw))
 
     @staticmethod
     def _in_url(text: str, s: int, e: int) -> bool:
@@ -589,7 +598,16 @@ class ActorRecognizer:
             return True
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
+        ransom_name = key in self.kb.ransomware_keys
+        if ransom_name and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+            return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
+        if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
+            return True  # "Cl0p": a spelling no word has
+        if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
+            return True  # "rebranded to Embargo", "a group known as Play"
         if key in self.kb.malware_keys:
+            if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
+                return self._group_cue(text, c.start, c.end, after_only=True)
             return self._group_cue(text, c.start, c.end)
         forms = self.kb.forms.get(key, set())
         ordinary = key in self.ordinary

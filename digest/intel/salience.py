@@ -15,9 +15,11 @@ Each occurrence of an actor's names is read in its sentence and given a role:
   citation line (a cited title with its link).
 
 An actor none of whose occurrences is plain is incidental; so is one that a long story names once,
-in passing, outside its headline and lede. The primary actor is the non-incidental actor with the
-best score (a headline mention counts most, then the lede, then repetition), and it must be named
-in the headline or the lede, or carry most of the story's actor mentions. A headline that names
+in passing, outside its headline and lede and not as the one who did it. The primary actor is the
+non-incidental actor with the best score (a headline mention counts most, then attribution -
+"claimed responsibility", "attributed to", "behind the attack" - then the lede, then repetition),
+and it must be named in the headline, the lede or an attribution, or carry most of the story's
+actor mentions. A headline that names
 three actors or more files the story under none of them.
 """
 
@@ -66,6 +68,13 @@ _TAIL_HEADING = re.compile(
     re.IGNORECASE | re.MULTILINE)
 # a cited work: a numbered note or a line that carries a link
 _CITATION_LINE = re.compile(r"^\s*(?:\[\d+\]|\d+\s?\.\s|\(\d+\)).*$|^.*https?://\S+.*$", re.MULTILINE)
+# the sentence says the actor did it: claimed, attributed, behind the attack
+_ATTRIBUTED = re.compile(
+    r"\b(?:claim(?:ed|s|ing)?\s+(?:responsibility|credit)|took\s+(?:responsibility|credit)|"
+    r"attributed\s+(?:\w+\s+){0,3}?to|(?:is|are|was|were)\s+(?:\w+\s+)?behind|blamed\s+(?:\w+\s+){0,3}?on|"
+    r"claimed\s+(?:the\s+|an?\s+)?(?:attack|breach|hack|intrusion|theft)|(?:on|to)\s+its\s+(?:leak|data\s+leak|dark\s+web)\s+site|"
+    r"listed\s+(?:\w+\s+){0,4}?(?:as\s+a\s+victim|on\s+its)|(?:carried\s+out|conducted|orchestrated)\s+by)\b",
+    re.IGNORECASE)
 _SENT_END = re.compile(r"[.!?](?=\s+[\"'“‘(]?[A-Z0-9])|\n")
 
 
@@ -126,6 +135,11 @@ class _Doc:
         i = bisect.bisect_right(self.starts, pos) - 1
         return self.text[self.starts[i]:pos]
 
+    def sentence_at(self, pos: int) -> str:
+        i = bisect.bisect_right(self.starts, pos) - 1
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
+        return self.text[self.starts[i]:end]
+
     def role(self, pos: int) -> str:
         if pos >= self.tail or any(s <= pos < e for s, e in self.cites):
             return "reference"
@@ -165,16 +179,19 @@ def rank_actors(title: str, text: str, hits: Sequence[ActorHit]) -> list[ActorRo
         plain = [o for o in occ if o.role == "plain"]
         in_title = [o for o in plain if o.where == "title"]
         in_lede = [o for o in plain if o.where == "text" and o.start < LEDE_CHARS]
-        score = 3.0 * len(in_title) + 1.5 * len(in_lede) + 0.5 * len(plain)
+        # "a group called Datacarry has claimed responsibility": attributed, wherever the story says it
+        attributed = any(o.where == "text" and _ATTRIBUTED.search(doc.sentence_at(o.start)) for o in plain) or \
+            any(o.where == "title" for o in plain) and bool(_ATTRIBUTED.search(title))
+        score = 3.0 * len(in_title) + 1.5 * len(in_lede) + 2.0 * attributed + 0.5 * len(plain)
         first = min((o.start + (0 if o.where == "title" else 10**6) for o in plain), default=10**9)
         if not plain:
             why = ("only " + "/".join(sorted({o.role for o in occ}))) if occ else "not named as written"
             incidental = True
-        elif long_story and not in_title and not in_lede and len(plain) == 1:
+        elif long_story and not in_title and not in_lede and len(plain) == 1 and not attributed:
             why, incidental = "named once in passing", True
         else:
             why, incidental = "", False
-        rows.append((hit, order, occ, plain, bool(in_title or in_lede), score, first, incidental, why))
+        rows.append((hit, order, occ, plain, bool(in_title or in_lede or attributed), score, first, incidental, why))
     total_plain = sum(len(r[3]) for r in rows)
     # a headline that names three actors or more is about all of them, filed under none
     # ("New loader linked to the A, B and C gangs")
@@ -188,7 +205,7 @@ def rank_actors(title: str, text: str, hits: Sequence[ActorHit]) -> list[ActorRo
             dominant = len(plain) >= 3 and 2 * len(plain) > total_plain
             if early or dominant:
                 primary = primary_taken = True
-                why = "headline or lede" if early else "most of the story's actor mentions"
+                why = "headline, lede or attribution" if early else "most of the story's actor mentions"
         roles.append(ActorRole(actor=hit, primary=primary, incidental=incidental, score=score,
                                occurrences=tuple(occ), why=why))
     return roles
