@@ -165,3 +165,8 @@ def test_gang_names_the_news_gives_are_found(rec: ActorRecognizer, title: str, t
 
 def test_a_gang_name_that_is_a_word_in_a_title_case_headline_needs_a_cue_after_it(rec: ActorRecognizer) -> None:
     assert rec.detect("Airline Confirms Data Breach Linked to Global Cyberattack", "") == []
+
+
+def test_a_name_with_punctuation_inside_is_matched_whole(rec: ActorRecognizer) -> None:
+    hits = rec.detect("Car maker hackers as Scattered Lapsus$ Hunters issue a statement", "")
+    assert [h.id for h in hits] == ["scattered-lapsus-hunters"]

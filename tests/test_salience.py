@@ -85,3 +85,21 @@ def test_the_actor_that_claimed_the_attack_is_primary_even_deep_in_a_long_story(
     hits = rec.detect("Agency confirms data breach", text)
     p = primary_actor("Agency confirms data breach", text, hits)
     assert p is not None and "Datacarry" in p.mentions
+
+
+def test_a_culprit_that_could_be_involved_is_hedged(rec: ActorRecognizer) -> None:
+    text = ("The founder of an exchange says he may be under attack, and he speculates that the North Korean "
+            "hacking group, Lazarus, could be involved.")
+    assert roles(rec, "Exchange founder targeted in hacking attempt", text)["lazarus-group"] == (False, True)
+
+
+def test_similarities_to_another_gangs_attacks_are_background(rec: ActorRecognizer) -> None:
+    text = ("The company was hit by a social engineering campaign that bears similarities to a recent wave of "
+            "attacks by extortion group ShinyHunters.")
+    assert roles(rec, "Company hit by data breach", text)["shinyhunters"] == (False, True)
+
+
+def test_a_rumoured_victim_does_not_hedge_the_group_that_claims_it(rec: ActorRecognizer) -> None:
+    text = ("A games company is rumoured to be the latest target of the hacker group Crimson Collective, which "
+            "shared screenshots of folders it says it stole.")
+    assert roles(rec, "Games company reportedly hacked", text)["crimson-collective"] == (True, False)

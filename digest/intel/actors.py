@@ -173,6 +173,12 @@ _RANSOMWARE_AFTER = re.compile(r"[\s\"”’']+ransomware\b(?!\]\()", re.IGNOREC
 #: a naming phrase right before a name ("rebranded to Embargo", "a gang known as Play")
 _NAMED_BEFORE = re.compile(r"\b(?:rebranded|renamed)\s+(?:itself\s+)?(?:to|as)\s+[\"“‘']?$|"
                            r"\b(?:gang|group|crew|actors?|operation)\s+(?:known|tracked)\s+as\s+[\"“‘']?$", re.IGNORECASE)
+def _title_word_run(mention: str) -> bool:
+    """Whether a name of several words is only ordinary words ("Dark Power", "Space Bears")."""
+    return all(w[:1].isupper() and w[1:].islower() and w.isalpha() for w in mention.split()) and \
+        len(mention.split()) <= 2
+
+
 #: more names of a list right after a name ("X and Y ransomware groups", "X, Y, and Z gangs")
 _COORD_NAMES = re.compile(r"^(?:\s*(?:,\s*and|,\s*or|,|and|or|&)\s+[A-Z][\w$.-]*(?:\s+[A-Z0-9][\w$.-]*)?){1,4}(?=\s)")
 
@@ -311,6 +317,12 @@ class ActorRecognizer:
             if key in self.stop:
                 continue
             self.auto.add_word(f" {key} ", ("kb", key, len(key)))
+            # "Scattered Lapsus$ Hunters" reads "scattered lapsus  hunters" in the scanned text (each
+            # punctuation mark one space, to keep offsets): that spelling is a key too
+            for form in kb.forms.get(key, ()):
+                spelled = _PUNCT.sub(" ", _lower_same_length(form)).strip()
+                if "  " in spelled and norm(spelled) == key:
+                    self.auto.add_word(f" {spelled} ", ("kb", key, len(spelled)))
         for phrase in cfg.get("block", []):
             k = norm(phrase)
             if k and k not in kb.names and f" {k} " not in self.auto:
@@ -605,6 +617,9 @@ class ActorRecognizer:
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
             return True  # "rebranded to Embargo", "a group known as Play"
+        if ransom_name and " " in key and key not in self.kb.malware_names and doc_cyber and \
+                mention != mention.upper() and not _title_word_run(mention):
+            return True  # "Scattered Lapsus$ Hunters": a gang's name of several words is no malware name
         if key in self.kb.malware_keys:
             if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
                 return self._group_cue(text, c.start, c.end, after_only=True)

@@ -50,8 +50,13 @@ _HEDGE = re.compile(
     r"impersonat\w*|posing\s+as|pose\s+as|masquerad\w*\s+as|copycats?\s+of|mimic\w*|false\s+flag|"
     r"with\s+(?:likely|possible|potential|suspected|alleged|loose|tenuous)\s+(?:links?|ties|connections?)\s+to)"
     r"\b[^.;]{0,40}$", re.IGNORECASE)
+# after a mention: "Lazarus could be involved", "X may have been behind it"
+_HEDGE_AFTER = re.compile(
+    r"^[^.;]{0,30}?\b(?:could|may|might)\s+(?:also\s+)?(?:be|have\s+been)\s+(?:involved|behind|responsible|"
+    r"to\s+blame|the\s+culprit)", re.IGNORECASE)
 _BACKGROUND = re.compile(
-    r"\b(?:similar\s+to|reminiscent\s+of|resembl\w*|akin\s+to|echo(?:es|ing)?|recall(?:s|ing)?|"
+    r"\b(?:similar\s+to|similarit(?:y|ies)\s+(?:to|with)|reminiscent\s+of|resembl\w*|akin\s+to|echo(?:es|ing)?|"
+    r"recall(?:s|ing)?|"
     r"previously|in\s+the\s+past|past\s+attacks?|earlier\s+attacks?|prior\s+attacks?|"
     r"(?:like|such\s+as)\s+(?:the|those\s+(?:by|of)|attacks?\s+by)|"
     r"(?:following|after|since|before)\s+the\s+(?:\w+\s+){0,2}?(?:takedown|disruption|arrests?|attacks?\s+by|"
@@ -99,14 +104,15 @@ class ActorRole:
     why: str = ""  # what made it primary or incidental (for ``--explain``)
 
 
-def _finds(text: str, names: Sequence[str]) -> list[int]:
-    """Start offsets of every name, as written and as a whole word, longest name first at a place."""
+def _finds(text: str, names: Sequence[str], spans: bool = False) -> list:
+    """Start offsets (or spans) of every name, as written and as a whole word, longest name first."""
     taken: list[tuple[int, int]] = []
     for name in sorted({n for n in names if n}, key=len, reverse=True):
         for m in re.finditer(rf"(?<!\w){re.escape(name)}(?!\w)", text):
             if not any(s <= m.start() < e for s, e in taken):
                 taken.append((m.start(), m.end()))
-    return sorted(s for s, _e in taken)
+    taken.sort()
+    return taken if spans else [s for s, _e in taken]
 
 
 def _tail_start(text: str) -> int:
@@ -140,10 +146,13 @@ class _Doc:
         end = self.starts[i + 1] if i + 1 < len(self.starts) else len(self.text)
         return self.text[self.starts[i]:end]
 
-    def role(self, pos: int) -> str:
+    def role(self, pos: int, end: int) -> str:
         if pos >= self.tail or any(s <= pos < e for s, e in self.cites):
             return "reference"
-        return _role_in(self.sentence_before(pos))
+        role = _role_in(self.sentence_before(pos))
+        if role == "plain" and _HEDGE_AFTER.match(self.text, end):
+            return "hedged"
+        return role
 
 
 def _role_in(before: str) -> str:
@@ -162,8 +171,8 @@ def _occurrences(title: str, doc: _Doc, hit: ActorHit) -> list[Occurrence]:
     out = []
     for s in _finds(title, names):
         out.append(Occurrence("title", s, _role_in(title[:s])))
-    for s in _finds(doc.text, names):
-        out.append(Occurrence("text", s, doc.role(s)))
+    for s, e in _finds(doc.text, names, spans=True):
+        out.append(Occurrence("text", s, doc.role(s, e)))
     return out
 
 
