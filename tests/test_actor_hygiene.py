@@ -170,3 +170,14 @@ def test_a_gang_name_that_is_a_word_in_a_title_case_headline_needs_a_cue_after_i
 def test_a_name_with_punctuation_inside_is_matched_whole(rec: ActorRecognizer) -> None:
     hits = rec.detect("Car maker hackers as Scattered Lapsus$ Hunters issue a statement", "")
     assert [h.id for h in hits] == ["scattered-lapsus-hunters"]
+
+
+def test_an_apposition_saying_what_a_name_is_keeps_it_out(rec: ActorRecognizer) -> None:
+    text = ("The techniques used by the hackers link them to the Mabna Institute, an Iranian government "
+            "contractor, researchers said.")
+    assert "Mabna Institute" not in names(rec.detect("", text))
+
+
+def test_a_malware_project_and_its_alias_are_no_actors(rec: ActorRecognizer) -> None:
+    text = "Another malware project dubbed Project 420 aka Dolphin spied on phones, the threat actors' tool."
+    assert rec.detect("", text) == [] and _links(rec, text) == set()

@@ -590,6 +590,8 @@ class ActorRecognizer:
 
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
+        if _ORG_APPOSITION.match(text, c.end):
+            return False  # "the Mabna Institute, an Iranian government contractor"
         if c.source == "learned":
             return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
         has_digit = any(ch.isdigit() for ch in mention)
@@ -1043,14 +1045,21 @@ _NOT_ACTOR_NOUN = re.compile(
     r"breach(?:es)?|attacks?|hacks?|incidents?|campaigns?|operations?|intrusions?|compromises?|"
     r"malware|wipers?|backdoors?|loaders?|droppers?|trojans?|stealers?|infostealers?|implants?|payloads?|"
     r"botnets?|rootkits?|worms?|strains?|variants?|famil(?:y|ies)|tools?|toolkits?|frameworks?|kits?|"
-    r"products?|software|platforms?|services?|apps?|applications?|devices?|protocols?|techniques?|"
+    r"products?|software|platforms?|services?|apps?|applications?|devices?|protocols?|techniques?|methods?|"
+    r"tactics?|schemes?|tricks?|projects?|"
     r"compan(?:y|ies)|firms?|vendors?|startups?|retailers?|banks?|brands?|websites?|sites?|markets?|"
     r"forums?|marketplaces?|agenc(?:y|ies)|"
     r"man|woman|person|individual|fraudsters?|developers?|suspects?|defendants?|nationals?|citizens?|"
     r"residents?|teenagers?|brothers?|sisters?|father|mother|son|daughter|husband|wife|CEO|founder|"
     r"spokes(?:man|woman|person)|analyst|researcher|engineer|officer|official|minister)"
     r"(?:\s+\w+){0,2}?\s*,?\s*(?:(?:also|now|previously|formerly|better|commonly|simply|publicly)\s+)?"
-    r"(?:known|tracked|referred\s+to|called|named|dubbed|nicknamed|branded)\b[^.;]{0,12}$", re.IGNORECASE)
+    r"(?:known|tracked|referred\s+to|called|named|dubbed|nicknamed|branded)\b[^.;]{0,30}$", re.IGNORECASE)
+#: an apposition that says what a name is, and it is no actor: "X, an Iranian government contractor"
+_ORG_APPOSITION = re.compile(
+    r"^[\"”’']?\s*,\s*(?:an?|the)\s+(?:[\w-]+\s+){0,3}?(?:compan(?:y|ies)|firm|contractor|provider|vendor|maker|"
+    r"manufacturer|retailer|bank|universit(?:y|ies)|hospital|agency|ministry|organi[sz]ation|non-?profit|startup|"
+    r"consultancy|institute|publisher|outlet|newspaper|broadcaster|brand|app|platform|product|service|tool|"
+    r"malware|backdoor|loader|trojan|stealer|botnet|wiper|technique|method|campaign)\b", re.IGNORECASE)
 #: a person's name before it: "a man called Harold Leopard", "defendant John Panda"
 _PERSON_BEFORE = re.compile(
     r"\b(?:man|woman|person|individual|fraudster|developer|suspect|defendant|national|citizen|resident|"
@@ -1115,6 +1124,8 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
         cands.append(_Cand(s, e, name, k, "learned"))
     # unknown names right before a link phrase ("Sneaky Ferret (aka ...", "Okapi Lynx, tracked as ...")
     for m in _HEAD_NAME.finditer(sentence):
+        if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start("n") - 80):m.start("n")]):
+            continue  # "a malware project dubbed Project 420 aka Dolphin"
         s, e = m.span("n")
         s, e = s + offset, e + offset
         words = m.group("n").split()
