@@ -1056,10 +1056,12 @@ _NOT_ACTOR_NOUN = re.compile(
     r"(?:known|tracked|referred\s+to|called|named|dubbed|nicknamed|branded)\b[^.;]{0,30}$", re.IGNORECASE)
 #: an apposition that says what a name is, and it is no actor: "X, an Iranian government contractor"
 _ORG_APPOSITION = re.compile(
-    r"^[\"”’']?\s*,\s*(?:an?|the)\s+(?:[\w-]+\s+){0,3}?(?:compan(?:y|ies)|firm|contractor|provider|vendor|maker|"
+    r"[\"”’']?\s*,\s*(?:an?|the)\s+(?:[\w-]+\s+){0,3}?(?:compan(?:y|ies)|firm|contractor|provider|vendor|maker|"
     r"manufacturer|retailer|bank|universit(?:y|ies)|hospital|agency|ministry|organi[sz]ation|non-?profit|startup|"
     r"consultancy|institute|publisher|outlet|newspaper|broadcaster|brand|app|platform|product|service|tool|"
-    r"malware|backdoor|loader|trojan|stealer|botnet|wiper|technique|method|campaign)\b", re.IGNORECASE)
+    r"malware|backdoor|loader|trojan|stealer|botnet|wiper|technique|method|campaign)\b"
+    r"(?!\s+(?:said|says|told|reported|added|wrote|noted|stated|explained|warned|found|believes))",  # ", the firm said"
+    re.IGNORECASE)
 #: a person's name before it: "a man called Harold Leopard", "defendant John Panda"
 _PERSON_BEFORE = re.compile(
     r"\b(?:man|woman|person|individual|fraudster|developer|suspect|defendant|national|citizen|resident|"

@@ -52,7 +52,7 @@ _HEDGE = re.compile(
     r"\b[^.;]{0,40}$", re.IGNORECASE)
 # after a mention: "Lazarus could be involved", "X may have been behind it"
 _HEDGE_AFTER = re.compile(
-    r"^[^.;]{0,30}?\b(?:could|may|might)\s+(?:also\s+)?(?:be|have\s+been)\s+(?:involved|behind|responsible|"
+    r"[^.;]{0,30}?\b(?:could|may|might)\s+(?:also\s+)?(?:be|have\s+been)\s+(?:involved|behind|responsible|"
     r"to\s+blame|the\s+culprit)", re.IGNORECASE)
 _BACKGROUND = re.compile(
     r"\b(?:similar\s+to|similarit(?:y|ies)\s+(?:to|with)|reminiscent\s+of|resembl\w*|akin\s+to|echo(?:es|ing)?|"
