@@ -76,7 +76,7 @@ def test_annoctr_dev_beats_baseline() -> None:
     if not (root / "ner_bio" / "dev.bio").is_file():
         pytest.skip("../shared/corpus/annoctr not present")
     docs = read_annoctr(root, "dev")
-    assert len({name for name, _t, _g in docs}) == len(docs)  # each labelled report found its text
+    assert len({d[0] for d in docs}) == len(docs)  # each labelled report found its text
     ours = score_annoctr(docs, ActorRecognizer.default().detect)
     base = score_annoctr(docs, BaselineRecognizer().detect)
     assert ours.f1 > base.f1
@@ -98,3 +98,33 @@ def test_baseline_is_a_case_sensitive_whole_word_lookup() -> None:
 
 def test_core_name_drops_a_possessive() -> None:
     assert core_name("TrickBot group ’ s") == core_name("TrickBot gang") == "trickbot"
+
+
+def _write_annoctr(root: Path, rows: list[tuple[str, str]], text: str) -> None:
+    (root / "ner_bio").mkdir(parents=True)
+    (root / "text" / "dev").mkdir(parents=True)
+    lines = ["<DOCSTART>\tO", ""] + [f"{tok}\t{label}" for tok, label in rows]
+    (root / "ner_bio" / "dev.bio").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    (root / "text" / "dev" / "r1.txt").write_text(text, encoding="utf-8")
+
+
+def test_a_name_labelled_malware_in_the_report_counts_neither_way(tmp_path: Path) -> None:
+    # the annotators call Quokka a GROUP once and MALWARE once, Wombat only MALWARE, Numbat a GROUP
+    rows = [("Quokka", "B-GROUP"), ("gang", "I-GROUP"), ("deployed", "O"), ("Quokka", "B-MALWARE"),
+            (",", "O"), ("Wombat", "B-MALWARE"), ("and", "O"), ("the", "O"), ("Numbat", "B-GROUP"),
+            ("group", "I-GROUP"), ("used", "O"), ("Bilby", "B-TOOL"), ("Loader", "I-TOOL")]
+    _write_annoctr(tmp_path, rows, "Quokka gang deployed Quokka, Wombat and the Numbat group used Bilby Loader")
+    docs = read_annoctr(tmp_path, "dev")
+    assert docs[0][2] == {"Quokka gang", "Numbat group"}
+    assert docs[0][3] == {"Quokka", "Wombat", "Bilby Loader"}
+
+    def detect(title: str, text: str) -> list[ActorHit]:
+        return [ActorHit(n.lower(), n, mentions=(n,)) for n in ("Quokka", "Wombat", "Numbat", "Bilby Loader")]
+
+    s = score_annoctr(docs, detect)
+    assert (s.tp, s.predicted, s.gold) == (1, 1, 1)  # only Numbat is scored
+
+    def misses(title: str, text: str) -> list[ActorHit]:
+        return []
+
+    assert score_annoctr(docs, misses).gold == 1  # Quokka's GROUP label is not a miss either

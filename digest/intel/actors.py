@@ -82,7 +82,8 @@ def _load_names() -> dict[str, list[str]]:
 
 
 #: "is an", "was not the only", "is one of the": between a name and the noun that says what it is
-_IS_A = (r"(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?(?:an?|the|another|one\s+of\s+the)\s+"
+_IS_A = (r"(?:(?:(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?|,\s*)(?:an?|the|another|one\s+of\s+the)|"
+         r"one\s+of\s+the)\s+"  # "BlackSuit, one of the notorious ransomware groups"
          r"(?:(?!(?:and|or|but|that|which|who|used|by)\b)[\w-]+\s+){0,2})?")
 
 
@@ -97,25 +98,37 @@ _IS_A = (r"(?:(?:is|was|are|were)\s+(?:not\s+)?(?:also\s+)?(?:an?|the|another|on
 _CTX_WORDS = frozenset({
     "group", "groups", "gang", "gangs", "crew", "collective", "actor", "actors", "threat actor", "threat actors",
     "threat group", "adversaries", "apts", "calls itself", "calling itself", "call themselves",
-    "calling themselves", "called itself", "called themselves",
+    "calling themselves", "called itself", "called themselves", "cluster",
 })
 _TOK = r"[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
 _CTX_NAME = rf"{_TOK}(?:[ \t]+{_TOK})?"
 _CTX_PREFIX = (r"(?:(?:ransomware|hacking|hacker|threat|APT|cybercrime|cybercriminal|extortion|espionage|"
                r"cyber-?espionage|state-sponsored|nation-state)\s+)*")
+#: after a group word: it is a modifier there ("the Trickbot group tag", "group policy"), no cue
+_GROUP_NOT_MODIFIER = (r"(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|membership|objects?|chats?|accounts?|settings|"
+                       r"permissions?|sids?|members|of\s+(?!(?:\w+\s+)?(?:hackers|attackers|cybercriminals|criminals|"
+                       r"threat|actors|operators|affiliates|individuals))\w+)\b)")  # "the Orange group of companies"
 #: the group word at a trigger ("group", "threat actors"), not a modifier ("group policy", "group tag")
-_CTX_GROUP_AT = re.compile(
-    r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])(?!\s+(?:tags?|polic(?:y|ies)|ids?|names?|"
-    r"membership|objects?|chats?|accounts?|settings|permissions?|sids?|members)\b)")
+_CTX_GROUP_AT = re.compile(r"(?:threat\s+)?(?P<w>group|gang|crew|collective|actors?)(?![\w-])" + _GROUP_NOT_MODIFIER)
 #: a name just before the group word ("the Lazarous group", "the TrickBot ransomware gang")
-_CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?\s+"
+_CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?<![\w$.-])(?P<n>{_CTX_NAME})[\"”’']?\s+"
                          rf"{_CTX_PREFIX}$")
 _CTX_AFTER = re.compile(
     r"(?<![\w-])(?:(?:threat\s+(?:actor|group)s?|APT\s+group|hacking\s+group|ransomware\s+(?:gang|group))"
     r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
     r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    # "the hacktivist group identifying itself as X", "a threat actor going by the alias X"
+    r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:identif(?:ying|ies|ied)\s+(?:itself|themselves)\s+as|"
+    r"go(?:ing|es)\s+by(?:\s+the\s+(?:alias|name|handle|moniker))?|under\s+the\s+(?:alias|name|handle|moniker))|"
+    # "a group of hackers known as X"
+    r"(?:group|gang|crew|collective)\s+of\s+(?:\w+\s+)?(?:hackers|cybercriminals|criminals|attackers|actors)\s*,?\s+"
+    r"(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
+    # "a group it calls X", "an actor that Proofpoint tracks as X", "a threat actor which researchers dubbed X"
+    r"(?:group|gang|crew|collective|actor|cluster)\s+(?:that\s+|which\s+|whom\s+)?"
+    r"(?:it|they|we|researchers|the\s+company|the\s+firm|[A-Z][\w-]+(?:\s+[A-Z0-9][\w-]+)?)\s+(?:now\s+|has\s+|have\s+)?"
+    r"(?:calls?|tracks?\s+as|tracked\s+as|dubbed|dubs|named|names|refers\s+to\s+as|designated|designates)|"
     r"call(?:s|ed|ing)?\s+(?:itself|themselves))"
-    rf"\s+(?:the\s+)?[\"“‘']?(?P<n>{_CTX_NAME})")
+    rf"[ \t]+(?:the[ \t]+)?[\"“‘']?(?P<n>{_CTX_NAME})")  # on the same line: a title's "group" is no cue
 _CTX_ITEM = rf"[\"“‘']?{_CTX_NAME}[\"”’']?"
 _CTX_LIST = re.compile(
     r"(?<![\w-])(?:groups|gangs|actors|APTs|crews|adversaries)\s*,?\s+(?:such\s+as|like|including)\s+"
@@ -138,7 +151,14 @@ alleged likely possible local global international foreign domestic underground 
 independent individual single multiple various different distinct similar related affiliated associated
 everyone administrators administrator users user guests guest domain local system
 actor actors attacker attackers adversary adversaries operator operators
+moreover furthermore however additionally meanwhile therefore thus hence nevertheless nonetheless besides
+likewise similarly instead still yet indeed notably interestingly importantly finally overall initially
+subsequently later earlier recently currently today yesterday then now here there again
+personally
 """.strip()))
+#: what a capitalised phrase beside a group word is when these follow it, not a group's name
+_CTX_NOT_NAME_AFTER = re.compile(r"[\s-]*(?:information|data|records|details|numbers?|as[\s-]+a[\s-]+service)\b",
+                                 re.IGNORECASE)
 #: last words of malware and tool names: "the BazaLoader threat actors" are its users, not a named group
 _MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|kit|ware|locker|crypt|miner|shell)$",
                            re.IGNORECASE)
@@ -146,6 +166,21 @@ _MALWARE_TAIL = re.compile(r"(?:rat|loader|stealer|bot|backdoor|trojan|botnet|ki
 
 _MALWARE_NOUN = (r"(?:\s+\([^)]{1,30}\))?\s+(?:malware|information\s+stealer|infostealer|stealer|rat|"
                  r"remote\s+access\s+trojan|trojan|loader|backdoor|botnet|spyware|implant)\b")
+
+
+#: "ransomware" right after a gang's name ("Qilin ransomware", "BlackSuit Ransomware")
+_RANSOMWARE_AFTER = re.compile(r"[\s\"”’']+ransomware\b(?!\]\()", re.IGNORECASE)  # not a link's text
+#: a naming phrase right before a name ("rebranded to Embargo", "a gang known as Play")
+_NAMED_BEFORE = re.compile(r"\b(?:rebranded|renamed)\s+(?:itself\s+)?(?:to|as)\s+[\"“‘']?$|"
+                           r"\b(?:gang|group|crew|actors?|operation)\s+(?:known|tracked)\s+as\s+[\"“‘']?$", re.IGNORECASE)
+def _title_word_run(mention: str) -> bool:
+    """Whether a name of several words is only ordinary words ("Dark Power", "Space Bears")."""
+    return all(w[:1].isupper() and w[1:].islower() and w.isalpha() for w in mention.split()) and \
+        len(mention.split()) <= 2
+
+
+#: more names of a list right after a name ("X and Y ransomware groups", "X, Y, and Z gangs")
+_COORD_NAMES = re.compile(r"^(?:\s*(?:,\s*and|,\s*or|,|and|or|&)\s+[A-Z][\w$.-]*(?:\s+[A-Z0-9][\w$.-]*)?){1,4}(?=\s)")
 
 
 def _called_malware(text: str, name: str) -> bool:
@@ -198,6 +233,7 @@ class _Links:
         self.vendors: dict[str, str] = {}  # key -> vendor stated by an article
         self.spelling: dict[str, str] = {}  # new:<key> -> as written
         self.subjects: Counter[str] = Counter()  # node -> how often a link names it first
+        self.refused: set[frozenset[str]] = set()  # pairs of names the operator unlinked
         # root -> members of its group (groups of two or more); lists are never changed in place,
         # so a copy can share them with the set it was copied from
         self.groups: dict[str, tuple[str, ...]] = {}
@@ -210,6 +246,7 @@ class _Links:
         out = _Links()
         out.parent, out.vendors, out.spelling = dict(self.parent), dict(self.vendors), dict(self.spelling)
         out.subjects, out.groups = Counter(self.subjects), dict(self.groups)
+        out.refused = set(self.refused)
         return out
 
     def find(self, x: str) -> str:
@@ -253,7 +290,7 @@ class ActorRecognizer:
         self.kb = kb
         self.conv = conv or conventions()
         cfg = _load_names()
-        self.stop = {k for n in cfg.get("stop", []) for k in name_keys(n)}
+        self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
@@ -268,8 +305,10 @@ class ActorRecognizer:
         self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
                                         re.IGNORECASE)
         self._group_after = re.compile(
-            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:also\s+)?(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
-            rf"(?:{group})\b|"
+            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:(?:is|was|are|were)\s+)?(?:also\s+)?"
+            r"(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
+            rf"(?:{group})\b{_GROUP_NOT_MODIFIER}|"
+            r"(?:ransomware\s+(?:gang\s+|group\s+|operators?\s+|affiliates?\s+)?)?"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
@@ -278,6 +317,12 @@ class ActorRecognizer:
             if key in self.stop:
                 continue
             self.auto.add_word(f" {key} ", ("kb", key, len(key)))
+            # "Scattered Lapsus$ Hunters" reads "scattered lapsus  hunters" in the scanned text (each
+            # punctuation mark one space, to keep offsets): that spelling is a key too
+            for form in kb.forms.get(key, ()):
+                spelled = _PUNCT.sub(" ", _lower_same_length(form)).strip()
+                if "  " in spelled and norm(spelled) == key:
+                    self.auto.add_word(f" {spelled} ", ("kb", key, len(spelled)))
         for phrase in cfg.get("block", []):
             k = norm(phrase)
             if k and k not in kb.names and f" {k} " not in self.auto:
@@ -285,8 +330,9 @@ class ActorRecognizer:
         for v in self.conv.vendors:
             for phrase in v.mentions:
                 k = norm(phrase)
-                if k and k not in kb.names:
-                    # a vendor is never an actor; its mention also tells which vendor the text cites
+                if k:
+                    # a vendor is never an actor (the ransomware galaxy lists a "McAfee"), and its
+                    # mention also tells which vendor the text cites
                     self.auto.add_word(f" {k} ", ("block", v.name, len(k)))
         # link cues: where learn_links needs to look
         for cue in _LINK_CUE_WORDS:
@@ -441,6 +487,8 @@ class ActorRecognizer:
         words = k.split()
         if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
             return False
+        if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
+            return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
         if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
         return not name.isdigit()
@@ -499,8 +547,9 @@ class ActorRecognizer:
 
     def _strong_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
         """A group cue right before or after the name ("the hacker group X", "X hackers")."""
-        after = re.split(r"[.!?;\n]", text[e:e + 45])[0]
-        if self._cue_after.search(" ".join(_words(after)[:6])):
+        after = _COORD_NAMES.sub("", re.split(r"[.!?;\n]", text[e:e + 90])[0], count=1)[:45]
+        lead = ", " if after.lstrip().startswith(",") else ""  # "Gallium, a state-sponsored group"
+        if self._cue_after.search(lead + " ".join(_words(after)[:6])):
             return True
         if after_only:
             return False
@@ -513,12 +562,14 @@ class ActorRecognizer:
             memo = self._ransom_memo = (text, bool(self._ransom_cue.search(text)))
         return memo[1]
 
-    def _group_cue(self, text: str, s: int, e: int) -> bool:
-        before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
-        after = re.split(r"[.!?;\n]", text[e:e + 60])[0]
+    def _group_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
+        before = "" if after_only else re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+        after = re.split(r"[.!?;\n]", text[e:e + 90])[0]
+        # "the Akira and Lynx ransomware groups": the group word after a list of names covers each
+        after = _COORD_NAMES.sub("", after, count=1)
         bw = " ".join(_words(before)[-3:])
-        aw = " ".join(_words(after)[:6])
-        return bool(self._group_before.search(bw) or self._group_after.search(aw))
+        aw = (", " if after.lstrip().startswith(",") else "") + " ".join(_words(after)[:8])
+        return bool((bw and self._group_before.search(bw)) or self._group_after.search(aw))
 
     @staticmethod
     def _in_url(text: str, s: int, e: int) -> bool:
@@ -539,6 +590,8 @@ class ActorRecognizer:
 
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
+        if _ORG_APPOSITION.match(text, c.end):
+            return False  # "the Mabna Institute, an Iranian government contractor"
         if c.source == "learned":
             return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
         has_digit = any(ch.isdigit() for ch in mention)
@@ -547,8 +600,8 @@ class ActorRecognizer:
         if self._in_url(text, c.start, c.end):
             return False
         if c.source == "pattern":
-            if not doc_cyber:
-                return False
+            if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
+                return False  # "a man called Harold Leopard" fits a vendor's convention but is a person
             if c.pkind in ("code", "context", "list"):
                 return True
             return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
@@ -559,7 +612,19 @@ class ActorRecognizer:
             return True
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
+        ransom_name = key in self.kb.ransomware_keys
+        if ransom_name and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+            return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
+        if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
+            return True  # "Cl0p": a spelling no word has
+        if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
+            return True  # "rebranded to Embargo", "a group known as Play"
+        if ransom_name and " " in key and key not in self.kb.malware_names and doc_cyber and \
+                mention != mention.upper() and not _title_word_run(mention):
+            return True  # "Scattered Lapsus$ Hunters": a gang's name of several words is no malware name
         if key in self.kb.malware_keys:
+            if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
+                return self._group_cue(text, c.start, c.end, after_only=True)
             return self._group_cue(text, c.start, c.end)
         forms = self.kb.forms.get(key, set())
         ordinary = key in self.ordinary
@@ -610,8 +675,18 @@ class ActorRecognizer:
         return f"new:{k}" if k else None
 
     def _add_links(self, uf: _Links, links: Iterable[AliasLink], overlaps: list[tuple[str, str]]) -> None:
-        """Union the identities in ``links``; collect their "overlaps" pairs for later."""
+        """Union the identities in ``links``; collect their "overlaps" pairs for later.
+
+        A link with relation "refused" (``digest actors unlink``) is no link: it stops the same pair
+        of names from being joined by any link that comes after it, stored or learned now.
+        """
         for link in links:
+            pair = frozenset((norm(link.name_a), norm(link.name_b)))
+            if link.relation == "refused":
+                uf.refused.add(pair)
+                continue
+            if pair in uf.refused:
+                continue
             a, b = self._node_of_name(link.name_a), self._node_of_name(link.name_b)
             for n, node in ((link.name_a, a), (link.name_b, b)):
                 if node and node.startswith("new:"):
@@ -712,9 +787,10 @@ class ActorRecognizer:
 
     # ------------------------------------------------------------------ detection
 
-    def _mentions(self, title: str, text: str, uf: _Links) -> tuple[str, list[Mention]]:
+    def _mentions(self, title: str, text: str, uf: _Links,
+                  extra: list[ahocorasick.Automaton] | None = None) -> tuple[str, list[Mention]]:
         full = f"{title}\n\n{text}" if title else text
-        cands, vendors_in_doc = self._scan(full, self._extra_automata(uf))
+        cands, vendors_in_doc = self._scan(full, self._extra_automata(uf) if extra is None else extra)
         doc_cyber = bool(self._doc_cue.search(full))
         accepted: list[tuple[_Cand, list[str]]] = []
         ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
@@ -792,8 +868,9 @@ class ActorRecognizer:
         return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
                         description=description, motivation=motivation)
 
-    def _detect_with(self, title: str, text: str, uf: _Links) -> list[ActorHit]:
-        _full, mentions = self._mentions(title, text, uf)
+    def _detect_with(self, title: str, text: str, uf: _Links,
+                     extra: list[ahocorasick.Automaton] | None = None) -> list[ActorHit]:
+        _full, mentions = self._mentions(title, text, uf, extra)
         groups: dict[str, list[Mention]] = defaultdict(list)
         for m in mentions:
             groups[uf.find(m.node)].append(m)
@@ -837,6 +914,8 @@ class ActorRecognizer:
         """:meth:`detect`, also returning the links this document states (one scan of the text for both)."""
         own = self.learn_links(f"{title}\n\n{text}" if title else text, source_id)
         uf = self._apply_links(links, own)
+        if uf.refused:
+            own = [x for x in own if frozenset((norm(x.name_a), norm(x.name_b))) not in uf.refused]
         return self._detect_with(title, text, uf), own
 
     def detect_batch(self, docs: Sequence[tuple[str, str, str]],
@@ -848,7 +927,10 @@ class ActorRecognizer:
             for doc_id, title, text in docs:
                 learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
             uf = self._apply_links(links, learned)
-            return {doc_id: self._detect_with(title, text, uf) for doc_id, title, text in docs}
+            extra = self._extra_automata(uf)
+            # each document reads a copy: a name one document finds in context ("a group known as
+            # X") is that document's, not a learned name for the rest of the batch
+            return {doc_id: self._detect_with(title, text, uf.copy(), extra) for doc_id, title, text in docs}
         finally:
             self._local.batch = None
 
@@ -887,11 +969,13 @@ _ALIAS_LIST = re.compile(
     r"[\s:*_\"“”'‘’]*(?:[A-Z][\w.\-]*(?:\s+[A-Z0-9][\w.\-]*){0,3}[*_\"“”'‘’]*\s*(?:,|\bor\b|\band\b|/)[\s*_\"“”'‘’]*){0,6}$")
 
 _VENDOR_TXT = r"[A-Z][\w.'’&-]*(?:\s+(?:[A-Z0-9][\w.'’&-]*|of|de))*"
+#: a group word between a name and its naming phrase: "the Play group, also known as PlayCrypt"
+_REL_GROUP = r"(?:(?:ransomware\s+|threat\s+|hacking\s+|APT\s+)?(?:group|gang|crew|actor|operation|team|cluster)\s*)?"
 _REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
-    r"^\s*[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
+    r"^\s*" + _REL_GROUP + r"[,(;]?\s*(?:which\s+is\s+|who\s+(?:is|are)\s+|and\s+)?(?:also\s+|previously\s+|formerly\s+|otherwise\s+|more\s+commonly\s+|publicly\s+|better\s+|now\s+|alternatively\s+)?"
     r"(?:known|tracked|referred\s+to|identified|reported|labell?ed|designated|called|named)"
     r"(?:\s+by\s+(?P<vendor>" + _VENDOR_TXT + r"))?\s+(?:as|under)\s*:?\s*[\"“']?$",
-    r"^\s*[,(;]?\s*(?:aka|a\.k\.a\.?|also\s+called|also\s+dubbed|formerly|previously|alias(?:es)?|also|or\s+simply)\s*:?\s*[\"“']?$",
+    r"^\s*" + _REL_GROUP + r"[,(;]?\s*(?:aka|a\.k\.a\.?|also\s+called|also\s+dubbed|formerly|previously|alias(?:es)?|also|or\s+simply)\s*:?\s*[\"“']?$",
     r"^\s*,?\s*(?:which|whom|that|who|what)\s+(?P<vendor>" + _VENDOR_TXT + r")\s+"
     r"(?:calls|call|tracks|track|tracked|refers\s+to|names|dubs|dubbed|labels|designates)"
     r"(?:\s+(?:it|them|the\s+group|the\s+actor))?(?:\s+as)?\s*[\"“']?$",
@@ -899,6 +983,10 @@ _REL_SAME = [re.compile(p, re.IGNORECASE) for p in (
      r"also\s+known\s+as|another\s+name\s+for|now\s+(?:known|tracked)\s+as|(?:tracked|known)\s+as)\s*$"),
     r"^\s*\(\s*$",
     r"^\s*,?\s*(?:now\s+|since\s+|recently\s+)?(?:renamed|rebranded)\s+(?:as|to)\s*$",
+    # "UNC9931, which tracks the same actor as Storm-9931": one vendor's name for another's
+    (r"^\s*,?\s*(?:(?:which|that|who)\s+)?(?:tracks?|tracked|describes?|described|covers?|names?|is)\s+"
+     r"(?:the\s+)?same\s+(?:threat\s+)?(?:actor|group|cluster|activity|adversary|entity|gang|crew|set)\s+as"
+     r"(?:\s+(?P<vendor>" + _VENDOR_TXT + r")['’]s?)?\s*$"),
     r"^\s*(?:,\s*)?(?:tracked|known)\s+by\s+(?P<vendor>" + _VENDOR_TXT + r")\s+as\s*$",
 )]
 _REL_OVERLAP = [re.compile(p, re.IGNORECASE) for p in (
@@ -949,6 +1037,47 @@ _NEW_NAME_STOP = {
 }
 
 
+#: what a naming phrase names when one of these nouns stands before it: a bug, an attack, a malware
+#: family, a product, a company or a person ("a chain of bugs known as ProxyLogon", "the breach known
+#: as SolarWinds", "a man called Harold Leopard"), never an actor
+_NOT_ACTOR_NOUN = re.compile(
+    r"\b(?:vulnerabilit(?:y|ies)|flaws?|bugs?|exploits?|zero-?days?|CVEs?|weakness(?:es)?|"
+    r"breach(?:es)?|attacks?|hacks?|incidents?|campaigns?|operations?|intrusions?|compromises?|"
+    r"malware|wipers?|backdoors?|loaders?|droppers?|trojans?|stealers?|infostealers?|implants?|payloads?|"
+    r"botnets?|rootkits?|worms?|strains?|variants?|famil(?:y|ies)|tools?|toolkits?|frameworks?|kits?|"
+    r"products?|software|platforms?|services?|apps?|applications?|devices?|protocols?|techniques?|methods?|"
+    r"tactics?|schemes?|tricks?|projects?|"
+    r"compan(?:y|ies)|firms?|vendors?|startups?|retailers?|banks?|brands?|websites?|sites?|markets?|"
+    r"forums?|marketplaces?|agenc(?:y|ies)|"
+    r"man|woman|person|individual|fraudsters?|developers?|suspects?|defendants?|nationals?|citizens?|"
+    r"residents?|teenagers?|brothers?|sisters?|father|mother|son|daughter|husband|wife|CEO|founder|"
+    r"spokes(?:man|woman|person)|analyst|researcher|engineer|officer|official|minister)"
+    r"(?:\s+\w+){0,2}?\s*,?\s*(?:(?:also|now|previously|formerly|better|commonly|simply|publicly)\s+)?"
+    r"(?:known|tracked|referred\s+to|called|named|dubbed|nicknamed|branded)\b[^.;]{0,30}$", re.IGNORECASE)
+#: an apposition that says what a name is, and it is no actor: "X, an Iranian government contractor"
+_ORG_APPOSITION = re.compile(
+    r"[\"”’']?\s*,\s*(?:an?|the)\s+(?:[\w-]+\s+){0,3}?(?:compan(?:y|ies)|firm|contractor|provider|vendor|maker|"
+    r"manufacturer|retailer|bank|universit(?:y|ies)|hospital|agency|ministry|organi[sz]ation|non-?profit|startup|"
+    r"consultancy|institute|publisher|outlet|newspaper|broadcaster|brand|app|platform|product|service|tool|"
+    r"malware|backdoor|loader|trojan|stealer|botnet|wiper|technique|method|campaign)\b"
+    r"(?!\s+(?:said|says|told|reported|added|wrote|noted|stated|explained|warned|found|believes))",  # ", the firm said"
+    re.IGNORECASE)
+#: a person's name before it: "a man called Harold Leopard", "defendant John Panda"
+_PERSON_BEFORE = re.compile(
+    r"\b(?:man|woman|person|individual|fraudster|developer|suspect|defendant|national|citizen|resident|"
+    r"teenager|brother|sister|father|mother|son|daughter|husband|wife|CEO|founder|spokes(?:man|woman|person)|"
+    r"analyst|researcher|engineer|officer|official|minister|Mr|Mrs|Ms|Dr|Sir|Judge)\.?"
+    r"(?:\s*,)?(?:\s+(?:called|named|identified\s+as|known\s+as))?\s+$", re.IGNORECASE)
+
+
+#: a naming phrase without a head names the article's actor only when it is about an actor ("the
+#: group is tracked as", "Mandiant tracks it as", "under different names, such as"), not "others"
+_TOPIC_SUBJECT = re.compile(
+    r"\b(?:groups?|actors?|gangs?|clusters?|crews?|teams?|adversar(?:y|ies)|APTs?|intrusion\s+sets?|"
+    r"collective|hackers|operators|it|they|them|itself|themselves|which|who|whom|names?|monikers?|aliases|"
+    r"designations?|different|various|other\s+vendors)\b", re.IGNORECASE)
+
+
 #: a sentence that links two names no knowledge base knows must say it is about actors
 _ACTOR_WORDS = re.compile(
     r"\b(?:groups?|actors?|gangs?|crews?|clusters?|threat\s+(?:actor|group)s?|APTs?|hackers?|adversar(?:y|ies)|"
@@ -974,6 +1103,8 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
     spans: list[tuple[int, int, str]] = []
     about_actors = _ACTOR_WORDS.search(sentence) is not None  # "CDO, previously known as OLE Messaging or ..."
     for m in _NEW_NAME.finditer(sentence):
+        if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start() - 80):m.start("n")]):
+            continue  # "a chain of bugs known as ProxyLogon", "the breach known as SolarWinds"
         spans.append((*m.span("n"), m.group("n")))
         pos = m.end("n")
         for _ in range(6 if about_actors else 0):
@@ -995,6 +1126,8 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
         cands.append(_Cand(s, e, name, k, "learned"))
     # unknown names right before a link phrase ("Sneaky Ferret (aka ...", "Okapi Lynx, tracked as ...")
     for m in _HEAD_NAME.finditer(sentence):
+        if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start("n") - 80):m.start("n")]):
+            continue  # "a malware project dubbed Project 420 aka Dolphin"
         s, e = m.span("n")
         s, e = s + offset, e + offset
         words = m.group("n").split()
@@ -1065,8 +1198,11 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         unknown = [c.source == "learned" for c in (a, b)]
         if (all(unknown) or (topic_link and any(unknown))) and not _ACTOR_WORDS.search(sentence):
             return  # "CDO, previously known as OLE Messaging, is an API", "a route known as OBOR"
-        if norm(a.text) in rec.kb.malware_names or norm(b.text) in rec.kb.malware_names:
-            return  # "njRAT, also known as Bladabindi": malware, not actors
+        if any(norm(c.text) in rec.kb.malware_names and norm(c.text) not in rec.kb.names for c in (a, b)):
+            return  # "njRAT, also known as Bladabindi": malware, not actors (a gang named after its
+            # ransomware, "BlackSuit is also known as Royal", is still an actor)
+        if any(_PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]) for c in (a, b)):
+            return  # "the analyst, Jane Sparrow (also known as ...)": a person
         sig = (norm(a.text), norm(b.text), relation)
         if sig in seen:
             return
@@ -1084,7 +1220,10 @@ def _learn_links(rec: ActorRecognizer, text: str, source_id: str = "") -> list[A
         relation = "same"
         first = names[0]
         before = text[max(ss, first.start - 120):first.start]
-        if _INTRO.search(before) and _TRACK_WORDS.search(sentence) and not _ANOTHER.search(text[ss:first.start]):
+        intro = _INTRO.search(before)
+        if intro and _TRACK_WORDS.search(sentence) and not _ANOTHER.search(text[ss:first.start]) and \
+                _TOPIC_SUBJECT.search(before[max(0, intro.start() - 40):intro.end()]) and \
+                not _NOT_ACTOR_NOUN.search(before[max(0, intro.start() - 60):]):
             earlier = all_cands[:bisect.bisect_left(starts, ss)]
             topic = _topic(rec, text, earlier, exclude={norm(c.text) for c in names})
             # "Storm-2603. The group that Microsoft tracks as Storm-2603 ...": a name the article

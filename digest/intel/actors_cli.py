@@ -1,4 +1,4 @@
-"""``digest actors ...``: detect, show, update-kb, eval.
+"""``digest actors ...``: detect, show, links, unlink, update-kb, eval.
 
 ``detect [FILE|-]`` reads JSON lines ``{"id", "title", "text"}`` as one batch (a link stated in
 any line applies to all) and writes one JSON line per input::
@@ -6,6 +6,10 @@ any line applies to all) and writes one JSON line per input::
     {"id": ..., "actors": [{"id", "name", "aliases": [{"name", "vendor"}], "mentions", "country"}]}
 
 A bad line gets a one-line error on stderr naming its line number; the other lines still run.
+
+``links [NAME]`` lists the alias links learned from articles (each with its sentence and article);
+``unlink A B`` removes the links between two names and keeps a refusal, so that the same statement
+in a later article is not learned again.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from .kb import GALAXIES, validate_galaxy
 
 MAX_GALAXY_BYTES = 64 * 1024 * 1024
 
-actors = click.Group("actors", help="Recognise threat actors: detect, show, update-kb, eval.")
+actors = click.Group("actors", help="Recognise threat actors: detect, show, links, unlink, update-kb, eval.")
 
 
 def _kb_dir(ctx: click.Context) -> Path | None:
@@ -135,6 +139,74 @@ def show_cmd(ctx: click.Context, name: str) -> None:
         for a in articles:
             when = (a.published_at or a.fetched_at).date().isoformat()
             click.echo(f"  {when}  {a.title}  {a.url}")
+
+
+def _open_store(ctx: click.Context):
+    try:
+        return ctx.obj.open_store()
+    except Exception as exc:  # noqa: BLE001 - any store problem is one line for the operator
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise click.ClickException(f"cannot open the store: {msg}") from None
+
+
+def _name_keys(rec, name: str) -> set[str]:
+    """The name and every name the knowledge base gives its actor (learned links left out)."""
+    from .kb import norm
+
+    keys = {norm(name)}
+    hit = rec.lookup(name)
+    if hit is not None:
+        keys |= {norm(a.name) for a in hit.aliases} | {norm(hit.name)}
+    return keys - {""}
+
+
+@actors.command("links")
+@click.argument("name", required=False)
+@click.pass_context
+def links_cmd(ctx: click.Context, name: str | None) -> None:
+    """List the alias links learned from articles (about NAME's actor when given), with their sentence."""
+    from .kb import norm
+
+    store = _open_store(ctx)
+    rows = store.link_rows()
+    if name:
+        keys = _name_keys(_recognizer(ctx), name)
+        rows = [(link, art) for link, art in rows if norm(link.name_a) in keys or norm(link.name_b) in keys]
+    if not rows:
+        click.echo(f"no learned links{f' for {name}' if name else ''}")
+        return
+    for link, art in rows:
+        rel = "unlinked (refused)" if link.relation == store.REFUSED else link.relation
+        vendor = f"  [{link.vendor}]" if link.vendor else ""
+        click.echo(f"{link.name_a}  ~{rel}~  {link.name_b}{vendor}")
+        if art is not None:
+            when = (art.published_at or art.fetched_at).date().isoformat()
+            click.echo(f"    article: {when}  {art.title}  {art.url}")
+        if link.sentence:
+            click.echo(f"    sentence: {' '.join(link.sentence.split())[:300]}")
+
+
+@actors.command("unlink")
+@click.argument("name_a")
+@click.argument("name_b")
+@click.pass_context
+def unlink_cmd(ctx: click.Context, name_a: str, name_b: str) -> None:
+    """Remove the learned links between NAME_A and NAME_B (or their actors' names); they stay removed."""
+    from .kb import norm
+
+    store = _open_store(ctx)
+    rec = _recognizer(ctx)
+    ka, kb_ = _name_keys(rec, name_a), _name_keys(rec, name_b)
+    pairs = []
+    for link, _art in store.link_rows():
+        a, b = norm(link.name_a), norm(link.name_b)
+        if link.relation != store.REFUSED and ((a in ka and b in kb_) or (a in kb_ and b in ka)):
+            pairs.append((link.name_a, link.name_b))
+    if not pairs:
+        raise click.ClickException(f"no learned link between {name_a!r} and {name_b!r} (see `digest actors links`)")
+    removed = store.unlink(pairs)
+    for link in removed:
+        click.echo(f"removed {link.name_a}  ~{link.relation}~  {link.name_b}; it will not be learned again")
 
 
 def _read_source(source: str) -> bytes:

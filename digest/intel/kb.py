@@ -423,14 +423,16 @@ class _Builder:
         for i in range(len(self.records)):
             comps[self.find(i)].append(i)
         extra_by_root: dict[int, list[str]] = defaultdict(list)
+        curated_by_root: dict[int, list[str]] = defaultdict(list)
         preferred: dict[int, str] = {}
         for r, names in extra_names.items():
-            extra_by_root[self.find(r)] += names
+            curated_by_root[self.find(r)] += names
             preferred.setdefault(self.find(r), names[0])
         for r, names in self.mapped_names.items():  # Microsoft's map adds names, never the canonical one
             extra_by_root[self.find(r)] += names
         vendor_aliases: dict[str, str] = {norm(k): v for k, v in self.curated.get("aliases", {}).items()}
         rank = {g: n for n, g in enumerate((*GALAXIES, "digest"))}
+        motivations: dict[str, str] = {norm(k): v for k, v in self.curated.get("motivation", {}).items()}
 
         actors: dict[str, Actor] = {}
         names: dict[str, list[str]] = defaultdict(list)
@@ -458,6 +460,13 @@ class _Builder:
             used_ids.add(aid)
             all_names: list[str] = []
             seen: set[str] = set()
+            # the curated identity's names first: they are the names vendors use today, so the aka
+            # line's one name per vendor is Microsoft's "Diamond Sleet" for Lazarus, not an older
+            # or narrower one the galaxies list first ("Citrine Sleet")
+            for nm in curated_by_root.get(root, []):
+                if norm(nm) not in seen:
+                    seen.add(norm(nm))
+                    all_names.append(nm)
             for r in recs:
                 for nm in r.names:
                     if norm(nm) not in seen:
@@ -502,6 +511,10 @@ class _Builder:
                     break
             if not motive and kind in ("ransomware", "extortion"):
                 motive = "Financial"
+            desc0 = next((r.description for r in recs if r.description), "")
+            if not motive and (kind == "hacktivist" or re.search(r"\bhacktivis", desc0, re.IGNORECASE)):
+                motive = "Hacktivism"  # an origin is where they are, not a state that backs them
+            motive = motivations.get(norm(canonical), motive)
             refs: list[str] = []
             for r in recs:
                 for ref in r.meta.get("refs", []) or []:

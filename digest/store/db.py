@@ -272,14 +272,35 @@ class Store:
         session.flush()
 
     # ---- learned alias links ----------------------------------------------------------------
+    # A link the operator removed (`digest actors unlink`) leaves a row with relation "refused" for
+    # each pair of names it joined: the same statement in a later article is not learned again,
+    # and the recognizer is handed the refusals with the links so that it does not apply it either.
+    REFUSED = "refused"
+
     def alias_links(self) -> list[AliasLink]:
+        """Every learned link in the order learned, and the refusals (relation "refused")."""
         with self.session() as s:
             return [AliasLink(r.name_a, r.name_b, r.relation, r.vendor, str(r.article_id or ""), r.sentence)
                     for r in s.scalars(select(ActorLink).order_by(ActorLink.id))]
 
+    @staticmethod
+    def _pair(a: str, b: str) -> frozenset[str]:
+        return frozenset((a.strip().casefold(), b.strip().casefold()))
+
+    def _refused_pairs(self, session: Session) -> set[frozenset[str]]:
+        return {self._pair(r.name_a, r.name_b)
+                for r in session.scalars(select(ActorLink).where(ActorLink.relation == self.REFUSED))}
+
     def save_links(self, session: Session, links: Iterable[AliasLink], article_id: int | None) -> int:
         added = 0
+        refused: set[frozenset[str]] | None = None
         for link in links:
+            if link.relation == self.REFUSED:
+                continue
+            if refused is None:
+                refused = self._refused_pairs(session)
+            if self._pair(link.name_a, link.name_b) in refused:
+                continue  # the operator removed this link: it stays removed
             exists = session.scalar(select(ActorLink.id).where(
                 ActorLink.name_a == link.name_a, ActorLink.name_b == link.name_b,
                 ActorLink.relation == link.relation))
@@ -289,6 +310,40 @@ class Store:
                 session.flush()
                 added += 1
         return added
+
+    def link_rows(self) -> list[tuple[ActorLink, Article | None]]:
+        """Every stored link and refusal with the article that stated it (for `actors links`)."""
+        with self.session() as s:
+            rows = s.execute(select(ActorLink, Article).outerjoin(Article, Article.id == ActorLink.article_id)
+                             .order_by(ActorLink.id)).all()
+            for link, art in rows:
+                s.expunge(link)
+                if art is not None:
+                    s.expunge(art)
+            return [(link, art) for link, art in rows]
+
+    def unlink(self, pairs: Iterable[tuple[str, str]]) -> list[AliasLink]:
+        """Remove the links between each pair of names (either order) and refuse them from now on.
+
+        Returns the links removed; a refusal row is kept for each pair of names removed.
+        """
+        removed: list[AliasLink] = []
+        wanted = {self._pair(a, b) for a, b in pairs}
+        with self.session() as s:
+            refused = self._refused_pairs(s)
+            for row in s.scalars(select(ActorLink).where(ActorLink.relation != self.REFUSED)).all():
+                pair = self._pair(row.name_a, row.name_b)
+                if pair not in wanted:
+                    continue
+                removed.append(AliasLink(row.name_a, row.name_b, row.relation, row.vendor,
+                                         str(row.article_id or ""), row.sentence))
+                s.delete(row)
+                if pair not in refused:
+                    refused.add(pair)
+                    s.add(ActorLink(name_a=row.name_a, name_b=row.name_b, relation=self.REFUSED,
+                                    vendor="", article_id=row.article_id, sentence=row.sentence))
+                s.flush()
+        return removed
 
     # ---- subscribers ------------------------------------------------------------------------
     def subscriber(self, *, email: str | None = None, id: int | None = None) -> Subscriber | None:
