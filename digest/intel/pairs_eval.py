@@ -206,7 +206,12 @@ def real_pairs_report(*, shared: Path | None = None, pairs_path: Path | None = N
     lines = [f"Same-story decision on {len(pairs)} labelled pairs of real news "
              f"({sum(p['same'] for p in pairs)} same; dev up to 2025-11-15 and 2025-07-15, test after)"
              + (f"; {len(missing)} pairs name articles not found" if missing else "") + ":"]
-    methods = list(methods) or [("learned (cluster)", lambda docs: cluster(docs))]
+    if not methods:
+        from .story_features import MODEL_PATH
+
+        base = float(json.loads(MODEL_PATH.read_text(encoding="utf-8"))["baseline_tfidf_threshold"])
+        methods = [("learned model", lambda docs: cluster(docs)),
+                   (f"TF-IDF cosine >= {base:.2f}", lambda docs: cluster(docs, tfidf_threshold=base))]
     for split in ("dev", "test"):
         chosen = [p for p in pairs if p["split"] == split]
         npos = sum(p["same"] for p in chosen)
