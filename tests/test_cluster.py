@@ -187,3 +187,23 @@ def test_cli_cluster_contract() -> None:
     assert {"koske-a", "koske-b"} in [set(o["members"]) for o in out]
     assert [o["story"] for o in out] == list(range(1, len(out) + 1))
     assert "line 2" in result.stderr
+
+
+def test_vectorised_pair_features_equal_the_scalar_ones() -> None:
+    import numpy as np
+
+    from digest.intel.story_features import PairScorer, features, prepare
+
+    cve_a = doc("cve-a", "CrushFTP zero-day CVE-2025-54309 exploited", "Attackers exploit CVE-2025-54309 in CrushFTP "
+                "to take over 10,000 servers, the vendor said.", "BC", actors=frozenset({"x1"}))
+    cve_b = doc("cve-b", "File transfer servers hijacked through CVE-2025-11111", "A flaw, CVE-2025-11111, gave "
+                "attackers admin rights on 10,000 servers of Acme Corp.", "BC", hours=90, actors=frozenset({"x2"}))
+    nodate = ClusterDoc("nodate", "Koske panda malware", "", "", None)
+    docs = [KOSKE_A, KOSKE_B, MIMO, APT_A, APT_B, cve_a, cve_b, nodate]
+    prepared = prepare(docs)
+    scorer = PairScorer(prepared, 72 * 3600.0)
+    ii, jj = np.triu_indices(len(prepared), 1)
+    bulk = scorer.features(ii, jj)
+    for row, (i, j) in enumerate(zip(ii, jj, strict=True)):
+        assert np.allclose(bulk[row], features(prepared[i], prepared[j], 72 * 3600.0), atol=1e-6), (i, j)
+    assert bulk[:, 9:13].any()  # the CVE and actor columns were exercised

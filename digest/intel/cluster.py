@@ -23,17 +23,17 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .story_features import StoryModel, cos, features, load_model, prepare
+from .story_features import FEATURES, PairScorer, StoryModel, cos, features, load_model, prepare
 from .text import words
 
 __all__ = ["ClusterDoc", "best_source", "cluster", "same_story", "similarity", "story_probability"]
 
 _TOP_TERMS = 12  # per document, for candidate generation
-_NEIGHBOURS = 8  # nearest neighbours by embedding, for candidate generation
+_NEIGHBOURS = 20  # nearest neighbours by embedding, for candidate generation
 _NEIGHBOUR_MIN = 0.5
 _SPAN_FACTOR = 3  # a story grows through follow-ups, but never spans more than three windows
 
@@ -103,7 +103,7 @@ def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
     index: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(prepared):
         top = sorted(p.vec_all.items(), key=lambda kv: -kv[1])[:_TOP_TERMS]
-        keys = [f"t:{t}" for t, _ in top] + [f"n:{k}" for k in p.names] + [f"c:{c}" for c in p.cves]
+        keys = [f"t:{t}" for t, _ in top] + [f"n:{k}" for k in p.title_names] + [f"c:{c}" for c in p.cves]
         keys += [f"a:{a}" for a in p.actors]
         for k in keys:
             index[k].append(i)
@@ -121,14 +121,14 @@ def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
         k = min(_NEIGHBOURS, n - 1)
         for start in range(0, n, 512):
             sims = mat[start:start + 512] @ mat.T
-            for row, i in enumerate(range(start, min(n, start + 512))):
-                sims[row, i] = -1.0
-            near = np.argpartition(-sims, k - 1, axis=1)[:, :k] if k < n else np.argsort(-sims, axis=1)
+            rows = np.arange(sims.shape[0])
+            sims[rows, rows + start] = -1.0
+            near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
             for row, js in enumerate(near):
                 i = start + row
-                for j in js:
-                    if sims[row, j] >= _NEIGHBOUR_MIN:
-                        pairs.add((i, int(j)) if i < j else (int(j), i))
+                for j in js[sims[row, js] >= _NEIGHBOUR_MIN]:
+                    j = int(j)
+                    pairs.add((i, j) if i < j else (j, i))
     return pairs
 
 
@@ -139,6 +139,8 @@ def cluster(docs: Sequence[ClusterDoc], *, window_hours: int = 72, model: StoryM
     ``tfidf_threshold`` replaces the learned decision by a plain TF-IDF cosine threshold (the
     baseline the evaluation prints beside it); the rules around the decision stay the same.
     """
+    import numpy as np
+
     m = model or load_model()
     use_embedding = m.uses_embedding and tfidf_threshold is None
     prepared = prepare(docs, use_embedding=use_embedding)
@@ -146,27 +148,30 @@ def cluster(docs: Sequence[ClusterDoc], *, window_hours: int = 72, model: StoryM
     window = window_hours * 3600.0
     n = len(prepared)
 
-    cache: dict[tuple[int, int], float] = {}
-
-    def prob(i: int, j: int) -> float:
-        key = (i, j) if i < j else (j, i)
-        got = cache.get(key)
-        if got is None:
-            a, b = prepared[key[0]], prepared[key[1]]
-            if a.roundup or b.roundup or (a.ts is not None and b.ts is not None and abs(a.ts - b.ts) > window):
-                got = 0.0
-            elif tfidf_threshold is not None:
-                got = 1.0 if cos(a.vec_all, b.vec_all) >= tfidf_threshold else 0.0
-            else:
-                got = m.probability(features(a, b, window))
-            cache[key] = got
-        return got
-
-    need = 0.5 if tfidf_threshold is not None else m.threshold
-    link = 0.5 if tfidf_threshold is not None else m.link
-    edges = [(prob(i, j), i, j) for i, j in _candidates(prepared, use_embedding)]
-    edges = [e for e in edges if e[0] >= need]
-    edges.sort(key=lambda e: (-e[0], e[1], e[2]))
+    # score the candidate pairs (all at once); pairs never scored count as probability 0
+    cand = sorted(_candidates(prepared, use_embedding))
+    ts = np.array([np.nan if p.ts is None else p.ts for p in prepared])
+    roundup = np.array([p.roundup for p in prepared], dtype=bool)
+    ii = np.array([c[0] for c in cand], dtype=np.int64)
+    jj = np.array([c[1] for c in cand], dtype=np.int64)
+    gap = np.abs(ts[ii] - ts[jj])
+    keep = ~(gap > window) & ~roundup[ii] & ~roundup[jj]  # NaN gap (unknown date) is kept
+    ii, jj = ii[keep], jj[keep]
+    scorer = PairScorer(prepared, window)
+    x = scorer.features(ii, jj)
+    if tfidf_threshold is not None:
+        probs = (x[:, FEATURES.index("cos_all")] >= tfidf_threshold).astype(float)
+        need, link = 0.5, 0.5
+    else:
+        probs = m.probabilities(x)
+        need, link = m.threshold, m.link
+    neighbours: list[dict[int, float]] = [{} for _ in range(n)]
+    for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True):
+        if p > 0:
+            neighbours[i][j] = p
+            neighbours[j][i] = p
+    edges = sorted(((p, i, j) for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True)
+                    if p >= need), key=lambda e: (-e[0], e[1], e[2]))
 
     parent = list(range(n))
     groups: dict[int, list[int]] = {i: [i] for i in range(n)}
@@ -191,7 +196,8 @@ def cluster(docs: Sequence[ClusterDoc], *, window_hours: int = 72, model: StoryM
         if not span_ok(ga, gb):
             continue
         if len(ga) * len(gb) > 1:
-            total = sum(prob(a, b) for a in ga for b in gb)
+            small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
+            total = sum(p for a in small for b, p in neighbours[a].items() if find(b) == other)
             if total < link * len(ga) * len(gb):
                 continue
         parent[rj] = ri
@@ -206,6 +212,3 @@ def cluster(docs: Sequence[ClusterDoc], *, window_hours: int = 72, model: StoryM
         stories.append((first, min(prepared[k].order for k in members), [prepared[k].id for k in ordered]))
     stories.sort(key=lambda s: (s[0], s[1]))
     return [ids for _, _, ids in stories]
-
-
-ClusterFn = Callable[[Sequence[ClusterDoc]], list[list[str]]]

@@ -237,7 +237,7 @@ def prepare(docs: Sequence[Any], *, use_embedding: bool = True) -> list[Prepared
         lede_tf = Counter(content_tokens(lede))
         tf_all = Counter({k: 2 * v for k, v in title_tf.items()})
         tf_all.update(lede_tf)
-        head = f"{d.title}\n{lede[:1500]}"
+        head = f"{d.title}\n{lede[:800]}"
         has_lede = bool(lede_tf) and set(lede_tf) != set(title_tf)
         out.append(Prepared(
             id=d.id, order=i, ts=_timestamp(d.published), source=d.source.strip().lower(),
@@ -315,6 +315,114 @@ def features(a: Prepared, b: Prepared, window: float) -> list[float]:
     ]
 
 
+class PairScorer:
+    """Vectorised :func:`features` over many pairs of one prepared batch (sparse matrices, numpy).
+
+    Same numbers as :func:`features` (a test checks it), about 50 times faster in bulk: clustering
+    1,000 articles scores tens of thousands of candidate pairs.
+    """
+
+    def __init__(self, prepared: Sequence[Prepared], window: float) -> None:
+        import numpy as np
+
+        self.window = window
+        self.n = len(prepared)
+        self._title = _csr([p.vec_title for p in prepared])
+        self._lede = _csr([p.vec_lede for p in prepared])
+        self._all = _csr([p.vec_all for p in prepared])
+        vocab = {k: n for n, k in enumerate(sorted({k for p in prepared for k in p.names | p.title_names}))}
+        self._names_w = _csr([p.name_w for p in prepared], vocab)
+        self._title_names_w = _csr([p.title_name_w for p in prepared], vocab)
+        self._names_bin = _csr([dict.fromkeys(p.names, 1.0) for p in prepared], vocab)
+        self._title_names_bin = _csr([dict.fromkeys(p.title_names, 1.0) for p in prepared], vocab)
+        self._title_names_total = np.array([sum(p.title_name_w.values()) for p in prepared])
+        self._cves = _csr([dict.fromkeys(p.cves, 1.0) for p in prepared])
+        self._actors = _csr([dict.fromkeys(p.actors, 1.0) for p in prepared])
+        fig_vocab = {k: n for n, k in enumerate(sorted({k for p in prepared for k in p.figures | p.title_figures}))}
+        self._figures = _csr([dict.fromkeys(p.figures, 1.0) for p in prepared], fig_vocab)
+        self._title_figures = _csr([dict.fromkeys(p.title_figures, 1.0) for p in prepared], fig_vocab)
+        has_emb = all(p.emb is not None for p in prepared) and self.n > 0
+        self._emb = np.stack([p.emb for p in prepared]) if has_emb else None
+        self._emb_title = np.stack([p.emb_title for p in prepared]) if has_emb else None
+        self._ts = np.array([np.nan if p.ts is None else p.ts for p in prepared])
+        sources: dict[str, int] = {}
+        self._source = np.array([sources.setdefault(p.source, len(sources)) if p.source else -1 for p in prepared])
+        self._has_lede = np.array([p.has_lede for p in prepared])
+
+    def features(self, i: Any, j: Any) -> Any:
+        """An (m, len(FEATURES)) array for the pairs ``(i[k], j[k])``."""
+        import numpy as np
+
+        i = np.asarray(i, dtype=np.int64)
+        j = np.asarray(j, dtype=np.int64)
+        out = np.zeros((len(i), len(FEATURES)))
+        if not len(i):
+            return out
+
+        def dot(m: Any, other: Any = None) -> Any:
+            other = m if other is None else other
+            return np.asarray(m[i].multiply(other[j]).sum(axis=1)).ravel()
+
+        def dot_rev(m: Any, other: Any) -> Any:
+            return np.asarray(m[j].multiply(other[i]).sum(axis=1)).ravel()
+
+        def nonempty(m: Any) -> Any:
+            counts = np.diff(m.indptr)
+            return counts[i] > 0, counts[j] > 0
+
+        col = FEATURES.index
+        out[:, col("cos_title")] = dot(self._title)
+        out[:, col("cos_lede")] = dot(self._lede)
+        out[:, col("cos_all")] = dot(self._all)
+        if self._emb is not None:
+            out[:, col("embedding")] = np.einsum("ij,ij->i", self._emb[i], self._emb[j])
+            out[:, col("embedding_title")] = np.einsum("ij,ij->i", self._emb_title[i], self._emb_title[j])
+        out[:, col("names")] = dot(self._names_w)
+        out[:, col("title_names")] = dot(self._title_names_w)
+        tn_i, tn_j = nonempty(self._title_names_bin)
+        hit_ab = dot(self._title_names_bin, self._names_bin)
+        hit_ba = dot_rev(self._title_names_bin, self._names_bin)
+        out[:, col("name_conflict")] = tn_i & tn_j & (hit_ab == 0) & (hit_ba == 0)
+        total_i, total_j = self._title_names_total[i], self._title_names_total[j]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            miss_ab = np.where(total_i > 0, 1.0 - dot(self._title_names_w, self._names_bin) / total_i, 0.0)
+            miss_ba = np.where(total_j > 0, 1.0 - dot_rev(self._title_names_w, self._names_bin) / total_j, 0.0)
+        out[:, col("name_miss")] = np.clip(np.minimum(miss_ab, miss_ba), 0.0, 1.0)
+        for name, conflict, m in (("shared_cve", "conflicting_cve", self._cves),
+                                  ("shared_actor", "conflicting_actor", self._actors)):
+            shared = dot(m) > 0
+            has_i, has_j = nonempty(m)
+            out[:, col(name)] = shared
+            out[:, col(conflict)] = has_i & has_j & ~shared
+        out[:, col("shared_figures")] = np.minimum(1.0, dot(self._figures) / 2)
+        tf_i, tf_j = nonempty(self._title_figures)
+        out[:, col("figure_conflict")] = tf_i & tf_j & (dot(self._title_figures) == 0)
+        gap = np.abs(self._ts[i] - self._ts[j])
+        scaled = np.minimum(1.0, gap / self.window) if self.window > 0 else np.zeros(len(i))
+        out[:, col("time_gap")] = np.where(np.isnan(gap), 0.5, scaled)
+        out[:, col("same_source")] = (self._source[i] >= 0) & (self._source[i] == self._source[j])
+        out[:, col("no_lede")] = ~(self._has_lede[i] & self._has_lede[j])
+        return out
+
+
+def _csr(rows: Sequence[dict[str, float]], vocab: dict[str, int] | None = None) -> Any:
+    import numpy as np
+    from scipy.sparse import csr_matrix
+
+    if vocab is None:
+        vocab = {}
+        for row in rows:
+            for k in row:
+                if k not in vocab:
+                    vocab[k] = len(vocab)
+    get = vocab.__getitem__
+    indptr = np.zeros(len(rows) + 1, dtype=np.int64)
+    np.cumsum([len(r) for r in rows], out=indptr[1:])
+    indices = np.fromiter((get(k) for r in rows for k in r), dtype=np.int64, count=int(indptr[-1]))
+    data = np.fromiter((v for r in rows for v in r.values()), dtype=np.float64, count=int(indptr[-1]))
+    return csr_matrix((data, indices, indptr), shape=(len(rows), max(1, len(vocab))))
+
+
 # --------------------------------------------------------------------------- the learned model
 
 
@@ -332,6 +440,13 @@ class StoryModel:
     def probability(self, x: Sequence[float]) -> float:
         z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
         return 1.0 / (1.0 + math.exp(-z)) if z > -60 else 0.0
+
+    def probabilities(self, x: Any) -> Any:
+        """:meth:`probability` for each row of an (m, len(FEATURES)) array."""
+        import numpy as np
+
+        z = x @ np.asarray(self.weights) + self.bias
+        return 1.0 / (1.0 + np.exp(-np.clip(z, -60, 60)))
 
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
