@@ -64,11 +64,16 @@ def test_outside_the_window_stays_apart() -> None:
     assert cluster([KOSKE_A, late], window_hours=24) == [["koske-a"], ["koske-late"]]
 
 
-def test_story_never_spans_more_than_the_window() -> None:
-    chain = [doc(f"k{i}", KOSKE_A.title, KOSKE_A.text, f"outlet{i}", hours=i * 40) for i in range(4)]
-    for members in cluster(chain):
+def test_story_never_spans_more_than_three_windows() -> None:
+    # the same event written up every 40 hours: follow-ups join, but a story never spans more than
+    # three windows (the old rule, one window, split one-event coverage of a long incident)
+    chain = [doc(f"k{i}", KOSKE_A.title, KOSKE_A.text, f"outlet{i}", hours=i * 40) for i in range(8)]
+    result = cluster(chain)
+    assert len(result) > 1
+    for members in result:
         hours = [int(m[1:]) * 40 for m in members]
-        assert max(hours) - min(hours) <= 72
+        assert max(hours) - min(hours) <= 3 * 72
+    assert any(len(members) > 2 for members in result)  # follow-ups 40 h apart did join
 
 
 def test_shared_cve_links_paraphrases_and_different_cves_split() -> None:
@@ -82,9 +87,48 @@ def test_shared_cve_links_paraphrases_and_different_cves_split() -> None:
     assert not same_story(a, c)
 
 
-def test_same_source_needs_near_identical_text() -> None:
-    other = doc("koske-b2", KOSKE_B.title, KOSKE_B.text, "BleepingComputer", hours=10)
-    assert not same_story(KOSKE_A, other)
+def test_same_outlet_template_for_two_victims_stays_apart() -> None:
+    # law firms publish one template per breach victim, many a day, on the same wire
+    a = doc("lf-a", "Harbor Pediatrics Data Breach Claims Investigated by Miller Carter",
+            "PITTSBURGH -- Harbor Pediatrics, a children's clinic in Ohio, disclosed a data breach that exposed "
+            "patient names and Social Security numbers. Miller Carter is investigating claims on behalf of "
+            "those affected.", "PR Wire")
+    b = doc("lf-b", "Ridgeway Credit Union Data Breach Claims Investigated by Miller Carter",
+            "PITTSBURGH -- Ridgeway Credit Union, a lender in Kansas, disclosed a data breach that exposed member "
+            "names and account numbers. Miller Carter is investigating claims on behalf of those affected.",
+            "PR Wire", hours=3)
+    assert not same_story(a, b)
+
+
+def test_same_outlet_rewrite_of_one_event_joins() -> None:
+    # an outlet's updated write-up of the same event (the news agencies' "(LEAD)" versions)
+    first = doc("upd-1", "Retailer Norwick says hackers stole data of 2 million customers",
+                "Norwick, the British retailer, said on Monday that hackers stole names and addresses of about "
+                "2 million customers in an attack on its online shop.", "Wire Agency")
+    second = doc("upd-2", "(LEAD) Retailer Norwick says hackers stole data of 2 million customers",
+                 "Norwick, the British retailer, said on Monday that hackers stole names, addresses and order "
+                 "histories of about 2 million customers in an attack on its online shop last week.",
+                 "Wire Agency", hours=2)
+    assert same_story(first, second)
+
+
+def test_roundup_never_joins_a_specific_story() -> None:
+    roundup = doc("week", "This Week in Security: Koske panda malware, Mimo miners and more",
+                  "Koske Linux malware hides in panda images; Mimo targets Magento and Docker; APT28 phishing "
+                  "with LAMEHUG.", "Weekly Outlet", hours=30)
+    result = cluster([KOSKE_A, KOSKE_B, roundup])
+    assert ["week"] in result
+    assert {"koske-a", "koske-b"} in [set(c) for c in result]
+
+
+def test_shipped_model_loads_and_scores() -> None:
+    from digest.intel.cluster import story_probability
+    from digest.intel.story_features import FEATURES, load_model
+
+    model = load_model()
+    assert len(model.weights) == len(FEATURES)
+    assert 0 < model.threshold < 1 and 0 <= model.link < 1
+    assert story_probability(KOSKE_A, KOSKE_B) > story_probability(KOSKE_A, MIMO)
 
 
 def test_every_id_once_clusters_by_earliest_member_best_first() -> None:
@@ -143,3 +187,23 @@ def test_cli_cluster_contract() -> None:
     assert {"koske-a", "koske-b"} in [set(o["members"]) for o in out]
     assert [o["story"] for o in out] == list(range(1, len(out) + 1))
     assert "line 2" in result.stderr
+
+
+def test_vectorised_pair_features_equal_the_scalar_ones() -> None:
+    import numpy as np
+
+    from digest.intel.story_features import PairScorer, features, prepare
+
+    cve_a = doc("cve-a", "CrushFTP zero-day CVE-2025-54309 exploited", "Attackers exploit CVE-2025-54309 in CrushFTP "
+                "to take over 10,000 servers, the vendor said.", "BC", actors=frozenset({"x1"}))
+    cve_b = doc("cve-b", "File transfer servers hijacked through CVE-2025-11111", "A flaw, CVE-2025-11111, gave "
+                "attackers admin rights on 10,000 servers of Acme Corp.", "BC", hours=90, actors=frozenset({"x2"}))
+    nodate = ClusterDoc("nodate", "Koske panda malware", "", "", None)
+    docs = [KOSKE_A, KOSKE_B, MIMO, APT_A, APT_B, cve_a, cve_b, nodate]
+    prepared = prepare(docs)
+    scorer = PairScorer(prepared, 72 * 3600.0)
+    ii, jj = np.triu_indices(len(prepared), 1)
+    bulk = scorer.features(ii, jj)
+    for row, (i, j) in enumerate(zip(ii, jj, strict=True)):
+        assert np.allclose(bulk[row], features(prepared[i], prepared[j], 72 * 3600.0), atol=1e-6), (i, j)
+    assert bulk[:, 9:13].any()  # the CVE and actor columns were exercised

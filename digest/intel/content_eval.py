@@ -287,6 +287,10 @@ def run_eval(*, shared: Path | None = None, pairs_path: Path | None = None, wind
                      f"(tp {r.tp}, fp {r.fp}, fn {r.fn}, tn {r.tn})")
         lines.extend(f"    {e}" for e in r.errors)
     shared_dir = shared or default_shared_dir()
+    from .pairs_eval import real_pairs_report
+
+    lines.append("")
+    lines.extend(real_pairs_report(shared=shared_dir))
     if not (shared_dir / "corpus" / "feeds" / "cybersecnews.json").is_file():
         lines.append(f"Corpus: {shared_dir} not found; corpus clusters and summary figures skipped.")
         return lines
