@@ -80,6 +80,7 @@ def setup(verbose: int = 0, json_lines: bool = False) -> None:
         lg.handlers[:] = []
         lg.propagate = True
         lg.disabled = False
+        lg.setLevel(logging.NOTSET)  # the root level (-v) decides, not an earlier setting
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "apscheduler", "aiosmtplib",
                   "mail.log", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
