@@ -35,8 +35,8 @@ def corpus() -> list[tuple[str, str, str]]:
 
 
 def main() -> None:
-    from digest.intel.actors import ActorRecognizer
-    from digest.intel.actors_eval import BaselineRecognizer
+    from digest.eval.actors import BaselineRecognizer
+    from digest.intel.actors.recognize import ActorRecognizer
 
     t0 = time.perf_counter()
     rec = ActorRecognizer.default()

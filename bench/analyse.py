@@ -4,7 +4,7 @@
 story-wide exploited flag, and the summary (``digest analyse``'s ``baseline`` path, which judges
 with the keyword rules). "after" is ``digest analyse`` as it ships: the same plus the exploited
 flag per CVE, the section model, sponsored rules, importance features and the batch's story
-clustering for outlet counts. Both run through :func:`digest.intel.analyse_cli.analyse_batch` on the
+clustering for outlet counts. Both run through :func:`digest.cli.analyse.analyse_batch` on the
 same articles (real corpus sentences, see ``bench/content.py``), CPU time of this process.
 Run: ``.venv/bin/python bench/analyse.py [N]``.
 """
@@ -22,7 +22,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from content import SHARED, build_articles
 
 from digest.config import load_config
-from digest.intel.analyse_cli import AnalyseDoc, analyse_batch
+from digest.intel.analyse import AnalyseDoc, analyse_batch
 
 
 def main() -> None:

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from digest.eval.content import load_corpus
 from digest.intel.cluster import ClusterDoc, cluster
-from digest.intel.content_eval import load_corpus
 from digest.intel.story_features import embedder, load_model
 from digest.intel.summarize import extractive_summary
 from digest.intel.text import split_sentences

@@ -20,8 +20,8 @@ week
 
     python bench/issue.py [toolshell|week|all] [--labels DIR] [--keep]
 
-The labels and their loader (digest.intel.realnews) come from the project; ``--labels`` points at
-another checkout's tests/data/realnews (its digest/intel/realnews.py is used when the project
+The labels and their loader (digest.eval.realnews) come from the project; ``--labels`` points at
+another checkout's tests/data/realnews (its digest/eval/realnews.py is used when the project
 has none).
 """
 
@@ -84,7 +84,7 @@ def serve(directory: Path) -> Iterator[str]:
 def digest(cfg: Path, *args: str) -> str:
     """Run the real CLI; its output (exits on failure)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    r = subprocess.run([PY, "-c", "from digest.cli import main; main()", "--config", str(cfg), *args],
+    r = subprocess.run([PY, "-c", "from digest.cli.main import main; main()", "--config", str(cfg), *args],
                        check=False, capture_output=True, text=True, cwd=ROOT, env=env)
     if r.returncode != 0:
         raise SystemExit(f"digest {' '.join(args)} failed:\n{r.stdout}\n{r.stderr}")
@@ -224,16 +224,16 @@ def toolshell(tmp: Path, keep: bool) -> bool:
 
 def realnews(labels: Path):  # type: ignore[no-untyped-def]
     try:
-        from digest.intel import realnews as mod
+        from digest.eval import realnews as mod
     except ImportError:  # not merged here yet: the labels' checkout's module, run inside this package
         import importlib.util
 
-        spec = importlib.util.spec_from_file_location("digest.intel.realnews",
+        spec = importlib.util.spec_from_file_location("digest.eval.realnews",
                                                       labels.parents[2] / "digest" / "intel" / "realnews.py")
         if spec is None or spec.loader is None:
-            raise SystemExit(f"no digest/intel/realnews.py beside {labels}") from None
+            raise SystemExit(f"no digest/eval/realnews.py beside {labels}") from None
         mod = importlib.util.module_from_spec(spec)
-        sys.modules["digest.intel.realnews"] = mod
+        sys.modules["digest.eval.realnews"] = mod
         spec.loader.exec_module(mod)
     return mod
 

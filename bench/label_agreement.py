@@ -5,7 +5,7 @@ with ``tests/data/realnews/editorial.jsonl`` on the keys both label: topic, spon
 actor sets, importance and CVE exploited, with raw agreement and Cohen's kappa where the label is
 categorical. Primary actors are compared twice: by name (case and punctuation ignored), a lower
 bound, and with aliases resolved through the project's knowledge base (two names agree when they
-name a common actor of ``digest.intel.kb``). Titles of disagreeing items are read from ``../shared``
+name a common actor of ``digest.intel.actors.kb``). Titles of disagreeing items are read from ``../shared``
 at run time when it is present (nothing of the corpus is stored here).
 
 Run: ``PYTHONPATH=. .venv/bin/python bench/label_agreement.py [--a PATH] [--b PATH] [--no-list]``.
@@ -59,7 +59,7 @@ def _jsonl(path: Path) -> dict[str, dict[str, Any]]:
 
 
 def _norm(name: str | None) -> str:
-    from digest.intel.kb import norm
+    from digest.intel.actors.kb import norm
 
     return norm(name) if name else ""
 
@@ -69,7 +69,7 @@ class AliasResolver:
 
     def __init__(self) -> None:
         try:
-            from digest.intel.kb import KnowledgeBase
+            from digest.intel.actors.kb import KnowledgeBase
 
             self._kb: Any = KnowledgeBase.build()
         except Exception as exc:  # noqa: BLE001 - the figure falls back to names and says so
@@ -233,7 +233,7 @@ def main() -> None:
     args = ap.parse_args()
     result = compare(_jsonl(args.a), _jsonl(args.b))
     try:
-        from digest.intel.realnews import load_items
+        from digest.eval.realnews import load_items
 
         titles = {k: it.title for k, it in load_items().items()}
     except Exception:  # noqa: BLE001 - titles are a convenience

@@ -123,10 +123,10 @@ def prepare_db(cfg_path: Path, n: int, copies: int = 4) -> int:
     """N confirmed subscribers and one issue in state 'sending'; returns the issue id."""
     from sqlalchemy import insert
 
-    from digest import issues
     from digest.config import load_config
+    from digest.issue import build as issues
+    from digest.issue.render import render_issue
     from digest.mail.sample import NOW, sample_issue
-    from digest.render import render_issue
     from digest.store import Issue, Store, Subscriber
 
     cfg = load_config(cfg_path, env={})
@@ -201,7 +201,7 @@ async def _naive(cfg_path: str, limit: int) -> int:
     import aiosmtplib
 
     from digest.config import load_config
-    from digest.render import personalise
+    from digest.issue.render import personalise
     from digest.store import Store
     from digest.tokens import TokenSigner
 
@@ -260,9 +260,9 @@ def measure_smtp_source(port: int, n: int, size: int) -> dict[str, float] | None
 
 
 def message_size(copies: int) -> int:
+    from digest.issue.render import render_issue
     from digest.mail.message import MessageFactory, Recipient
     from digest.mail.sample import NOW, sample_issue
-    from digest.render import render_issue
     from digest.tokens import TokenSigner
 
     rendered = render_issue(sample_issue(copies=copies), base_url=BASE_URL, now=NOW)

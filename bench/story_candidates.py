@@ -17,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from digest.intel.pairs_eval import load_real_items, split_for
+from digest.eval.pairs import load_real_items, split_for
 from digest.intel.text import content_tokens
 
 

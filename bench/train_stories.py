@@ -21,8 +21,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from digest.eval.pairs import distractors, evaluate_real_pairs, load_real_items, load_real_pairs
 from digest.intel.cluster import cluster
-from digest.intel.pairs_eval import distractors, evaluate_real_pairs, load_real_items, load_real_pairs
 from digest.intel.story_features import FEATURES, MODEL_PATH, StoryModel, cos, features, prepare
 
 WINDOW = 72 * 3600.0

@@ -120,7 +120,7 @@ def _server_cmd(config: Path) -> list[str]:
         probe = subprocess.run([str(digest), "serve", "--help"], capture_output=True, cwd=ROOT, check=False)
         if probe.returncode == 0:
             return [str(digest), "--config", str(config), "serve"]
-    return [PY, "-m", "digest.web.cli", "--config", str(config), "serve"]  # before `serve` is mounted
+    return [PY, "-m", "digest.cli.web", "--config", str(config), "serve"]  # before `serve` is mounted
 
 
 def _figures(name: str, res: dict[str, object], expect: str, n: int) -> dict[str, object]:

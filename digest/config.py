@@ -23,9 +23,9 @@ from pathlib import Path
 from typing import Any, get_type_hints
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from .errors import ConfigError
-from .private import private_dir
-from .resources import config_dir
+from digest.errors import ConfigError
+from digest.private import private_dir
+from digest.resources import config_dir
 
 SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key")}
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .config import Config
+from digest.config import Config
 
 if TYPE_CHECKING:
-    from .store import Store
+    from digest.store import Store
 
 
 @dataclass
@@ -19,7 +19,7 @@ class AppContext:
     def open_store(self) -> Store:
         """Open (and migrate on first use) the configured database; reused within one command."""
         if self._store is None:
-            from .store import Store
+            from digest.store import Store
 
             self._store = Store.open(self.config)
         return self._store

@@ -13,7 +13,7 @@ import re
 import sys
 import time
 
-from .config import mask_url
+from digest.config import mask_url
 
 _STD = set(vars(logging.makeLogRecord({})).keys()) | {"message", "asctime", "color_message"}
 

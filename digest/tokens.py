@@ -19,7 +19,7 @@ import re
 import time
 from dataclasses import dataclass
 
-from .errors import TokenError
+from digest.errors import TokenError
 
 KINDS = ("confirm", "unsubscribe", "preferences")
 

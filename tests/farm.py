@@ -118,7 +118,7 @@ def digest_env() -> dict[str, str]:
 def start_digest(cfg: Path, *args: str, stdout: Any = subprocess.PIPE, stderr: Any = subprocess.PIPE
                  ) -> subprocess.Popen[str]:
     """``digest --config cfg ARGS`` as a child process (output piped unless files are given)."""
-    return subprocess.Popen([sys.executable, "-m", "digest.cli", "--config", str(cfg), *args],
+    return subprocess.Popen([sys.executable, "-m", "digest.cli.main", "--config", str(cfg), *args],
                             stdout=stdout, stderr=stderr, text=True, env=digest_env())
 
 

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from digest.compose import ArticleRecord, compose_issue
 from digest.intel.editorial import CveFlag, Judgment
+from digest.issue.compose import ArticleRecord, compose_issue
 from digest.models import ActorHit, Alias, IssueContent
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)

@@ -7,11 +7,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from digest.cli.actors import actors
 from digest.config import load_config
 from digest.context import AppContext
-from digest.intel.actors import ActorRecognizer
-from digest.intel.actors_cli import actors
-from digest.intel.actors_eval import (
+from digest.eval.actors import (
     BaselineRecognizer,
     core_name,
     default_snippets_path,
@@ -20,6 +19,7 @@ from digest.intel.actors_eval import (
     score_annoctr,
     score_snippets,
 )
+from digest.intel.actors.recognize import ActorRecognizer
 from digest.models import ActorHit
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from digest.intel.actors import ActorRecognizer
+from digest.intel.actors.recognize import ActorRecognizer
 
 
 @pytest.fixture(scope="module")
@@ -106,7 +106,7 @@ def test_trickbot_gang_wizard_spider_and_diavol_are_one_operation(rec: ActorReco
 
 
 def test_microsofts_name_for_lazarus_is_diamond_sleet(rec: ActorRecognizer) -> None:
-    from digest.compose import display_aliases
+    from digest.issue.compose import display_aliases
 
     ms = [a.name for a in display_aliases(rec.lookup("Lazarus Group")) if a.vendor == "Microsoft"]
     assert ms == ["Diamond Sleet"]

@@ -9,10 +9,10 @@ import pytest
 from click.testing import CliRunner
 from conftest import write_config
 
+from digest.cli.actors import actors
 from digest.config import load_config
 from digest.context import AppContext
-from digest.intel.actors import ActorRecognizer
-from digest.intel.actors_cli import actors
+from digest.intel.actors.recognize import ActorRecognizer
 from digest.store.tables import Article
 
 STATEMENT = "The threat actor UNC9911, also known as Storm-9911, phished energy firms, Mandiant and Microsoft said."

@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from digest.cli.actors import actors
 from digest.config import load_config
 from digest.context import AppContext
-from digest.intel.actors import ActorRecognizer
-from digest.intel.actors_cli import actors
+from digest.intel.actors.recognize import ActorRecognizer
 from digest.models import Alias, AliasLink
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -278,7 +278,7 @@ def test_no_link_from_a_non_actor_phrase(rec: ActorRecognizer) -> None:
 
 def test_mitre_tactic_ids_are_not_proofpoint_actors() -> None:
     """CISA advisories cite ATT&CK tactics (TA0001 Initial Access, TA0010 Exfiltration): never actors."""
-    from digest.intel.actors import ActorRecognizer
+    from digest.intel.actors.recognize import ActorRecognizer
 
     r = ActorRecognizer.default()
     text = ("The actors used Initial Access [TA0001] and Exfiltration [TA0010] techniques. Separately, the "
@@ -289,7 +289,7 @@ def test_mitre_tactic_ids_are_not_proofpoint_actors() -> None:
 
 
 def test_another_actor_tracked_as_is_not_an_alias_of_the_topic() -> None:
-    from digest.intel.actors import ActorRecognizer
+    from digest.intel.actors.recognize import ActorRecognizer
 
     r = ActorRecognizer.default()
     text = ("Microsoft observed Linen Typhoon and Violet Typhoon exploiting the SharePoint flaws. In addition, we "
@@ -303,7 +303,7 @@ def test_another_actor_tracked_as_is_not_an_alias_of_the_topic() -> None:
 
 
 def test_a_heading_name_described_as_tracked_by_a_vendor_is_not_linked_to_the_topic() -> None:
-    from digest.intel.actors import ActorRecognizer
+    from digest.intel.actors.recognize import ActorRecognizer
 
     r = ActorRecognizer.default()
     text = ("Microsoft observed Linen Typhoon exploiting the SharePoint flaws against government targets. "

@@ -94,8 +94,8 @@ def _issue_html() -> str:
     """A real issue rendered by the email templates (placeholders and all)."""
     from datetime import UTC, datetime
 
+    from digest.issue.render import render_issue
     from digest.models import IssueContent, Section, StoryItem
-    from digest.render import render_issue
 
     when = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
     story = StoryItem(key="s1", headline="Chinese Threat Group Jewelbug Breached Russian IT Firm for Five Months",
@@ -207,7 +207,7 @@ def test_top_stories_links_scroll_to_their_items(browser: object, site: tuple[st
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from issue_fixture import NOW, composed_issue
 
-    from digest.render import render_issue
+    from digest.issue.render import render_issue
 
     base, store = site
     issue = composed_issue()

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import click
 from click.testing import CliRunner
 
+from digest.cli.content import stories
 from digest.config import load_config
 from digest.context import AppContext
+from digest.eval.content import evaluate_pairs, load_pairs
 from digest.intel.cluster import ClusterDoc, best_source, cluster, same_story
-from digest.intel.content_cli import stories
-from digest.intel.content_eval import evaluate_pairs, load_pairs
 
 T0 = datetime(2025, 7, 20, 9, tzinfo=UTC)
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from issue_fixture import LINEN, VIOLET, composed_issue, record
 
-from digest.compose import ArticleRecord, compose_issue
+from digest.issue.compose import ArticleRecord, compose_issue
 from digest.models import ActorHit, Alias
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
@@ -70,7 +70,7 @@ def test_nothing_new_is_an_empty_issue() -> None:
 def test_issue_content_survives_a_json_round_trip() -> None:
     import json
 
-    from digest.serialize import issue_from_json, issue_to_json
+    from digest.issue.serialize import issue_from_json, issue_to_json
 
     records = [rec(1, "APT29 phishes diplomats", actors=(APT29,)), rec(2, "Other", topic="exploited"),
                rec(3, "Same APT29 story", actors=(APT29,), source="B")]
@@ -85,7 +85,7 @@ def test_issue_content_survives_a_json_round_trip() -> None:
 
 
 def test_custom_preferences_keep_only_followed_actors_countries_and_topics() -> None:
-    from digest.compose import filter_issue, preference_key
+    from digest.issue.compose import filter_issue, preference_key
 
     records = [rec(1, "APT29 phishes diplomats", actors=(APT29,)), rec(2, "Jewelbug story", actors=(JEWELBUG,)),
                rec(3, "Hospital ransomware", topic="ransomware"), rec(4, "VPN bug", topic="exploited")]
@@ -103,7 +103,7 @@ def test_custom_preferences_keep_only_followed_actors_countries_and_topics() -> 
 
 
 def test_aka_line_prefers_names_the_stories_used_then_one_per_vendor() -> None:
-    from digest.compose import display_aliases
+    from digest.issue.compose import display_aliases
 
     many = ActorHit("apt29", "APT29", tuple(Alias(n, v) for n, v in [
         ("Group 100", ""), ("COZY BEAR", "CrowdStrike"), ("Nobelium", "Microsoft"), ("Midnight Blizzard", "Microsoft"),
@@ -117,7 +117,7 @@ def test_aka_line_prefers_names_the_stories_used_then_one_per_vendor() -> None:
 
 
 def test_lower_case_galaxy_names_are_shown_as_the_articles_spell_them() -> None:
-    from digest.compose import display_name
+    from digest.issue.compose import display_name
 
     medusa = ActorHit("medusa", "medusa", (), ("MEDUSA", "Medusa"))
     assert display_name(medusa, ["MEDUSA", "Medusa"]) == "Medusa"
@@ -213,7 +213,7 @@ def test_sponsored_articles_stay_out_unless_the_newsletter_includes_them() -> No
 
 
 def test_top_stories_are_the_three_to_five_most_important_and_lead_subject_and_preheader() -> None:
-    from digest.render import subject_for
+    from digest.issue.render import subject_for
 
     recs = [judged(i, imp) for i, imp in enumerate([10, 9, 8, 7, 1, 1, 1, 1], start=1)]
     issue = compose_issue(recs, title="D", now=NOW, period_start=NOW - timedelta(days=1), topic_titles=TOPICS)
@@ -228,7 +228,7 @@ def test_top_stories_are_the_three_to_five_most_important_and_lead_subject_and_p
 
 
 def test_a_reader_following_any_actor_of_a_story_gets_it() -> None:
-    from digest.compose import filter_issue
+    from digest.issue.compose import filter_issue
 
     issue = composed_issue()
     for follow in ("violet-typhoon", "storm-2603", "linen-typhoon"):
@@ -245,7 +245,7 @@ def test_a_reader_following_any_actor_of_a_story_gets_it() -> None:
 
 
 def test_trimming_keeps_the_most_important_and_moves_the_rest_to_more() -> None:
-    from digest.compose import stories_of, trim_issue
+    from digest.issue.compose import stories_of, trim_issue
 
     issue = composed_issue()
     small = trim_issue(issue, 2)

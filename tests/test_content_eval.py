@@ -7,14 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from digest.intel.content_eval import (
+from digest.eval.content import (
     CorpusItem,
     evaluate_pairs,
     load_pairs,
     parse_published,
-    run_eval,
     summary_report,
 )
+from digest.eval.content_report import run_eval
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -9,10 +9,10 @@ from conftest import SmtpSink
 from sqlalchemy import select, update
 
 from digest.config import Config
+from digest.issue.render import UNSUBSCRIBE, RenderedIssue
 from digest.mail.deliver import deliver
 from digest.mail.ledger import DeliveryLedger
 from digest.mail.message import MessageFactory
-from digest.render import UNSUBSCRIBE, RenderedIssue
 from digest.store import Delivery, Issue, Store, utcnow
 from digest.tokens import TokenSigner
 
@@ -218,7 +218,7 @@ def test_several_sender_processes_share_the_ledger(smtp_config: Config, smtp_ser
 
 
 def test_send_issue_resumes_the_open_issue_in_several_processes(smtp_config: Config, smtp_server: SmtpSink) -> None:
-    from digest.sending import send_issue
+    from digest.mail.send import send_issue
 
     store = Store.open(smtp_config)
     for i in range(30):

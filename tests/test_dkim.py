@@ -14,10 +14,10 @@ from conftest import SmtpSink
 
 from digest.config import Config
 from digest.errors import ConfigError
+from digest.issue.render import PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.mail.deliver import deliver
 from digest.mail.dkim import DkimSigner, dkim_signer
 from digest.mail.message import MessageFactory, Recipient
-from digest.render import PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.store import Issue, Store, utcnow
 from digest.tokens import TokenSigner
 

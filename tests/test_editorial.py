@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from conftest import write_config
 from httpserver import LocalHTTPServer, http_server_fixture  # noqa: F401  (provides the http_server fixture)
 
-from digest.cli import cli
+from digest.cli.main import cli
 from digest.config import load_config
 from digest.intel.editorial import importance_features, judge, sponsored_reasons, story_importance
 from digest.intel.kev import load_kev, parse_kev

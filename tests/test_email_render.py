@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 from issue_fixture import composed_issue
 
+from digest.issue.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, personalise, render_issue
 from digest.mail.message import MessageFactory, Recipient
 from digest.mail.sample import NOW, sample_issue
 from digest.models import IssueContent
-from digest.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, personalise, render_issue
 from digest.tokens import TokenSigner
 
 GOLDEN = Path(__file__).resolve().parent / "golden"
@@ -151,13 +151,13 @@ def test_rendered_once_per_issue_personalised_per_subscriber_by_tokens(monkeypat
     assert all(p in r.html and p in r.text for p in PLACEHOLDERS)
     factory = MessageFactory(r, sender="Cyber Digest <digest@example.org>", base_url=BASE,
                              signer=TokenSigner(b"k" * 32), issue_id=42)
-    import digest.render
+    import digest.issue.render
 
     def no_render(*_a: object, **_k: object) -> None:
         raise AssertionError("the template must not be rendered per subscriber")
 
-    monkeypatch.setattr(digest.render, "render_issue", no_render)
-    monkeypatch.setattr(digest.render, "environment", no_render)
+    monkeypatch.setattr(digest.issue.render, "render_issue", no_render)
+    monkeypatch.setattr(digest.issue.render, "environment", no_render)
     a = factory.build(Recipient(1, "a@example.org", "n1"))
     b = factory.build(Recipient(2, "b@example.org", "n2"))
     assert UNSUBSCRIBE.encode() not in a and PREFERENCES.encode() not in b
@@ -241,7 +241,7 @@ def test_what_did_not_fit_is_one_line_to_the_archive_page_which_lists_it() -> No
 
 def long_stories(n: int) -> IssueContent:
     """``n`` stories with long headlines and summaries, spread over actors and topics."""
-    from digest.compose import build_issue
+    from digest.issue.compose import build_issue
     from digest.models import ActorHit, StoryItem
 
     actors = [ActorHit(f"actor-{k}", f"Actor {k}", (), (f"Actor {k}",), "CN") for k in range(40)]
@@ -260,8 +260,8 @@ def long_stories(n: int) -> IssueContent:
 
 
 def test_a_huge_day_stays_under_the_budget_by_dropping_the_least_important_stories() -> None:
-    from digest.compose import stories_of
-    from digest.render import render_within_budget
+    from digest.issue.compose import stories_of
+    from digest.issue.render import render_within_budget
 
     issue = long_stories(500)
     assert len(rendered(issue).html.encode()) > 5 * GMAIL_CLIP  # the whole day would be clipped many times over
@@ -283,7 +283,7 @@ def test_a_huge_day_stays_under_the_budget_by_dropping_the_least_important_stori
 
 
 def test_an_issue_within_the_budget_is_rendered_whole() -> None:
-    from digest.render import render_within_budget
+    from digest.issue.render import render_within_budget
 
     issue = composed_issue()
     kept, r = render_within_budget(issue, base_url=BASE, archive_url=ARCHIVE, now=NOW)
@@ -293,7 +293,7 @@ def test_an_issue_within_the_budget_is_rendered_whole() -> None:
 def test_the_also_line_names_each_actor_as_its_section_does_and_as_the_story_did() -> None:
     from issue_fixture import LINEN, VIOLET, record
 
-    from digest.compose import compose_issue
+    from digest.issue.compose import compose_issue
     from digest.models import ActorHit
 
     apt27 = ActorHit("apt27", "APT27", LINEN.aliases, ("Linen Typhoon",), "CN")
@@ -311,7 +311,7 @@ def test_the_also_line_names_each_actor_as_its_section_does_and_as_the_story_did
 def test_a_story_equally_about_several_actors_gets_one_section_headed_by_all() -> None:
     from issue_fixture import JEWELBUG, LINEN, STORM, VIOLET, record
 
-    from digest.compose import compose_issue, filter_issue
+    from digest.issue.compose import compose_issue, filter_issue
 
     both = record(1, "Linen Typhoon and Violet Typhoon Exploit SharePoint", "x", source="MS", importance=5,
                   actors=(LINEN, VIOLET, STORM), primary="linen-typhoon",
@@ -342,6 +342,6 @@ def test_a_story_equally_about_several_actors_gets_one_section_headed_by_all() -
     assert [s.key for sec in mine.sections for s in sec.stories] == ["a1", "a2"]
     import json
 
-    from digest.serialize import issue_from_json, issue_to_json
+    from digest.issue.serialize import issue_from_json, issue_to_json
 
     assert issue_from_json(json.loads(json.dumps(issue_to_json(issue)))) == issue

@@ -45,7 +45,7 @@ def test_send_dry_run_under_umask_022_leaves_nothing_readable_by_others(tmp_path
         '[database]\nurl = "sqlite:///var/digest.db"\n[outbox]\ndir = "var/outbox"\n'
         f'[feeds]\nfile = "{tmp_path / "feeds.toml"}"\nallow_private_networks = true\nextract_workers = 1\n'
         'fetch_pages = false\n', encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "digest.cli", "--config", str(tmp_path / "digest.toml"),
+    done = subprocess.run([sys.executable, "-m", "digest.cli.main", "--config", str(tmp_path / "digest.toml"),
                            "send", "--dry-run"], cwd=tmp_path, env=digest_env(), capture_output=True, text=True,
                           preexec_fn=lambda: os.umask(0o022), timeout=240, check=False)
     assert done.returncode == 0, done.stderr[-2000:]

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from conftest import SmtpSink
 
 from digest.config import Config
-from digest.health import alert_operator, flagged_feeds, usual_gap
+from digest.ops.health import alert_operator, flagged_feeds, usual_gap
 from digest.store import Article, Feed, Store, utcnow
 
 
@@ -65,7 +65,7 @@ def test_status_flags_silent_and_failing_feeds_and_lists_why(config: Config) -> 
     from rich.console import Console
 
     from digest.context import AppContext
-    from digest.status import ago, print_status
+    from digest.ops.status import ago, print_status
 
     app = AppContext(config)
     store = app.open_store()

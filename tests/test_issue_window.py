@@ -9,7 +9,7 @@ from pathlib import Path
 from click.testing import CliRunner, Result
 from conftest import write_config
 
-from digest.cli import cli
+from digest.cli.main import cli
 from digest.config import Config, load_config
 from digest.store import Article, Issue, Store, utcnow
 
@@ -94,7 +94,7 @@ def test_since_needs_dry_run_and_a_readable_window(tmp_path: Path) -> None:
 def test_the_archive_page_lists_the_stories_that_did_not_fit_the_mail(tmp_path: Path) -> None:
     from starlette.testclient import TestClient
 
-    from digest import issues
+    from digest.issue import build as issues
     from digest.web import create_app
 
     cfg = write_config(tmp_path, "[newsletter]\nmax_stories = 2\nbase_url = \"https://digest.example.org\"\n")

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from digest.intel.kb import KnowledgeBase, name_keys, norm, slug, validate_galaxy
-from digest.intel.vendors import conventions
+from digest.intel.actors.kb import KnowledgeBase, name_keys, norm, slug, validate_galaxy
+from digest.intel.actors.vendors import conventions
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -20,8 +20,8 @@ import pytest
 from conftest import free_port, write_config
 from sqlalchemy import func, insert, select
 
+from digest.issue.render import render_issue
 from digest.mail.sample import NOW, sample_issue
-from digest.render import render_issue
 from digest.store import Delivery, Issue, Store, Subscriber
 
 BASE = "https://digest.example.org"
@@ -83,7 +83,7 @@ def seed(store: Store, n: int) -> int:
 
 def digest_cmd(cfg: Path, *args: str) -> list[str]:
     exe = Path(PY).with_name("digest")
-    base = [str(exe)] if exe.exists() else [PY, "-c", "from digest.cli import main; main()"]
+    base = [str(exe)] if exe.exists() else [PY, "-c", "from digest.cli.main import main; main()"]
     return [*base, "--config", str(cfg), *args]
 
 

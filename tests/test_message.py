@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from digest.issue.render import PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.mail.message import MessageFactory, Recipient, clean_header_text
-from digest.render import PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.tokens import TokenSigner
 
 KEY = b"k" * 32

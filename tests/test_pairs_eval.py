@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.intel.pairs_eval import load_real_items, load_real_pairs, split_for
+from digest.eval.pairs import load_real_items, load_real_pairs, split_for
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -36,7 +36,7 @@ def test_held_out_pairs_with_a_days_articles() -> None:
     # published within a day of the pairs; the old rules reached recall 0.56 here
     if not (SHARED / "corpus" / "news").is_dir():
         pytest.skip(f"{SHARED} absent")
-    from digest.intel.pairs_eval import evaluate_real_pairs
+    from digest.eval.pairs import evaluate_real_pairs
 
     items = load_real_items(SHARED)
     test = [p for p in load_real_pairs() if p["split"] == "test"]
@@ -48,7 +48,7 @@ def test_held_out_pairs_with_a_days_articles() -> None:
 def test_report_prints_dev_and_test_beside_the_baseline() -> None:
     if not (SHARED / "corpus" / "news").is_dir():
         pytest.skip(f"{SHARED} absent")
-    from digest.intel.pairs_eval import real_pairs_report
+    from digest.eval.pairs import real_pairs_report
 
     lines = real_pairs_report(shared=SHARED)
     text = "\n".join(lines)

@@ -15,8 +15,8 @@ from click.testing import CliRunner, Result
 from conftest import ROOT, SmtpSink, write_config
 from httpserver import LocalHTTPServer
 
-from digest.cli import cli
-from digest.demo import demo_feed_urls, serve_demo
+from digest.cli.main import cli
+from digest.ops.demo import demo_feed_urls, serve_demo
 from digest.store import Store
 
 BOILERPLATE = ("Subscribe below", "Advertisements", "Share on", "Related articles", "Copyright")
@@ -141,7 +141,7 @@ def test_demo_issue_matches_the_expectations(demo_env) -> None:  # type: ignore[
     from datetime import timedelta
 
     from digest.config import load_config
-    from digest.issues import load_records, prepare
+    from digest.issue.build import load_records, prepare
     from digest.store import utcnow
 
     cfg_file, _tmp = demo_env

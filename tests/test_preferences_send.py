@@ -8,7 +8,7 @@ from conftest import SmtpSink
 
 from digest.config import Config
 from digest.mail.ledger import DeliveryLedger
-from digest.sending import send_due, send_issue
+from digest.mail.send import send_due, send_issue
 from digest.store import Article, Store
 
 APT29_TEXT = ("APT29, the Russian espionage group that Microsoft tracks as Midnight Blizzard, sent wine-tasting "
@@ -78,7 +78,7 @@ def test_dry_run_previews_one_subscribers_version(smtp_config: Config, tmp_path)
     import pytest
 
     from digest.errors import DigestError
-    from digest.issues import dry_run
+    from digest.issue.build import dry_run
 
     now = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
     store = Store.open(smtp_config)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from digest.intel.realnews import (
+from digest.eval.realnews import (
     TOPICS,
     default_labels_path,
     default_weeks_path,

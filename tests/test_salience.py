@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from digest.intel.actors import ActorRecognizer
-from digest.intel.salience import primary_actor, rank_actors
+from digest.intel.actors.recognize import ActorRecognizer
+from digest.intel.actors.salience import primary_actor, rank_actors
 
 
 @pytest.fixture(scope="module")

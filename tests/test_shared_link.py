@@ -12,7 +12,7 @@ from click.testing import CliRunner, Result
 from conftest import write_config
 from httpserver import LocalHTTPServer
 
-from digest.cli import cli
+from digest.cli.main import cli
 
 EVENTS = [
     ("Akira ransomware gang hits a logistics firm in Ohio",

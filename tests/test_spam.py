@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from digest.issue.render import render_issue
 from digest.mail.message import MessageFactory, Recipient
 from digest.mail.sample import NOW, sample_issue
-from digest.render import render_issue
 from digest.tokens import TokenSigner
 
 SPAMASSASSIN = shutil.which("spamassassin")

@@ -10,16 +10,16 @@ import pysbd
 import pytest
 from click.testing import CliRunner
 
+from digest.cli.content import summarize_cmd
 from digest.config import SummarizerConfig, load_config
 from digest.context import AppContext
-from digest.intel.content_cli import summarize_cmd
 from digest.intel.summarize import (
     ExtractiveSummarizer,
     check_summary,
     extractive_summary,
     key_entities,
-    make_summarizer,
 )
+from digest.intel.summarizer import make_summarizer
 from digest.intel.text import sentence_problems, split_sentences, words
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
@@ -202,7 +202,7 @@ def test_seed_summary_names_jewelbug_and_symantec() -> None:
 def test_every_corpus_summary_keeps_the_rules() -> None:
     if not (SHARED / "corpus" / "feeds" / "cybersecnews.json").is_file():
         pytest.skip(f"feed corpus not found under {SHARED} (../shared is absent)")
-    from digest.intel.content_eval import load_corpus
+    from digest.eval.content import load_corpus
 
     items = load_corpus(SHARED)
     assert len(items) > 200

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from digest.intel.summary_eval import EvalText, lead_summary, report, run_summary_eval, summaries_eval_cmd
+from digest.cli.content import summaries_eval_cmd
+from digest.eval.summaries import EvalText, lead_summary, report, run_summary_eval
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 

@@ -194,7 +194,7 @@ def test_paths_that_match_nothing_either_way_are_404(web: TestClient) -> None:
 def test_database_errors_never_print_the_password(config_file, url: str) -> None:
     from click.testing import CliRunner
 
-    from digest.cli import cli
+    from digest.cli.main import cli
 
     env = {k: "" for k in os.environ if k.startswith("DIGEST_") and not k.startswith("DIGEST_TEST_")}
     result = CliRunner().invoke(cli, ["--config", str(config_file), "status"],
@@ -224,7 +224,7 @@ def test_served_redirects_and_access_log_hold_no_host_and_no_token(tmp_path: Pat
     port = free_port()
     local = f"http://127.0.0.1:{port}"
     cfg = write_config(tmp_path, f'[newsletter]\nbase_url = "{PUBLIC}"\n[web]\nport = {port}\n')
-    proc = subprocess.Popen([sys.executable, "-m", "digest.web.cli", "--config", str(cfg), "-v", "serve"],
+    proc = subprocess.Popen([sys.executable, "-m", "digest.cli.web", "--config", str(cfg), "-v", "serve"],
                             cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     signer = TokenSigner(_env()["DIGEST_SECURITY_SECRET_KEY"].encode())
     tokens = {kind: signer.sign(kind, 1, "n0nce") for kind in ("confirm", "unsubscribe", "preferences")}
@@ -267,9 +267,9 @@ def test_log_lines_mask_tokens_and_passwords(capsys: pytest.CaptureFixture[str],
         try:
             raise RuntimeError(f"cannot reach postgresql://digest:hunter2@db/digest for /confirm/{token}")
         except RuntimeError:
-            logging.getLogger("digest.worker").exception("failed on %s", "postgresql://digest:hunter2@db/x")
+            logging.getLogger("digest.ops.worker").exception("failed on %s", "postgresql://digest:hunter2@db/x")
         broken = ("%d of %d", "bad")  # a call whose arguments do not fit: reported by logging, not raised
-        logging.getLogger("digest.worker").warning(*broken)
+        logging.getLogger("digest.ops.worker").warning(*broken)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
@@ -309,7 +309,7 @@ def test_cli_subscribe_unsubscribe_subscribe_mails_a_new_link_and_kills_the_old(
                                                                                 smtp_server: SmtpSink) -> None:
     from click.testing import CliRunner
 
-    from digest.cli import cli
+    from digest.cli.main import cli
 
     cfg_file = write_config(tmp_path, f'[newsletter]\nbase_url = "{PUBLIC}"\n'
                                       f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n')
@@ -337,11 +337,11 @@ def test_cli_subscribe_unsubscribe_subscribe_mails_a_new_link_and_kills_the_old(
 
 
 def test_serve_alone_reports_a_database_error_in_one_masked_line(config_file: Path) -> None:
-    """`python -m digest.web.cli serve` printed a traceback (the URL's libpq password in it)."""
+    """`python -m digest.cli.web serve` printed a traceback (the URL's libpq password in it)."""
     from test_web_serve import _env
 
     env = {**_env(), "DIGEST_DATABASE_URL": "postgresql+psycopg://digest:hunter2@127.0.0.1:1/db?password=hunter2"}
-    proc = subprocess.run([sys.executable, "-m", "digest.web.cli", "--config", str(config_file), "serve"],
+    proc = subprocess.run([sys.executable, "-m", "digest.cli.web", "--config", str(config_file), "serve"],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 1
     assert "hunter2" not in proc.stdout + proc.stderr

@@ -27,7 +27,7 @@ def _env() -> dict[str, str]:
 
 
 def _serve(config_file: Path, *args: str) -> subprocess.Popen[bytes]:
-    return subprocess.Popen([sys.executable, "-m", "digest.web.cli", "--config", str(config_file), "serve", *args],
+    return subprocess.Popen([sys.executable, "-m", "digest.cli.web", "--config", str(config_file), "serve", *args],
                             cwd=ROOT, env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 

@@ -11,8 +11,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 
 from digest.config import Config, load_config
 from digest.errors import DigestError
-from digest.worker import build_scheduler
-from digest.worker_lock import WorkerLock
+from digest.ops.lock import WorkerLock
+from digest.ops.worker import build_scheduler
 
 
 def _cfg(tmp_path: Path, tz: str = "Europe/Berlin", send_time: str = "07:00") -> Config:

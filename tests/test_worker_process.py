@@ -24,7 +24,7 @@ RSS = b"""<?xml version="1.0"?><rss version="2.0"><channel><title>Slow</title><l
 
 def start_worker(cfg: Path, *extra: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("DIGEST_") or k.startswith("DIGEST_TEST_")}
-    return subprocess.Popen([sys.executable, "-m", "digest.cli", "--config", str(cfg), "--log-json", *extra, "worker"],
+    return subprocess.Popen([sys.executable, "-m", "digest.cli.main", "--config", str(cfg), "--log-json", *extra, "worker"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
 
 
@@ -68,7 +68,7 @@ def test_a_second_worker_refuses_to_start(tmp_path: Path) -> None:
     try:
         lock = Path(f"{tmp_path / 'digest.db'}.worker.lock")
         assert wait_for(lambda: lock.exists() and lock.read_text().strip() == str(first.pid))
-        second = subprocess.run([sys.executable, "-m", "digest.cli", "--config", str(cfg), "worker"],
+        second = subprocess.run([sys.executable, "-m", "digest.cli.main", "--config", str(cfg), "worker"],
                                 check=False, capture_output=True, text=True, timeout=60)
         assert second.returncode != 0
         assert "another digest worker is running" in second.stderr

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 
 import trafilatura
 
-from ..errors import ExtractError
-from ..intel.text import QUOTE_MARK
+from digest.errors import ExtractError
+from digest.intel.text import QUOTE_MARK
 
 __all__ = ["MAX_HTML_BYTES", "MIN_TEXT_CHARS", "Extracted", "drop_boilerplate", "extract_article"]
 

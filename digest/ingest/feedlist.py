@@ -22,7 +22,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from lxml import etree
 
-from ..errors import ConfigError
+from digest.errors import ConfigError
 
 __all__ = ["KINDS", "FeedSpec", "load_feeds_toml", "normalise_url", "read_feed_list"]
 
@@ -126,7 +126,7 @@ class _Collector:
 # ----------------------------------------------------------------------------- formats
 def _strip_doctype(data: bytes) -> bytes:
     """Remove DOCTYPE declarations (with any entity declarations) from the prolog."""
-    from .feeds import _prolog_end  # one prolog scanner for feeds and lists
+    from digest.ingest.feeds import _prolog_end  # one prolog scanner for feeds and lists
 
     view = data.decode("latin-1")
     _end, doctypes = _prolog_end(view)

@@ -31,11 +31,11 @@ from urllib.parse import urljoin, urlsplit
 
 import feedparser
 
-from ..errors import FeedError
-from ..intel.text import QUOTE_MARK
-from ..models import FeedEntry
-from .fastfeed import parse_fast
-from .limits import MAX_NAME_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
+from digest.errors import FeedError
+from digest.ingest.fastfeed import parse_fast
+from digest.ingest.limits import MAX_NAME_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
+from digest.intel.text import QUOTE_MARK
+from digest.models import FeedEntry
 
 log = logging.getLogger("digest.feeds")
 

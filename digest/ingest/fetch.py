@@ -48,8 +48,8 @@ from urllib.parse import urljoin, urlsplit
 import httpcore
 import httpx
 
-from ..config import FeedsConfig
-from ..errors import BlockedAddressError, FetchError
+from digest.config import FeedsConfig
+from digest.errors import BlockedAddressError, FetchError
 
 __all__ = ["DEFAULT_ACCEPT", "FetchResult", "Fetcher", "address_problem"]
 

@@ -28,15 +28,22 @@ from typing import Any
 
 from sqlalchemy import insert, select
 
-from ..analysis import Analysis, Analyzer
-from ..config import Config
-from ..errors import DigestError, ExtractError, FeedError
-from ..models import FeedEntry
-from ..store import Article, ArticleActor, Feed, Store, utcnow
-from .extract import Extracted, extract_article
-from .feeds import content_hash, parse_feed
-from .fetch import Fetcher
-from .limits import MAX_CVES, MAX_NAME_CHARS, MAX_SUMMARY_CHARS, MAX_TITLE_CHARS, MAX_URL_CHARS, cut_at_word
+from digest.config import Config
+from digest.errors import DigestError, ExtractError, FeedError
+from digest.ingest.extract import Extracted, extract_article
+from digest.ingest.feeds import content_hash, parse_feed
+from digest.ingest.fetch import Fetcher
+from digest.ingest.limits import (
+    MAX_CVES,
+    MAX_NAME_CHARS,
+    MAX_SUMMARY_CHARS,
+    MAX_TITLE_CHARS,
+    MAX_URL_CHARS,
+    cut_at_word,
+)
+from digest.intel.analysis import Analysis, Analyzer
+from digest.models import FeedEntry
+from digest.store import Article, ArticleActor, Feed, Store, utcnow
 
 log = logging.getLogger("digest.poll")
 

@@ -27,8 +27,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from .story_features import FEATURES, PairScorer, StoryModel, cos, features, load_model, prepare
-from .text import words
+from digest.intel.story_features import FEATURES, PairScorer, StoryModel, cos, features, load_model, prepare
+from digest.intel.text import words
 
 __all__ = ["ClusterDoc", "best_source", "cluster", "same_story", "similarity", "story_probability"]
 

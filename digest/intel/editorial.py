@@ -1,7 +1,7 @@
 """Editorial judgment on one article: section, exploited flag per CVE, sponsored, importance.
 
 One place for the judgments the digest prints (``digest analyse`` is its contract command): a
-story is filed under its primary actor (:mod:`digest.intel.salience`), in the section ``topic``
+story is filed under its primary actor (:mod:`digest.intel.actors.salience`), in the section ``topic``
 names, with the exploited flag per CVE; sponsored items stay out of the issue; importance orders
 and selects the stories.
 
@@ -24,10 +24,9 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
+from digest.intel.actors.salience import primary_actor
+from digest.intel.topics import classify_scored, cve_flags
 from digest.models import ActorHit
-
-from .salience import primary_actor
-from .topics import classify_scored, cve_flags
 
 __all__ = ["CveFlag", "Judgment", "importance_features", "judge", "sponsored_reasons", "story_importance"]
 
@@ -272,7 +271,7 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
                         sponsored=False, importance=importance, primary=primary.id if primary else None)
     why: list[str] | None = [] if explain else None
     flags = tuple(CveFlag(c, e) for c, e in cve_flags(title, text, kev, why))
-    from .section_model import predict_section
+    from digest.intel.section_model import predict_section
 
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
                             source=source, why=why)
@@ -307,7 +306,7 @@ def coverage(titles: Sequence[str], texts: Sequence[str], published: Sequence[da
     Looser than story clustering on purpose: it counts how widely an event is covered even where
     the clusters split it, and lets importance rank an event once (see :func:`batch_importance`).
     """
-    from .text import content_tokens, first_words
+    from digest.intel.text import content_tokens, first_words
 
     n = len(titles)
     tfs = []

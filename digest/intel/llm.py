@@ -20,8 +20,9 @@ from typing import Any
 
 import httpx
 
-from .text import STOPWORDS, clean_text, words
-from .topics import extract_cves
+from digest.intel.summarize import ExtractiveSummarizer, check_summary
+from digest.intel.text import STOPWORDS, clean_text, words
+from digest.intel.topics import extract_cves
 
 __all__ = ["LLMError", "OpenAISummarizer", "chat_url", "verify_summary"]
 
@@ -119,8 +120,6 @@ class OpenAISummarizer:
         cooldown_seconds: float = 60.0,
         client: httpx.Client | None = None,
     ) -> None:
-        from .summarize import ExtractiveSummarizer
-
         self.url = chat_url(endpoint)
         self.model = model
         self.max_words = max_words
@@ -173,8 +172,6 @@ class OpenAISummarizer:
 
     def summarize(self, title: str, text: str, *, key_terms: Sequence[str] = ()) -> str:
         """The endpoint's summary when it checks out against the article, else the fallback's."""
-        from .summarize import check_summary
-
         reason = ""
         if not words(text):
             reason = "no text"

@@ -22,9 +22,8 @@ from typing import Any
 
 import numpy as np
 
+from digest.intel.topics import _COMPILED, _score
 from digest.models import TopicInfo
-
-from .topics import _COMPILED, _score
 
 __all__ = ["MODEL_PATH", "SECTIONS", "features", "predict_section", "train"]
 

@@ -31,8 +31,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .text import STOPWORDS, content_tokens, first_words
-from .topics import extract_cves
+from digest.intel.text import STOPWORDS, content_tokens, first_words
+from digest.intel.topics import extract_cves
 
 __all__ = ["FEATURES", "Prepared", "StoryModel", "embedder", "features", "is_roundup", "load_model", "prepare"]
 

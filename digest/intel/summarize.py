@@ -20,9 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
-from digest.config import SummarizerConfig
-
-from .text import (
+from digest.intel.text import (
     STOPWORDS,
     clean_text,
     content_tokens,
@@ -31,7 +29,7 @@ from .text import (
     split_sentences,
     words,
 )
-from .topics import extract_cves
+from digest.intel.topics import extract_cves
 
 __all__ = [
     "ExtractiveSummarizer",
@@ -39,7 +37,6 @@ __all__ = [
     "check_summary",
     "extractive_summary",
     "key_entities",
-    "make_summarizer",
 ]
 
 #: how much of an article is read for candidate sentences (lead bias makes the rest irrelevant)
@@ -319,23 +316,6 @@ class ExtractiveSummarizer:
     def summarize(self, title: str, text: str, *, key_terms: Sequence[str] = ()) -> str:
         """See :func:`extractive_summary`."""
         return extractive_summary(title, text, max_words=self.max_words, key_terms=key_terms)
-
-
-def make_summarizer(cfg: SummarizerConfig) -> Summarizer:
-    """The summarizer the config selects: extractive, or an OpenAI-compatible endpoint with extractive fallback."""
-    extractive = ExtractiveSummarizer(cfg.max_words)
-    if cfg.backend == "openai":
-        from .llm import OpenAISummarizer
-
-        return OpenAISummarizer(
-            endpoint=cfg.endpoint,
-            model=cfg.model,
-            api_key=cfg.api_key,
-            timeout_seconds=cfg.timeout_seconds,
-            max_words=cfg.max_words,
-            fallback=extractive,
-        )
-    return extractive
 
 
 def check_summary(summary: str, text: str, *, max_words: int = 70, extractive: bool = True) -> list[str]:

@@ -12,10 +12,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from digest.intel.prefilter import might_match, required_literals
+from digest.intel.text import split_sentences
 from digest.models import TopicInfo
-
-from .prefilter import might_match, required_literals
-from .text import split_sentences
 
 __all__ = ["TOPICS", "classify", "classify_scored", "cve_flags", "exploited_claim", "extract_cves", "is_exploited"]
 

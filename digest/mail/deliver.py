@@ -42,11 +42,11 @@ from typing import Any
 
 import aiosmtplib
 
-from ..config import SmtpConfig
-from ..errors import MailError
-from ..store import Store, utcnow
-from .ledger import Claimed, DeliveryLedger, Failure, Retry
-from .message import MessageFactory, Recipient
+from digest.config import SmtpConfig
+from digest.errors import MailError
+from digest.mail.ledger import Claimed, DeliveryLedger, Failure, Retry
+from digest.mail.message import MessageFactory, Recipient
+from digest.store import Store, utcnow
 
 log = logging.getLogger("digest.deliver")
 

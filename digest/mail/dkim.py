@@ -6,8 +6,8 @@ is a plain picklable object, so sender processes get it with the message factory
 
 from __future__ import annotations
 
-from ..config import Config
-from ..errors import ConfigError
+from digest.config import Config
+from digest.errors import ConfigError
 
 SIGNED_HEADERS = [b"from", b"to", b"subject", b"date", b"message-id", b"mime-version", b"content-type",
                   b"list-id", b"list-unsubscribe", b"list-unsubscribe-post", b"reply-to"]

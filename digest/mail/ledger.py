@@ -33,7 +33,7 @@ from sqlalchemy import and_, func, literal, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..store import Delivery, Store, Subscriber, utcnow
+from digest.store import Delivery, Store, Subscriber, utcnow
 
 HOST = socket.gethostname()
 CHUNK = 500
@@ -280,6 +280,6 @@ class DeliveryLedger:
             return 0, None
         if due_now:
             return n, None
-        from ..store.tables import UTCDateTime
+        from digest.store.tables import UTCDateTime
 
         return n, UTCDateTime().process_result_value(earliest, None)

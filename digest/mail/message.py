@@ -25,8 +25,8 @@ from email import policy
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
-from ..render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
-from ..tokens import TokenSigner
+from digest.issue.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
+from digest.tokens import TokenSigner
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
 _SPACES = re.compile(r"\s{2,}")

@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..config import SmtpConfig
-from .deliver import FactoryFor, Progress, SendReport, deliver
-from .ledger import DeliveryLedger
-from .message import MessageFactory
+from digest.config import SmtpConfig
+from digest.mail.deliver import FactoryFor, Progress, SendReport, deliver
+from digest.mail.ledger import DeliveryLedger
+from digest.mail.message import MessageFactory
 
 log = logging.getLogger("digest.deliver")
 
@@ -87,8 +87,8 @@ def child_main() -> None:
     """Entry point of a sender process: job on stdin, report on stdout (both pickled)."""
     job: _Job = pickle.load(sys.stdin.buffer)
     _die_with_parent(job.parent_pid)
-    from ..store import Store
-    from ..store.db import make_engine
+    from digest.store import Store
+    from digest.store.db import make_engine
 
     store = Store(make_engine(job.db_url))
     try:

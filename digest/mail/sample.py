@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from ..models import ActorHit, Alias, IssueContent, Section, StoryItem
+from digest.models import ActorHit, Alias, IssueContent, Section, StoryItem
 
 NOW = datetime(2026, 11, 28, 7, 0, tzinfo=UTC)
 

@@ -1,7 +1,7 @@
 """Persistence: one :class:`Store` over SQLAlchemy, the same code on SQLite and PostgreSQL."""
 
-from .db import Store
-from .tables import (
+from digest.store.db import Store
+from digest.store.tables import (
     Actor,
     ActorLink,
     Article,

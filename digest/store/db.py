@@ -14,12 +14,23 @@ from sqlalchemy import Engine, create_engine, event, func, make_url, or_, select
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from ..config import Config
-from ..errors import StoreError
-from ..ingest.limits import MAX_NAME_CHARS, cut_at_word
-from ..models import ActorHit, AliasLink
-from ..private import private_db_file
-from .tables import Actor, ActorLink, Article, ArticleActor, Feed, Issue, Meta, Subscriber, new_nonce, utcnow
+from digest.config import Config
+from digest.errors import StoreError
+from digest.ingest.limits import MAX_NAME_CHARS, cut_at_word
+from digest.models import ActorHit, AliasLink
+from digest.private import private_db_file
+from digest.store.tables import (
+    Actor,
+    ActorLink,
+    Article,
+    ArticleActor,
+    Feed,
+    Issue,
+    Meta,
+    Subscriber,
+    new_nonce,
+    utcnow,
+)
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
 

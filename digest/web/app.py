@@ -32,20 +32,20 @@ from starlette.responses import HTMLResponse, PlainTextResponse, RedirectRespons
 from starlette.routing import BaseRoute, Match, Route, get_route_path
 from starlette.types import Receive, Scope, Send
 
-from .. import logs
-from ..config import Config
-from ..errors import ConfigError, InvalidAddressError, MailError, TokenError
-from ..intel.topics import TOPICS
-from ..issues import archive_html
-from ..render import PLACEHOLDERS, environment
-from ..resources import templates_dir
-from ..store import Store, Subscriber
-from ..subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
-from ..tokens import TokenClaims, TokenSigner
-from . import prefs as prefs_mod
-from . import queries
-from .atom import build_feed
-from .security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware, client_key
+from digest import logs
+from digest.config import Config
+from digest.errors import ConfigError, InvalidAddressError, MailError, TokenError
+from digest.intel.topics import TOPICS
+from digest.issue.build import archive_html
+from digest.issue.render import PLACEHOLDERS, environment
+from digest.mail.subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
+from digest.resources import templates_dir
+from digest.store import Store, Subscriber
+from digest.tokens import TokenClaims, TokenSigner
+from digest.web import prefs as prefs_mod
+from digest.web import queries
+from digest.web.atom import build_feed
+from digest.web.security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware, client_key
 
 log = logging.getLogger("digest.web")
 

@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from ..render import PLACEHOLDERS
-from ..store import Issue
+from digest.issue.render import PLACEHOLDERS
+from digest.store import Issue
 
 ATOM = "http://www.w3.org/2005/Atom"
 # characters XML 1.0 cannot carry at all (escaping does not help): C0 controls, surrogates, U+FFFE/F

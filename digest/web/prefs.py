@@ -14,8 +14,8 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
-from ..config import Config
-from ..intel.topics import TOPICS
+from digest.config import Config
+from digest.intel.topics import TOPICS
 
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_ACTORS = 300

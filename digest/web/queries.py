@@ -7,8 +7,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from ..store import Actor, Store, Subscriber, utcnow
-from ..store.tables import new_nonce
+from digest.store import Actor, Store, Subscriber, utcnow
+from digest.store.tables import new_nonce
 
 CONFIRM_INTERVAL = timedelta(days=1)
 

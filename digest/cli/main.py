@@ -1,0 +1,168 @@
+"""The `digest` command line: a thin layer over the library. Errors print one line, no traceback."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.markup import escape
+
+from digest import __version__, logs
+from digest.cli.common import DigestGroup, app_context, err, feed_specs, progress_bar
+from digest.config import load_config, mask_url
+from digest.context import AppContext
+from digest.errors import DigestError
+
+
+@click.group(cls=DigestGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), envvar="DIGEST_CONFIG",
+              help="Settings file (TOML). Default: the packaged config/digest.toml; env DIGEST_CONFIG.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("--log-json", is_flag=True, help="Log one JSON object per line (for log collectors).")
+@click.version_option(__version__, prog_name="digest")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, verbose: int, log_json: bool) -> None:
+    """digest: poll cyber news feeds, group stories by threat actor, mail a daily digest.
+
+    \b
+    Typical use:
+      digest poll                 fetch what is new
+      digest send --dry-run       write the next issue to var/outbox/ and show what would go out
+      digest subscribe ADDRESS    add a reader (a confirmation mail goes out)
+      digest worker               poll and send on the configured schedule
+    """
+    logs.setup(verbose, log_json)
+    try:
+        config = load_config(config_path)
+    except DigestError as exc:
+        raise click.ClickException(mask_url(str(exc))) from None
+    ctx.obj = AppContext(config)
+    ctx.call_on_close(ctx.obj.close)
+
+
+def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
+    from digest.ingest.poll import poll
+
+    store = app.open_store()
+    with progress_bar(not quiet) as update:
+        report = poll(store, app.config, due_only=due_only, progress=update, feed_specs=feed_specs(app))
+    for url, reason in report.errors:
+        err.print(f"[yellow]feed failed[/] {escape(url)}: {escape(reason)}", highlight=False, soft_wrap=True)
+    click.echo(report.summary())
+    from digest.ops.health import alert_operator
+
+    alerted = alert_operator(store, app.config)
+    if alerted:
+        err.print(f"[yellow]{len(alerted)} feed(s) flagged; the operator was alerted[/]")
+    return report
+
+
+@cli.command("poll")
+@click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed.")
+@click.pass_context
+def poll_cmd(ctx: click.Context, due: bool) -> None:
+    """Fetch the feeds, extract and analyse new articles, store them.
+
+    Feeds from the feeds file (config [feeds] file) are added to the database first. A feed
+    that fails is reported and recorded; the run goes on and exits 0.
+    """
+    _run_poll(app_context(ctx), due_only=due)
+
+
+@cli.command("send")
+@click.option("--dry-run", is_flag=True, help="Write the issue to files; send nothing, mark nothing sent.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for --dry-run output (default: var/outbox/<date>/).")
+@click.option("--no-poll", is_flag=True, help="Do not poll due feeds first.")
+@click.option("--worker", "worker_mode", is_flag=True,
+              help="Only help send the issue in progress (several workers share it on PostgreSQL).")
+@click.option("--send-empty", is_flag=True, help="Send an issue even when there is nothing new.")
+@click.option("--to", "to", metavar="EMAIL", help="With --dry-run: preview what this subscriber would get "
+              "(their preferences applied).")
+@click.option("--since", "since", metavar="DURATION|DATE", help="With --dry-run: compose over this window "
+              "(7d, 36h, 2026-01-05) instead of since the last issue.")
+@click.pass_context
+def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: bool, worker_mode: bool,
+             send_empty: bool, to: str | None, since: str | None) -> None:
+    """Compose the next issue and mail it to every confirmed subscriber.
+
+    The issue holds the stories since the last sent issue (or the last 24 hours). Each
+    subscriber gets it exactly once: running `send` again, also after a crash, only
+    delivers what is still missing.
+    """
+    from digest.issue import build as issues
+
+    app = app_context(ctx)
+    if to and not dry_run:
+        raise click.UsageError("--to previews one subscriber's issue and needs --dry-run")
+    if since and not dry_run:
+        raise click.UsageError("--since previews an issue over a window and needs --dry-run")
+    start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
+    store = app.open_store()
+    if dry_run:
+        if not no_poll:
+            _run_poll(app, due_only=True)
+        result = issues.dry_run(store, app.config, out_dir, to=to, since=start)
+        c = result.content
+        click.echo(f"wrote {result.html}")
+        click.echo(f"wrote {result.text}")
+        click.echo(f"wrote {result.eml}")
+        click.echo(f"dry run: {c.counts.get('stories', 0)} stories, {c.counts.get('actors', 0)} actors, "
+                   f"{c.counts.get('updates', 0)} updates; would go to {result.recipients} confirmed "
+                   f"subscriber{'s' if result.recipients != 1 else ''}; nothing sent")
+        return
+
+    from digest.mail.send import send_issue
+
+    if not no_poll and not worker_mode and store.open_issue() is None:
+        _run_poll(app, due_only=True)
+    with progress_bar(True) as update:
+        outcome = send_issue(store, app.config, worker=worker_mode, send_empty=send_empty,
+                             progress=(lambda d, t: update("sending", d, t)) if update else None)
+    if outcome.report is not None:
+        for line in outcome.report.errors[:20]:
+            err.print(f"[yellow]not delivered[/] {escape(str(line))}", highlight=False)
+    click.echo(outcome.message)
+    if outcome.waiting:
+        ctx.exit(75)  # EX_TEMPFAIL: readers wait for the next run (cron mails the output)
+
+
+def _mount_optional() -> None:
+    """Attach the commands of the other command modules."""
+    from digest.cli.actors import actors
+    from digest.cli.analyse import analyse_cmd, eval_editorial_cmd
+    from digest.cli.content import content_eval_cmd, stories, summaries_eval_cmd, summarize_cmd
+    from digest.cli.feeds import feeds_group
+    from digest.cli.kev import kev
+    from digest.cli.ops import demo_cmd, status_cmd, worker_cmd
+    from digest.cli.subscribers import subscribe_cmd, subscribers_group, unsubscribe_cmd
+    from digest.cli.web import serve_cmd
+
+    cli.add_command(actors)
+    cli.add_command(feeds_group, "feeds")
+    cli.add_command(subscribe_cmd, "subscribe")
+    cli.add_command(unsubscribe_cmd, "unsubscribe")
+    cli.add_command(subscribers_group, "subscribers")
+    cli.add_command(worker_cmd, "worker")
+    cli.add_command(status_cmd, "status")
+    cli.add_command(demo_cmd, "demo")
+    cli.add_command(analyse_cmd, "analyse")
+    cli.add_command(eval_editorial_cmd, "eval-editorial")
+    cli.add_command(kev)
+    cli.add_command(summarize_cmd, "summarize")
+    cli.add_command(stories, "stories")
+    cli.add_command(content_eval_cmd, "eval-content")
+    cli.add_command(summaries_eval_cmd, "eval-summaries")
+    cli.add_command(serve_cmd, "serve")
+
+
+_mount_optional()
+
+
+def main() -> None:
+    cli(prog_name="digest")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,45 @@
+"""`digest worker`, `status` and `demo`: running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from digest.cli.common import app_context, out
+
+
+# ---- worker, status, demo ------------------------------------------------------------------------
+@click.command("worker")
+@click.pass_context
+def worker_cmd(ctx: click.Context) -> None:
+    """Run the scheduler: poll every poll_interval_minutes, send daily at send_time (timezone).
+
+    One run of a job at a time; missed runs are coalesced into one. Stop with Ctrl-C or SIGTERM:
+    work in flight finishes first.
+    """
+    from digest.ops.worker import run_worker
+
+    run_worker(app_context(ctx).config)
+
+
+@click.command("status")
+@click.pass_context
+def status_cmd(ctx: click.Context) -> None:
+    """Feeds, issues, deliveries and subscribers at a glance."""
+    from digest.ops.status import print_status
+
+    print_status(app_context(ctx), out)
+
+
+@click.command("demo")
+@click.option("--port", default=0, help="Port for the local sample-feed server (0: any free port).")
+@click.option("--dir", "workdir", type=click.Path(file_okay=False, path_type=Path), default=Path("var/demo"),
+              show_default=True, help="Working folder for the demo database and outbox.")
+def demo_cmd(port: int, workdir: Path) -> None:
+    """Offline demo: serve the bundled sample feeds, poll them into a fresh SQLite database, dry-run a send."""
+    from digest.ops.demo import run_demo
+
+    run_demo(workdir, port)
+
+

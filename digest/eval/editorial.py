@@ -1,0 +1,544 @@
+"""Evaluation of the editorial judgments on real news the project labelled, each beside a plain baseline.
+
+The labels (``tests/data/realnews/editorial.jsonl`` and ``weeks.jsonl``, see
+:mod:`digest.eval.realnews` for how they were made and where the texts come from) are split by
+date into a dev half, on which the section model and the importance weights are fitted
+(``digest eval-editorial --train``), and a test half that is only measured. Everything is measured
+through the contract: :func:`digest.intel.analyse.analyse_batch`, one batch per ISO week (the
+batch whose outlets and recency importance may use), once as shipped and once with ``baseline``
+(today's keyword topic, the story-wide exploited flag, nothing sponsored, stories ranked by
+outlets then recency).
+
+Figures per half: section accuracy; exploited per (article, CVE) precision and recall; sponsored
+precision and recall; the share of a week's hand-picked top stories ranked within the top 1.5 k by
+importance (k = their number); and, through :mod:`digest.intel.actors.salience`, primary actor right (of
+articles with a labelled primary actor), articles without an actor kept free of one, and actor
+precision (an actor found is right when it is one the article names, incidental mentions included).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import json
+import math
+import os
+import sys
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from digest.config import Config
+from digest.intel.analyse import AnalyseDoc, analyse_batch
+
+__all__ = ["Gold", "evaluate", "load_gold", "run_eval", "train_models"]
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTIONS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
+
+
+@dataclass(frozen=True)
+class Gold:
+    """One labelled article and its text."""
+
+    key: str
+    split: str  # "dev" | "test"
+    title: str
+    text: str
+    source: str = ""
+    published: datetime | None = None
+    source_kind: str = "news"
+    section: str | None = None
+    primary: str | None = None  # a name; None: the article is about no actor
+    actors: frozenset[str] = frozenset()  # names, incidental mentions included
+    cves: dict[str, bool] = field(default_factory=dict)
+    sponsored: bool | None = None
+    importance: int | None = None
+    week: str = ""
+
+
+def labels_dir() -> Path:
+    """Where the labels are: $DIGEST_REALNEWS_DIR, else tests/data/realnews of the checkout."""
+    env = os.environ.get("DIGEST_REALNEWS_DIR")
+    return Path(env) if env else ROOT / "tests" / "data" / "realnews"
+
+
+def _realnews_module() -> Any:
+    """digest.eval.realnews (the labels' loader); $DIGEST_REALNEWS_LOADER names a file during development."""
+    path = os.environ.get("DIGEST_REALNEWS_LOADER")
+    if path:
+        spec = importlib.util.spec_from_file_location("digest.eval.realnews", path)
+        if spec is None or spec.loader is None:
+            raise ImportError(path)
+        mod = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = mod
+        spec.loader.exec_module(mod)
+        return mod
+    return importlib.import_module("digest.eval.realnews")
+
+
+def _kind(source: str) -> str:
+    """The source kind of a labelled item's outlet, as a feed list would give it."""
+    low = source.lower()
+    if any(w in low for w in ("cisa", "cybersecurity-advisories", "ncsc", "cert")):
+        return "government"
+    if any(w in low for w in ("unit42", "unit 42", "microsoft", "crowdstrike", "proofpoint", "securelist",
+                              "talos", "mandiant", "eset", "sophos", "checkpoint", "check point")):
+        return "vendor"
+    return "news"
+
+
+def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str, list[str], str]]]:
+    """The labelled articles with their texts, and the weeks' top stories ``(week, [item keys], lead key)``.
+
+    FileNotFoundError (with the reason) when the labels or the shared corpus are absent.
+    """
+    folder = directory or labels_dir()
+    labels_path = folder / "editorial.jsonl"
+    if not labels_path.is_file():
+        raise FileNotFoundError(f"{labels_path} not found")
+    realnews = _realnews_module()
+    items = realnews.load_items()
+    if not items:
+        raise FileNotFoundError(f"the shared corpus ({realnews.shared_dir()}) is absent")
+    gold: list[Gold] = []
+    seen: set[str] = set()
+    for row in realnews.load_labels(labels_path):
+        item = items.get(row["key"])
+        if item is None or row["key"] in seen:
+            continue
+        seen.add(row["key"])
+        names = frozenset([*(row.get("actors") or ()), *(row.get("incidental") or ())])
+        gold.append(Gold(
+            key=row["key"], split=row.get("split", "dev"), title=item.title, text=item.text, source=item.source,
+            published=item.published, source_kind=_kind(f"{item.source} {item.link} {row['key']}"),
+            section=row.get("topic"), primary=row.get("primary") or None, actors=names,
+            cves={c["id"].upper(): bool(c.get("exploited")) for c in row.get("cves") or ()},
+            sponsored=row.get("sponsored"), importance=row.get("importance"),
+            week=item.published.strftime("%G-W%V")))
+    tops: list[tuple[str, list[str], str]] = []
+    weeks_path = folder / "weeks.jsonl"
+    if weeks_path.is_file():
+        for row in realnews.load_weeks(weeks_path):
+            start = datetime.fromisoformat(str(row["week_start"]))
+            stories = row.get("stories") or [{"key": k, "same": []} for k in row.get("top") or ()]
+            for story in stories:
+                members = {story["key"], *story.get("same", ())} & seen
+                if story["key"] in seen:
+                    tops.append((start.strftime("%G-W%V"), sorted(members), story["key"]))
+    return gold, tops
+
+
+# --------------------------------------------------------------------------- scoring
+
+@dataclass
+class PR:
+    tp: int = 0
+    fp: int = 0
+    fn: int = 0
+
+    def add(self, predicted: bool, gold: bool) -> None:
+        if predicted and gold:
+            self.tp += 1
+        elif predicted:
+            self.fp += 1
+        elif gold:
+            self.fn += 1
+
+    @property
+    def precision(self) -> float:
+        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
+
+    @property
+    def recall(self) -> float:
+        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
+
+
+@dataclass
+class Figures:
+    n: int = 0
+    section_right: int = 0
+    section_n: int = 0
+    exploited: PR = field(default_factory=PR)
+    sponsored: PR = field(default_factory=PR)
+    top_hit: int = 0
+    top_n: int = 0
+    primary_right: int = 0
+    primary_n: int = 0
+    free_right: int = 0
+    free_n: int = 0
+    actor_right: int = 0
+    actor_found: int = 0
+    errors: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
+
+    def rows(self) -> list[tuple[str, str]]:
+        def frac(a: int, b: int) -> str:
+            return f"{a / b:.3f} ({a}/{b})" if b else "n/a"
+
+        e, s = self.exploited, self.sponsored
+        return [
+            ("section right", frac(self.section_right, self.section_n)),
+            ("exploited/CVE precision", frac(e.tp, e.tp + e.fp)),
+            ("exploited/CVE recall", frac(e.tp, e.tp + e.fn)),
+            ("sponsored precision", frac(s.tp, s.tp + s.fp)),
+            ("sponsored recall", frac(s.tp, s.tp + s.fn)),
+            ("top stories in top 1.5k", frac(self.top_hit, self.top_n)),
+            ("primary actor right", frac(self.primary_right, self.primary_n)),
+            ("no actor kept free", frac(self.free_right, self.free_n)),
+            ("actor precision", frac(self.actor_right, self.actor_found)),
+        ]
+
+
+def _norm(name: str) -> str:
+    return "".join(ch for ch in name.lower() if ch.isalnum())
+
+
+class _ActorNames:
+    """Label names to actor ids, through the recognizer's knowledge base (a name it does not know keeps itself)."""
+
+    def __init__(self, config: Config) -> None:
+        from digest.intel.actors.recognize import ActorRecognizer
+        from digest.intel.analysis import kb_dir
+
+        self.rec = ActorRecognizer.default(kb_dir(config))
+        self.cache: dict[str, set[str]] = {}
+
+    def keys(self, name: str) -> set[str]:
+        if name not in self.cache:
+            hit = self.rec.lookup(name)
+            out = {_norm(name)}
+            if hit is not None:
+                out |= {hit.id, _norm(hit.name), *(_norm(a.name) for a in hit.aliases)}
+            self.cache[name] = out
+        return self.cache[name]
+
+    def found_keys(self, actor: dict[str, Any]) -> set[str]:
+        return {actor["id"], _norm(actor["name"]), *(_norm(m) for m in actor.get("mentions", ()))}
+
+
+def _week_batches(gold: Sequence[Gold]) -> dict[str, list[Gold]]:
+    batches: dict[str, list[Gold]] = defaultdict(list)
+    for g in gold:
+        batches[g.week or (g.published.strftime("%G-W%V") if g.published else "undated")].append(g)
+    return batches
+
+
+def evaluate(config: Config, gold: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]], *,
+             baseline: bool, names: _ActorNames | None = None) -> Figures:
+    """Run ``analyse_batch`` week by week over ``gold`` and score what it printed."""
+    names = names or _ActorNames(config)
+    fig = Figures()
+    week_tops: dict[str, list[tuple[str, set[str]]]] = defaultdict(list)
+    for w, keys, lead in tops:
+        week_tops[w].append((lead, set(keys)))
+    for week, golds in sorted(_week_batches(gold).items()):
+        docs = [AnalyseDoc(id=g.key, title=g.title, text=g.text, source=g.source, published=g.published,
+                           source_kind=g.source_kind) for g in golds]
+        outs = analyse_batch(config, docs, baseline=baseline, summaries=False, explain=True)
+        for g, o in zip(golds, outs):
+            _score_one(fig, g, o, names)
+        # importance: the week's hand-picked top stories among the top 1.5 k stories of the week's
+        # batch (stories as `digest stories cluster` forms them; a story ranks by its best article)
+        keys = {g.key for g in golds}
+        wanted = [(lead, members) for lead, members in week_tops.get(week, ()) if lead in keys]
+        if wanted:
+            _rank_tops(config, fig, docs, golds, outs, wanted, baseline=baseline)
+    return fig
+
+
+def _rank_tops(config: Config, fig: Figures, docs: Sequence[AnalyseDoc], golds: Sequence[Gold],
+               outs: Sequence[dict[str, Any]], wanted: Sequence[tuple[str, set[str]]], *, baseline: bool) -> None:
+    from digest.intel.analyse import batch_stories
+
+    stories = batch_stories(config, docs, [[a["id"] for a in o["actors"]] for o in outs],
+                            [[c["id"] for c in o["cves"]] for o in outs])
+
+    def key(members: list[int]) -> tuple[float, float]:
+        newest = max((golds[i].published.timestamp() for i in members if golds[i].published), default=0.0)
+        if baseline:  # outlets first, then recency
+            return (-len({docs[i].source for i in members}), -newest)
+        return (-max(outs[i]["importance"] for i in members), -newest)
+
+    ranked = sorted(stories, key=key)
+    limit = math.ceil(1.5 * len(wanted))
+    fig.top_n += len(wanted)
+    for lead, members in wanted:
+        # the story's rank: its best-ranked cluster (the clusters may split one story)
+        rank = next(n for n, st in enumerate(ranked, 1) if any(golds[i].key in members for i in st))
+        if rank <= limit:
+            fig.top_hit += 1
+        else:
+            fig.errors["top story ranked low"].append(f"{lead}: story ranked {rank} of {len(ranked)}")
+
+
+def _score_one(fig: Figures, g: Gold, o: dict[str, Any], names: _ActorNames) -> None:
+    fig.n += 1
+    if g.section:
+        fig.section_n += 1
+        if o["topic"] == g.section:
+            fig.section_right += 1
+        else:
+            fig.errors["section"].append(f"{g.key}: {o['topic']} for {g.section}: {g.title[:80]}")
+    predicted = {c["id"]: c["exploited"] for c in o["cves"]}
+    for cve, exploited in g.cves.items():
+        p = predicted.get(cve, False)
+        fig.exploited.add(p, exploited)
+        if p != exploited:
+            fig.errors["exploited"].append(f"{g.key}: {cve} {'flagged' if p else 'missed'}: {g.title[:80]}")
+    if g.sponsored is not None:
+        fig.sponsored.add(o["sponsored"], g.sponsored)
+        if o["sponsored"] != g.sponsored:
+            fig.errors["sponsored"].append(f"{g.key}: {'flagged' if o['sponsored'] else 'missed'}: {g.title[:80]}")
+    primary = next((a for a in o["actors"] if a["primary"]), None)
+    if g.primary:
+        fig.primary_n += 1
+        if primary is not None and names.found_keys(primary) & names.keys(g.primary):
+            fig.primary_right += 1
+        else:
+            fig.errors["primary"].append(f"{g.key}: {primary['name'] if primary else None} for {g.primary}")
+    else:
+        fig.free_n += 1
+        if primary is None:
+            fig.free_right += 1
+        else:
+            fig.errors["actor-free"].append(f"{g.key}: {primary['name']}: {g.title[:80]}")
+    gold_keys = set().union(*(names.keys(a) for a in g.actors)) if g.actors else set()
+    for a in o["actors"]:
+        fig.actor_found += 1
+        if names.found_keys(a) & gold_keys:
+            fig.actor_right += 1
+        else:
+            fig.errors["actor"].append(f"{g.key}: {a['name']}")
+
+
+# --------------------------------------------------------------------------- training
+
+@dataclass(frozen=True)
+class _DevRow:
+    gold: Gold
+    x: Any  # section features
+    imp: dict[str, float]  # importance features, outlets included
+
+
+def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
+    """The features judge() computes for each dev article (actors in one batch per week, as analyse does)."""
+    from digest.intel.actors.recognize import ActorRecognizer
+    from digest.intel.actors.salience import primary_actor
+    from digest.intel.analyse import count_outlets as _outlets
+    from digest.intel.analysis import kb_dir
+    from digest.intel.editorial import CveFlag, coverage, importance_features
+    from digest.intel.kev import load_kev
+    from digest.intel.section_model import features
+    from digest.intel.topics import classify, cve_flags
+
+    rec = ActorRecognizer.default(kb_dir(config))
+    kev = load_kev(kb_dir(config))
+    rows: list[_DevRow] = []
+    for _week, golds in sorted(_week_batches(dev).items()):
+        hits = rec.detect_batch([(str(i), g.title, g.text) for i, g in enumerate(golds)])
+        dates = [g.published for g in golds if g.published]
+        now = max(dates) if dates else None
+        prims, flags_all = [], []
+        for i, g in enumerate(golds):
+            prims.append(primary_actor(g.title, g.text, hits[str(i)]))
+            flags_all.append(tuple(CveFlag(c, e) for c, e in cve_flags(g.title, g.text, kev)))
+        docs = [AnalyseDoc(id=g.key, title=g.title, text=g.text, source=g.source, published=g.published,
+                           source_kind=g.source_kind) for g in golds]
+        outlets = _outlets(config, docs, [[h.id for h in hits[str(i)]] for i in range(len(golds))],
+                           [[c.id for c in f] for f in flags_all])
+        neighbours = coverage([g.title for g in golds], [g.text for g in golds], [g.published for g in golds])
+        outlets = [max(n, len({golds[k].source for k in neighbours[i]} | {golds[i].source}))
+                   for i, n in enumerate(outlets)]
+        for i, g in enumerate(golds):
+            info = classify(g.title, g.text)
+            flags = flags_all[i]
+            x = features(g.title, g.text, info=info, cve_exploited=any(c.exploited for c in flags),
+                         has_actor=prims[i] is not None, source=g.source)
+            imp = importance_features(g.title, g.text, primary=prims[i] is not None, cves=flags, kev=kev,
+                                      says_exploited=info.exploited, source_kind=g.source_kind,
+                                      published=g.published, now=now)
+            imp["outlets"] = math.log2(max(outlets[i], 1))
+            rows.append(_DevRow(g, x, imp))
+    return rows
+
+
+def _folds(rows: Sequence[_DevRow], folds: int = 5) -> list[int]:
+    """A fold per row, whole weeks together: the articles of one story never sit on both sides."""
+    weeks = sorted({r.gold.week for r in rows})
+    return [weeks.index(r.gold.week) % folds for r in rows]
+
+
+def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, fold_of: Sequence[int], folds: int = 5) -> float:
+    import numpy as np
+
+    from digest.intel.section_model import train
+
+    n = len(ys)
+    right = 0
+    for f in range(folds):
+        test_idx = [i for i in range(n) if fold_of[i] == f]
+        train_idx = [i for i in range(n) if fold_of[i] != f]
+        if not test_idx or not train_idx:
+            continue
+        model = train(xs[train_idx], [ys[i] for i in train_idx], l2=l2)
+        w, b = np.asarray(model["weights"]), np.asarray(model["bias"])
+        pred = np.argmax(xs[test_idx] @ w + b, axis=1)
+        right += sum(1 for i, p in zip(test_idx, pred) if model["classes"][p] == ys[i])
+    return right / n if n else 0.0
+
+
+DESIGNS = {
+    "rules only": "dense",
+    "words only": "words",
+    "words + rules": "all",
+}
+
+
+def _mask(xs: Any, design: str) -> Any:
+    from digest.intel.section_model import DIM
+
+    out = xs.copy()
+    if design == "dense":
+        out[:, : 2 * DIM] = 0.0
+    elif design == "words":
+        out[:, 2 * DIM:] = 0.0
+    return out
+
+
+_FREE_SIGN = {"vendor", "research", "long_text"}
+
+
+def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]],
+                 echo: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
+    """Fit the section model and the importance weights on the dev half and write them to data/.
+
+    Section: each design (rules only, hashed words only, both) and L2 strength is scored by 5-fold
+    cross-validation on dev; the best is fitted on all of dev and installed. Returns every
+    design's model (fitted on all of dev), so the evaluation can measure each on test too.
+    Importance: ridge regression of the label (1-3, +1 for an item of a week's top story) on the
+    features, the features the issue names as raising importance held non-negative.
+    """
+    import numpy as np
+
+    from digest.intel import section_model
+    from digest.intel.editorial import DATA, DEFAULT_WEIGHTS
+
+    rows = _dev_rows(config, dev)
+    labelled = [r for r in rows if r.gold.section in SECTIONS]
+    xs = np.vstack([r.x for r in labelled])
+    ys = [r.gold.section or "other" for r in labelled]
+    fold_of = _folds(labelled)
+    models: dict[str, dict[str, Any]] = {}
+    best: tuple[float, str] = (-1.0, "")
+    for name, design in DESIGNS.items():
+        xd = _mask(xs, design)
+        scores = {l2: _cv_accuracy(xd, ys, l2, fold_of) for l2 in (1e-3, 3e-3, 1e-2, 3e-2)}
+        l2 = max(scores, key=lambda k: scores[k])
+        echo(f"  section design {name!r}: dev cross-validated accuracy {scores[l2]:.3f} (l2={l2:g}; "
+             + ", ".join(f"{k:g}: {v:.3f}" for k, v in scores.items()) + ")")
+        model = section_model.train(xd, ys, l2=l2)
+        model["design"] = name
+        model["dev_cv_accuracy"] = round(scores[l2], 4)
+        models[name] = model
+        best = max(best, (scores[l2], name))
+    section_model.MODEL_PATH.write_text(json.dumps(models[best[1]], separators=(",", ":")), encoding="utf-8")
+    section_model._model.cache_clear()
+    echo(f"  installed section design {best[1]!r} ({len(ys)} dev articles) in {section_model.MODEL_PATH}")
+
+    top_keys = {k for _w, keys, _lead in tops for k in keys}
+    imp_rows = [r for r in rows if r.gold.importance is not None or r.gold.key in top_keys]
+    names = [k for k in DEFAULT_WEIGHTS if k != "bias"]
+    if len(imp_rows) >= 2 * len(names):
+        x = np.array([[r.imp.get(k, 0.0) for k in names] for r in imp_rows])
+        y = np.array([float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows])
+        mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
+        z = (x - mu) / sd
+        lam = 0.1 * len(imp_rows)
+        # ridge with signs: what the issue names as mattering more (attribution, exploitation, outlets,
+        # advisories, scale, victims of note) may not count against an article, nor staleness for it
+        from scipy.optimize import lsq_linear
+
+        lower = [-np.inf if k in _FREE_SIGN or k == "recency_days" else 0.0 for k in names]
+        upper = [0.0 if k == "recency_days" else np.inf for k in names]
+        a_mat = np.vstack([z, math.sqrt(lam) * np.eye(len(names))])
+        b_vec = np.concatenate([y - y.mean(), np.zeros(len(names))])
+        coef = lsq_linear(a_mat, b_vec, bounds=(lower, upper)).x
+        w = coef / sd
+        for n_, k in enumerate(names):
+            if x[:, n_].std() < 1e-6:  # never seen on dev: the default weight stands
+                w[n_] = DEFAULT_WEIGHTS[k]
+        weights = {"bias": round(float(y.mean() - (w * mu).sum()), 4),
+                   **{k: round(float(v), 4) for k, v in zip(names, w)}}
+        (DATA / "importance_weights.json").write_text(json.dumps(
+            {"fitted_on": f"dev half, {len(imp_rows)} articles", "weights": weights}, indent=1) + "\n",
+            encoding="utf-8")
+        from digest.intel.editorial import importance_weights
+
+        importance_weights.cache_clear()
+        echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in weights.items()))
+    else:
+        echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
+    return models
+
+
+def _model_cv() -> str:
+    from digest.intel import section_model
+
+    try:
+        data = json.loads(section_model.MODEL_PATH.read_text(encoding="utf-8"))
+        return f"{float(data['dev_cv_accuracy']):.3f} ({data.get('design', '?')})"
+    except (OSError, ValueError, KeyError, TypeError):
+        return ""
+
+
+def run_eval(config: Config, *, directory: Path | None = None, train: bool = False, errors: bool = False,
+             echo: Callable[[str], None] = print) -> dict[str, dict[str, Figures]]:
+    """Print dev and test figures, ours beside the baseline; with ``train``, fit on dev first."""
+    try:
+        gold, tops = load_gold(directory)
+    except FileNotFoundError as exc:
+        echo(f"Editorial evaluation: {exc}; skipped")
+        return {}
+    names = _ActorNames(config)
+    if train:
+        from digest.intel import section_model
+
+        models = train_models(config, [g for g in gold if g.split == "dev"], tops, echo=echo)
+        installed = section_model.MODEL_PATH.read_text(encoding="utf-8")
+        try:
+            for name, model in models.items():
+                section_model.MODEL_PATH.write_text(json.dumps(model), encoding="utf-8")
+                section_model._model.cache_clear()
+                acc = []
+                for split in ("dev", "test"):
+                    f = evaluate(config, [g for g in gold if g.split == split], [], baseline=False, names=names)
+                    acc.append(f"{split} {f.section_right / max(f.section_n, 1):.3f}")
+                echo(f"  section design {name!r} fitted on all of dev: " + ", ".join(acc))
+        finally:
+            section_model.MODEL_PATH.write_text(installed, encoding="utf-8")
+            section_model._model.cache_clear()
+    out: dict[str, dict[str, Figures]] = {}
+    for split in ("dev", "test"):
+        part = [g for g in gold if g.split == split]
+        part_keys = {g.key for g in part}
+        part_tops = [t for t in tops if t[2] in part_keys]
+        ours = evaluate(config, part, part_tops, baseline=False, names=names)
+        base = evaluate(config, part, part_tops, baseline=True, names=names)
+        out[split] = {"ours": ours, "baseline": base}
+        echo(f"Editorial judgments, {split} half ({len(part)} labelled articles; through `digest analyse`)")
+        echo(f"  {'':26}{'digest':>18}{'baseline':>18}")
+        for (label, a), (_l, b) in zip(ours.rows(), base.rows()):
+            echo(f"  {label:26}{a:>18}{b:>18}")
+        if split == "dev":
+            cv = _model_cv()
+            echo("  (dev: the section model and the importance weights were fitted on this half"
+                 + (f"; the section model's cross-validated dev accuracy is {cv})" if cv else ")"))
+        if errors and split == "dev":
+            for kind, lines in ours.errors.items():
+                echo(f"  dev errors: {kind} ({len(lines)})")
+                for line in lines:
+                    echo(f"    {line}")
+    return out

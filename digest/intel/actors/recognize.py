@@ -1,0 +1,514 @@
+"""Threat-actor recognition: which actors a news article is about, under one canonical name each.
+
+How a document is read (:meth:`ActorRecognizer.detect`):
+
+1. **One automaton over every name.** All names of the knowledge base (:mod:`digest.intel.actors.kb`),
+   plus *blocking* phrases ("Cobalt Strike", "Alibaba Cloud", vendors such as "Trend Micro"), are
+   keys of a single Aho-Corasick automaton, run once over the lower-cased text with punctuation
+   turned into spaces, so matches are whole words and "APT-29" finds "APT 29". Overlaps go to the
+   longest match, which is how a blocking phrase hides the actor name inside it.
+2. **Vendor conventions** (:mod:`digest.intel.actors.vendors`) find names no knowledge base has yet
+   ("Storm-2077", "UNC5221", "Earth Alux", "Jewelbug"), with their vendor and, where the convention
+   encodes one, a suspected origin.
+   **Names in context** are found the same way, around group words: "the Lazarous group", "the
+   threat actor HydroJiin", "groups such as APT33 and Gorgon" (see ``_CTX_WORDS``).
+3. **Precision rules** (``data/actors/names.toml``): some names are never taken alone (UPS); names
+   that are ordinary words, companies or products (Nitro, Alibaba, Cobalt, Mercury, Play) need a
+   strong cue beside them ("the Nitro group", "Play ransomware"); a name in lower case is a word,
+   not a name; convention-built names need a cyber context and a cue or the vendor named nearby.
+4. **Ambiguous names** (listed under two actors) go to the candidate the document names otherwise,
+   else to the actor whose primary name it is, else nowhere: they never merge two actors.
+5. **Learned links** (:meth:`ActorRecognizer.learn_links`) join names: "X, also known as Y",
+   "tracked as Y by Vendor", "which Microsoft calls Y", "formerly Y", "the same actor as Y" are
+   identities; "overlaps with Y" is weaker: it joins a name to an actor but never two established
+   actors of different origin, nor two actors that the knowledge base knows well under many names.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import threading
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import ClassVar
+
+import ahocorasick
+
+from digest.intel.actors.base import (
+    _BLOCK,
+    _CTX_AFTER,
+    _CTX_BEFORE,
+    _CTX_GROUP_AT,
+    _CTX_ITEM_RE,
+    _CTX_LIST,
+    _CTX_NOT_NAME_AFTER,
+    _CTX_STOP,
+    _CTX_WORDS,
+    _GROUP_NOT_MODIFIER,
+    _IS_A,
+    _MALWARE_TAIL,
+    _PUNCT,
+    Mention,
+    _called_malware,
+    _Cand,
+    _Links,
+    _load_names,
+    _lower_same_length,
+    _windows,
+    key_is_camel,
+)
+from digest.intel.actors.kb import KnowledgeBase, name_keys, norm, slug
+from digest.intel.actors.learn import (
+    _LINK_CUE_WORDS,
+    LinkSets,
+    _learn_links,
+)
+from digest.intel.actors.rules import PrecisionRules
+from digest.intel.actors.vendors import Conventions, PatternName, conventions
+from digest.models import ActorHit, Alias, AliasLink
+
+__all__ = ["ActorRecognizer", "Mention"]
+
+
+class ActorRecognizer(PrecisionRules, LinkSets):
+    """Finds the actors a document is about; see the module docstring for the method."""
+
+    _cache: ClassVar[dict[str, ActorRecognizer]] = {}
+    _lock: ClassVar[threading.Lock] = threading.Lock()
+
+    def __init__(self, kb: KnowledgeBase, conv: Conventions | None = None) -> None:
+        self.kb = kb
+        self.conv = conv or conventions()
+        cfg = _load_names()
+        self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
+        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
+        # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
+        self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
+                                      re.IGNORECASE)
+        self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*{_IS_A}(?:also\s+)?(?:\b(?:{cue})\b)", re.IGNORECASE)
+        doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
+        self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
+        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
+        group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
+                 r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
+        self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
+                                        re.IGNORECASE)
+        self._group_after = re.compile(
+            rf"^[\s,:\"'“”‘’)]*(?:{_IS_A}(?:(?:is|was|are|were)\s+)?(?:also\s+)?"
+            r"(?:ransomware\s+|extortion\s+|cybercrime\s+|hacking\s+)?"
+            rf"(?:{group})\b{_GROUP_NOT_MODIFIER}|"
+            r"(?:ransomware\s+(?:gang\s+|group\s+|operators?\s+|affiliates?\s+)?)?"
+            r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
+            r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
+            r"compromised|stole|encrypted)\b)", re.IGNORECASE)
+        self.auto = ahocorasick.Automaton()
+        for key in kb.names:
+            if key in self.stop:
+                continue
+            self.auto.add_word(f" {key} ", ("kb", key, len(key)))
+            # "Scattered Lapsus$ Hunters" reads "scattered lapsus  hunters" in the scanned text (each
+            # punctuation mark one space, to keep offsets): that spelling is a key too
+            for form in kb.forms.get(key, ()):
+                spelled = _PUNCT.sub(" ", _lower_same_length(form)).strip()
+                if "  " in spelled and norm(spelled) == key:
+                    self.auto.add_word(f" {spelled} ", ("kb", key, len(spelled)))
+        for phrase in cfg.get("block", []):
+            k = norm(phrase)
+            if k and k not in kb.names and f" {k} " not in self.auto:
+                self.auto.add_word(f" {k} ", ("block", _BLOCK, len(k)))
+        for v in self.conv.vendors:
+            for phrase in v.mentions:
+                k = norm(phrase)
+                if k:
+                    # a vendor is never an actor (the ransomware galaxy lists a "McAfee"), and its
+                    # mention also tells which vendor the text cites
+                    self.auto.add_word(f" {k} ", ("block", v.name, len(k)))
+        # link cues: where learn_links needs to look
+        for cue in _LINK_CUE_WORDS:
+            k = f" {cue} "
+            if k not in self.auto:
+                self.auto.add_word(k, ("cue", cue, len(cue)))
+        # where a name in context may be ("the X group", "threat actor X", "groups such as X, Y")
+        for word in sorted(_CTX_WORDS):
+            k = f" {word} "
+            if k not in self.auto:
+                self.auto.add_word(k, ("ctx", word, len(word)))
+        self.block_keys = {norm(b) for b in cfg.get("block", [])} | {
+            norm(m) for v in self.conv.vendors for m in v.mentions}
+        # triggers: where a vendor-convention name may start or end; the regexes run only there
+        for t, kind in self.conv.triggers():
+            if t not in self.auto:
+                self.auto.add_word(t, ("trigger", kind, len(t)))
+        self.auto.make_automaton()
+        self._memo: tuple[str, tuple] | None = None  # the last text scanned (detect reads it twice)
+        self._ransom_memo: tuple[str, bool] | None = None
+        self._local = threading.local()  # .batch: scans kept for the length of one detect_batch
+
+    # ------------------------------------------------------------------ construction
+
+    @classmethod
+    def default(cls, kb_dir: Path | None = None) -> ActorRecognizer:
+        """The recognizer over the packaged galaxies, overridden by ``kb_dir``'s; built once per folder."""
+        key = str(Path(kb_dir).resolve()) if kb_dir is not None else ""
+        marker = ""
+        if kb_dir is not None and Path(kb_dir).is_dir():
+            marker = ";".join(f"{p.name}:{p.stat().st_mtime_ns}" for p in sorted(Path(kb_dir).glob("*.json")))
+        with cls._lock:
+            hit = cls._cache.get(key)
+            if hit is not None and getattr(hit, "_marker", "") == marker:
+                return hit
+            rec = cls(KnowledgeBase.build(Path(kb_dir) if kb_dir is not None else None))
+            rec._marker = marker  # type: ignore[attr-defined]
+            cls._cache[key] = rec
+            return rec
+
+    # ------------------------------------------------------------------ candidates
+
+    def _resolve_overlaps(self, raw: list[tuple[int, int, str, str]], text: str) -> list[_Cand]:
+        raw.sort(key=lambda r: (r[0], -(r[1] - r[0])))
+        out = []
+        last_end = -1
+        for s, e, key, source in raw:
+            if s < last_end:
+                continue  # overlaps a longer (or earlier) match: the longest leftmost wins
+            last_end = e
+            if source != "block":
+                if text[e:e + 1] == ")" and text.count("(", s, e) > text.count(")", s, e):
+                    e += 1  # "NoName057(16)": the key ends at "16", the name at its bracket
+                out.append(_Cand(s, e, text[s:e], key, source))
+        return out
+
+    def _scan(self, text: str, extra: Sequence[ahocorasick.Automaton] = ()) -> tuple[list[_Cand], set[str]]:
+        """Candidate names of ``text`` and the vendors it names, in one pass of the automaton.
+
+        ``extra`` are automata of names learned from articles (see ``_extra_automata``).
+        """
+        raw_base, vendors, patterns, padded, _cues = self._scan_base(text)
+        raw = list(raw_base)
+        for auto in extra:
+            for end, (source, key, klen) in auto.iter(padded):
+                raw.append((end - klen - 1, end - 1, key, source))
+        cands = self._resolve_overlaps(raw, text)
+        if patterns:
+            taken = sorted((c.start, c.end) for c in cands)
+            starts = [t[0] for t in taken]
+            forced: set[tuple[int, int]] = set()
+            for p in patterns:
+                i = bisect.bisect_left(starts, p.end)
+                if any(p.start < te and ts < p.end for ts, te in taken[max(0, i - 3):i]):
+                    if p.kind == "list":  # "groups such as SamSam and Dharma": the known name is a group here
+                        forced |= {(ts, te) for ts, te in taken[max(0, i - 3):i] if p.start <= ts and te <= p.end}
+                    continue  # a knowledge-base name (or a blocking phrase) covers it
+                cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
+            if forced:
+                cands = [replace(c, pkind="forced") if c.source == "kb" and (c.start, c.end) in forced else c
+                         for c in cands]
+            cands.sort(key=lambda c: c.start)
+        return cands, vendors
+
+    def _scan_base(self, text: str) -> tuple[list[tuple[int, int, str, str]], set[str], list[PatternName], str,
+                                             list[int]]:
+        batch = getattr(self._local, "batch", None)
+        if batch is not None and text in batch:
+            return batch[text]
+        memo = self._memo
+        if memo is not None and (memo[0] is text or memo[0] == text):
+            return memo[1]
+        low = _lower_same_length(text)
+        padded = " " + _PUNCT.sub(" ", low) + " "
+        raw: list[tuple[int, int, str, str]] = []
+        vendors: set[str] = set()
+        triggers: list[int] = []
+        cues: list[int] = []
+        ctx_points: list[int] = []
+        for end, (source, key, klen) in self.auto.iter(padded):
+            if source == "trigger":
+                if key == "code":  # " unc", " ta": only before a digit, "-", "_" or "." ("UNC5221", "TEMP.Veles")
+                    nxt = text[end:end + 2]
+                    code_like = bool(nxt) and (nxt[0] in "-_." or nxt[0].isdigit()
+                                               or (nxt[0] == " " and nxt[1:].isdigit()))
+                    if not code_like and not key_is_camel(text, end):
+                        continue
+                triggers.append(end - 1)
+                continue
+            if source in ("cue", "ctx"):
+                if key in _CTX_WORDS:
+                    ctx_points.append(end - klen - 1)
+                if source == "cue":
+                    cues.append(end - klen - 1)
+                continue
+            if source == "block" and key != _BLOCK:
+                vendors.add(key)
+            # " name " ends at ``end`` in padded (text shifted by one): the name is text[end-klen-1 : end-1]
+            raw.append((end - klen - 1, end - 1, key, source))
+        patterns: list[PatternName] = []
+        seen: set[tuple[int, int]] = set()
+        for lo, hi in _windows(triggers, len(text)):
+            while lo > 0 and not text[lo - 1].isspace() and hi - lo < 400:
+                lo -= 1
+            while hi < len(text) and not text[hi].isspace() and hi - lo < 400:
+                hi += 1
+            for p in self.conv.find(text[lo:hi]):
+                span = (p.start + lo, p.end + lo)
+                if span not in seen:
+                    seen.add(span)
+                    patterns.append(PatternName(span[0], span[1], p.name, p.vendor, p.origin, p.kind))
+        if ctx_points:
+            patterns += self._context_names(text, ctx_points)
+        result = (raw, vendors, patterns, padded, cues)
+        self._memo = (text, result)
+        if batch is not None:
+            batch[text] = result
+        return result
+
+    def _context_ok(self, name: str, text: str = "", start: int = 0, users: bool = False) -> bool:
+        """Whether a capitalised phrase found beside a group word may be a group's name.
+
+        ``users``: the word beside it is "actors" ("the BazaLoader actors"), which after a malware
+        name means the people who use it, not a named group.
+        """
+        if text and self.conv.vendor_at(text, start):
+            return False  # "one actor Intel 471 is tracking"
+        if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
+                      or norm(name) in self.kb.malware_keys or (text and _called_malware(text, name))):
+            return False
+        k = norm(name)
+        words = k.split()
+        if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
+            return False
+        if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
+            return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
+        if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
+            return False
+        return not name.isdigit()
+
+    @staticmethod
+    def _ctx_before_ok(head: str, m: re.Match[str], lo: int) -> bool:
+        """Whether a name before a group word stands where a name can ("Many groups" opens a sentence)."""
+        s = m.start("n")
+        if m.group("art"):
+            # "Predator the Thief group": the article is inside a name
+            prev = head[:m.start("art")].rstrip(" \t")
+            pw = prev.rsplit(None, 1)[-1].strip("\"“”‘’'") if prev.split() else ""
+            return not (pw[:1].isupper() and pw[-1:].isalnum() and norm(pw) not in _CTX_STOP)
+        # without an article the name must not open a sentence ("Some actors", "Many groups")
+        prev = head[:s].rstrip(" \t\"“‘'")
+        return bool(prev) and prev[-1] not in ".!?:;\n*#|>-•(" and not (s == 0 and lo == 0)
+
+    def _context_names(self, text: str, points: list[int]) -> list[PatternName]:
+        """Names that the sentence around each point says are a group's (see ``_CTX_WORDS``)."""
+        out: list[PatternName] = []
+        seen: set[tuple[int, int]] = set()
+
+        def add(s: int, e: int, name: str, kind: str, users: bool = False) -> None:
+            if (s, e) in seen or not self._context_ok(name, text, s, users):
+                return
+            seen.add((s, e))
+            out.append(PatternName(s, e, name, self.conv.vendor_of(name), self.conv.origin_of(name), kind))
+
+        last = -1
+        for p in sorted(set(points)):
+            g = _CTX_GROUP_AT.match(text, p)
+            if g:
+                lo = max(0, p - 90)
+                head = text[lo:p]
+                m = _CTX_BEFORE.search(head)
+                if m and self._ctx_before_ok(head, m, lo):
+                    add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context", g.group("w").startswith("actor"))
+            if p < last:
+                continue  # the window of an earlier point covers this one
+            lo, last = max(0, p - 16), min(len(text), p + 180)
+            chunk = text[lo:last]
+            for m in _CTX_AFTER.finditer(chunk):
+                add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
+            for m in _CTX_LIST.finditer(chunk):
+                base = lo + m.start("list")
+                for it in _CTX_ITEM_RE.finditer(m.group("list")):
+                    add(base + it.start(), base + it.end(), it.group(0), "list")
+            last -= 60  # a list or name may run past the window: let the next point look again
+        return out
+
+    def _all_candidates(self, text: str) -> list[_Cand]:
+        """Candidate names of ``text`` (knowledge base and vendor conventions)."""
+        return self._scan(text)[0]
+
+    # ------------------------------------------------------------------ detection
+
+    def _mentions(self, title: str, text: str, uf: _Links,
+                  extra: list[ahocorasick.Automaton] | None = None) -> tuple[str, list[Mention]]:
+        full = f"{title}\n\n{text}" if title else text
+        cands, vendors_in_doc = self._scan(full, self._extra_automata(uf) if extra is None else extra)
+        doc_cyber = bool(self._doc_cue.search(full))
+        accepted: list[tuple[_Cand, list[str]]] = []
+        ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
+        # a name the text once treats as an actor is that actor wherever it is written so
+        good_keys = {c.key or norm(c.text) for c, a in zip(cands, ok) if a}
+        for c, a in zip(cands, ok):
+            if not a and (c.key or norm(c.text)) in good_keys and c.key not in self.stop \
+                    and c.text != c.text.lower() and not self._in_url(full, c.start, c.end):
+                a = True
+            if a:
+                accepted.append((c, self._nodes_for(c)))
+        # ambiguous names: the candidate the document names otherwise, else the primary owner
+        sure = Counter(uf.find(n[0]) for _c, n in accepted if len(n) == 1)
+        out: list[Mention] = []
+        for c, nodes in accepted:
+            if len(nodes) > 1:
+                present = [n for n in nodes if uf.find(n) in sure]
+                if present:
+                    nodes = present
+                else:
+                    prim = self.kb.primary.get(c.key or norm(c.text))
+                    nodes = [prim] if prim in nodes else []
+            for n in nodes:
+                out.append(Mention(c.start, c.end, c.text, n, c.vendor, c.origin))
+        return full, out
+
+    def _main_node(self, nodes: list[str], uf: _Links) -> str:
+        """The node that names the group: an established actor, else the subject of the links."""
+        actors = self.kb.actors
+        established = [n for n in nodes if n in actors and len(actors[n].aliases) >= 4]
+        if established:
+            return min(established, key=lambda n: (-len(actors[n].aliases), n))
+        best = max((uf.subjects.get(n, 0) for n in nodes), default=0)
+        if best:
+            top = [n for n in nodes if uf.subjects.get(n, 0) == best]
+            return min(top, key=lambda n: (n.startswith("new:"), -len(actors[n].aliases) if n in actors else 0, n))
+        known = [n for n in nodes if n in actors]
+        if known:
+            return min(known, key=lambda n: (-len(actors[n].aliases), n))
+        return min(nodes)
+
+    def _hit(self, nodes: list[str], uf: _Links, mentions: list[str],
+             pattern_info: dict[str, tuple[str, str | None]]) -> ActorHit:
+        main = self._main_node(nodes, uf)
+        ordered = [main] + sorted(n for n in nodes if n != main)
+        aliases: list[Alias] = []
+        seen: set[str] = set()
+        country = None
+        description = motivation = ""
+        name = aid = ""
+        for n in ordered:
+            actor = self.kb.actors.get(n)
+            if actor is not None:
+                for al in actor.aliases:
+                    if norm(al.name) not in seen:
+                        seen.add(norm(al.name))
+                        aliases.append(Alias(al.name, al.vendor or uf.vendors.get(norm(al.name), "")))
+                country = country or actor.country
+                description = description or actor.description
+                motivation = motivation or actor.motivation
+                if not name:
+                    name, aid = actor.name, actor.id
+                continue
+            spelled = uf.spelling.get(n) or pattern_info.get(n, ("", None))[0] or n[4:]
+            if not name:
+                name, aid = spelled, slug(spelled)
+            if norm(spelled) in seen:
+                continue
+            seen.add(norm(spelled))
+            vendor = uf.vendors.get(norm(spelled)) or self.conv.vendor_of(spelled)
+            aliases.append(Alias(spelled, vendor))
+            country = country or self.conv.origin_of(spelled)
+        if not motivation:  # "Octo Tempest": Microsoft's Tempest family is financially motivated
+            motivation = next((m for a in aliases if (m := self.conv.motive_of(a.name))), "")
+        return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
+                        description=description, motivation=motivation)
+
+    def _detect_with(self, title: str, text: str, uf: _Links,
+                     extra: list[ahocorasick.Automaton] | None = None) -> list[ActorHit]:
+        _full, mentions = self._mentions(title, text, uf, extra)
+        groups: dict[str, list[Mention]] = defaultdict(list)
+        for m in mentions:
+            groups[uf.find(m.node)].append(m)
+        pattern_info: dict[str, tuple[str, str | None]] = {}
+        for m in mentions:
+            if m.node.startswith("new:"):
+                pattern_info.setdefault(m.node, (m.text, m.origin))
+                uf.spelling.setdefault(m.node, m.text)
+        hits = []
+        for root, ms in groups.items():
+            nodes = uf.members(root) if root in uf.parent else [root]
+            if root not in nodes:
+                nodes.append(root)
+            texts: list[str] = []
+            for m in sorted(ms, key=lambda m: m.start):
+                if m.text not in texts:
+                    texts.append(m.text)
+            hits.append((min(m.start for m in ms), self._hit(nodes, uf, texts, pattern_info)))
+        hits.sort(key=lambda h: h[0])
+        merged: dict[str, ActorHit] = {}
+        for _pos, h in hits:
+            if h.id in merged:  # two roots with one canonical id: join their mentions
+                old = merged[h.id]
+                merged[h.id] = ActorHit(old.id, old.name, old.aliases,
+                                        tuple(dict.fromkeys(old.mentions + h.mentions)), old.country,
+                                        old.description, old.motivation)
+            else:
+                merged[h.id] = h
+        return list(merged.values())
+
+    def detect(self, title: str, text: str, links: Iterable[AliasLink] = ()) -> list[ActorHit]:
+        """The actors the document is about, each once, under its canonical id.
+
+        ``links`` are alias links learned from earlier articles; links stated in this document are
+        learned and applied too.
+        """
+        return self.detect_and_learn(title, text, links)[0]
+
+    def detect_and_learn(self, title: str, text: str, links: Iterable[AliasLink] = (),
+                         source_id: str = "") -> tuple[list[ActorHit], list[AliasLink]]:
+        """:meth:`detect`, also returning the links this document states (one scan of the text for both)."""
+        own = self.learn_links(f"{title}\n\n{text}" if title else text, source_id)
+        uf = self._apply_links(links, own)
+        if uf.refused:
+            own = [x for x in own if frozenset((norm(x.name_a), norm(x.name_b))) not in uf.refused]
+        return self._detect_with(title, text, uf), own
+
+    def detect_batch(self, docs: Sequence[tuple[str, str, str]],
+                     links: Iterable[AliasLink] = ()) -> dict[str, list[ActorHit]]:
+        """Detect in many documents ``(id, title, text)``; a link stated in any of them applies to all."""
+        learned: list[AliasLink] = []
+        self._local.batch = {}
+        try:
+            for doc_id, title, text in docs:
+                learned += self.learn_links(f"{title}\n\n{text}" if title else text, doc_id)
+            uf = self._apply_links(links, learned)
+            extra = self._extra_automata(uf)
+            # each document reads a copy: a name one document finds in context ("a group known as
+            # X") is that document's, not a learned name for the rest of the batch
+            return {doc_id: self._detect_with(title, text, uf.copy(), extra) for doc_id, title, text in docs}
+        finally:
+            self._local.batch = None
+
+    def lookup(self, name: str, links: Iterable[AliasLink] = ()) -> ActorHit | None:
+        """The canonical actor a name stands for (for ``digest actors show``), or None."""
+        uf = self._apply_links(links)
+        node = self._node_of_name(name)
+        if node is None:
+            return None
+        if node.startswith("new:") and node not in uf.parent:
+            if not self.conv.vendor_of(name.strip()):
+                return None
+            uf.spelling[node] = name.strip()
+        root = uf.find(node)
+        nodes = uf.members(root) if root in uf.parent else [root]
+        if root not in nodes:
+            nodes.append(root)
+        return self._hit(nodes, uf, [], {})
+
+    # ------------------------------------------------------------------ learning links
+
+    def learn_links(self, text: str, source_id: str = "") -> list[AliasLink]:
+        """Alias links stated in ``text``, each with the sentence as provenance.
+
+        Identities: "X, also known as Y", "X (aka Y)", "tracked as Y by Vendor", "which Microsoft
+        calls Y", "formerly tracked as Y", "the same actor as Y"; weaker: "overlaps with Y".
+        """
+        return _learn_links(self, text, source_id)
+
+

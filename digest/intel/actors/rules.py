@@ -1,0 +1,131 @@
+"""Precision rules of recognition: when a candidate name is taken as an actor (cues, context, URLs);
+a mixin of :class:`~digest.intel.actors.recognize.ActorRecognizer` (uses its names and patterns)."""
+
+from __future__ import annotations
+
+import re
+
+from digest.intel.actors.base import (
+    _COORD_NAMES,
+    _NAMED_BEFORE,
+    _RANSOMWARE_AFTER,
+    _Cand,
+    _title_case_line,
+    _title_word_run,
+    _words,
+)
+from digest.intel.actors.learn import (
+    _ALIAS_LIST,
+    _ORG_APPOSITION,
+    _PERSON_BEFORE,
+)
+
+
+class PrecisionRules:
+    """Which candidates are actors (see ``data/actors/names.toml``)."""
+
+    # ------------------------------------------------------------------ precision rules
+
+    def _strong_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
+        """A group cue right before or after the name ("the hacker group X", "X hackers")."""
+        after = _COORD_NAMES.sub("", re.split(r"[.!?;\n]", text[e:e + 90])[0], count=1)[:45]
+        lead = ", " if after.lstrip().startswith(",") else ""  # "Gallium, a state-sponsored group"
+        if self._cue_after.search(lead + " ".join(_words(after)[:6])):
+            return True
+        if after_only:
+            return False
+        before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+        return bool(self._cue_before.search(" ".join(_words(before)[-3:])))
+
+    def _doc_ransom(self, text: str) -> bool:
+        memo = self._ransom_memo
+        if memo is None or memo[0] is not text:
+            memo = self._ransom_memo = (text, bool(self._ransom_cue.search(text)))
+        return memo[1]
+
+    def _group_cue(self, text: str, s: int, e: int, *, after_only: bool = False) -> bool:
+        before = "" if after_only else re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
+        after = re.split(r"[.!?;\n]", text[e:e + 90])[0]
+        # "the Akira and Lynx ransomware groups": the group word after a list of names covers each
+        after = _COORD_NAMES.sub("", after, count=1)
+        bw = " ".join(_words(before)[-3:])
+        aw = (", " if after.lstrip().startswith(",") else "") + " ".join(_words(after)[:8])
+        return bool((bw and self._group_before.search(bw)) or self._group_after.search(aw))
+
+    @staticmethod
+    def _in_url(text: str, s: int, e: int) -> bool:
+        """Whether the name sits inside a URL, path or address ("https://x/apt40-report")."""
+        i = s
+        while i > 0 and not text[i - 1].isspace() and s - i < 200:
+            i -= 1
+        before = text[i:s]
+        if "/" in before or "www." in before or "@" in before or "=" in before:
+            return True
+        nxt = text[e:e + 2]
+        return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
+
+    @staticmethod
+    def _mitre_group_link(text: str, e: int) -> bool:
+        """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
+        return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
+
+    def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
+        mention = c.text
+        if _ORG_APPOSITION.match(text, c.end):
+            return False  # "the Mabna Institute, an Iranian government contractor"
+        if c.source == "learned":
+            return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
+        has_digit = any(ch.isdigit() for ch in mention)
+        if not has_digit and mention == mention.lower():
+            return False  # "play", "mercury", "shadow": words, not names
+        if self._in_url(text, c.start, c.end):
+            return False
+        if c.source == "pattern":
+            if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
+                return False  # "a man called Harold Leopard" fits a vendor's convention but is a person
+            if c.pkind in ("code", "context", "list"):
+                return True
+            return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
+        key = c.key
+        if key in self.stop:
+            return False
+        if c.pkind == "forced" or self._mitre_group_link(text, c.end):
+            return True
+        if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
+            return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
+        ransom_name = key in self.kb.ransomware_keys
+        if ransom_name and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+            return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
+        if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
+            return True  # "Cl0p": a spelling no word has
+        if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
+            return True  # "rebranded to Embargo", "a group known as Play"
+        if ransom_name and " " in key and key not in self.kb.malware_names and doc_cyber and \
+                mention != mention.upper() and not _title_word_run(mention):
+            return True  # "Scattered Lapsus$ Hunters": a gang's name of several words is no malware name
+        if key in self.kb.malware_keys:
+            if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
+                return self._group_cue(text, c.start, c.end, after_only=True)
+            return self._group_cue(text, c.start, c.end)
+        forms = self.kb.forms.get(key, set())
+        ordinary = key in self.ordinary
+        if not ordinary and key in self.kb.ransomware_keys and not has_digit:
+            single = " " not in key
+            camel = any(f[1:] != f[1:].lower() and f[1:] != f[1:].upper() for f in forms)
+            ordinary = single and not camel
+            if not ordinary and not self._doc_ransom(text):
+                return False
+        if ordinary:
+            if _title_case_line(text, c.start):
+                return self._strong_cue(text, c.start, c.end, after_only=True)
+            if self._strong_cue(text, c.start, c.end):
+                return True
+            upper_form = any(f.isupper() for f in forms)
+            return upper_form and mention.isupper() and len(mention) >= 5 and not text[
+                max(0, c.start - 30):c.end + 30].isupper()
+        if len(key) <= 4 and not has_digit:
+            # short alphabetic names (CCA, Hagga...) need the case the source uses and a cue
+            if mention not in forms and mention.upper() != mention:
+                return False
+            return self._strong_cue(text, c.start, c.end)
+        return True

@@ -1,0 +1,87 @@
+"""Subscriber operations shared by the CLI and the web app: validation, sign-up, confirmation mail."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from email.message import EmailMessage
+from email.utils import formatdate, make_msgid, parseaddr
+from pathlib import Path
+
+import aiosmtplib
+from email_validator import EmailNotValidError, validate_email
+
+from digest.config import Config
+from digest.errors import InvalidAddressError, MailError
+from digest.issue.render import environment
+from digest.mail.message import clean_header_text
+from digest.store import Store, Subscriber
+from digest.tokens import TokenSigner
+
+MAX_ADDRESS = 254
+
+
+def normalise_address(raw: str) -> str:
+    """A valid, normalised address, or :class:`InvalidAddressError` with a one-line reason."""
+    if not isinstance(raw, str) or not raw.strip():
+        raise InvalidAddressError("invalid email address: empty")
+    value = raw.strip()
+    if any(c in value for c in "\r\n\t\x00") or len(value) > MAX_ADDRESS:
+        raise InvalidAddressError(f"invalid email address {value[:60]!r}: contains control characters or is too long")
+    try:
+        result = validate_email(value, check_deliverability=False, allow_smtputf8=True)
+    except EmailNotValidError as exc:
+        raise InvalidAddressError(f"invalid email address {value[:80]!r}: {exc}") from None
+    return result.normalized.lower() if result.normalized.isascii() else result.normalized
+
+
+def confirm_url(config: Config, signer: TokenSigner, sub: Subscriber) -> str:
+    ttl = config.security.confirm_token_days * 86400
+    token = signer.sign("confirm", sub.id, sub.confirm_nonce, ttl_seconds=ttl)
+    return f"{config.newsletter.base_url.rstrip('/')}/confirm/{token}"
+
+
+def confirmation_message(config: Config, signer: TokenSigner, sub: Subscriber) -> EmailMessage:
+    nl = config.newsletter
+    url = confirm_url(config, signer, sub)
+    body = environment().get_template("email/confirm.txt.j2").render(
+        title=nl.title, confirm_url=url, base_url=nl.base_url.rstrip("/"), days=config.security.confirm_token_days)
+    msg = EmailMessage()
+    msg["From"] = nl.sender
+    msg["To"] = sub.email
+    msg["Subject"] = clean_header_text(f"Confirm your subscription to {nl.title}")
+    msg["Date"] = formatdate()
+    msg["Message-ID"] = make_msgid(domain=parseaddr(nl.sender)[1].rpartition("@")[2] or None)
+    msg["Auto-Submitted"] = "auto-generated"
+    msg.set_content(body)
+    return msg
+
+
+async def send_one(config: Config, msg: EmailMessage) -> None:
+    smtp = config.smtp
+    try:
+        await aiosmtplib.send(msg, hostname=smtp.host, port=smtp.port, timeout=smtp.timeout_seconds,
+                              use_tls=smtp.tls, start_tls=smtp.starttls or False,
+                              username=smtp.username or None, password=smtp.password or None)
+    except (aiosmtplib.SMTPException, OSError) as exc:
+        raise MailError(f"could not send mail via {smtp.host}:{smtp.port}: {exc}") from None
+
+
+def send_confirmation(store: Store, config: Config, sub: Subscriber) -> None:
+    signer = TokenSigner(store.secret_key(config.security.secret_key))
+    asyncio.run(send_one(config, confirmation_message(config, signer, sub)))
+    store.mark_confirm_sent(sub.id)
+
+
+def read_address_file(path: Path) -> list[str]:
+    """Addresses from a file with one address a line, or a CSV with an ``email`` column."""
+    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    first = text.splitlines()[0] if text.strip() else ""
+    if "," in first or first.strip().lower() == "email":
+        reader = csv.DictReader(io.StringIO(text))
+        fields = {f.strip().lower(): f for f in (reader.fieldnames or [])}
+        if "email" not in fields:
+            raise InvalidAddressError(f"{path}: CSV has no 'email' column (columns: {', '.join(fields)})")
+        return [(row.get(fields["email"]) or "").strip() for row in reader]
+    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]

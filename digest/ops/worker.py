@@ -1,0 +1,131 @@
+"""`digest worker`: APScheduler runs the poll and the daily send.
+
+* poll every ``feeds.poll_interval_minutes``;
+* send at ``schedule.send_time`` in ``schedule.timezone`` (a cron trigger in that zone, so the
+  local time holds across daylight-saving changes); an issue left partly sent (readers waiting
+  for a sick relay) is resumed by the hourly job;
+* ``max_instances=1``: one run of a job at a time; ``coalesce=True`` with a day-long misfire
+  grace time: a worker that was down for three days sends one issue, not three;
+* a lock keeps a second worker on the same database from starting;
+* SIGTERM/SIGINT let the running job finish, then the worker stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import datetime
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from digest.config import Config
+from digest.errors import DigestError
+
+log = logging.getLogger("digest.ops.worker")
+
+
+def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Callable[[], None],
+                    scheduler: BlockingScheduler | None = None,
+                    hourly_job: Callable[[], None] | None = None) -> BlockingScheduler:
+    """Add the two jobs to ``scheduler`` (a new BlockingScheduler by default) and return it."""
+    sched = scheduler or BlockingScheduler(timezone=config.schedule.timezone)
+    hour, minute = (int(x) for x in config.schedule.send_time.split(":"))
+    common = {"max_instances": 1, "coalesce": True, "misfire_grace_time": 24 * 3600, "replace_existing": True}
+    sched.add_job(poll_job, IntervalTrigger(minutes=config.feeds.poll_interval_minutes), id="poll",
+                  name="poll feeds", next_run_time=datetime.now(sched.timezone), **common)
+    sched.add_job(send_job, CronTrigger(hour=hour, minute=minute, timezone=config.schedule.timezone),
+                  id="send", name="send daily issue", **common)
+    if hourly_job is not None:  # subscribers who chose a delivery hour get the issue then
+        sched.add_job(hourly_job, CronTrigger(minute=(minute + 5) % 60, timezone=config.schedule.timezone),
+                      id="hourly", name="local-hour deliveries", **{**common, "misfire_grace_time": 1800})
+    return sched
+
+
+def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
+    from digest.ingest.feedlist import load_feeds_toml
+    from digest.ingest.poll import poll
+    from digest.mail.send import send_due, send_issue
+    from digest.ops.health import alert_operator
+    from digest.store import Store
+
+    lock = threading.Lock()  # poll and send never write at the same time
+
+    def job(name: str, body: Callable[[Store], None]) -> Callable[[], None]:
+        """One scheduled job: exclusive, on its own store; an expected failure is logged, not raised."""
+        def run() -> None:
+            with lock:
+                store = Store.open(config)
+                try:
+                    body(store)
+                except DigestError as exc:
+                    log.error("%s failed: %s", name, exc, extra={"event_kind": f"{name}_error"})
+                finally:
+                    store.close()
+        return run
+
+    def poll_body(store: Store) -> None:
+        path = config.feeds_path()
+        specs = load_feeds_toml(path) if path.exists() else None
+        report = poll(store, config, due_only=True, feed_specs=specs)
+        for url, reason in report.errors:
+            log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})
+        alert_operator(store, config)
+        log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
+                                                        "failed": report.failed})
+
+    def send_body(store: Store) -> None:
+        outcome = send_issue(store, config, respect_hours=True)
+        log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
+                                                       "sent": outcome.report.sent if outcome.report else 0})
+
+    def hourly_body(store: Store) -> None:
+        open_issue = store.open_issue()
+        if open_issue is not None and open_issue.status == "partial":
+            # readers left waiting by a sick relay get the issue within the hour, not tomorrow
+            resumed = send_issue(store, config, worker=True)
+            log.warning("resumed send: %s", resumed.message, extra={
+                "event_kind": "send_resumed", "issue": resumed.issue_id,
+                "sent": resumed.report.sent if resumed.report else 0, "waiting": resumed.waiting})
+        outcome = send_due(store, config)
+        if outcome.report is not None:
+            log.warning("local-hour send: %s", outcome.message, extra={
+                "event_kind": "send_hourly", "issue": outcome.issue_id, "sent": outcome.report.sent})
+
+    poll_job, send_job, hourly_job = job("poll", poll_body), job("send", send_body), job("hourly", hourly_body)
+    return poll_job, send_job, hourly_job
+
+
+def _unfinished_send(config: Config) -> bool:
+    from digest.store import Store
+
+    store = Store.open(config)
+    try:
+        return store.open_issue() is not None
+    finally:
+        store.close()
+
+
+def run_worker(config: Config) -> None:
+    """Run until SIGTERM/SIGINT. A crashed send is resumed by the next send job."""
+    from digest.ops.lock import WorkerLock
+
+    with WorkerLock(config):
+        poll_job, send_job, hourly_job = _jobs(config)
+        sched = build_scheduler(config, poll_job, send_job, hourly_job=hourly_job)
+        if _unfinished_send(config):  # a crash interrupted a send: finish it now, not tomorrow
+            log.warning("an issue was being sent when the last worker stopped: resuming it now")
+            sched.add_job(send_job, id="resume", name="resume unfinished send", max_instances=1)
+
+        def stop(signum: int, _frame: object) -> None:
+            log.warning("signal %s: finishing the running job, then stopping", signum)
+            sched.shutdown(wait=True)
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        log.warning("worker started; polling every %s min; daily issue at %s %s",
+                    config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
+        sched.start()
