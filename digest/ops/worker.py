@@ -18,6 +18,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
+from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
@@ -29,8 +30,8 @@ log = logging.getLogger("digest.ops.worker")
 
 
 def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Callable[[], None],
-                    scheduler: BlockingScheduler | None = None,
-                    hourly_job: Callable[[], None] | None = None) -> BlockingScheduler:
+                    scheduler: BaseScheduler | None = None,
+                    hourly_job: Callable[[], None] | None = None) -> BaseScheduler:
     """Add the two jobs to ``scheduler`` (a new BlockingScheduler by default) and return it."""
     sched = scheduler or BlockingScheduler(timezone=config.schedule.timezone)
     hour, minute = (int(x) for x in config.schedule.send_time.split(":"))
@@ -111,21 +112,38 @@ def _unfinished_send(config: Config) -> bool:
 
 def run_worker(config: Config) -> None:
     """Run until SIGTERM/SIGINT. A crashed send is resumed by the next send job."""
+    from apscheduler.schedulers.background import BackgroundScheduler
+
     from digest.ops.lock import WorkerLock
 
+    stop_requested = threading.Event()
+
+    def stop(signum: int, _frame: object) -> None:
+        if stop_requested.is_set():  # a second SIGTERM or Ctrl-C while the running job finishes
+            log.warning("signal %s: already stopping; the running job is finishing", signum)
+            return
+        log.warning("signal %s: finishing the running job, then stopping", signum)
+        stop_requested.set()
+
+    # Handlers before anything else: a signal that comes while the worker sets up stops it cleanly too.
+    # The handler only sets an event; the main thread stops the scheduler, so a second signal never
+    # reaches a scheduler that is already shutting down.
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
     with WorkerLock(config):
         poll_job, send_job, hourly_job = _jobs(config)
-        sched = build_scheduler(config, poll_job, send_job, hourly_job=hourly_job)
+        sched = build_scheduler(config, poll_job, send_job, BackgroundScheduler(timezone=config.schedule.timezone),
+                                hourly_job=hourly_job)
         if _unfinished_send(config):  # a crash interrupted a send: finish it now, not tomorrow
             log.warning("an issue was being sent when the last worker stopped: resuming it now")
             sched.add_job(send_job, id="resume", name="resume unfinished send", max_instances=1)
-
-        def stop(signum: int, _frame: object) -> None:
-            log.warning("signal %s: finishing the running job, then stopping", signum)
-            sched.shutdown(wait=True)
-
-        signal.signal(signal.SIGTERM, stop)
-        signal.signal(signal.SIGINT, stop)
+        if stop_requested.is_set():
+            log.warning("stopped before the first job ran")
+            return
+        sched.start()
         log.warning("worker started; polling every %s min; daily issue at %s %s",
                     config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
-        sched.start()
+        while not stop_requested.wait(1.0):
+            pass
+        sched.shutdown(wait=True)
+        log.warning("worker stopped")
