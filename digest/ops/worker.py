@@ -13,6 +13,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import signal
 import threading
 from collections.abc import Callable
@@ -119,9 +120,11 @@ def run_worker(config: Config) -> None:
     stop_requested = threading.Event()
 
     def stop(signum: int, _frame: object) -> None:
-        if stop_requested.is_set():  # a second SIGTERM or Ctrl-C while the running job finishes
-            log.warning("signal %s: already stopping; the running job is finishing", signum)
-            return
+        if stop_requested.is_set():  # a second SIGTERM or Ctrl-C: the operator wants it gone now
+            log.warning("signal %s again: stopping now; the job in flight is abandoned (what it stored is "
+                        "kept, an unfinished send resumes on the next run)", signum)
+            logging.shutdown()
+            os._exit(0)  # the job threads are not daemons; only this leaves without waiting for them
         log.warning("signal %s: finishing the running job, then stopping", signum)
         stop_requested.set()
 
