@@ -19,7 +19,11 @@ import hashlib
 import hmac
 import re
 from dataclasses import dataclass
-from email.utils import getaddresses
+from email.utils import getaddresses, parseaddr
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from digest.config import Config
 
 #: 80 bits of MAC: a forger has to guess it blind (no oracle answers per attempt)
 MAC_CHARS = 16
@@ -97,3 +101,17 @@ class Verp:
 def verp_domain(configured: str, sender_address: str) -> str:
     """The VERP domain: the configured one, else the sender address's domain."""
     return (configured or sender_address.rpartition("@")[2] or "localhost").lower()
+
+
+def make_verp(config: Config, key: bytes) -> Verp | None:
+    """The VERP maker for these settings, or None when ``bounces.verp`` is off."""
+    b = config.bounces
+    if not b.verp:
+        return None
+    return Verp(key, b.local_part, verp_domain(b.domain, parseaddr(config.newsletter.sender)[1]))
+
+
+def reader(config: Config, key: bytes) -> Verp:
+    """A VERP reader for these settings (also when sending with VERP is off: old bounces still verify)."""
+    b = config.bounces
+    return Verp(key, b.local_part, verp_domain(b.domain, parseaddr(config.newsletter.sender)[1]))

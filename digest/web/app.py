@@ -38,7 +38,13 @@ from digest.errors import ConfigError, InvalidAddressError, MailError, TokenErro
 from digest.intel.topics import TOPICS
 from digest.issue.build import archive_html
 from digest.issue.render import PLACEHOLDERS, environment
-from digest.mail.subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
+from digest.mail.subscribers import (
+    MAX_ADDRESS,
+    confirmation_message,
+    confirmation_sender,
+    normalise_address,
+    send_one,
+)
 from digest.resources import templates_dir
 from digest.store import Store, Subscriber
 from digest.tokens import TokenClaims, TokenSigner
@@ -64,6 +70,7 @@ class Web:
         key = store.secret_key(config.security.secret_key)
         try:
             self.signer = TokenSigner(key)
+            self.key = key
         except ValueError:
             raise ConfigError("config key security.secret_key: must be at least 16 characters "
                               "(set DIGEST_SECURITY_SECRET_KEY)") from None
@@ -131,7 +138,8 @@ class Web:
                 log.info("web: confirmation for subscriber %s already sent in the last day", sub.id)
                 return
             try:
-                await send_one(self.config, confirmation_message(self.config, self.signer, sub))
+                await send_one(self.config, confirmation_message(self.config, self.signer, sub),
+                               confirmation_sender(self.config, self.key, sub))
             except MailError as exc:
                 log.warning("web: confirmation mail for subscriber %s failed: %s", sub.id, exc)
                 await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
