@@ -274,7 +274,7 @@ def _failures(msg: Message) -> tuple[set[bytes], set[bytes]]:
     for detector in _DETECTORS:
         try:
             temporary, permanent = detector().process(msg)
-        except Exception:  # noqa: BLE001 - one detector's trouble with a malformed message
+        except Exception:  # noqa: BLE001, S112 - one detector's trouble with a malformed message
             continue
         if temporary or permanent:
             return set(temporary), set(permanent)

@@ -22,6 +22,7 @@ from email.utils import parseaddr
 from sqlalchemy import select
 
 from digest.config import Config
+from digest.errors import TokenError
 from digest.mail import suppress
 from digest.mail.bounces import Classified, classify
 from digest.mail.verp import VerpClaims, reader
@@ -108,9 +109,10 @@ class Intake:
         for token in c.unsubscribe_tokens:  # a complaint whose provider stripped the envelope
             try:
                 claims = self.links.verify("unsubscribe", token)
-            except Exception:  # noqa: BLE001 - TokenError: forged or garbled
-                continue
-            return VerpClaims(claims.subscriber_id, 0), token
+            except TokenError:
+                log.debug("complaint: unsubscribe token does not verify")
+            else:
+                return VerpClaims(claims.subscriber_id, 0), token
         return None, hit[0] if hit is not None else ""
 
     def _finish(self, source: str, kind: str, outcome: str, claims: VerpClaims | None, c: Classified,

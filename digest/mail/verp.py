@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 #: 80 bits of MAC: a forger has to guess it blind (no oracle answers per attempt)
 MAC_CHARS = 16
-_TOKEN = re.compile(r"([1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})-([a-z2-7]{%d})" % MAC_CHARS)
+_TOKEN = re.compile(r"([1-9][0-9]{0,18})-(0|[1-9][0-9]{0,18})-([a-z2-7]{" + str(MAC_CHARS) + "})")
 
 
 @dataclass(frozen=True)
