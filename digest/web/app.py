@@ -8,6 +8,7 @@ Routes (a contract that outside checks use)::
     GET  /preferences/<token>    preferences form      POST /preferences/<token> save
     GET  /archive/               sent issues           GET  /archive/<id>        one sent issue
     GET  /feed.xml               Atom feed             GET  /healthz             200 ok / 503
+    POST /webhooks/ses, /webhooks/postmark, /webhooks/sendgrid, /webhooks/mailgun   bounces, complaints
 """
 
 from __future__ import annotations
@@ -210,8 +211,12 @@ def slash_redirect(base_url: str, routes: list[BaseRoute]) -> Any:
     return fallback
 
 
-def create_app(config: Config, store: Store | None = None) -> Starlette:
-    """The ASGI app. Opens (and on shutdown closes) the configured store when none is given."""
+def create_app(config: Config, store: Store | None = None, *, fetch: Any = None) -> Starlette:
+    """The ASGI app. Opens (and on shutdown closes) the configured store when none is given.
+
+    ``fetch`` replaces the HTTPS GET the SES webhook uses for SNS certificates (tests)."""
+    from digest.web.webhooks import webhook_routes
+
     logs.guard()  # link tokens out of the access log, whichever handlers the server installs
     own_store = store is None
     store = store if store is not None else Store.open(config)
@@ -384,10 +389,12 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/feed.xml", feed, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/site.css", stylesheet, methods=["GET"]),
+        *(webhook_routes(config, store, fetch) if fetch is not None else webhook_routes(config, store)),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware, max_body=64 * 1024, https=web.base_url.startswith("https://"))],
+        middleware=[Middleware(SecurityMiddleware, max_body=64 * 1024, https=web.base_url.startswith("https://"),
+                               large=("/webhooks/", 4 * 1024 * 1024))],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )
