@@ -131,7 +131,9 @@ def _imap(config: Config, intake: Intake, report: FetchReport) -> None:
         validity = _text((conn.response("UIDVALIDITY")[1] or [b""])[0] or b"")
         typ, data = conn.uid("SEARCH", None, "UNDELETED")
         uids = (data[0] or b"").split() if typ == "OK" else []
-        caps = {_text(c).upper() for c in conn.capabilities}
+        typ, data = conn.capability()  # after login: servers announce MOVE and UIDPLUS only then
+        caps = {c.upper() for c in _text(data[0] or b"").split()} if typ == "OK" else set()
+        caps |= {_text(c).upper() for c in conn.capabilities}
         aside_ready = False
         done: list[bytes] = []
         for uid in uids:
