@@ -231,7 +231,7 @@ def _maildir(config: Config, intake: Intake, report: FetchReport) -> None:
         if not result.understood:
             if aside is None:
                 aside = box.add_folder(b.aside) if b.aside not in box.list_folders() else box.get_folder(b.aside)
-            aside.add(box.get_message(key))  # keeps the flags and the info; written before the removal
+            aside.add(raw)  # the bytes as they were; written before the removal
         box.discard(key)
 
 
@@ -245,13 +245,14 @@ def _mbox(config: Config, intake: Intake, report: FetchReport) -> None:
     aside: mailbox.mbox | None = None
     try:
         for key in list(box.keys()):
-            result = intake.process_message(box.get_bytes(key), "mbox", mailbox_key=f"{path.name}/{key}")
+            raw = box.get_bytes(key)
+            result = intake.process_message(raw, "mbox", mailbox_key=f"{path.name}/{key}")
             report.add(result)
             if not result.understood:
                 if aside is None:
                     aside = mailbox.mbox(Path(f"{path}.{b.aside}"), create=True)
                     aside.lock()
-                aside.add(box.get_message(key))  # its From_ line kept
+                aside.add(raw)  # the bytes as they were (a new From_ line)
             box.discard(key)
     finally:
         # the moved messages are on disk before the mailbox forgets them: when the aside file cannot
