@@ -375,3 +375,35 @@ def test_readme_documents_the_bounce_commands() -> None:
     text = (ROOT / "README.md").read_text(encoding="utf-8")
     for needle in ("digest bounces process", "digest bounces fetch", "/webhooks/ses", "DIGEST_BOUNCES_PASSWORD"):
         assert needle in text, needle
+
+
+def test_status_shows_bounces_per_issue_and_warns_past_the_complaint_line(tmp_path: Path) -> None:
+    from rich.console import Console
+
+    from digest.mail.intake import Intake
+    from digest.ops.status import bounce_stats, print_bounces
+
+    path, cfg = _config(tmp_path)
+    store = Store.open(cfg)
+    iid, ids = _sent_issue(store, 300)
+    intake = Intake(store, cfg)
+    verp = intake.verp
+    intake.process_message(fx.arf(verp.address(ids[0], iid), "reader0@example.net"), "imap")
+    intake.process_message(fx.gmail(verp.address(ids[1], iid), "reader1@example.net"), "imap")
+    intake.process_message(fx.exchange(verp.address(ids[2], iid), "reader2@example.net"), "imap")
+    intake.process_message(fx.gmail("bounces+5-1-aaaaaaaaaaaaaaaa@example.org", "reader4@example.net"), "imap")
+
+    def shown() -> str:
+        console = Console(record=True, width=200)
+        print_bounces(bounce_stats(store, utcnow()), cfg.bounces.complaint_warn_rate, console)
+        return console.export_text()
+
+    text = shown()
+    assert f"issue #{iid}" in text and "delivered 300, hard bounces 1, soft bounces 1, complaints 1" in text
+    assert "complaints 1 (0.33% of 300 delivered" in text and "complaint rate over 0.3%" in text
+    assert "1 not understood or forged" in text
+    _sent_issue(store, 100, domain="example.com")  # 1 in 400: under the line
+    text = shown()
+    assert "complaints 1 (0.25% of 400 delivered" in text and "complaint rate over" not in text
+    r = _digest(path, "status")
+    assert r.returncode == 0 and b"bounces (30 days)" in r.stdout
