@@ -21,14 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from conftest import free_port as _free_port
 
 DOVECOT = shutil.which("dovecot") or ("/usr/sbin/dovecot" if Path("/usr/sbin/dovecot").exists() else None)
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

@@ -407,3 +407,18 @@ def test_status_shows_bounces_per_issue_and_warns_past_the_complaint_line(tmp_pa
     assert "complaints 1 (0.25% of 400 delivered" in text and "complaint rate over" not in text
     r = _digest(path, "status")
     assert r.returncode == 0 and b"bounces (30 days)" in r.stdout
+
+
+def test_the_worker_reads_the_bounce_mailbox_with_each_poll(tmp_path: Path) -> None:
+    from digest.ops.worker import _jobs
+
+    box_path = tmp_path / "bounces.maildir"
+    box = mailbox.Maildir(box_path, create=True)
+    _p, cfg = _config(tmp_path, f'[bounces]\nmailbox = "maildir"\npath = "{box_path}"\n')
+    store = Store.open(cfg)
+    iid, ids = _sent_issue(store, 2)
+    box.add(fx.gmail(reader(cfg, store.secret_key(SECRET)).address(ids[0], iid), "reader0@example.net"))
+    poll_job, _send, _hourly = _jobs(cfg)
+    poll_job()
+    assert _status(store, ids[0])[0] == "suppressed" and _status(store, ids[1])[0] == "confirmed"
+    assert len(box) == 0
