@@ -6,8 +6,9 @@ Resolution order, later wins:
 2. the file named by ``--config PATH`` or ``DIGEST_CONFIG``;
 3. ``DIGEST_<SECTION>_<KEY>`` environment variables (``DIGEST_SMTP_PORT=2525``).
 
-Secrets never come from a file: ``DIGEST_SMTP_PASSWORD``, ``DIGEST_SECRET_KEY`` and
-``DIGEST_SUMMARIZER_API_KEY`` are read from the environment only. Unknown sections or keys and
+Secrets never come from a file: ``DIGEST_SMTP_PASSWORD``, ``DIGEST_SECRET_KEY``,
+``DIGEST_SUMMARIZER_API_KEY``, ``DIGEST_BOUNCES_PASSWORD``, ``DIGEST_BOUNCES_POSTMARK_PASSWORD`` and
+``DIGEST_BOUNCES_MAILGUN_SIGNING_KEY`` are read from the environment only. Unknown sections or keys and
 values of the wrong type are refused with a one-line :class:`ConfigError` naming the key.
 """
 
@@ -27,7 +28,8 @@ from digest.errors import ConfigError
 from digest.private import private_dir
 from digest.resources import config_dir
 
-SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key")}
+SECRET_KEYS = {("smtp", "password"), ("security", "secret_key"), ("summarizer", "api_key"),
+               ("bounces", "password"), ("bounces", "postmark_password"), ("bounces", "mailgun_signing_key")}
 
 #: user:password@ right after a scheme. The password runs to the *last* "@" of the word: an unquoted
 #: "@" in it ("u:p@ss@host") would otherwise leave its tail in view (SQLAlchemy's own masking does)
@@ -145,6 +147,54 @@ class OutboxConfig:
     sample_recipient: str = "reader@example.org"
 
 
+MAILBOX_KINDS = ("", "imap", "pop3", "maildir", "mbox")
+
+
+@dataclass(frozen=True)
+class BouncesConfig:
+    """Bounces and complaints: VERP, the bounce mailbox, scoring and the providers' webhooks."""
+
+    #: envelope sender local+token@domain per message (the From header is unchanged)
+    verp: bool = True
+    local_part: str = "bounces"
+    #: '' = the domain of newsletter.sender
+    domain: str = ""
+    #: where bounces arrive: '' (none; pipe or webhooks only), imap, pop3, maildir or mbox
+    mailbox: str = ""
+    host: str = ""
+    #: 0 = the protocol's default (IMAP 993/143, POP3 995/110)
+    port: int = 0
+    tls: bool = True
+    starttls: bool = False
+    user: str = ""
+    password: str = field(default="", repr=False)
+    #: IMAP folder to read
+    folder: str = "INBOX"
+    #: Maildir folder or mbox file (mailbox = maildir or mbox)
+    path: str = ""
+    #: where what was not understood goes: an IMAP folder / Maildir subfolder / mbox file suffix
+    aside: str = "digest-not-understood"
+    #: a local Maildir for messages that cannot be moved aside where they are (pipe, POP3)
+    aside_dir: str = "var/bounces-aside"
+    timeout_seconds: float = 30.0
+    #: Mailman's scoring: a hard bounce counts 1, a soft one 0.5, at most once a day per address
+    hard_score: float = 1.0
+    soft_score: float = 0.5
+    threshold: float = 1.0
+    #: the score halves every this many days without a bounce
+    decay_days: float = 7.0
+    #: `digest status` warns above this complaint rate (Gmail's and Yahoo's line: 0.3 %)
+    complaint_warn_rate: float = 0.003
+    #: webhooks (on `digest serve`); each is refused until configured
+    ses_topic_arns: str = ""
+    postmark_user: str = ""
+    postmark_password: str = field(default="", repr=False)
+    sendgrid_public_key: str = ""
+    mailgun_signing_key: str = field(default="", repr=False)
+    #: signed webhooks older than this are refused (replays)
+    webhook_max_age_seconds: int = 900
+
+
 @dataclass(frozen=True)
 class Config:
     newsletter: NewsletterConfig = field(default_factory=NewsletterConfig)
@@ -157,6 +207,7 @@ class Config:
     security: SecurityConfig = field(default_factory=SecurityConfig)
     web: WebConfig = field(default_factory=WebConfig)
     outbox: OutboxConfig = field(default_factory=OutboxConfig)
+    bounces: BouncesConfig = field(default_factory=BouncesConfig)
     #: folder that relative paths (database, feeds file, outbox) are resolved against
     root: Path = field(default_factory=Path.cwd)
     #: the file the settings came from, if any
@@ -280,10 +331,38 @@ def _validate(cfg: Config) -> None:
         raise bad("feeds.max_redirects", "must be 0 or more")
     if cfg.smtp.starttls and cfg.smtp.tls:
         raise bad("smtp.starttls", "starttls and tls are exclusive: tls is implicit TLS (port 465)")
+    _validate_bounces(cfg.bounces)
     if cfg.summarizer.backend not in ("extractive", "openai"):
         raise bad("summarizer.backend", f"expected 'extractive' or 'openai', got {cfg.summarizer.backend!r}")
     if cfg.summarizer.backend == "openai" and not cfg.summarizer.endpoint:
         raise bad("summarizer.endpoint", "must be set when summarizer.backend is 'openai'")
+
+
+def _validate_bounces(b: BouncesConfig) -> None:
+    def bad(key: str, why: str) -> ConfigError:
+        return ConfigError(f"config key bounces.{key}: {why}")
+
+    if b.mailbox not in MAILBOX_KINDS:
+        raise bad("mailbox", f"expected one of imap, pop3, maildir, mbox (or empty), got {b.mailbox!r}")
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,30}", b.local_part):
+        raise bad("local_part", f"letters, digits, '.', '_' or '-' only (at most 30), got {b.local_part!r}")
+    if b.domain and not re.fullmatch(r"[A-Za-z0-9.-]+\.[A-Za-z0-9-]+", b.domain):
+        raise bad("domain", f"expected a domain name, got {b.domain!r}")
+    if b.mailbox in ("imap", "pop3") and not b.host:
+        raise bad("host", f"must be set when bounces.mailbox is {b.mailbox!r}")
+    if b.mailbox in ("maildir", "mbox") and not b.path:
+        raise bad("path", f"must be set when bounces.mailbox is {b.mailbox!r}")
+    if not 0 <= b.port < 65536:
+        raise bad("port", f"must be 0 (the default) or a TCP port, got {b.port!r}")
+    if b.tls and b.starttls:
+        raise bad("starttls", "starttls and tls are exclusive: tls is implicit TLS (IMAPS 993, POP3S 995)")
+    for key in ("hard_score", "soft_score", "threshold", "decay_days", "timeout_seconds"):
+        if getattr(b, key) <= 0:
+            raise bad(key, f"must be greater than 0, got {getattr(b, key)!r}")
+    if not 0 < b.complaint_warn_rate < 1:
+        raise bad("complaint_warn_rate", f"must be a fraction between 0 and 1, got {b.complaint_warn_rate!r}")
+    if "/" in b.aside or not b.aside.strip():
+        raise bad("aside", f"a folder name without '/', got {b.aside!r}")
 
 
 def _validate_database_url(url: str) -> None:

@@ -132,6 +132,7 @@ def _mount_optional() -> None:
     """Attach the commands of the other command modules."""
     from digest.cli.actors import actors
     from digest.cli.analyse import analyse_cmd, eval_editorial_cmd
+    from digest.cli.bounces import bounces_group, unsuppress_cmd
     from digest.cli.content import content_eval_cmd, stories, summaries_eval_cmd, summarize_cmd
     from digest.cli.feeds import feeds_group
     from digest.cli.kev import kev
@@ -144,6 +145,8 @@ def _mount_optional() -> None:
     cli.add_command(subscribe_cmd, "subscribe")
     cli.add_command(unsubscribe_cmd, "unsubscribe")
     cli.add_command(subscribers_group, "subscribers")
+    subscribers_group.add_command(unsuppress_cmd, "unsuppress")
+    cli.add_command(bounces_group, "bounces")
     cli.add_command(worker_cmd, "worker")
     cli.add_command(status_cmd, "status")
     cli.add_command(demo_cmd, "demo")

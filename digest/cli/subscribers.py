@@ -27,8 +27,8 @@ def subscribe_cmd(ctx: click.Context, email: str, confirmed: bool) -> None:
         click.echo(f"{address} is confirmed" + ("" if changed else " (already)"))
         return
     if sub.status == "suppressed":
-        raise click.ClickException(f"{address} is suppressed after repeated hard bounces; "
-                                   f"use --confirmed to re-activate it")
+        raise click.ClickException(f"{address} is suppressed ({sub.suppressed_reason or 'hard bounces'}); "
+                                   f"`digest subscribers unsuppress {address}` re-activates it")
     send_confirmation(store, app.config, sub)
     click.echo(f"{address} is pending; a confirmation mail was sent")
 
@@ -58,10 +58,13 @@ def subscribers_group() -> None:
 @click.option("--status", type=click.Choice(["pending", "confirmed", "unsubscribed", "suppressed"]))
 @click.pass_context
 def subscribers_list(ctx: click.Context, status: str | None) -> None:
-    """List subscribers (address, status, since)."""
+    """List subscribers (address, status, since; for suppressed ones, why and when)."""
     subs = app_context(ctx).open_store().subscribers(status)
     for s in subs:
-        click.echo(f"{s.email}\t{s.status}\t{when(s.created_at)}")
+        line = f"{s.email}\t{s.status}\t{when(s.created_at)}"
+        if s.status == "suppressed":
+            line += f"\t{when(s.suppressed_at)}\t{s.suppressed_reason or 'no reason recorded'}"
+        click.echo(line)
     click.echo(f"{len(subs)} subscribers", err=True)
 
 

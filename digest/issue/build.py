@@ -151,11 +151,13 @@ def factory_for(store: Store, config: Config, issue: Issue | None, rendered: Ren
 def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: RenderedIssue) -> MessageFactory:
     """The message builder for one rendered issue (or one preference variant of it)."""
     from digest.mail.dkim import dkim_signer
+    from digest.mail.verp import make_verp
 
     nl = config.newsletter
     return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url, signer=TokenSigner(key),
                           issue_id=issue_id, reply_to=nl.reply_to, list_id=nl.list_id,
-                          unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
+                          unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config),
+                          verp=make_verp(config, key))
 
 
 def archive_html(issue: Issue, base_url: str) -> str:

@@ -457,8 +457,9 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
         nonlocal on_wire
         on_wire += 1
         try:
-            data = factory.build_wire(Recipient(c.subscriber_id, c.email, c.nonce))
-            await conn.send(sender, c.email, data)
+            rcpt = Recipient(c.subscriber_id, c.email, c.nonce)
+            data = factory.build_wire(rcpt)
+            await conn.send(factory.envelope_sender(rcpt), c.email, data)
         except (aiosmtplib.SMTPException, OSError) as exc:
             on_wire -= 1
             await _wake()

@@ -188,12 +188,18 @@ class DeliveryLedger:
             if not rows:
                 return []
             subs = {r[0]: r for r in s.execute(
-                select(Subscriber.id, Subscriber.email, Subscriber.token_nonce, Subscriber.preferences)
+                select(Subscriber.id, Subscriber.email, Subscriber.token_nonce, Subscriber.preferences,
+                       Subscriber.status)
                 .where(Subscriber.id.in_([r[1] for r in rows])))}
+            # suppressed (a bounce or a complaint came in) or unsubscribed since the row was queued
+            gone = [did for did, sid, _a in rows if sid in subs and subs[sid][4] != "confirmed"]
+            if gone:
+                s.execute(update(Delivery).where(Delivery.id.in_(gone))
+                          .values(status="skipped", claimed_by=None))
         out = []
         for did, sid, attempts in sorted(rows):
             sub = subs.get(sid)
-            if sub is not None:
+            if sub is not None and sub[4] == "confirmed":
                 out.append(Claimed(did, sid, sub[1], sub[2] or "", attempts, sub[3] or None))
         return out
 
@@ -236,6 +242,10 @@ class DeliveryLedger:
                         sub.hard_bounces = (sub.hard_bounces or 0) + 1
                         if sub.hard_bounces >= max_hard_bounces and sub.status == "confirmed":
                             sub.status = "suppressed"
+                            sub.suppressed_at = now
+                            sub.suppressed_reason = (f"{sub.hard_bounces} hard bounces at SMTP time "
+                                                     f"(the relay refused the address); last: {f.error[:200]}, "
+                                                     f"on {now:%Y-%m-%d}")
                             suppressed.append(sub.id)
         return suppressed
 

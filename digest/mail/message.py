@@ -26,6 +26,7 @@ from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
 from digest.issue.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
+from digest.mail.verp import Verp
 from digest.tokens import TokenSigner
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")
@@ -130,7 +131,8 @@ class MessageFactory:
 
     def __init__(self, rendered: RenderedIssue, *, sender: str, base_url: str, signer: TokenSigner,
                  issue_id: int | None = None, reply_to: str = "", list_id: str = "",
-                 unsubscribe_mailto: str = "", dkim: Callable[[bytes], bytes] | None = None) -> None:
+                 unsubscribe_mailto: str = "", dkim: Callable[[bytes], bytes] | None = None,
+                 verp: Verp | None = None) -> None:
         self.rendered = rendered
         self.base_url = base_url.rstrip("/")
         self.signer = signer
@@ -140,6 +142,8 @@ class MessageFactory:
         self.domain = addr.rpartition("@")[2] or "localhost"
         self.unsubscribe_mailto = quote(clean_header_text(unsubscribe_mailto).replace(" ", ""), safe="@+.-_")
         self.dkim = dkim
+        #: per-recipient envelope senders (VERP); the From header stays ``sender``
+        self.verp = verp
         lid = re.sub(r"[^A-Za-z0-9.\-]", "", list_id or f"digest.{self.domain}") or "digest.localhost"
         self.boundary = f"=_digest_{secrets.token_hex(12)}"
         head = [
@@ -175,6 +179,12 @@ class MessageFactory:
         unsub = self.signer.sign("unsubscribe", r.subscriber_id, r.nonce)
         prefs = self.signer.sign("preferences", r.subscriber_id, r.nonce)
         return f"{self.base_url}/unsubscribe/{unsub}", f"{self.base_url}/preferences/{prefs}"
+
+    def envelope_sender(self, r: Recipient) -> str:
+        """MAIL FROM for ``r``: ``bounces+<signed token>@domain`` with VERP, else the sender address."""
+        if self.verp is None or r.subscriber_id <= 0:
+            return self.envelope_from
+        return self.verp.address(r.subscriber_id, self.issue_id)
 
     def _date_header(self) -> bytes:
         now = int(time.time())

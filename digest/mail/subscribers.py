@@ -58,19 +58,29 @@ def confirmation_message(config: Config, signer: TokenSigner, sub: Subscriber) -
     return msg
 
 
-async def send_one(config: Config, msg: EmailMessage) -> None:
+async def send_one(config: Config, msg: EmailMessage, sender: str | None = None) -> None:
+    """Send one message; ``sender`` is the envelope sender (VERP), by default the From address."""
     smtp = config.smtp
     try:
-        await aiosmtplib.send(msg, hostname=smtp.host, port=smtp.port, timeout=smtp.timeout_seconds,
+        await aiosmtplib.send(msg, sender=sender, hostname=smtp.host, port=smtp.port, timeout=smtp.timeout_seconds,
                               use_tls=smtp.tls, start_tls=smtp.starttls or False,
                               username=smtp.username or None, password=smtp.password or None)
     except (aiosmtplib.SMTPException, OSError) as exc:
         raise MailError(f"could not send mail via {smtp.host}:{smtp.port}: {exc}") from None
 
 
+def confirmation_sender(config: Config, key: bytes, sub: Subscriber) -> str | None:
+    """The VERP envelope sender of a confirmation mail (issue 0), so that its bounce removes the address."""
+    from digest.mail.verp import make_verp
+
+    verp = make_verp(config, key)
+    return verp.address(sub.id, 0) if verp is not None else None
+
+
 def send_confirmation(store: Store, config: Config, sub: Subscriber) -> None:
-    signer = TokenSigner(store.secret_key(config.security.secret_key))
-    asyncio.run(send_one(config, confirmation_message(config, signer, sub)))
+    key = store.secret_key(config.security.secret_key)
+    signer = TokenSigner(key)
+    asyncio.run(send_one(config, confirmation_message(config, signer, sub), confirmation_sender(config, key, sub)))
     store.mark_confirm_sent(sub.id)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
@@ -15,7 +16,9 @@ from sqlalchemy import func, select
 from digest.context import AppContext
 from digest.mail.ledger import DeliveryLedger
 from digest.ops.health import flagged_feeds
-from digest.store import Delivery, Issue, utcnow
+from digest.store import BounceEvent, Delivery, Issue, utcnow
+
+COUNTED = ("scored", "suppressed")
 
 
 def ago(now: datetime, then: datetime | None) -> str:
@@ -79,6 +82,69 @@ def print_status(app: AppContext, console: Console) -> None:
     console.print("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(deliveries.items())) or "none"))
     subs = store.subscriber_counts()
     console.print("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none"))
+    print_bounces(bounce_stats(store, now), cfg.bounces.complaint_warn_rate, console)
+
+
+@dataclass
+class BounceStats:
+    #: (issue id, date, delivered, hard, soft, complaints) of the latest issues
+    issues: list[tuple[int, str, int, int, int, int]] = field(default_factory=list)
+    delivered_30d: int = 0
+    hard_30d: int = 0
+    soft_30d: int = 0
+    complaints_30d: int = 0
+    set_aside_30d: int = 0
+
+    def rate(self, n: int) -> float:
+        return n / self.delivered_30d if self.delivered_30d else 0.0
+
+
+def bounce_stats(store: Any, now: datetime, issues: int = 5, days: int = 30) -> BounceStats:
+    """Bounces and complaints per issue (the latest ``issues``) and over the last ``days`` days,
+    against the messages delivered then. Only counted events (a verified token, an authenticated
+    provider) count; what was set aside is shown on its own."""
+    since = now - timedelta(days=days)
+    stats = BounceStats()
+    with store.session() as s:
+        stats.delivered_30d = s.scalar(select(func.count()).select_from(Delivery).where(
+            Delivery.status == "sent", Delivery.sent_at >= since)) or 0
+        kinds = dict(s.execute(select(BounceEvent.kind, func.count()).where(
+            BounceEvent.received_at >= since, BounceEvent.outcome.in_(COUNTED)).group_by(BounceEvent.kind)).all())
+        stats.hard_30d, stats.soft_30d = kinds.get("hard", 0), kinds.get("soft", 0)
+        stats.complaints_30d = kinds.get("complaint", 0)
+        stats.set_aside_30d = s.scalar(select(func.count()).select_from(BounceEvent).where(
+            BounceEvent.received_at >= since,
+            BounceEvent.outcome.in_(("not-understood", "forged", "no-token")))) or 0
+        latest = s.execute(select(Issue.id, Issue.issue_date).where(Issue.status.in_(("sent", "partial", "sending")))
+                           .order_by(Issue.id.desc()).limit(issues)).all()
+        ids = [r[0] for r in latest]
+        if ids:
+            sent = dict(s.execute(select(Delivery.issue_id, func.count()).where(
+                Delivery.issue_id.in_(ids), Delivery.status == "sent").group_by(Delivery.issue_id)).all())
+            per: dict[tuple[int, str], int] = {}
+            for iid, kind, n in s.execute(select(BounceEvent.issue_id, BounceEvent.kind, func.count()).where(
+                    BounceEvent.issue_id.in_(ids), BounceEvent.outcome.in_(COUNTED))
+                    .group_by(BounceEvent.issue_id, BounceEvent.kind)):
+                per[(iid, kind)] = n
+            stats.issues = [(iid, date, sent.get(iid, 0), per.get((iid, "hard"), 0), per.get((iid, "soft"), 0),
+                             per.get((iid, "complaint"), 0)) for iid, date in latest]
+    return stats
+
+
+def print_bounces(stats: BounceStats, warn_rate: float, console: Console) -> None:
+    for iid, date, delivered, hard, soft, complaints in stats.issues:
+        console.print(f"  issue #{iid} {date}: delivered {delivered}, hard bounces {hard}, soft bounces {soft}, "
+                      f"complaints {complaints}")
+    rate = stats.rate(stats.complaints_30d)
+    line = (f"bounces (30 days): hard {stats.hard_30d} ({stats.rate(stats.hard_30d):.2%}), soft {stats.soft_30d}, "
+            f"complaints {stats.complaints_30d} ({rate:.2%} of {stats.delivered_30d} delivered; "
+            f"Gmail's line {warn_rate:.1%})"
+            + (f", {stats.set_aside_30d} not understood or forged, set aside" if stats.set_aside_30d else ""))
+    if stats.delivered_30d and rate > warn_rate:
+        console.print(f"[red]![/] {line}: [red]complaint rate over {warn_rate:.1%}: Gmail and Yahoo throttle and "
+                      f"junk senders above it[/]")
+    else:
+        console.print(line)
 
 
 def _print_waiting(store: Any, console: Console) -> None:

@@ -1,6 +1,7 @@
 """`digest worker`: APScheduler runs the poll and the daily send.
 
-* poll every ``feeds.poll_interval_minutes``;
+* poll every ``feeds.poll_interval_minutes`` (and read the bounce mailbox then, when
+  ``bounces.mailbox`` is set);
 * send at ``schedule.send_time`` in ``schedule.timezone`` (a cron trigger in that zone, so the
   local time holds across daylight-saving changes); an issue left partly sent (readers waiting
   for a sick relay) is resumed by the hourly job;
@@ -78,6 +79,17 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         alert_operator(store, config)
         log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
                                                         "failed": report.failed})
+        if config.bounces.mailbox:
+            from digest.mail.mailbox import fetch
+
+            try:  # a mailbox that cannot be read is its own one-line error; the poll has been done
+                bounces = fetch(store, config)
+            except DigestError as exc:
+                log.error("bounce mailbox failed: %s", exc, extra={"event_kind": "bounces_error"})
+            else:
+                log.warning("bounces: %s", bounces.summary(), extra={
+                    "event_kind": "bounces", "read": bounces.read, "suppressed": bounces.suppressed,
+                    "set_aside": bounces.set_aside})
 
     def send_body(store: Store) -> None:
         outcome = send_issue(store, config, respect_hours=True)

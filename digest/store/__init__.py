@@ -7,6 +7,7 @@ from digest.store.tables import (
     Article,
     ArticleActor,
     Base,
+    BounceEvent,
     Delivery,
     Feed,
     Issue,
@@ -16,6 +17,6 @@ from digest.store.tables import (
 )
 
 __all__ = [
-    "Actor", "ActorLink", "Article", "ArticleActor", "Base", "Delivery", "Feed", "Issue", "Meta",
+    "Actor", "ActorLink", "Article", "ArticleActor", "Base", "BounceEvent", "Delivery", "Feed", "Issue", "Meta",
     "Store", "Subscriber", "utcnow",
 ]

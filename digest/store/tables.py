@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -157,6 +158,44 @@ class Subscriber(Base):
     #: confirm links only; rotated on unsubscribe and on a new sign-up, so an old confirm link dies with them
     confirm_nonce: Mapped[str] = mapped_column(String(64), default=new_nonce, server_default="")
     preferences: Mapped[dict[str, object]] = mapped_column(JSON, default=dict)
+    #: Mailman-style bounce score (decayed to ``bounce_at``); suppressed at bounces.threshold
+    bounce_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: when the score last changed, and what the bounces of that UTC day added (counted once a day)
+    bounce_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    bounce_day_score: Mapped[float] = mapped_column(Float, default=0.0, server_default="0")
+    #: why and when the address was suppressed (bounces, a complaint, SMTP refusals)
+    suppressed_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    suppressed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, nullable=True)
+
+
+class BounceEvent(Base):
+    """One bounce, complaint or message from the bounce intake, kept for audit with its raw text."""
+
+    __tablename__ = "bounce_events"
+    __table_args__ = (
+        Index("ix_bounce_events_received", "received_at"),
+        Index("ix_bounce_events_subscriber", "subscriber_id"),
+        Index("ix_bounce_events_issue", "issue_id"),
+        Index("ix_bounce_events_mailbox_key", "source", "mailbox_key"),
+    )
+    id: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=True)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: pipe, imap, pop3, maildir, mbox, ses, postmark, sendgrid, mailgun, smtp
+    source: Mapped[str] = mapped_column(String(20))
+    #: hard, soft, complaint, delayed, autoreply, ignored, unknown
+    kind: Mapped[str] = mapped_column(String(20))
+    #: scored, suppressed, ignored, forged, no-token, unknown-subscriber, not-understood
+    outcome: Mapped[str] = mapped_column(String(30))
+    subscriber_id: Mapped[int | None] = mapped_column(ForeignKey("subscribers.id", ondelete="SET NULL"),
+                                                      nullable=True)
+    issue_id: Mapped[int | None] = mapped_column(ForeignKey("issues.id", ondelete="SET NULL"), nullable=True)
+    #: the failed or complaining recipient as the report names it
+    address: Mapped[str] = mapped_column(String(320), default="")
+    status: Mapped[str] = mapped_column(String(20), default="")  # RFC 3463 code, e.g. 5.1.1
+    detail: Mapped[str] = mapped_column(Text, default="")  # diagnostic / feedback type / reason
+    #: where the message was in its mailbox (IMAP UID, POP3 UIDL, file key) or the provider's event id
+    mailbox_key: Mapped[str] = mapped_column(String(300), default="")
+    raw: Mapped[str] = mapped_column(Text, default="")
 
 
 class Issue(Base):

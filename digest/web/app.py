@@ -8,6 +8,7 @@ Routes (a contract that outside checks use)::
     GET  /preferences/<token>    preferences form      POST /preferences/<token> save
     GET  /archive/               sent issues           GET  /archive/<id>        one sent issue
     GET  /feed.xml               Atom feed             GET  /healthz             200 ok / 503
+    POST /webhooks/ses, /webhooks/postmark, /webhooks/sendgrid, /webhooks/mailgun   bounces, complaints
 """
 
 from __future__ import annotations
@@ -38,7 +39,13 @@ from digest.errors import ConfigError, InvalidAddressError, MailError, TokenErro
 from digest.intel.topics import TOPICS
 from digest.issue.build import archive_html
 from digest.issue.render import PLACEHOLDERS, environment
-from digest.mail.subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
+from digest.mail.subscribers import (
+    MAX_ADDRESS,
+    confirmation_message,
+    confirmation_sender,
+    normalise_address,
+    send_one,
+)
 from digest.resources import templates_dir
 from digest.store import Store, Subscriber
 from digest.tokens import TokenClaims, TokenSigner
@@ -64,6 +71,7 @@ class Web:
         key = store.secret_key(config.security.secret_key)
         try:
             self.signer = TokenSigner(key)
+            self.key = key
         except ValueError:
             raise ConfigError("config key security.secret_key: must be at least 16 characters "
                               "(set DIGEST_SECURITY_SECRET_KEY)") from None
@@ -131,7 +139,8 @@ class Web:
                 log.info("web: confirmation for subscriber %s already sent in the last day", sub.id)
                 return
             try:
-                await send_one(self.config, confirmation_message(self.config, self.signer, sub))
+                await send_one(self.config, confirmation_message(self.config, self.signer, sub),
+                               confirmation_sender(self.config, self.key, sub))
             except MailError as exc:
                 log.warning("web: confirmation mail for subscriber %s failed: %s", sub.id, exc)
                 await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
@@ -202,8 +211,12 @@ def slash_redirect(base_url: str, routes: list[BaseRoute]) -> Any:
     return fallback
 
 
-def create_app(config: Config, store: Store | None = None) -> Starlette:
-    """The ASGI app. Opens (and on shutdown closes) the configured store when none is given."""
+def create_app(config: Config, store: Store | None = None, *, fetch: Any = None) -> Starlette:
+    """The ASGI app. Opens (and on shutdown closes) the configured store when none is given.
+
+    ``fetch`` replaces the HTTPS GET the SES webhook uses for SNS certificates (tests)."""
+    from digest.web.webhooks import webhook_routes
+
     logs.guard()  # link tokens out of the access log, whichever handlers the server installs
     own_store = store is None
     store = store if store is not None else Store.open(config)
@@ -376,10 +389,12 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         Route("/feed.xml", feed, methods=["GET"]),
         Route("/healthz", healthz, methods=["GET"]),
         Route("/static/site.css", stylesheet, methods=["GET"]),
+        *(webhook_routes(config, store, fetch) if fetch is not None else webhook_routes(config, store)),
     ]
     app = Starlette(
         routes=routes,
-        middleware=[Middleware(SecurityMiddleware, max_body=64 * 1024, https=web.base_url.startswith("https://"))],
+        middleware=[Middleware(SecurityMiddleware, max_body=64 * 1024, https=web.base_url.startswith("https://"),
+                               large=("/webhooks/", 4 * 1024 * 1024))],
         exception_handlers={HTTPException: http_error},
         lifespan=lifespan,
     )

@@ -41,10 +41,13 @@ SECURITY_HEADERS = {
 class SecurityMiddleware:
     """Security headers on every answer (errors too), a request body cap, and a last-resort 500 page."""
 
-    def __init__(self, app: ASGIApp, max_body: int = 64 * 1024, https: bool = False) -> None:
+    def __init__(self, app: ASGIApp, max_body: int = 64 * 1024, https: bool = False,
+                 large: tuple[str, int] | None = None) -> None:
         self.app = app
         self.max_body = max_body
         self.https = https
+        #: (path prefix, cap): a larger body cap there (the relays' webhooks batch events)
+        self.large = large
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,8 +68,11 @@ class SecurityMiddleware:
                     headers["strict-transport-security"] = "max-age=31536000"
             await send(message)
 
+        cap = self.max_body
+        if self.large is not None and str(scope.get("path", "")).startswith(self.large[0]):
+            cap = self.large[1]
         length = Headers(scope=scope).get("content-length", "")
-        if length and (not length.isdigit() or int(length) > self.max_body):
+        if length and (not length.isdigit() or int(length) > cap):
             await PlainTextResponse("Request body too large", status_code=413)(scope, receive, send_wrapper)
             return
         received = 0
@@ -76,7 +82,7 @@ class SecurityMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body:
+                if received > cap:
                     raise HTTPException(413, "Request body too large")
             return message
 
