@@ -340,3 +340,54 @@ def test_section_model_training_learns_a_separable_set() -> None:
     w, b = np.asarray(model["weights"]), np.asarray(model["bias"])
     pred = [model["classes"][k] for k in np.argmax(xs @ w + b, axis=1)]
     assert pred == ys
+
+
+def test_shipped_section_model_reads_the_bundled_embedding() -> None:
+    """The installed design weighs wordllama's bundled embedding (loaded from the package, no download)."""
+    import numpy as np
+
+    from digest.intel import section_model
+    from digest.intel.topics import classify
+
+    w, _b, _classes = section_model._model()
+    assert w.shape[0] == section_model.BASE + section_model.EMB_DIM
+    title, text = "Hackers steal data of 2 million customers", "The retailer said names and addresses were stolen."
+    x = section_model.features(title, text, info=classify(title, text), cve_exploited=False, has_actor=False)
+    block = x[section_model.BASE:]
+    assert block.shape == (section_model.EMB_DIM,)
+    assert np.linalg.norm(block) == pytest.approx(section_model.EMB_SCALE, rel=1e-3)
+    # the block tells stories apart: a breach headline is nearer another breach than a funding round
+    other = section_model.embedding("Retailer confirms breach exposed customer records", "")
+    funding = section_model.embedding("Security startup raises $50 million in Series B funding", "")
+    assert float(block @ other) > float(block @ funding)
+
+
+def test_section_model_without_the_embedding_package_falls_back_to_words_and_rules(monkeypatch) -> None:
+    import numpy as np
+
+    from digest.intel import section_model, story_features
+
+    monkeypatch.setattr(story_features, "embedder", lambda: None)
+    assert not np.any(section_model.embedding("Police arrest five suspects", "Europol said so."))
+    assert judge("Police arrest five suspects and seize servers of ransomware gang",
+                 "Europol said officers seized servers and charged the suspects.").topic == "policy"
+
+
+def test_section_model_file_without_an_embedding_block_still_loads(tmp_path: Path, monkeypatch) -> None:
+    import numpy as np
+
+    from digest.intel import section_model
+
+    classes = ["breach", "policy"]
+    w = np.zeros((section_model.BASE, 2))
+    w[2 * section_model.DIM + section_model.DENSE.index("cue_enforcement"), 1] = 5.0
+    path = tmp_path / "model.json"
+    path.write_text(json.dumps({"classes": classes, "weights": w.tolist(), "bias": [0.0, 0.0]}), encoding="utf-8")
+    monkeypatch.setattr(section_model, "MODEL_PATH", path)
+    section_model._model.cache_clear()
+    try:
+        assert section_model._model() is not None
+        assert judge("Police arrest five suspects", "Prosecutors charged them in court.").topic == "policy"
+    finally:
+        monkeypatch.undo()
+        section_model._model.cache_clear()

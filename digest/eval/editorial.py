@@ -394,13 +394,15 @@ DESIGNS = {
     "rules only": "dense",
     "words only": "words",
     "words + rules": "all",
+    "words + rules + embedding": "all+emb",
 }
 
 
 def _mask(xs: Any, design: str) -> Any:
-    from digest.intel.section_model import DIM
+    """The columns a design uses: the embedding block is cut off where a design has none, the others zeroed."""
+    from digest.intel.section_model import BASE, DIM
 
-    out = xs.copy()
+    out = xs.copy() if design == "all+emb" else xs[:, :BASE].copy()
     if design == "dense":
         out[:, : 2 * DIM] = 0.0
     elif design == "words":

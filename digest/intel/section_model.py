@@ -1,9 +1,11 @@
 """The section of a story: a multinomial logistic regression over hashed words and the keyword rules.
 
 Features: hashed word unigrams and bigrams of the headline, hashed words of the text's opening
-(sub-linear counts, each block L2-normalised), and dense features from the rules of
+(sub-linear counts, each block L2-normalised), dense features from the rules of
 :mod:`digest.intel.topics` (each topic's keyword score, the exploited claims, CVE IDs, whether an
-actor is named). Inference is a few numpy dot products; the weights ship as JSON in
+actor is named), and, in the "+ embedding" design, wordllama's bundled 256-d static embedding of
+the headline and the opening 60 words (:func:`digest.intel.story_features.embedder`, never
+downloaded; zeros when the package is absent, so the words and rules still decide). Inference is a few numpy dot products; the weights ship as JSON in
 ``data/section_model.json`` and are rebuilt with ``digest eval-editorial --train`` from the dev
 half of the real-news labels. Without the file the keyword rules decide, as before.
 """
@@ -62,6 +64,8 @@ _CUES: dict[str, str] = {
                 r"services?|capabilit\w+|introduc\w+|unveil\w*"),
 }
 _CUE_RE = {k: re.compile(rf"\b(?:{v})\b") for k, v in _CUES.items()}
+EMB_DIM = 256
+EMB_SCALE = 2.0  # the embedding block's weight beside the unit-norm word blocks (chosen by dev cross-validation)
 DENSE = (*(f"rule_{t}" for t in _RULE_TOPICS), "rule_best_is", "says_exploited", "cve_exploited", "has_cve",
          "has_actor", "rule_exploited", *(f"cue_{k}" for k in _CUES), *(f"title_{k}" for k in _CUES))
 
@@ -77,9 +81,24 @@ def _block(tokens: Sequence[str]) -> dict[int, float]:
     return {k: v / norm for k, v in vec.items()}
 
 
+def embedding(title: str, text: str) -> np.ndarray:
+    """The scaled embedding block of one story (headline and opening 60 words); zeros without wordllama."""
+    from digest.intel.story_features import embedder
+
+    model = embedder()
+    if model is None:
+        return np.zeros(EMB_DIM)
+    lede = " ".join(text.split()[:60])
+    vec = np.asarray(model.embed([f"{title}. {lede}"]), dtype=np.float64).reshape(-1)
+    return vec * EMB_SCALE if vec.shape == (EMB_DIM,) else np.zeros(EMB_DIM)
+
+
 def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool,
-             scores: dict[str, float] | None = None, source: str = "") -> np.ndarray:
-    """The feature vector of one story: [title hash | body hash | dense rule features]."""
+             scores: dict[str, float] | None = None, source: str = "", embed: bool = True) -> np.ndarray:
+    """The feature vector of one story: [title hash | body hash | dense rule features | embedding].
+
+    ``embed=False`` leaves the embedding block out (the designs without it).
+    """
     tw = _WORD.findall(title.lower())
     bw = _WORD.findall(" ".join(text.split()[:300]).lower())
     title_tokens = [f"t:{w}" for w in tw] + [f"t:{a} {b}" for a, b in itertools.pairwise(tw)]
@@ -99,7 +118,12 @@ def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has
     dense += [math.log1p(2 * t + min(len(rx.findall(bl)), 6)) for t, rx in zip(title_hits, _CUE_RE.values())]
     dense += [1.0 if t else 0.0 for t in title_hits]
     vec[2 * DIM:] = dense
+    if embed:
+        vec = np.concatenate([vec, embedding(title, text)])
     return vec
+
+
+BASE = 2 * DIM + len(DENSE)  # the features without the embedding block
 
 
 @lru_cache(maxsize=1)
@@ -111,7 +135,7 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
         b = np.asarray(data["bias"], dtype=np.float64)
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if w.shape != (2 * DIM + len(DENSE), len(classes)) or b.shape != (len(classes),):
+    if w.shape[0] not in (BASE, BASE + EMB_DIM) or w.shape[1:] != (len(classes),) or b.shape != (len(classes),):
         return None
     return w, b, classes
 
@@ -126,7 +150,7 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
         return info.topic
     w, b, classes = model
     x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
-                 scores=scores, source=source)
+                 scores=scores, source=source, embed=w.shape[0] > BASE)
     logits = x @ w + b
     best = int(np.argmax(logits))
     if why is not None:
