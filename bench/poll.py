@@ -2,17 +2,23 @@
 """Poll benchmark (prints figures; not a test).
 
 Builds a local farm of N feeds x M article pages (../shared/tools/feedfarm.py where present, else
-a generator of the project's own), serves it on 127.0.0.1 and measures, in the same run:
+a generator of the project's own), serves it on 127.0.0.1 and measures, in the same run and in
+rounds (the order rotates, the machine is shared and its speed drifts):
 
-1. `digest poll` end to end into a fresh SQLite database: feeds/s, articles/s, time per stage,
-   peak memory (RSS of the poll process and of its extraction workers); and the same poll with
-   analysis off (fetch, extract, store), the ceiling that analysis works under;
-2. trafilatura alone extracting the same pages with both cores (the bound for extraction);
-3. the polling step alone (fetch, parse, store; no page fetch/extraction) for digest and for the
-   `reader` library's `update_feeds` on the same feeds;
-4. a second `digest poll` with nothing new (every feed answers 304): CPU per feed.
+1. the peer a user would script instead (issue 18): feedparser for the feeds plus newspaper4k
+   downloading and parsing each page, with two processes; it does less (no summary, no actors,
+   no storage);
+2. trafilatura alone extracting the same pages from disk with both cores (the bound of the one
+   stage digest shares with the peer);
+3. `digest poll`, the whole command (interpreter start-up, imports, pool start and shutdown
+   included), with its analysis on, into a fresh SQLite database;
 
-    python bench/poll.py [--feeds 100] [--items 20]
+and prints the ratios of each round and CPU per article for each process. Then (``--extra``) the
+older figures of issue 7: the same poll with analysis off, a second poll with nothing new (every
+feed answers 304: CPU per feed in a fresh process and in a running worker), and the polling step
+alone beside the ``reader`` library.
+
+    python bench/poll.py [--feeds 50] [--items 20] [--rounds 3] [--extra]
 """
 
 from __future__ import annotations
@@ -31,7 +37,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+# ../shared beside the checkout (a helper's worktree sits one level deeper: ../../shared)
+SHARED = Path(os.environ.get("DIGEST_SHARED_DIR") or next(
+    (p for p in (ROOT.parent / "shared", ROOT.parent.parent / "shared") if p.is_dir()), ROOT.parent / "shared"))
 PY = sys.executable
 
 
@@ -175,10 +183,144 @@ def write_cfg(path: Path, db: Path, *, fetch_pages: bool, workers: int = 2) -> P
     return path
 
 
+PEER = """
+import json, resource, sys, time
+t_import = time.perf_counter()
+from multiprocessing import Pool
+import feedparser
+from newspaper import Article
+
+def feed_links(url):
+    return [e.link for e in feedparser.parse(url).entries]
+
+def page(url):
+    a = Article(url)
+    try:
+        a.download()
+        a.parse()
+    except Exception:  # what a script would do: skip the page
+        return -1
+    return len(a.text)
+
+if __name__ == "__main__":
+    t0 = time.perf_counter()
+    urls = open({feeds_txt!r}).read().split()
+    with Pool(2) as pool:
+        links = [lk for found in pool.map(feed_links, urls) for lk in found]
+        sizes = list(pool.imap_unordered(page, links, chunksize=4))
+    wall = time.perf_counter() - t0
+    ru_s, ru_c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({{"wall": wall, "import": t0 - t_import, "pages": sum(1 for n in sizes if n >= 0),
+                      "failed": sum(1 for n in sizes if n < 0), "chars": sum(n for n in sizes if n > 0),
+                      "self_cpu": ru_s.ru_utime + ru_s.ru_stime, "kids_cpu": ru_c.ru_utime + ru_c.ru_stime}}))
+"""
+
+# `digest poll` as the console script runs it (digest.cli.main:main), reporting its CPU and that of
+# the processes it waited for (the extraction workers) to a file when it exits.
+DIGEST_CLI = """
+import json, resource, sys
+sys.argv = ["digest", "--config", {cfg!r}, "poll"]
+from digest.cli.main import main
+code = 0
+try:
+    main()
+except SystemExit as exc:
+    code = exc.code or 0
+ru_s, ru_c = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+with open({out!r}, "w") as fh:
+    json.dump({{"code": code, "self_cpu": ru_s.ru_utime + ru_s.ru_stime, "kids_cpu": ru_c.ru_utime + ru_c.ru_stime,
+               "rss_mb": ru_s.ru_maxrss / 1024, "child_rss_mb": ru_c.ru_maxrss / 1024}}, fh)
+sys.exit(code)
+"""
+
+
+def run_script(code: str, tmp: Path, name: str) -> tuple[float, str]:
+    """Run ``code`` as a script file in a fresh interpreter: (wall seconds of the whole process, stdout)."""
+    path = tmp / f"{name}.py"
+    path.write_text(textwrap.dedent(code), encoding="utf-8")
+    t0 = time.perf_counter()
+    out = subprocess.run([PY, str(path)], check=True, capture_output=True, text=True, cwd=tmp)
+    return time.perf_counter() - t0, out.stdout
+
+
+def measure_peer(tmp: Path, feeds_txt: str) -> dict[str, float]:
+    wall, out = run_script(PEER.format(feeds_txt=feeds_txt), tmp, "peer")
+    data: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    data["whole"] = wall
+    return data
+
+
+def measure_trafilatura(tmp: Path, farm: Path) -> dict[str, float]:
+    wall, out = run_script(TRAFILATURA.format(pattern=str(farm / "a" / "*.html"), fast=False), tmp, "traf")
+    data: dict[str, float] = json.loads(out.strip().splitlines()[-1])
+    data["whole"] = wall
+    return data
+
+
+def measure_digest(tmp: Path, feeds_txt: str, name: str, server_pid: int) -> dict[str, float]:
+    """`digest poll`, whole command, into a fresh database; CPU of the poll process, its workers, the farm."""
+    feeds = [u for u in Path(feeds_txt).read_text().split() if u]
+    (tmp / f"{name}-feeds.toml").write_text("".join(f'[[feed]]\nurl = "{u}"\n' for u in feeds), encoding="utf-8")
+    cfg = write_cfg(tmp / f"{name}.toml", tmp / f"{name}.db", fetch_pages=True)
+    cfg.write_text(cfg.read_text() + f'file = "{tmp / (name + "-feeds.toml")}"\n', encoding="utf-8")
+    out_json = tmp / f"{name}.json"
+    served0 = proc_cpu(server_pid)
+    wall, out = run_script(DIGEST_CLI.format(cfg=str(cfg), out=str(out_json)), tmp, name)
+    served = proc_cpu(server_pid) - served0
+    data: dict[str, float] = json.loads(out_json.read_text())
+    import re
+
+    m = re.search(r"(\d+) new articles", out)
+    data.update(whole=wall, new=float(m.group(1)) if m else 0.0, served_cpu=served)
+    return data
+
+
+def issue18(tmp: Path, farm: Path, feeds_txt: str, server: subprocess.Popen[bytes], rounds: int) -> None:
+    """Peer, bound and `digest poll` side by side, ``rounds`` times with the order rotated."""
+    print("issue 18: the peer (feedparser + newspaper4k, 2 processes), trafilatura alone (2 processes, pages "
+          "from disk) and `digest poll` (whole command, analysis on), side by side")
+    order = ["peer", "traf", "digest"]
+    rows = []
+    for r in range(rounds):
+        got: dict[str, dict[str, float]] = {}
+        for what in order[r % 3:] + order[:r % 3]:
+            if what == "peer":
+                got[what] = measure_peer(tmp, feeds_txt)
+            elif what == "traf":
+                got[what] = measure_trafilatura(tmp, farm)
+            else:
+                got[what] = measure_digest(tmp, feeds_txt, f"digest{r}", server.pid)
+        p, t, d = got["peer"], got["traf"], got["digest"]
+        n = d["new"]
+        d_rate = n / d["whole"]
+        p_rate, p_rate_whole = p["pages"] / p["wall"], p["pages"] / p["whole"]
+        t_rate, t_rate_whole = t["pages"] / t["wall"], t["pages"] / t["whole"]
+        rows.append((d_rate / p_rate, d_rate / t_rate))
+        print(f"round {r + 1}: digest poll {n:.0f} articles in {d['whole']:.2f}s = {d_rate:.0f}/s | peer "
+              f"{p['pages']:.0f} pages ({p['failed']:.0f} failed) in {p['wall']:.2f}s after its imports "
+              f"({p['whole']:.2f}s whole script) = {p_rate:.0f}/s | trafilatura {t['pages']:.0f} pages in "
+              f"{t['wall']:.2f}s ({t['whole']:.2f}s whole script) = {t_rate:.0f}/s")
+        print(f"  digest / peer = {d_rate / p_rate:.2f}x ({d_rate / p_rate_whole:.2f}x against the peer's whole "
+              f"script; target >= 2.5x); digest / trafilatura alone = {d_rate / t_rate:.2f} "
+              f"({d_rate / t_rate_whole:.2f} against its whole script; target >= 0.50)")
+        per_d, per_p, per_t = 1000 / max(1, n), 1000 / max(1, p["pages"]), 1000 / max(1, t["pages"])
+        print(f"  CPU per article: digest poll process {d['self_cpu'] * per_d:.1f} ms + workers "
+              f"{d['kids_cpu'] * per_d:.1f} ms (+ farm server {d['served_cpu'] * per_d:.1f} ms); peer parent "
+              f"{p['self_cpu'] * per_p:.1f} ms + workers {p['kids_cpu'] * per_p:.1f} ms; trafilatura workers "
+              f"{t['cpu'] * per_t:.1f} ms; peak RSS digest {d['rss_mb']:.0f} MB, largest worker "
+              f"{d['child_rss_mb']:.0f} MB")
+    lo = [min(x) for x in zip(*rows, strict=True)]
+    hi = [max(x) for x in zip(*rows, strict=True)]
+    print(f"over {rounds} rounds: digest / peer {lo[0]:.2f}-{hi[0]:.2f}x, digest / trafilatura alone "
+          f"{lo[1]:.2f}-{hi[1]:.2f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--feeds", type=int, default=100)
+    ap.add_argument("--feeds", type=int, default=50)
     ap.add_argument("--items", type=int, default=20)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--extra", action="store_true", help="also the issue 7 figures (analysis off, 304 poll, reader)")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="digest-bench-poll-"))
     port = free_port()
@@ -191,7 +333,19 @@ def main() -> None:
         print(f"farm: {a.feeds} feeds x {a.items} pages = {n_pages} articles on 127.0.0.1:{port} "
               f"({'feedfarm + AnnoCTR texts' if (SHARED / 'tools').exists() else 'project generator'}); "
               f"{os.cpu_count()} CPUs")
+        if a.rounds:
+            issue18(tmp, farm, feeds_txt, server, a.rounds)
+        if a.extra:
+            extra(tmp, farm, feeds_txt, server)
+    finally:
+        server.terminate()
+        server.wait()
+        shutil.rmtree(tmp, ignore_errors=True)
 
+
+def extra(tmp: Path, farm: Path, feeds_txt: str, server: subprocess.Popen[bytes]) -> None:
+    """The issue 7 figures: digest poll in-process with its stages, analysis off, the 304 poll, reader."""
+    if True:
         def trafilatura_rate() -> tuple[float, dict[str, float]]:
             t = run_child(TRAFILATURA.format(pattern=str(farm / "a" / "*.html"), fast=False))
             return t["pages"] / t["wall"], t
@@ -253,10 +407,6 @@ def main() -> None:
                   f"{analysed['wall']:.2f}s = {peer['wall'] / analysed['wall']:.1f}x reader")
         except subprocess.CalledProcessError as exc:
             print(f"reader baseline failed: {exc.stderr.strip().splitlines()[-1] if exc.stderr else exc}")
-    finally:
-        server.terminate()
-        server.wait()
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":
