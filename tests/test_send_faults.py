@@ -45,6 +45,7 @@ class Relay:
     mail_reply: str = ""          # e.g. "530 5.7.0 Authentication required" at MAIL FROM
     data_reply: str = ""          # the answer at the end of DATA instead of 250
     stall_after: int | None = None  # accept this many messages, then answer nothing after a greeting
+    delay: float = 0.0            # seconds each message takes at the end of DATA (a slow, healthy relay)
     per_rcpt: Counter[str] = field(default_factory=Counter)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -91,6 +92,8 @@ def start_relay(relay: Relay, **smtp_kw: object):  # type: ignore[no-untyped-def
         async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
             if relay.data_reply:
                 return relay.data_reply
+            if relay.delay:
+                await asyncio.sleep(relay.delay)
             with relay.lock:
                 relay.per_rcpt.update(envelope.rcpt_tos)
             return "250 Message accepted"
@@ -204,6 +207,23 @@ def test_a_relay_that_stalls_after_its_greeting_loses_nobody(tmp_path: Path, rel
     relay.heal()
     again = send_issue(store, healthy_config(tmp_path, relay), processes=1)
     assert again.resumed and again.issue_id == issue_id and again.waiting == 0
+    assert set(relay.per_rcpt) == everyone(n) and set(relay.per_rcpt.values()) == {1}
+    assert store.issue(issue_id).status == "sent"
+    store.close()
+
+
+def test_a_healthy_relay_slower_than_the_deadline_is_not_cut_short(tmp_path: Path, relay: Relay) -> None:
+    """The deadline counts from the last accepted message: a relay that takes every message, only
+    slowly, gets the whole list in one send though the send lasts several deadlines."""
+    n, deadline, pool = 60, 1.5, 2
+    relay.delay = 0.1  # 60 messages over 2 connections: at least 3 s, twice the deadline
+    config = load_config(relay_config(tmp_path, relay, pool_size=pool, retry_deadline_seconds=deadline),
+                         root=tmp_path, env={})
+    store = Store.open(config)
+    issue_id = seed(store, n)
+    outcome = send_issue(store, config, processes=1)
+    assert outcome.waiting == 0, outcome.message
+    assert outcome.report is not None and outcome.report.seconds >= n * relay.delay / pool > deadline
     assert set(relay.per_rcpt) == everyone(n) and set(relay.per_rcpt.values()) == {1}
     assert store.issue(issue_id).status == "sent"
     store.close()

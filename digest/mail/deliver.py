@@ -12,9 +12,12 @@ large writes.
 What a refusal means depends on where it comes:
 
 * 4xx replies, timeouts and connection failures are temporary: retried with capped exponential
-  backoff until the deadline (``retry_deadline_seconds`` after the start of the run). Past the
-  deadline no new attempt starts; the rows stay 'pending' with their last error, and the next run
-  (``digest send``, the worker) resumes them. A reader is never dropped for a sick relay.
+  backoff until the deadline: ``retry_deadline_seconds`` after the start of the run or after the
+  last message the relay accepted, whichever is later, so a healthy relay that takes longer than
+  the deadline for the whole list is never cut off, and a relay that accepts nothing gets that
+  long. Past the deadline no new attempt starts; the rows stay 'pending' with their last error,
+  and the next run (``digest send``, the worker) resumes them. A reader is never dropped for a
+  sick relay.
 * a 5xx answer to one RCPT is about that address: final, recorded, and a hard bounce (the address
   is suppressed after ``max_hard_bounces``);
 * any other 5xx (at the greeting, EHLO, AUTH, MAIL FROM or DATA, and 530/535 anywhere) is about
@@ -335,7 +338,7 @@ class _Outcomes:
 
 async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor, sender: str,
                report: SendReport, progress: Progress | None, total: int, batch: int, rate: float,
-               deadline: float) -> None:
+               span: float) -> None:
     loop = asyncio.get_running_loop()
     # claims and outcome writes in separate threads (each on its own connection): a slow claim
     # never holds back the record of accepted messages
@@ -362,10 +365,15 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     busy = 0
     done = 0
     stopping = False
+    # the deadline counts from the start of the run or the last accepted message, whichever is later
+    progress_at = time.monotonic()
+
+    def deadline() -> float:
+        return progress_at + span
 
     def over() -> bool:
         """No new attempt starts: the deadline passed, or the relay refused the message or session."""
-        return bool(report.fatal) or time.monotonic() >= deadline
+        return bool(report.fatal) or time.monotonic() >= deadline()
 
     def note(urgent: bool = False) -> None:
         waiting_write.set()
@@ -443,7 +451,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             return
         pause = conn.connect_backoff()
         if pause:
-            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            await asyncio.sleep(min(pause, max(0.0, deadline() - time.monotonic())))
         if not over():
             await limiter.wait()
         if unrecorded() >= unrecorded_cap:
@@ -454,7 +462,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             outcomes.released.append(c.delivery_id)
             note()
             return
-        nonlocal on_wire
+        nonlocal on_wire, progress_at
         on_wire += 1
         try:
             data = factory.build_wire(Recipient(c.subscriber_id, c.email, c.nonce))
@@ -476,11 +484,11 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 return
             else:
                 now = time.monotonic()
-                wait = min(backoff_seconds(c.attempts), max(0.0, deadline - now))
+                wait = min(backoff_seconds(c.attempts), max(0.0, deadline() - now))
                 outcomes.retries.append(Retry(c.delivery_id, reason, utcnow() + timedelta(seconds=wait)))
                 report.retried += 1
                 report.last_error = reason
-                if now < deadline:
+                if now < deadline():
                     log.info("will retry %s in %.0fs: %s", c.email, wait, reason)
                 else:
                     log.info("retry deadline passed; %s waits for the next run: %s", c.email, reason)
@@ -488,6 +496,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 return
         else:
             on_wire -= 1
+            progress_at = max(progress_at, time.monotonic())
             outcomes.sent.append(c.delivery_id)
         note()
         finished(c)
@@ -556,10 +565,10 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
     total = ledger.remaining()
     t0 = time.perf_counter()
     if total:
-        deadline = time.monotonic() + (cfg.retry_deadline_seconds if deadline_seconds is None else deadline_seconds)
+        span = cfg.retry_deadline_seconds if deadline_seconds is None else deadline_seconds
         chooser: FactoryFor = factory_for or (lambda _c: factory)
         asyncio.run(_run(cfg, ledger, chooser, factory.envelope_from, report, progress, total, batch,
-                         cfg.rate_limit_per_second if rate is None else rate, deadline))
+                         cfg.rate_limit_per_second if rate is None else rate, span))
         report.waiting = ledger.counts().get("pending", 0)
     report.seconds = time.perf_counter() - t0
     return report
