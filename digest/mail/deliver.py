@@ -46,7 +46,7 @@ from typing import Any
 import aiosmtplib
 
 from digest.config import SmtpConfig
-from digest.errors import MailError
+from digest.errors import RelayUnreachable
 from digest.mail.ledger import Claimed, DeliveryLedger, Failure, Retry
 from digest.mail.message import MessageFactory, Recipient
 from digest.store import Store, utcnow
@@ -130,9 +130,8 @@ def _smtp_client(cfg: SmtpConfig) -> aiosmtplib.SMTP:
 
 
 def check_smtp(cfg: SmtpConfig) -> None:
-    """Connect (and log in) once; raise MailError with a one-line reason when that fails.
-
-    The issue stays in state 'sending', so the next `digest send` resumes it.
+    """Connect (and log in) once; raise :class:`RelayUnreachable` with a one-line reason when that
+    fails. The caller leaves the issue partly sent, so the next `digest send` resumes it.
     """
     async def probe() -> None:
         client = _smtp_client(cfg)
@@ -148,8 +147,9 @@ def check_smtp(cfg: SmtpConfig) -> None:
         asyncio.run(probe())
     except (aiosmtplib.SMTPException, OSError) as exc:
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise MailError(f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}; nothing was sent, "
-                        f"and `digest send` will resume this issue once it is reachable") from None
+        why = f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}"
+        raise RelayUnreachable(f"{why}; nothing was sent, and `digest send` will resume this issue once it "
+                               f"is reachable", why) from None
 
 
 #: 5xx replies that are about the session wherever they come: authentication required or failed
