@@ -11,6 +11,9 @@ from __future__ import annotations
 class DigestError(Exception):
     """Root of every error the project raises on purpose."""
 
+    #: the CLI's exit status for it
+    exit_code = 1
+
 
 class ConfigError(DigestError):
     """A configuration file or environment value is missing, unknown or invalid."""
@@ -43,6 +46,17 @@ class ExtractError(DigestError):
 
 class MailError(DigestError):
     """A message could not be built or delivered."""
+
+
+class RelayUnreachable(MailError):
+    """The SMTP server could not be reached or logged in to: temporary, the readers wait (exit 75,
+    EX_TEMPFAIL, as for a partly sent issue). ``reason`` is the short cause, for the ledger."""
+
+    exit_code = 75
+
+    def __init__(self, message: str, reason: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 class InvalidAddressError(MailError):

@@ -9,16 +9,13 @@ stall after their greeting, or refuse the message (552 size, 554 content, 530/53
 
 from __future__ import annotations
 
-import asyncio
-import threading
-from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 from conftest import free_port, write_config
+from relays import Relay, start_relay
 from sqlalchemy import insert, select
 
 from digest.cli.main import cli
@@ -29,75 +26,10 @@ from digest.issue.render import render_issue
 from digest.mail.deliver import deliver
 from digest.mail.ledger import DeliveryLedger
 from digest.mail.sample import NOW, sample_issue
-from digest.mail.send import send_issue
-from digest.store import Delivery, Issue, Store, Subscriber
+from digest.mail.send import send_due, send_issue
+from digest.store import Delivery, Issue, Store, Subscriber, utcnow
 
 BASE = "https://digest.example.org"
-
-
-@dataclass
-class Relay:
-    """What the relay does, changed by the test while it runs."""
-
-    host: str
-    port: int
-    rcpt_reply: str = ""          # e.g. "451 4.3.0 try again later" for every RCPT
-    mail_reply: str = ""          # e.g. "530 5.7.0 Authentication required" at MAIL FROM
-    data_reply: str = ""          # the answer at the end of DATA instead of 250
-    stall_after: int | None = None  # accept this many messages, then answer nothing after a greeting
-    per_rcpt: Counter[str] = field(default_factory=Counter)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def accepted(self) -> int:
-        with self.lock:
-            return sum(self.per_rcpt.values())
-
-    def stalled(self) -> bool:
-        return self.stall_after is not None and self.accepted >= self.stall_after
-
-    def heal(self) -> None:
-        self.rcpt_reply = self.mail_reply = self.data_reply = ""
-        self.stall_after = None
-
-
-def start_relay(relay: Relay, **smtp_kw: object):  # type: ignore[no-untyped-def]
-    from aiosmtpd.controller import Controller
-
-    class Handler:
-        async def _stall(self) -> None:
-            while relay.stalled():
-                await asyncio.sleep(0.1)
-
-        async def handle_EHLO(self, server, session, envelope, hostname, responses):  # type: ignore[no-untyped-def]
-            await self._stall()
-            session.host_name = hostname
-            return responses
-
-        async def handle_MAIL(self, server, session, envelope, address, mail_options):  # type: ignore[no-untyped-def]
-            await self._stall()
-            if relay.mail_reply:
-                return relay.mail_reply
-            envelope.mail_from = address
-            envelope.mail_options.extend(mail_options)
-            return "250 OK"
-
-        async def handle_RCPT(self, server, session, envelope, address, rcpt_options):  # type: ignore[no-untyped-def]
-            if relay.rcpt_reply:
-                return relay.rcpt_reply
-            envelope.rcpt_tos.append(address)
-            return "250 OK"
-
-        async def handle_DATA(self, server, session, envelope):  # type: ignore[no-untyped-def]
-            if relay.data_reply:
-                return relay.data_reply
-            with relay.lock:
-                relay.per_rcpt.update(envelope.rcpt_tos)
-            return "250 Message accepted"
-
-    controller = Controller(Handler(), hostname=relay.host, port=relay.port, **smtp_kw)
-    controller.start()
-    return controller
 
 
 @pytest.fixture
@@ -209,6 +141,23 @@ def test_a_relay_that_stalls_after_its_greeting_loses_nobody(tmp_path: Path, rel
     store.close()
 
 
+def test_a_healthy_relay_slower_than_the_deadline_is_not_cut_short(tmp_path: Path, relay: Relay) -> None:
+    """The deadline counts from the last accepted message: a relay that takes every message, only
+    slowly, gets the whole list in one send though the send lasts several deadlines."""
+    n, deadline, pool = 60, 1.5, 2
+    relay.delay = 0.1  # 60 messages over 2 connections: at least 3 s, twice the deadline
+    config = load_config(relay_config(tmp_path, relay, pool_size=pool, retry_deadline_seconds=deadline),
+                         root=tmp_path, env={})
+    store = Store.open(config)
+    issue_id = seed(store, n)
+    outcome = send_issue(store, config, processes=1)
+    assert outcome.waiting == 0, outcome.message
+    assert outcome.report is not None and outcome.report.seconds >= n * relay.delay / pool > deadline
+    assert set(relay.per_rcpt) == everyone(n) and set(relay.per_rcpt.values()) == {1}
+    assert store.issue(issue_id).status == "sent"
+    store.close()
+
+
 def test_a_relay_stalled_from_the_start_fails_the_send_in_one_line_and_loses_nobody(
         tmp_path: Path, relay: Relay) -> None:
     cfg_path = relay_config(tmp_path, relay, timeout_seconds=1.0)
@@ -311,18 +260,75 @@ def test_only_a_5xx_to_rcpt_counts_against_the_address(tmp_path: Path, relay: Re
     store.close()
 
 
-def test_the_workers_hourly_job_resumes_a_partly_sent_issue(tmp_path: Path, relay: Relay) -> None:
+def the_hourly_job_brings_it_to_all(tmp: Path, relay: Relay, store: Store, issue_id: int, n: int) -> None:
+    """Heal the relay, run the worker's hourly job once: the issue reaches all ``n``, once each."""
     from digest.ops.worker import _jobs
 
+    relay.heal()
+    _poll, _send, hourly = _jobs(healthy_config(tmp, relay))
+    hourly()
+    assert set(relay.per_rcpt) == everyone(n) and set(relay.per_rcpt.values()) == {1}
+    assert store.issue(issue_id).status == "sent"
+    store.close()
+
+
+def test_the_workers_hourly_job_resumes_a_partly_sent_issue(tmp_path: Path, relay: Relay) -> None:
     cfg_path = relay_config(tmp_path, relay)
     config = load_config(cfg_path, root=tmp_path, env={})
     store = Store.open(config)
     issue_id = seed(store, 30)
     relay.rcpt_reply = "421 4.7.0 Too many connections, try later"
     assert send_issue(store, config, processes=1).waiting == 30
-    relay.heal()
-    _poll, _send, hourly = _jobs(healthy_config(tmp_path, relay))
-    hourly()
-    assert set(relay.per_rcpt) == everyone(30) and set(relay.per_rcpt.values()) == {1}
-    assert store.issue(issue_id).status == "sent"
+    the_hourly_job_brings_it_to_all(tmp_path, relay, store, issue_id, 30)
+
+
+def test_an_unreachable_relay_leaves_the_issue_partly_sent_with_the_reason(tmp_path: Path) -> None:
+    r = Relay("127.0.0.1", free_port())  # nothing listens there yet: connections are refused
+    cfg = relay_config(tmp_path, r)
+    store = Store.open(load_config(cfg, root=tmp_path, env={}))
+    issue_id = seed(store, 20)
+    first = run(cfg, "send", "--no-poll")
+    assert first.exit_code == 75, first.output  # EX_TEMPFAIL, as for any partly sent issue
+    assert "cannot reach the SMTP server" in first.output and f"issue {issue_id} is partly sent" in first.output
+    assert store.issue(issue_id).status == "partial"
+    waiting, reasons = DeliveryLedger(store, issue_id).waiting()
+    assert waiting == 20 and reasons and reasons[0][1] == 20
+    assert reasons[0][0].startswith(f"cannot reach the SMTP server 127.0.0.1:{r.port}")
+    status = run(cfg, "status")
+    assert status.exit_code == 0 and "partly sent: 20 waiting" in status.output
+    assert f"waiting: 20 readers of issue #{issue_id}" in status.output
+    assert "cannot reach the SMTP server" in status.output
+
+    controller = start_relay(r)  # the relay is back
+    try:
+        second = run(relay_config(tmp_path, r, retry_deadline_seconds=120.0), "send", "--no-poll")
+        assert second.exit_code == 0, second.output
+        assert f"resumed issue {issue_id}" in second.output
+        assert set(r.per_rcpt) == everyone(20) and set(r.per_rcpt.values()) == {1}
+        assert store.issue(issue_id).status == "sent"
+    finally:
+        controller.stop()
     store.close()
+
+
+def test_the_hourly_send_leaves_its_issue_partly_sent_while_readers_wait(tmp_path: Path, relay: Relay) -> None:
+    """The worker's local-hour delivery: readers the relay put off make the issue partly sent (it
+    was 'sent' for everyone else), so the worker's next hourly run resumes it."""
+    from digest.issue.variants import local_now
+
+    config = load_config(relay_config(tmp_path, relay), root=tmp_path, env={})
+    store = Store.open(config)
+    issue_id = seed(store, 30)
+    now = utcnow()
+    hour = local_now({}, now, config.schedule.timezone).hour
+    with store.session() as s:
+        for sub in s.scalars(select(Subscriber)):
+            sub.preferences = {"hour": hour}
+        s.get(Issue, issue_id).status = "sent"  # type: ignore[union-attr]
+    relay.rcpt_reply = "451 4.3.0 Mailbox temporarily unavailable, try again later"
+    outcome = send_due(store, config, now)
+    assert outcome.waiting == 30
+    assert store.issue(issue_id).status == "partial"
+    assert store.open_issue() is not None and store.open_issue().id == issue_id  # type: ignore[union-attr]
+
+    the_hourly_job_brings_it_to_all(tmp_path, relay, store, issue_id, 30)

@@ -659,6 +659,29 @@ def test_archive_lists_and_shows_only_sent_issues(client: TestClient, web_store:
     assert client.get("/archive", follow_redirects=False).status_code in (301, 307, 308)
 
 
+def test_a_partly_sent_issue_is_public_once_anyone_received_it(client: TestClient, web_store: Store) -> None:
+    """Readers of an issue that is still being sent, or partly sent for a sick relay, follow its
+    archive link: it is listed and shown once one delivery went out, and not before."""
+    a = confirmed(web_store, "a@example.org")
+    confirmed(web_store, "b@example.org")
+    partial = add_issue(web_store, status="partial", subject="Partly Sent Issue")
+    sending = add_issue(web_store, status="sending", subject="Issue Being Sent")
+    unseen = add_issue(web_store, status="partial", subject="Nobody Has It")
+    for issue_id in (partial, sending, unseen):
+        ledger = DeliveryLedger(web_store, issue_id)
+        ledger.enqueue()
+        if issue_id != unseen:
+            [got] = [c.delivery_id for c in ledger.claim(2) if c.subscriber_id == a.id]
+            ledger.mark_sent([got])  # a has it, b still waits
+    r = client.get("/archive/")
+    assert "Partly Sent Issue" in r.text and "Issue Being Sent" in r.text and "Nobody Has It" not in r.text
+    assert client.get(f"/archive/{partial}").status_code == 200
+    assert client.get(f"/archive/{sending}").status_code == 200
+    assert client.get(f"/archive/{unseen}").status_code == 404
+    entries = ET.fromstring(client.get("/feed.xml").content).findall(f"{ATOM}entry")
+    assert [e.findtext(f"{ATOM}id") for e in entries] == [f"{BASE}/archive/{sending}", f"{BASE}/archive/{partial}"]
+
+
 def test_archive_empty(client: TestClient) -> None:
     r = client.get("/archive/")
     assert r.status_code == 200 and "No issue has been sent yet" in r.text

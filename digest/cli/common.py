@@ -37,13 +37,16 @@ def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | No
 
 
 class DigestGroup(click.Group):
-    """Turns project errors into one-line messages with exit status 1."""
+    """Turns project errors into one-line messages with their exit status (1, or 75 for a relay
+    that could not be reached: the readers wait for the next run)."""
 
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
         except DigestError as exc:
-            raise click.ClickException(mask_url(str(exc))) from None
+            error = click.ClickException(mask_url(str(exc)))
+            error.exit_code = exc.exit_code
+            raise error from None
 
 def app_context(ctx: click.Context) -> AppContext:
     obj = ctx.find_object(AppContext)

@@ -12,9 +12,12 @@ large writes.
 What a refusal means depends on where it comes:
 
 * 4xx replies, timeouts and connection failures are temporary: retried with capped exponential
-  backoff until the deadline (``retry_deadline_seconds`` after the start of the run). Past the
-  deadline no new attempt starts; the rows stay 'pending' with their last error, and the next run
-  (``digest send``, the worker) resumes them. A reader is never dropped for a sick relay.
+  backoff until the deadline: ``retry_deadline_seconds`` after the start of the run or after the
+  last message the relay accepted, whichever is later, so a healthy relay that takes longer than
+  the deadline for the whole list is never cut off, and a relay that accepts nothing gets that
+  long. Past the deadline no new attempt starts; the rows stay 'pending' with their last error,
+  and the next run (``digest send``, the worker) resumes them. A reader is never dropped for a
+  sick relay.
 * a 5xx answer to one RCPT is about that address: final, recorded, and a hard bounce (the address
   is suppressed after ``max_hard_bounces``);
 * any other 5xx (at the greeting, EHLO, AUTH, MAIL FROM or DATA, and 530/535 anywhere) is about
@@ -43,7 +46,7 @@ from typing import Any
 import aiosmtplib
 
 from digest.config import SmtpConfig
-from digest.errors import MailError
+from digest.errors import RelayUnreachable
 from digest.mail.ledger import Claimed, DeliveryLedger, Failure, Retry
 from digest.mail.message import MessageFactory, Recipient
 from digest.store import Store, utcnow
@@ -127,9 +130,8 @@ def _smtp_client(cfg: SmtpConfig) -> aiosmtplib.SMTP:
 
 
 def check_smtp(cfg: SmtpConfig) -> None:
-    """Connect (and log in) once; raise MailError with a one-line reason when that fails.
-
-    The issue stays in state 'sending', so the next `digest send` resumes it.
+    """Connect (and log in) once; raise :class:`RelayUnreachable` with a one-line reason when that
+    fails. The caller leaves the issue partly sent, so the next `digest send` resumes it.
     """
     async def probe() -> None:
         client = _smtp_client(cfg)
@@ -145,8 +147,9 @@ def check_smtp(cfg: SmtpConfig) -> None:
         asyncio.run(probe())
     except (aiosmtplib.SMTPException, OSError) as exc:
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise MailError(f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}; nothing was sent, "
-                        f"and `digest send` will resume this issue once it is reachable") from None
+        why = f"cannot reach the SMTP server {cfg.host}:{cfg.port}: {reason}"
+        raise RelayUnreachable(f"{why}; nothing was sent, and `digest send` will resume this issue once it "
+                               f"is reachable", why) from None
 
 
 #: 5xx replies that are about the session wherever they come: authentication required or failed
@@ -335,7 +338,7 @@ class _Outcomes:
 
 async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor, sender: str,
                report: SendReport, progress: Progress | None, total: int, batch: int, rate: float,
-               deadline: float) -> None:
+               span: float) -> None:
     loop = asyncio.get_running_loop()
     # claims and outcome writes in separate threads (each on its own connection): a slow claim
     # never holds back the record of accepted messages
@@ -362,10 +365,15 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
     busy = 0
     done = 0
     stopping = False
+    # the deadline counts from the start of the run or the last accepted message, whichever is later
+    progress_at = time.monotonic()
+
+    def deadline() -> float:
+        return progress_at + span
 
     def over() -> bool:
         """No new attempt starts: the deadline passed, or the relay refused the message or session."""
-        return bool(report.fatal) or time.monotonic() >= deadline
+        return bool(report.fatal) or time.monotonic() >= deadline()
 
     def note(urgent: bool = False) -> None:
         waiting_write.set()
@@ -443,7 +451,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             return
         pause = conn.connect_backoff()
         if pause:
-            await asyncio.sleep(min(pause, max(0.0, deadline - time.monotonic())))
+            await asyncio.sleep(min(pause, max(0.0, deadline() - time.monotonic())))
         if not over():
             await limiter.wait()
         if unrecorded() >= unrecorded_cap:
@@ -454,7 +462,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
             outcomes.released.append(c.delivery_id)
             note()
             return
-        nonlocal on_wire
+        nonlocal on_wire, progress_at
         on_wire += 1
         try:
             rcpt = Recipient(c.subscriber_id, c.email, c.nonce)
@@ -477,11 +485,11 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 return
             else:
                 now = time.monotonic()
-                wait = min(backoff_seconds(c.attempts), max(0.0, deadline - now))
+                wait = min(backoff_seconds(c.attempts), max(0.0, deadline() - now))
                 outcomes.retries.append(Retry(c.delivery_id, reason, utcnow() + timedelta(seconds=wait)))
                 report.retried += 1
                 report.last_error = reason
-                if now < deadline:
+                if now < deadline():
                     log.info("will retry %s in %.0fs: %s", c.email, wait, reason)
                 else:
                     log.info("retry deadline passed; %s waits for the next run: %s", c.email, reason)
@@ -489,6 +497,7 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
                 return
         else:
             on_wire -= 1
+            progress_at = max(progress_at, time.monotonic())
             outcomes.sent.append(c.delivery_id)
         note()
         finished(c)
@@ -557,10 +566,10 @@ def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactor
     total = ledger.remaining()
     t0 = time.perf_counter()
     if total:
-        deadline = time.monotonic() + (cfg.retry_deadline_seconds if deadline_seconds is None else deadline_seconds)
+        span = cfg.retry_deadline_seconds if deadline_seconds is None else deadline_seconds
         chooser: FactoryFor = factory_for or (lambda _c: factory)
         asyncio.run(_run(cfg, ledger, chooser, factory.envelope_from, report, progress, total, batch,
-                         cfg.rate_limit_per_second if rate is None else rate, deadline))
+                         cfg.rate_limit_per_second if rate is None else rate, span))
         report.waiting = ledger.counts().get("pending", 0)
     report.seconds = time.perf_counter() - t0
     return report

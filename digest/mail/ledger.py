@@ -279,6 +279,14 @@ class DeliveryLedger:
         total = sum(n for _e, n in rows)
         return total, [(e, n) for e, n in rows if e][:limit]
 
+    def note_waiting(self, reason: str) -> int:
+        """Record why the pending rows wait (a relay that could not be reached before any was tried);
+        the number of rows."""
+        with self.store.session() as s:
+            result = s.execute(update(Delivery).where(Delivery.issue_id == self.issue_id, Delivery.status == "pending")
+                               .values(last_error=reason[:1000]))
+            return result.rowcount or 0
+
     def pending(self) -> tuple[int, datetime | None]:
         """How many rows are pending, and the earliest retry time among them (None: due now)."""
         with self.store.session() as s:

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 from digest.config import Config
-from digest.errors import MailError
+from digest.errors import MailError, RelayUnreachable
 from digest.issue import build as issues
 from digest.issue.serialize import issue_to_json
 from digest.issue.variants import VariantChooser, due_now, has_hour, wants_today
@@ -82,7 +82,7 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
     if not worker:
         ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
     if ledger.remaining():
-        check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
+        _reach_relay(store, config, issue.id, ledger)
     if resumed and issue.status != "sending":
         _set_status(store, issue.id, "sending")
     db_url = store.engine.url.render_as_string(hide_password=False)
@@ -124,6 +124,20 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
     return SendOutcome(issue.id, resumed, report, message, waiting)
 
 
+def _reach_relay(store: Store, config: Config, issue_id: int, ledger: DeliveryLedger) -> None:
+    """Probe the relay before sending: fail in seconds, not after the retry deadline, when it is
+    down. Then the issue is partly sent, its waiting readers carry the reason (`digest status`
+    shows it), and the next run resumes it."""
+    try:
+        check_smtp(config.smtp)
+    except RelayUnreachable as exc:
+        ledger.note_waiting(exc.reason)
+        _set_status(store, issue_id, "partial")
+        raise RelayUnreachable(f"{exc.reason}; nothing was sent: issue {issue_id} is partly sent, "
+                               f"{ledger.remaining()} readers wait and the next `digest send` resumes it",
+                               exc.reason) from None
+
+
 def _newest_issue_id(store: Store) -> int | None:
     with store.session() as s:
         return s.scalar(select(func.max(Issue.id)))
@@ -161,12 +175,17 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     ledger = DeliveryLedger(store, issue.id)
     if not ids or not ledger.enqueue(ids):
         return SendOutcome(issue.id, False, None, "nobody's delivery hour")
+    _reach_relay(store, config, issue.id, ledger)
     factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
     report = deliver(store, config.smtp, issue.id, factory, enqueue=False,
                      factory_for=variant_chooser(store, config, issue, factory, now))
+    if report.waiting:  # the next run (the worker's next hour) resumes it, as after `digest send`
+        _set_status(store, issue.id, "partial")
+    elif issue.status != "sent" and not ledger.remaining():
+        _set_status(store, issue.id, "sent")
     if report.fatal:
         raise MailError(f"the SMTP server refused the message or the session: {report.fatal}; nobody was struck "
-                        f"off, {report.waiting} readers wait for the next local-hour run")
+                        f"off, {report.waiting} readers wait and the next run resumes issue {issue.id}")
     return SendOutcome(issue.id, True, report, f"local-hour delivery of issue {issue.id}: {report.summary()}",
                        report.waiting)
 
@@ -176,5 +195,5 @@ def _set_status(store: Store, issue_id: int, status: str) -> None:
         row = s.get(Issue, issue_id)
         if row is not None and row.status != status:
             row.status = status
-            if status == "sent":
+            if status == "sent" and row.sent_at is None:  # an issue resumed after it was sent keeps its date
                 row.sent_at = utcnow()

@@ -73,7 +73,9 @@ def print_status(app: AppContext, console: Console) -> None:
         last: Any = s.scalar(select(Issue).order_by(Issue.id.desc()).limit(1))
         deliveries = dict(s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     if last is not None:
-        state = "partly sent" if last.status == "partial" else last.status
+        state = last.status
+        if last.status == "partial":
+            state = f"partly sent: {DeliveryLedger(store, last.id).waiting()[0]} waiting"
         console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {last.story_count} stories)")
     else:
         console.print("last issue: none yet")

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, create_engine, event, func, make_url, or_, select, text
+from sqlalchemy import Engine, and_, create_engine, event, func, make_url, or_, select, text
 from sqlalchemy.exc import ArgumentError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -24,6 +24,7 @@ from digest.store.tables import (
     ActorLink,
     Article,
     ArticleActor,
+    Delivery,
     Feed,
     Issue,
     Meta,
@@ -454,9 +455,20 @@ class Store:
                             .order_by(Issue.id.desc()).limit(1))
 
     def sent_issues(self, limit: int = 100) -> list[Issue]:
+        """The issues readers have, newest first: sent, and those still being sent or partly sent
+        once anyone received them (their mails link to the archive)."""
         with self.session() as s:
-            return list(s.scalars(select(Issue).where(Issue.status == "sent")
-                                  .order_by(Issue.id.desc()).limit(limit)))
+            return list(s.scalars(select(Issue).where(self._published()).order_by(Issue.id.desc()).limit(limit)))
+
+    def published_issue(self, issue_id: int) -> Issue | None:
+        """Issue ``issue_id`` if it is one of :meth:`sent_issues` (else None: not public yet)."""
+        with self.session() as s:
+            return s.scalar(select(Issue).where(Issue.id == issue_id, self._published()))
+
+    @staticmethod
+    def _published() -> Any:
+        received = select(Delivery.id).where(Delivery.issue_id == Issue.id, Delivery.status == "sent").exists()
+        return or_(Issue.status == "sent", and_(Issue.status.in_(("sending", "partial")), received))
 
     def sent_story_keys(self, since: datetime) -> dict[int, tuple[int, datetime]]:
         """article id -> (issue id, sent time) for articles included in issues sent since ``since``."""

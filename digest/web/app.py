@@ -6,7 +6,7 @@ Routes (a contract that outside checks use)::
     GET  /confirm/<token>        confirm (idempotent)
     GET  /unsubscribe/<token>    one-button page       POST /unsubscribe/<token> unsubscribe (one-click)
     GET  /preferences/<token>    preferences form      POST /preferences/<token> save
-    GET  /archive/               sent issues           GET  /archive/<id>        one sent issue
+    GET  /archive/               issues readers have   GET  /archive/<id>        one of them
     GET  /feed.xml               Atom feed             GET  /healthz             200 ok / 503
     POST /webhooks/ses, /webhooks/postmark, /webhooks/sendgrid, /webhooks/mailgun   bounces, complaints
 """
@@ -327,8 +327,8 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
         issue_id = _archive_id(request.path_params["issue_id"])
         if issue_id is None:
             raise HTTPException(404)
-        issue = await run_in_threadpool(store.issue, issue_id)
-        if issue is None or issue.status != "sent":
+        issue = await run_in_threadpool(store.published_issue, issue_id)
+        if issue is None:
             raise HTTPException(404)
         html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url)  # lists all stories
         subscribe_url = escape(f"{web.base_url}/subscribe", quote=True)
