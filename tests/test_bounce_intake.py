@@ -422,3 +422,35 @@ def test_the_worker_reads_the_bounce_mailbox_with_each_poll(tmp_path: Path) -> N
     poll_job()
     assert _status(store, ids[0])[0] == "suppressed" and _status(store, ids[1])[0] == "confirmed"
     assert len(box) == 0
+
+
+def test_confirmation_mail_goes_out_with_verp_and_its_bounce_removes_the_address(
+        tmp_path: Path, smtp_server: SmtpSink) -> None:
+    path, cfg = _config(tmp_path, f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\n')
+    r = _digest(path, "subscribe", "typo@exmaple.net")
+    assert r.returncode == 0, r.stderr
+    store = Store.open(cfg)
+    sub = store.subscriber(email="typo@exmaple.net")
+    assert sub is not None
+    (mail_from, _rcpts, _data), = smtp_server.messages
+    hit = reader(cfg, store.secret_key(SECRET)).parse(mail_from)
+    assert hit is not None and hit[1] is not None and (hit[1].subscriber_id, hit[1].issue_id) == (sub.id, 0)
+    r = _digest(path, "bounces", "process", stdin=fx.postfix(mail_from, "typo@exmaple.net"))
+    assert r.returncode == 0
+    status, _score, reason = _status(store, sub.id)
+    assert status == "suppressed" and (reason or "").startswith("removed:")
+    r = _digest(path, "subscribe", "typo@exmaple.net")  # no new confirmation mail to a dead address
+    assert r.returncode == 1 and len(smtp_server.messages) == 1
+
+
+def test_smtp_time_refusals_record_their_reason(tmp_path: Path, smtp_server: SmtpSink) -> None:
+    _p, cfg = _config(tmp_path, f'[smtp]\nhost = "127.0.0.1"\nport = {smtp_server.port}\nmax_hard_bounces = 1\n')
+    store = Store.open(cfg)
+    sub, _ = store.add_subscriber("nobody@example.net", confirmed=True)
+    smtp_server.refuse["nobody@example.net"] = (550, "5.1.1 no such user")
+    issue = make_issue(store)
+    report = deliver(store, cfg.smtp, issue.id, make_factory(cfg, store.secret_key(SECRET), issue.id,
+                                                             rendered_of(issue)))
+    assert report.bounced == 1 and report.suppressed == 1
+    status, _score, reason = _status(store, sub.id)
+    assert status == "suppressed" and "SMTP time" in (reason or "") and "5.1.1 no such user" in (reason or "")

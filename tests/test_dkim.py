@@ -117,3 +117,29 @@ def test_the_signer_travels_to_sender_processes(config: Config, keypair: tuple[P
     key, record = keypair
     f = pickle.loads(pickle.dumps(factory(dkim_signer(dkim_config(config, key)))))
     assert dkim.verify(f.build(Recipient(1, "a@example.net")), dnsfunc=dnsfunc_for(record))
+
+
+def test_verp_envelope_and_dkim_together(smtp_config: Config, smtp_server: SmtpSink,
+                                         keypair: tuple[Path, bytes]) -> None:
+    """The VERP envelope sender changes nothing DKIM signs: the delivered message still verifies."""
+    from digest.issue.build import make_factory
+    from digest.mail.verp import reader
+
+    key, record = keypair
+    cfg = dkim_config(smtp_config, key)
+    store = Store.open(cfg)
+    sub, _ = store.add_subscriber("reader@example.net", confirmed=True)
+    with store.session() as s:
+        issue = Issue(issue_date="2026-11-28", period_start=utcnow(), period_end=utcnow(), subject="S", html="",
+                      text="", status="sending")
+        s.add(issue)
+        s.flush()
+        issue_id = issue.id
+    secret = store.secret_key()
+    rendered = RenderedIssue(subject="S", html=f'<a href="{UNSUBSCRIBE}">u</a>', text=f"u {UNSUBSCRIBE}\n", preheader="")
+    assert deliver(store, cfg.smtp, issue_id, make_factory(cfg, secret, issue_id, rendered)).sent == 1
+    mail_from, _rcpts, received = smtp_server.messages[0]
+    claims = reader(cfg, secret).parse(mail_from)
+    assert claims is not None and claims[1] is not None and claims[1].subscriber_id == sub.id
+    assert b"From: Cyber Digest <digest@example.org>" in received
+    assert dkim.verify(received, dnsfunc=dnsfunc_for(record))
