@@ -16,10 +16,10 @@ SHARED = Path(__file__).resolve().parents[2] / "shared"
 def test_opml_nested_outlines_and_bad_entries() -> None:
     specs, problems = read_feed_list(FIXTURES / "list_small.opml")
     assert specs == [
-        FeedSpec("https://news.example.org/feed.xml", "Example News", "news"),
-        FeedSpec("http://deep.example.net/rss", "Deep Feed", "news"),
-        FeedSpec("http://vendor.example.com/blog/atom", "Vendor Blog", "vendor"),
-        FeedSpec("https://cert.example.gov/advisories.xml", "Gov Advisories", "government"),
+        FeedSpec("https://news.example.org/feed.xml", "Example News", "news", "News"),
+        FeedSpec("http://deep.example.net/rss", "Deep Feed", "news", "News / Nested folder"),
+        FeedSpec("http://vendor.example.com/blog/atom", "Vendor Blog", "vendor", "Vendors"),
+        FeedSpec("https://cert.example.gov/advisories.xml", "Gov Advisories", "government", "Vendors"),
     ]
     joined = "\n".join(problems)
     assert len(problems) == 5, joined
@@ -58,7 +58,7 @@ def test_plain_text_list() -> None:
 
 def test_csv_list() -> None:
     specs, problems = read_feed_list(FIXTURES / "list_plain.csv")
-    assert specs == [FeedSpec("https://alpha.example.org/feed.xml", "Alpha Blog")]
+    assert specs == [FeedSpec("https://alpha.example.org/feed.xml", "Alpha Blog", category="Analyst")]
     assert len(problems) == 3
     assert "unsupported scheme 'javascript'" in problems[0]
     assert problems[1] == "list_plain.csv line 4: row has no url"

@@ -104,7 +104,7 @@ def test_bad_feeds_are_reported_and_the_run_goes_on(tmp_path: Path, http_server:
     cfg_text = cfg.read_text().replace("allow_private_networks = false", "allow_private_networks = true")
     cfg.write_text(cfg_text)
     result = run(cfg, "poll")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # some feeds failed
     assert re.search(r"polled 6 feeds: 2 updated, 0 not modified, 4 failed; 1 new articles", result.output), \
         result.output
     out = result.output
@@ -129,7 +129,7 @@ def test_a_feed_on_a_private_address_is_refused_when_private_networks_are_off(
     cfg = write_config(tmp_path, "[feeds]\nallow_private_networks = false\n")
     cfg.write_text(cfg.read_text().replace("allow_private_networks = true", "allow_private_networks = false"))
     result = run(cfg, "poll")
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # every feed failed
     assert "2 failed" in result.output and "0 new articles" in result.output
     assert "loopback" in result.output and "allow_private_networks" in result.output
     assert http_server.hits("/good.xml") == 0  # refused before connecting

@@ -36,7 +36,7 @@ def test_feeds_add_sync_and_due(store: Store) -> None:
             self.url, self.name, self.kind = url, name, kind
 
     assert store.sync_feeds([Spec("https://example.org/feed.xml", "Renamed", "news"),
-                             Spec("https://b.example/rss", "B", "government")]) == 1
+                             Spec("https://b.example/rss", "B", "government")]).added == 1
     rows = {r.url: r for r in store.feed_rows()}
     assert rows["https://example.org/feed.xml"].name == "Renamed"
     assert rows["https://b.example/rss"].kind == "government"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -10,7 +11,14 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
 
 from digest.config import mask_url
 from digest.context import AppContext
@@ -20,15 +28,44 @@ err = Console(stderr=True)
 out = Console()
 
 
+def _eta(seconds: float) -> str:
+    seconds = int(seconds + 0.5)
+    return f"{seconds // 60}m{seconds % 60:02d}s" if seconds >= 60 else f"{seconds}s"
+
+
+def progress_lines(stream: Any = None, every: float = 5.0) -> Callable[[str, int, int], None]:
+    """Progress as plain lines (for a log or a pipe): "feeds 120/1742 (7%), 14s elapsed, about 3m09s
+    left", at most one line per ``every`` seconds per stage, and always the last of each stage."""
+    stream = stream or sys.stderr
+    started: dict[str, float] = {}
+    last: dict[str, float] = {}
+
+    def update(stage: str, done: int, total: int) -> None:
+        now = time.monotonic()
+        t0 = started.setdefault(stage, now)
+        if done < total and now - last.get(stage, 0.0) < every:
+            return
+        last[stage] = now
+        elapsed = now - t0
+        left = f", about {_eta(elapsed / done * (total - done))} left" if 0 < done < total else ""
+        pct = f" ({100 * done // total}%)" if total else ""
+        print(f"{stage} {done}/{total}{pct}, {_eta(elapsed)} elapsed{left}", file=stream, flush=True)
+    return update
+
+
 @contextmanager
-def progress_bar(enabled: bool) -> Iterator[Callable[[str, int, int], None] | None]:
-    """A rich progress bar on a terminal; nothing when output is piped."""
-    if not enabled or not sys.stderr.isatty():
+def progress_bar(enabled: bool, force: bool = False) -> Iterator[Callable[[str, int, int], None] | None]:
+    """A rich progress bar with a time estimate on a terminal; nothing when output is piped, unless
+    ``force`` (then plain progress lines on stderr)."""
+    if not enabled and not force:
         yield None
+        return
+    if not sys.stderr.isatty():
+        yield progress_lines() if force else None
         return
     tasks: dict[str, Any] = {}
     with Progress(TextColumn("{task.description:<9}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+                  TextColumn("left"), TimeRemainingColumn(), console=err, transient=True) as bar:
         def update(stage: str, done: int, total: int) -> None:
             if stage not in tasks:
                 tasks[stage] = bar.add_task(stage, total=total)
@@ -54,14 +91,14 @@ def app_context(ctx: click.Context) -> AppContext:
     return obj
 
 
-def feed_specs(app: AppContext) -> list[Any]:
-    from digest.ingest.feedlist import load_feeds_toml
+def feed_specs(app: AppContext) -> list[Any] | None:
+    """The feeds file's feeds; None when there is no file (``[feeds] file = ""``, or not found)."""
+    from digest.ingest.feedlist import configured_feeds, feeds_file
 
-    path = app.config.feeds_path()
-    if not path.exists():
+    path = feeds_file(app.config)
+    if path is not None and not path.exists():
         err.print(f"[yellow]feeds file {escape(str(path))} not found; polling the feeds in the database only[/]")
-        return []
-    return load_feeds_toml(path)
+    return configured_feeds(app.config)
 
 
 def when(value: Any) -> str:

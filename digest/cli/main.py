@@ -36,16 +36,19 @@ def cli(ctx: click.Context, config_path: str | None, verbose: int, log_json: boo
     try:
         config = load_config(config_path)
     except DigestError as exc:
-        raise click.ClickException(mask_url(str(exc))) from None
+        failure = click.ClickException(mask_url(str(exc)))
+        if ctx.invoked_subcommand == "poll":  # poll's exit 2: nothing could run
+            failure.exit_code = 2
+        raise failure from None
     ctx.obj = AppContext(config)
     ctx.call_on_close(ctx.obj.close)
 
 
-def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
+def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False, progress: bool | None = None) -> Any:
     from digest.ingest.poll import poll
 
     store = app.open_store()
-    with progress_bar(not quiet) as update:
+    with progress_bar(not quiet and progress is not False, force=bool(progress)) as update:
         report = poll(store, app.config, due_only=due_only, progress=update, feed_specs=feed_specs(app))
     for url, reason in report.errors:
         err.print(f"[yellow]feed failed[/] {escape(url)}: {escape(reason)}", highlight=False, soft_wrap=True)
@@ -60,14 +63,43 @@ def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
 
 @cli.command("poll")
 @click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed.")
+@click.option("--progress/--no-progress", default=None,
+              help="Progress and a time estimate on stderr (default: only when stderr is a terminal, "
+                   "so cron stays quiet; --progress prints plain lines to a pipe or log).")
 @click.pass_context
-def poll_cmd(ctx: click.Context, due: bool) -> None:
+def poll_cmd(ctx: click.Context, due: bool, progress: bool | None) -> None:
     """Fetch the feeds, extract and analyse new articles, store them.
 
-    Feeds from the feeds file (config [feeds] file) are added to the database first. A feed
-    that fails is reported and recorded; the run goes on and exits 0.
+    The feeds file (config [feeds] file) is synced first: its feeds are added, and those it no
+    longer lists stop being polled. A feed that fails is reported on stderr and recorded; the
+    run goes on.
+
+    \b
+    Exit status (for cron and monitoring):
+      0  every feed polled (or, with --due, none was due yet)
+      1  some feeds failed; the others were polled
+      2  every feed failed, or nothing could run (no feeds, bad config, database down)
     """
-    _run_poll(app_context(ctx), due_only=due)
+    app = app_context(ctx)
+    try:
+        report = _run_poll(app, due_only=due, progress=progress)
+    except DigestError as exc:
+        err.print(f"[red]poll failed[/]: {escape(mask_url(str(exc)))}", highlight=False, soft_wrap=True)
+        ctx.exit(2)
+    if report.feeds == 0:
+        if app.open_store().feeds():
+            click.echo("no feed is due yet" if due else "nothing polled")
+            ctx.exit(0 if due else 2)
+        err.print("nothing to poll: no feeds (list them in the feeds file, or `digest feeds add URL`)")
+        ctx.exit(2)
+    ctx.exit(poll_exit_code(report.feeds, report.failed))
+
+
+def poll_exit_code(feeds: int, failed: int) -> int:
+    """0 all polled, 1 some failed, 2 all failed (or none ran)."""
+    if feeds == 0 or failed >= feeds:
+        return 2
+    return 1 if failed else 0
 
 
 @cli.command("send")

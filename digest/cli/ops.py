@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from digest.cli.common import app_context, out
+from digest.cli.common import app_context, feed_specs, out
 
 
 # ---- worker, status, demo ------------------------------------------------------------------------
@@ -25,12 +25,22 @@ def worker_cmd(ctx: click.Context) -> None:
 
 
 @click.command("status")
+@click.option("--all", "show_all", is_flag=True, help="List every feed and every problem, however many.")
 @click.pass_context
-def status_cmd(ctx: click.Context) -> None:
-    """Feeds, issues, deliveries and subscribers at a glance."""
+def status_cmd(ctx: click.Context, show_all: bool) -> None:
+    """Feeds, issues, deliveries and subscribers at a glance.
+
+    The feeds file is read first (as `poll` does), so its feeds count before the first poll.
+    Up to 20 feeds are listed; with more, summary counts and the first 10 failing feeds
+    (--all lists them all).
+    """
     from digest.ops.status import print_status
 
-    print_status(app_context(ctx), out)
+    app = app_context(ctx)
+    specs = feed_specs(app)
+    if specs is not None:
+        app.open_store().sync_feeds(specs)
+    print_status(app, out, show_all=show_all)
 
 
 @click.command("demo")

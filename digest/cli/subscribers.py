@@ -73,23 +73,34 @@ def subscribers_list(ctx: click.Context, status: str | None) -> None:
 @click.option("--confirmed", is_flag=True, help="Add as confirmed instead of pending (no confirmation mail).")
 @click.pass_context
 def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
-    """Import addresses from FILE (one a line, or CSV with an `email` column).
+    """Import addresses from FILE (one a line, or CSV with an `email` column, as `subscribers export` writes).
 
-    Without --confirmed the addresses are pending and each gets a confirmation mail.
-    Invalid addresses are reported and skipped.
+    Without --confirmed the addresses are pending and each gets a confirmation mail. A CSV
+    `status` column of unsubscribed or suppressed is kept (those addresses get no mail); confirmed
+    needs --confirmed. Invalid addresses are reported and skipped; a binary file is an error.
     """
     from digest.errors import InvalidAddressError, MailError
-    from digest.mail.subscribers import normalise_address, read_address_file, send_confirmation
+    from digest.mail.subscribers import normalise_address, read_subscriber_file, send_confirmation
 
     app = app_context(ctx)
+    rows = read_subscriber_file(file)
     store = app.open_store()
-    added = invalid = mailed = unchanged = 0
-    for n, raw in enumerate(read_address_file(file), start=1):
+    added = invalid = mailed = unchanged = opted_out = 0
+    for n, (raw, status) in enumerate(rows, start=1):
         try:
             address = normalise_address(raw)
         except InvalidAddressError as exc:
             invalid += 1
             err.print(f"[yellow]skipped line {n}[/]: {escape(str(exc))}", highlight=False)
+            continue
+        if status in ("unsubscribed", "suppressed"):  # an opt-out travels with the address
+            existing = store.subscriber(email=address)
+            if existing is None:
+                existing, _ = store.add_subscriber(address)
+                added += 1
+            if existing.status != status:
+                store.set_subscriber_status(existing.id, status)
+            opted_out += 1
             continue
         sub, changed = store.add_subscriber(address, confirmed=confirmed)
         added += changed
@@ -101,6 +112,28 @@ def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
             except MailError as exc:
                 err.print(f"[yellow]confirmation not sent[/] {escape(address)}: {escape(str(exc))}", highlight=False)
     click.echo(f"imported {file}: {added} added, {unchanged} unchanged, {invalid} invalid"
+               + (f", {opted_out} kept as unsubscribed or suppressed" if opted_out else "")
                + (f", {mailed} confirmation mails sent" if not confirmed else ""))
 
 
+@subscribers_group.command("export")
+@click.argument("dest", type=click.Path(dir_okay=False, allow_dash=True, path_type=Path), default="-")
+@click.option("--status", type=click.Choice(["pending", "confirmed", "unsubscribed", "suppressed"]),
+              help="Only subscribers with this status.")
+@click.pass_context
+def subscribers_export(ctx: click.Context, dest: Path, status: str | None) -> None:
+    """Write subscribers as CSV (email, status, created_at) to DEST (default: stdout).
+
+    `subscribers import` reads it back (with --confirmed to keep confirmed readers confirmed).
+    """
+    from digest.mail.subscribers import write_subscriber_csv
+
+    subs = app_context(ctx).open_store().subscribers(status)
+    data = write_subscriber_csv(subs)
+    if str(dest) == "-":
+        click.echo(data, nl=False)
+    else:
+        from digest.private import write_private
+
+        write_private(dest, data)  # a mailing list is personal data: 0600
+        click.echo(f"wrote {len(subs)} subscribers to {dest}", err=True)

@@ -42,6 +42,7 @@ from digest.ingest.limits import (
     MAX_URL_CHARS,
     cut_at_word,
 )
+from digest.ingest.rules import FeedRules
 from digest.intel.analysis import Analysis, Analyzer
 from digest.models import FeedEntry
 from digest.store import Article, ArticleActor, Feed, Store, utcnow
@@ -61,13 +62,15 @@ class PollReport:
     failed: int = 0
     new_articles: int = 0
     fallbacks: int = 0
+    dropped: int = 0  # entries the feeds file's drop rules left out
     errors: list[tuple[str, str]] = field(default_factory=list)
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def summary(self) -> str:
         return (f"polled {self.feeds} feeds: {self.feeds - self.not_modified - self.failed} updated, "
                 f"{self.not_modified} not modified, {self.failed} failed; {self.new_articles} new articles"
-                + (f" ({self.fallbacks} from feed text)" if self.fallbacks else ""))
+                + (f" ({self.fallbacks} from feed text)" if self.fallbacks else "")
+                + (f"; {self.dropped} entries dropped by feed rules" if self.dropped else ""))
 
 
 #: (feed, etag, last_modified, latency ms, had new entries, feed name from the feed document)
@@ -269,6 +272,11 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 report.stage_seconds["parse"] += time.perf_counter() - p0
                 entries = parsed.entries
                 hashes = parsed.hashes
+                rules = FeedRules.from_stored(feed.rules)
+                if rules is not None:  # the feeds file's drop/keep rules for this feed
+                    kept = [i for i, e in enumerate(entries) if rules.keeps(e.title, e.summary)]
+                    report.dropped += len(entries) - len(kept)
+                    entries, hashes = [entries[i] for i in kept], [hashes[i] for i in kept] if hashes else hashes
                 g, _, h = store.known_keys(feed.id, [e.guid for e in entries], [], hashes)
                 elsewhere, here = store.known_links(feed.id, list({e.link for e in entries}))
                 fresh = select_new(entries, g, elsewhere, h, hashes)

@@ -17,6 +17,7 @@ from digest.errors import InvalidAddressError, MailError
 from digest.issue.render import environment
 from digest.mail.message import clean_header_text
 from digest.store import Store, Subscriber
+from digest.textfile import looks_binary
 from digest.tokens import TokenSigner
 
 MAX_ADDRESS = 254
@@ -86,12 +87,48 @@ def send_confirmation(store: Store, config: Config, sub: Subscriber) -> None:
 
 def read_address_file(path: Path) -> list[str]:
     """Addresses from a file with one address a line, or a CSV with an ``email`` column."""
-    text = path.read_text(encoding="utf-8-sig", errors="replace")
+    return [address for address, _status in read_subscriber_file(path)]
+
+
+MAX_ADDRESS_FILE_BYTES = 50_000_000
+
+
+def read_subscriber_file(path: Path) -> list[tuple[str, str]]:
+    """(address, status) from one address a line, or a CSV with an ``email`` column and maybe a
+    ``status`` column (what `subscribers export` writes; "" when there is none).
+
+    A binary file raises InvalidAddressError in one line that quotes none of its bytes.
+    """
+    try:
+        with path.open("rb") as fh:
+            data = fh.read(MAX_ADDRESS_FILE_BYTES + 1)
+    except OSError as exc:
+        raise InvalidAddressError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    if len(data) > MAX_ADDRESS_FILE_BYTES:
+        raise InvalidAddressError(f"{path}: larger than {MAX_ADDRESS_FILE_BYTES} bytes")
+    if looks_binary(data):
+        raise InvalidAddressError(f"{path}: not a text file (binary data); expected one address a line, "
+                                  f"or CSV with an email column")
+    utf16 = data.startswith((b"\xff\xfe", b"\xfe\xff"))
+    text = data.decode("utf-16") if utf16 else data.decode("utf-8-sig", errors="replace")
     first = text.splitlines()[0] if text.strip() else ""
     if "," in first or first.strip().lower() == "email":
         reader = csv.DictReader(io.StringIO(text))
-        fields = {f.strip().lower(): f for f in (reader.fieldnames or [])}
+        fields = {f.strip().lower(): f for f in (reader.fieldnames or []) if f}
         if "email" not in fields:
-            raise InvalidAddressError(f"{path}: CSV has no 'email' column (columns: {', '.join(fields)})")
-        return [(row.get(fields["email"]) or "").strip() for row in reader]
-    return [ln.strip() for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+            shown = ", ".join(repr(clean_header_text(f, 40)) for f in list(fields)[:10])
+            raise InvalidAddressError(f"{path}: CSV has no 'email' column (columns: {shown})")
+        status = fields.get("status")
+        return [((row.get(fields["email"]) or "").strip(),
+                 (row.get(status) or "").strip().lower() if status else "") for row in reader]
+    return [(ln.strip(), "") for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+def write_subscriber_csv(subscribers: list[Subscriber]) -> str:
+    """CSV of subscribers (email, status, created_at); `subscribers import` reads it back."""
+    buf = io.StringIO()
+    writer = csv.writer(buf, lineterminator="\n")
+    writer.writerow(["email", "status", "created_at"])
+    for sub in subscribers:
+        writer.writerow([sub.email, sub.status, sub.created_at.isoformat() if sub.created_at else ""])
+    return buf.getvalue()

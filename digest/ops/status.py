@@ -35,21 +35,35 @@ def ago(now: datetime, then: datetime | None) -> str:
     return f"{secs // 86400} d ago"
 
 
-def print_status(app: AppContext, console: Console) -> None:
+#: up to this many polled feeds, `status` shows them all; above it, the failing ones (capped)
+FULL_TABLE_UP_TO = 20
+MAX_FAILING_SHOWN = 10
+
+
+def print_status(app: AppContext, console: Console, *, show_all: bool = False) -> None:
+    """The state at a glance; short for any number of feeds: the feed table lists every feed up to
+    :data:`FULL_TABLE_UP_TO` (or with ``show_all``), above that only the failing ones, at most
+    :data:`MAX_FAILING_SHOWN`."""
     store = app.open_store()
     cfg = app.config
     now = utcnow()
-    rows = store.feed_rows(now)
+    every = store.feed_rows(now)
+    rows = [r for r in every if r.active]
+    removed = len(every) - len(rows)
     flags = {f.feed_id: f.reason for f in flagged_feeds(store, cfg, now)}
+    failing = [r for r in rows if r.id in flags or r.consecutive_failures]
+    failing.sort(key=lambda r: (r.id not in flags, -r.consecutive_failures, r.name or r.url))
+    full = show_all or len(rows) <= FULL_TABLE_UP_TO
+    shown = rows if full else failing[:MAX_FAILING_SHOWN]
     # the table keeps to short columns (it must read in 80 columns); errors are listed below it
-    table = Table(title="Feeds", box=box.SIMPLE_HEAD)
+    table = Table(title="Feeds" if full else "Failing feeds", box=box.SIMPLE_HEAD)
     table.add_column("feed", no_wrap=True, overflow="ellipsis", max_width=30)
     table.add_column("last ok", no_wrap=True, min_width=10)
     for col in ("fails", "7 days", "latency"):
         table.add_column(col, justify="right", no_wrap=True, min_width=len(col))
     table.add_column("state", no_wrap=True, min_width=7)
     problems: list[str] = []
-    for r in rows:
+    for r in shown:
         name = r.name or r.url  # from the feed itself: printed as text, never as rich markup
         flag = flags.get(r.id)
         state = "[red]flagged[/]" if flag else ("[yellow]error[/]" if r.consecutive_failures else "ok")
@@ -59,16 +73,24 @@ def print_status(app: AppContext, console: Console) -> None:
             problems.append(f"  [red]![/] {escape(name)}: {escape(flag)}")
         elif r.consecutive_failures and r.last_error:
             problems.append(f"  - {escape(name)}: {escape(r.last_error)}")
-    console.print(table)
+    if shown:
+        console.print(table)
     if problems:
         console.print("Problems:")
-        for line in problems:
+        for line in problems[:len(problems) if show_all else MAX_FAILING_SHOWN]:
             console.print(line, overflow="fold")
+    hidden = len(failing) - min(len(failing), MAX_FAILING_SHOWN)
+    if not show_all and hidden > 0:
+        console.print(f"  ... and {hidden} more failing; `digest status --all` lists every feed")
     flagged = len(flags)
     lat = [r.last_latency_ms for r in rows if r.last_latency_ms is not None]
+    never = sum(1 for r in rows if r.last_polled_at is None)
+    ok = sum(1 for r in rows if r.last_success_at is not None and not r.consecutive_failures)
     console.print(f"{len(rows)} feeds, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
                   f"or silent far longer than usual)"
                   + (f", median latency {median(lat):.0f} ms" if lat else ""))
+    console.print(f"feeds: {ok} ok, {len(failing)} failing, {never} not polled yet"
+                  + (f"; {removed} removed (no longer polled)" if removed else ""))
     with store.session() as s:
         last: Any = s.scalar(select(Issue).order_by(Issue.id.desc()).limit(1))
         deliveries = dict(s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())

@@ -49,7 +49,7 @@ def build_scheduler(config: Config, poll_job: Callable[[], None], send_job: Call
 
 
 def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Callable[[], None]]:
-    from digest.ingest.feedlist import load_feeds_toml
+    from digest.ingest.feedlist import configured_feeds
     from digest.ingest.poll import poll
     from digest.mail.send import send_due, send_issue
     from digest.ops.health import alert_operator
@@ -71,8 +71,7 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         return run
 
     def poll_body(store: Store) -> None:
-        path = config.feeds_path()
-        specs = load_feeds_toml(path) if path.exists() else None
+        specs = configured_feeds(config)
         report = poll(store, config, due_only=True, feed_specs=specs)
         for url, reason in report.errors:
             log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})

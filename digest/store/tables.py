@@ -71,6 +71,11 @@ class Feed(Base):
     name: Mapped[str] = mapped_column(String(300), default="")
     kind: Mapped[str] = mapped_column(String(20), default="news")
     active: Mapped[bool] = mapped_column(Boolean, default=True)
+    #: "file" (the feeds file lists it: the file decides), "command" (feeds add/import), "" (not known yet)
+    origin: Mapped[str] = mapped_column(String(10), default="command", server_default="")
+    category: Mapped[str] = mapped_column(String(300), default="", server_default="")
+    #: the feeds file's entry rules {"drop": [...], "keep": [...]}, applied at poll
+    rules: Mapped[dict[str, list[str]] | None] = mapped_column(JSON, nullable=True)
     etag: Mapped[str | None] = mapped_column(String(500), nullable=True)
     last_modified: Mapped[str | None] = mapped_column(String(100), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
