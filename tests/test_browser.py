@@ -197,7 +197,9 @@ def test_subscribe_confirm_preferences_unsubscribe(browser: object, site: tuple[
 
     refused = [c for c in console if "Content Security Policy" in c or "Refused" in c]
     assert refused == []
-    assert len(smtp_server.messages) == 1  # the confirmation, nothing else
+    # the confirmation and, on confirming, the welcome mail with the latest issue; nothing else
+    subjects = [m["Subject"] for m in smtp_server.to("browser.reader@example.org")]
+    assert len(smtp_server.messages) == 2 and subjects[1].startswith("Welcome! Cyber Digest, 28 Nov 2026"), subjects
 
 
 def test_top_stories_links_scroll_to_their_items(browser: object, site: tuple[str, Store]) -> None:

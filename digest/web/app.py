@@ -39,6 +39,7 @@ from digest.intel.topics import TOPICS
 from digest.issue.build import archive_html
 from digest.issue.render import PLACEHOLDERS, environment
 from digest.mail.subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
+from digest.mail.welcome import send_welcome
 from digest.resources import templates_dir
 from digest.store import Store, Subscriber
 from digest.tokens import TokenClaims, TokenSigner
@@ -139,6 +140,16 @@ class Web:
                 log.info("web: confirmation mail sent to subscriber %s", sub.id)
         except Exception:
             log.exception("web: sign-up processing failed")
+
+    async def process_welcome(self, subscriber_id: int) -> None:
+        """Mail the latest issue to a reader who has just confirmed (digest.mail.welcome). After the response."""
+        try:
+            outcome = await run_in_threadpool(send_welcome, self.store, self.config, subscriber_id)
+            log.info("web: %s", outcome.message)
+        except MailError as exc:
+            log.warning("web: welcome mail for subscriber %s failed: %s", subscriber_id, exc)
+        except Exception:
+            log.exception("web: welcome mail processing failed")
 
 
 def _single(form: Any, name: str) -> str | None:
@@ -256,9 +267,12 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                                "This address was unsubscribed or can no longer receive mail, so nothing was "
                                "changed. To subscribe again, sign up.", status=400,
                                links=[("/subscribe", "Sign up")])
-        return web.page(request, "confirmed.html.j2", page_title="You are subscribed", email=sub.email,
-                        already=sub.status == "confirmed", preferences_url=web.link("preferences", sub),
-                        unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+        response = web.page(request, "confirmed.html.j2", page_title="You are subscribed", email=sub.email,
+                            already=sub.status == "confirmed", preferences_url=web.link("preferences", sub),
+                            unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+        if sub.status == "pending":  # confirmed by this request: the welcome mail, once (it checks the ledger)
+            response.background = BackgroundTask(web.process_welcome, sub.id)
+        return response
 
     async def unsubscribe(request: Request) -> Response:
         sub, _why = await run_in_threadpool(web.subscriber_for, "unsubscribe", request.path_params["token"])
