@@ -46,6 +46,7 @@ from digest.tokens import TokenClaims, TokenSigner
 from digest.web import prefs as prefs_mod
 from digest.web import queries
 from digest.web.atom import build_feed
+from digest.web.catalogue import Catalogue, CatalogueCache, Choice
 from digest.web.security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware, client_key
 
 log = logging.getLogger("digest.web")
@@ -73,6 +74,7 @@ class Web:
         self.per_client = RateLimiter(config.web.signup_rate_per_hour, 3600.0)
         self.env: Environment = environment()
         self.css = (templates_dir() / "web" / "site.css").read_bytes()
+        self.catalogue = CatalogueCache(config, store)
 
     # ---- rendering ------------------------------------------------------------------------------
     def page(self, request: Request, template: str, *, status: int = 200, csrf: bool = False,
@@ -168,6 +170,18 @@ def _archive_id(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None
+
+
+def _canonical_ids(catalogue: Catalogue, ids: list[Any]) -> list[str]:
+    """Actor ids as the catalogue names them now (an id stored before a link joined it to another
+    actor becomes that actor's), each once, in order; unknown ones are kept for the form to judge."""
+    out: list[str] = []
+    for a in ids:
+        a = str(a)
+        a = catalogue.resolve(a) or a
+        if a not in out:
+            out.append(a)
+    return out
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -294,12 +308,15 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         sub, _why = await run_in_threadpool(web.subscriber_for, "preferences", request.path_params["token"])
         if sub is None:
             return web.invalid_link(request, "invalid")
-        actors = await run_in_threadpool(queries.actor_choices, store)
-        countries = sorted({c for _i, _n, c in actors if c})
+        catalogue = await run_in_threadpool(web.catalogue.get)
+        countries = catalogue.countries
         values = prefs_mod.current(config, sub.preferences)
+        stored_ids = {str(a) for a in values.get("actors") or []}
+        values["actors"] = _canonical_ids(catalogue, values.get("actors") or [])
         errors: dict[str, str] = {}
-        saved = False
+        saved = searching = False
         status = 200
+        query = request.query_params.get("q", "")
         if request.method == "POST":
             form = await _read_form(request)
             if not web.csrf.check(request, _single(form, FIELD)):
@@ -307,16 +324,35 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                                    "This form had expired. Reload the page and save your choices again. "
                                    "Nothing was changed.", status=403,
                                    links=[(web.link("preferences", sub), "Back to your preferences")])
-            values, errors = prefs_mod.parse(_form_lists(form), actor_ids={a[0] for a in actors},
-                                             countries=set(countries))
-            if errors:
+            lists = _form_lists(form)
+            lists["actors"] = _canonical_ids(catalogue, lists.get("actors") or [])
+            searching = _single(form, "action") == "search"
+            if searching:
+                query = _single(form, "q") or ""
+            # an id stored before the knowledge base changed stays valid until the reader drops it
+            values, errors = prefs_mod.parse(lists, actor_ids=set(catalogue.by_id) | stored_ids,
+                                             countries=set(countries) | set(values.get("countries") or []))
+            if searching:  # a search keeps what was ticked on the page, and saves nothing
+                errors = {}
+            elif errors:
                 status = 400
             else:
                 await run_in_threadpool(store.set_preferences, sub.id, values)
                 saved = True
+        query = " ".join(query.split())[:prefs_mod.MAX_QUERY]
+        followed = [catalogue.by_id.get(a) or Choice(a, a, (), None, 0, ()) for a in values["actors"]]
+        mine = set(values["actors"])
+        if query:
+            found, total = catalogue.search(query, prefs_mod.SEARCH_LIMIT + len(mine))
+        else:
+            found, total = catalogue.most_seen(prefs_mod.MOST_SEEN + len(mine)), 0
+        results = [c for c in found if c.id not in mine][:prefs_mod.SEARCH_LIMIT if query else prefs_mod.MOST_SEEN]
+        more = max(0, total - len(results) - sum(1 for c in found if c.id in mine))
         return web.page(request, "preferences.html.j2", csrf=True, status=status, page_title="Your preferences",
                         email=sub.email, subscribed=sub.status == "confirmed", status_label=sub.status,
-                        prefs=values, errors=errors, saved=saved, actors=actors, countries=countries,
+                        prefs=values, errors=errors, saved=saved, searching=searching, query=query,
+                        followed=followed, results=results, total=total, more=more, known=len(catalogue),
+                        countries=sorted(set(countries) | set(values.get("countries") or [])),
                         topics=TOPICS, weekdays=prefs_mod.WEEKDAYS, timezones=prefs_mod.timezones(),
                         unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
 
