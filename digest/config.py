@@ -59,6 +59,7 @@ class NewsletterConfig:
     max_stories: int = 25
     include_sponsored: bool = False
     first_issue_hours: int = 24
+    welcome: bool = True
 
 
 @dataclass(frozen=True)

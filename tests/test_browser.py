@@ -160,19 +160,28 @@ def test_subscribe_confirm_preferences_unsubscribe(browser: object, site: tuple[
     page.wait_for_selector("h1:has-text('Your preferences')")
     shot("05-preferences")
     page.check("input[name=mode][value=custom]")
-    page.select_option("#actors", ["jewelbug", "apt28"])
+    # actors: found by a search (Enter in the box), ticked; a second search keeps the first pick
+    page.fill("#actor-q", "jewel")
+    page.press("#actor-q", "Enter")
+    page.wait_for_selector("#results input[value=jewelbug]")
+    page.check("input[name=actors][value=jewelbug]")
+    page.fill("#actor-q", "APT28")
+    page.click("button[value=search]")
+    page.wait_for_selector("text=Not saved yet")
+    assert page.is_checked("#followed input[value=jewelbug]")
+    page.check("#results input[name=actors][value=apt28]")
     page.check("input[name=countries][value=China]")
     page.check("input[name=topics][value=ransomware]")
     page.check("input[name=frequency][value=weekly]")
     page.select_option("#weekday", "4")
     page.select_option("#hour", "18")
     page.select_option("#timezone", "Europe/Berlin")
-    page.click("button[type=submit]")
+    page.click("button:has-text('Save preferences')")
     page.wait_for_selector("text=Saved.")
     shot("06-preferences-saved")
     sub = store.subscriber(email="browser.reader@example.org")
     assert sub is not None and sub.preferences == {
-        "mode": "custom", "actors": ["apt28", "jewelbug"], "countries": ["China"], "topics": ["ransomware"],
+        "mode": "custom", "actors": ["jewelbug", "apt28"], "countries": ["China"], "topics": ["ransomware"],
         "frequency": "weekly", "weekday": 4, "hour": 18, "timezone": "Europe/Berlin"}
 
     # unsubscribe: the page first (changes nothing), then the button
@@ -197,7 +206,9 @@ def test_subscribe_confirm_preferences_unsubscribe(browser: object, site: tuple[
 
     refused = [c for c in console if "Content Security Policy" in c or "Refused" in c]
     assert refused == []
-    assert len(smtp_server.messages) == 1  # the confirmation, nothing else
+    # the confirmation and, on confirming, the welcome mail with the latest issue; nothing else
+    subjects = [m["Subject"] for m in smtp_server.to("browser.reader@example.org")]
+    assert len(smtp_server.messages) == 2 and subjects[1].startswith("Welcome! Cyber Digest, 28 Nov 2026"), subjects
 
 
 def test_top_stories_links_scroll_to_their_items(browser: object, site: tuple[str, Store]) -> None:
@@ -234,3 +245,50 @@ def test_top_stories_links_scroll_to_their_items(browser: object, site: tuple[st
     page.click("p.ref a[href='#s-a1']")
     box = page.locator("table#s-a1").bounding_box()
     assert box is not None and 0 <= box["y"] < 500
+
+
+def test_follow_actors_on_a_phone_without_script(browser: object, site: tuple[str, Store]) -> None:
+    """A phone (touch, 390 px, JavaScript off): search by another vendor's name, tap chips, save."""
+    from digest.store import ActorLink
+    from digest.tokens import TokenSigner
+
+    base, store = site
+    with store.session() as s:
+        s.add(Actor(id="earth-alux", name="Earth Alux", country="China", aliases=[]))
+        s.add_all([ActorLink(name_a="Jewelbug", name_b=n, relation="same", vendor=v)
+                   for n, v in (("Earth Alux", "Trend Micro"), ("CL-STA-0049", "Palo Alto Networks Unit 42"),
+                                ("REF7707", "Elastic"))])
+    sub, _ = store.add_subscriber("phone@example.org", confirmed=True)
+    token = TokenSigner(store.secret_key("")).sign("preferences", sub.id, sub.token_nonce)
+    ARTIFACTS.mkdir(exist_ok=True)
+    ctx = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True,  # type: ignore[attr-defined]
+                              has_touch=True, java_script_enabled=False, device_scale_factor=2)
+    page = ctx.new_page()
+    page.goto(f"{base}/preferences/{token}")
+    assert page.locator("select[multiple]").count() == 0
+    page.fill("#actor-q", "REF7707")
+    page.tap("button[value=search]")
+    page.wait_for_selector("text=1 actor matches")
+    chip = page.locator("label.choice:has(input[value=jewelbug])")
+    text = chip.inner_text()
+    assert "Jewelbug" in text and "Earth Alux" in text and "CL-STA-0049" in text
+    assert page.locator("input[value=earth-alux]").count() == 0  # one entry for the actor, not one per name
+    box = chip.bounding_box()
+    assert box is not None and box["height"] >= 44 and box["x"] >= 0 and box["x"] + box["width"] <= 390
+    page.screenshot(path=str(ARTIFACTS / "web-12-phone-actor-search.png"), full_page=True)
+    chip.tap()
+    assert page.is_checked("input[value=jewelbug]")
+    page.fill("#actor-q", "volt")
+    page.tap("button[value=search]")
+    page.wait_for_selector("text=Not saved yet")
+    assert page.is_checked("#followed input[value=jewelbug]")
+    page.locator("label.choice:has(input[value=volt-typhoon])").tap()
+    page.locator("label:has(input[name=mode][value=custom])").tap()
+    page.tap("button:has-text('Save preferences')")
+    page.wait_for_selector("text=Saved.")
+    page.screenshot(path=str(ARTIFACTS / "web-13-phone-actors-saved.png"), full_page=True)
+    saved = store.subscriber(email="phone@example.org")
+    assert saved is not None and saved.preferences["mode"] == "custom"
+    assert saved.preferences["actors"] == ["jewelbug", "volt-typhoon"]
+    assert [page.is_checked(f"#followed input[value={a}]") for a in ("jewelbug", "volt-typhoon")] == [True, True]
+    ctx.close()

@@ -143,3 +143,19 @@ def test_verp_envelope_and_dkim_together(smtp_config: Config, smtp_server: SmtpS
     assert claims is not None and claims[1] is not None and claims[1].subscriber_id == sub.id
     assert b"From: Cyber Digest <digest@example.org>" in received
     assert dkim.verify(received, dnsfunc=dnsfunc_for(record))
+
+
+def test_a_key_made_by_dknewkey_as_the_readme_says_signs_and_verifies(config: Config, tmp_path: Path) -> None:
+    """README "Deploying it": `dknewkey digest2026` (installed with dkimpy) makes the key and its DNS record."""
+    import sys
+
+    tool = Path(sys.executable).parent / "dknewkey"
+    if not tool.exists():
+        pytest.skip("dknewkey is not installed beside this interpreter")
+    subprocess.run([str(tool), SELECTOR], cwd=tmp_path, check=True, capture_output=True)
+    record = (tmp_path / f"{SELECTOR}.dns").read_bytes().strip()
+    assert record.startswith(b"v=DKIM1; k=rsa;")
+    signer = dkim_signer(dkim_config(config, tmp_path / f"{SELECTOR}.key"))
+    assert signer is not None
+    raw = factory(signer).build(Recipient(5, "reader@example.net", "n"))
+    assert dkim.verify(raw, dnsfunc=dnsfunc_for(record))

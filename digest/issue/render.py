@@ -148,11 +148,12 @@ def more_label(issue: IssueContent, n: int) -> str:
 
 
 def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None = None,
-                 now: datetime | None = None, archive: bool = False) -> RenderedIssue:
+                 now: datetime | None = None, archive: bool = False, notice: str = "") -> RenderedIssue:
     """Render the HTML (CSS inlined) and text parts of an issue, with per-subscriber placeholders.
 
     ``archive`` renders the web archive's page of the issue: the stories that did not fit are
-    listed there one line each (the mail has one line linking to it).
+    listed there one line each (the mail has one line linking to it). ``notice`` is a paragraph
+    shown under the masthead (the welcome mail's greeting).
     """
     env = environment()
     now = now or issue.date
@@ -179,6 +180,7 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
         "cve_line": cve_line,
         "more_line": more_label(issue, len(issue.more)) if issue.more else "",
         "archive": archive,
+        "notice": notice,
     }
     html = env.get_template("email/digest.html.j2").render(**ctx)
     html = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
@@ -188,12 +190,12 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
 
 
 def render_within_budget(issue: IssueContent, *, base_url: str, archive_url: str | None = None,
-                         now: datetime | None = None,
-                         budget: int = HTML_BUDGET - LINK_ROOM) -> tuple[IssueContent, RenderedIssue]:
+                         now: datetime | None = None, budget: int = HTML_BUDGET - LINK_ROOM,
+                         notice: str = "") -> tuple[IssueContent, RenderedIssue]:
     """Render ``issue``; when the HTML is over ``budget`` bytes, drop the least important stories
     (then updates) until it fits, rather than let a mail client clip it. Returns what was rendered."""
     def render(c: IssueContent) -> RenderedIssue:
-        return render_issue(c, base_url=base_url, archive_url=archive_url, now=now)
+        return render_issue(c, base_url=base_url, archive_url=archive_url, now=now, notice=notice)
 
     def fits(r: RenderedIssue) -> bool:
         return len(r.html.encode("utf-8")) <= budget

@@ -36,7 +36,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -549,19 +549,20 @@ async def _run(cfg: SmtpConfig, ledger: DeliveryLedger, factory_for: FactoryFor,
 def deliver(store: Store, cfg: SmtpConfig, issue_id: int, factory: MessageFactory, *,
             progress: Progress | None = None, batch: int = 200, enqueue: bool = True,
             factory_for: FactoryFor | None = None, rate: float | None = None,
-            deadline_seconds: float | None = None) -> SendReport:
+            deadline_seconds: float | None = None, subscribers: Sequence[int] | None = None) -> SendReport:
     """Send issue ``issue_id`` to every recipient in its ledger that has not had it yet.
 
     ``factory_for`` picks the factory (the variant of the issue) per claimed row, or None to skip
     the row; by default every row gets ``factory``. ``rate`` overrides the configured messages per
     second for this process (``deliver_parallel`` splits the rate between processes). Rows not
     delivered by the deadline stay waiting (``report.waiting``); a refusal of the message or the
-    session stops the run early (``report.fatal``).
+    session stops the run early (``report.fatal``). ``subscribers`` limits the run to those
+    subscribers' rows (a welcome mail): other rows of the issue are left to the runs that own them.
     """
     report = SendReport(issue_id=issue_id)
-    ledger = DeliveryLedger(store, issue_id)
+    ledger = DeliveryLedger(store, issue_id, only=subscribers)
     if enqueue:
-        ledger.enqueue()
+        ledger.enqueue(subscribers)
     report.reclaimed = ledger.reclaim_stale()
     total = ledger.remaining()
     t0 = time.perf_counter()

@@ -116,11 +116,21 @@ def _chunks(seq: Sequence[int], n: int = CHUNK) -> Iterable[list[int]]:
 class DeliveryLedger:
     """Ledger operations for one issue."""
 
-    def __init__(self, store: Store, issue_id: int, *, lease: timedelta = timedelta(minutes=15)) -> None:
+    def __init__(self, store: Store, issue_id: int, *, lease: timedelta = timedelta(minutes=15),
+                 only: Sequence[int] | None = None) -> None:
         self.store = store
         self.issue_id = issue_id
         self.lease = lease
         self.me = worker_id()
+        #: claim, count and wait for these subscribers' rows only (a welcome mail), not the whole issue's
+        self.only = list(only) if only is not None else None
+
+    def _rows(self) -> list:  # type: ignore[type-arg]
+        """The WHERE terms naming this ledger's rows: the issue's, or those of ``only`` in it."""
+        terms = [Delivery.issue_id == self.issue_id]
+        if self.only is not None:
+            terms.append(Delivery.subscriber_id.in_(self.only))
+        return terms
 
     def enqueue(self, subscriber_ids: Sequence[int] | None = None) -> int:
         """Create pending rows for every confirmed subscriber (or the given ones) not yet in the ledger."""
@@ -167,7 +177,7 @@ class DeliveryLedger:
         """
         now = now or utcnow()
         pick = (select(Delivery.id).where(
-                    Delivery.issue_id == self.issue_id, Delivery.status == "pending",
+                    *self._rows(), Delivery.status == "pending",
                     or_(Delivery.next_attempt_at.is_(None), Delivery.next_attempt_at <= now))
                 .order_by(Delivery.id).limit(n))
         claim = (update(Delivery)
@@ -260,21 +270,21 @@ class DeliveryLedger:
 
     def counts(self) -> dict[str, int]:
         with self.store.session() as s:
-            return dict(s.execute(select(Delivery.status, func.count()).where(Delivery.issue_id == self.issue_id)
+            return dict(s.execute(select(Delivery.status, func.count()).where(*self._rows())
                                   .group_by(Delivery.status)).all())
 
     def remaining(self) -> int:
         """Rows not yet final: pending (also those waiting for a retry) or being sent."""
         with self.store.session() as s:
             return s.scalar(select(func.count()).select_from(Delivery).where(
-                Delivery.issue_id == self.issue_id,
+                *self._rows(),
                 or_(Delivery.status == "pending", and_(Delivery.status == "sending")))) or 0
 
     def waiting(self, limit: int = 3) -> tuple[int, list[tuple[str, int]]]:
         """Rows not yet delivered, and their most common last errors (error, count), most frequent first."""
         with self.store.session() as s:
             rows = s.execute(select(Delivery.last_error, func.count()).where(
-                Delivery.issue_id == self.issue_id, Delivery.status.in_(("pending", "sending")))
+                *self._rows(), Delivery.status.in_(("pending", "sending")))
                 .group_by(Delivery.last_error).order_by(func.count().desc())).all()
         total = sum(n for _e, n in rows)
         return total, [(e, n) for e, n in rows if e][:limit]
@@ -293,7 +303,7 @@ class DeliveryLedger:
             n, due_now, earliest = s.execute(select(
                 func.count(), func.count().filter(Delivery.next_attempt_at.is_(None)),
                 func.min(Delivery.next_attempt_at)).where(
-                Delivery.issue_id == self.issue_id, Delivery.status == "pending")).one()
+                *self._rows(), Delivery.status == "pending")).one()
         if not n:
             return 0, None
         if due_now:

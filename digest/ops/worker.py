@@ -52,6 +52,7 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
     from digest.ingest.feedlist import configured_feeds
     from digest.ingest.poll import poll
     from digest.mail.send import send_due, send_issue
+    from digest.mail.welcome import resume_welcomes
     from digest.ops.health import alert_operator
     from digest.store import Store
 
@@ -107,6 +108,9 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         if outcome.report is not None:
             log.warning("local-hour send: %s", outcome.message, extra={
                 "event_kind": "send_hourly", "issue": outcome.issue_id, "sent": outcome.report.sent})
+        welcomed = resume_welcomes(store, config)  # those the relay refused to take at confirmation
+        if welcomed:
+            log.info("welcome mails sent: %s", welcomed, extra={"event_kind": "welcome", "sent": welcomed})
 
     poll_job, send_job, hourly_job = job("poll", poll_body), job("send", send_body), job("hourly", hourly_body)
     return poll_job, send_job, hourly_job

@@ -46,12 +46,14 @@ from digest.mail.subscribers import (
     normalise_address,
     send_one,
 )
+from digest.mail.welcome import send_welcome
 from digest.resources import templates_dir
 from digest.store import Store, Subscriber
 from digest.tokens import TokenClaims, TokenSigner
 from digest.web import prefs as prefs_mod
 from digest.web import queries
 from digest.web.atom import build_feed
+from digest.web.catalogue import Catalogue, CatalogueCache, Choice
 from digest.web.security import CSP_ARCHIVE, FIELD, Csrf, RateLimiter, SecurityMiddleware, client_key
 
 log = logging.getLogger("digest.web")
@@ -80,6 +82,7 @@ class Web:
         self.per_client = RateLimiter(config.web.signup_rate_per_hour, 3600.0)
         self.env: Environment = environment()
         self.css = (templates_dir() / "web" / "site.css").read_bytes()
+        self.catalogue = CatalogueCache(config, store)
 
     # ---- rendering ------------------------------------------------------------------------------
     def page(self, request: Request, template: str, *, status: int = 200, csrf: bool = False,
@@ -149,6 +152,16 @@ class Web:
         except Exception:
             log.exception("web: sign-up processing failed")
 
+    async def process_welcome(self, subscriber_id: int) -> None:
+        """Mail the latest issue to a reader who has just confirmed (digest.mail.welcome). After the response."""
+        try:
+            outcome = await run_in_threadpool(send_welcome, self.store, self.config, subscriber_id)
+            log.info("web: %s", outcome.message)
+        except MailError as exc:
+            log.warning("web: welcome mail for subscriber %s failed: %s", subscriber_id, exc)
+        except Exception:
+            log.exception("web: welcome mail processing failed")
+
 
 def _single(form: Any, name: str) -> str | None:
     """The one string value of a form field; None when it is absent, repeated or a file."""
@@ -166,6 +179,18 @@ def _archive_id(raw: str) -> int | None:
         return None
     value = int(raw)
     return value if 0 < value <= MAX_ID else None
+
+
+def _canonical_ids(catalogue: Catalogue, ids: list[Any]) -> list[str]:
+    """Actor ids as the catalogue names them now (an id stored before a link joined it to another
+    actor becomes that actor's), each once, in order; unknown ones are kept for the form to judge."""
+    out: list[str] = []
+    for a in ids:
+        a = str(a)
+        a = catalogue.resolve(a) or a
+        if a not in out:
+            out.append(a)
+    return out
 
 
 def _form_lists(form: Any) -> dict[str, list[str]]:
@@ -269,9 +294,12 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
                                "This address was unsubscribed or can no longer receive mail, so nothing was "
                                "changed. To subscribe again, sign up.", status=400,
                                links=[("/subscribe", "Sign up")])
-        return web.page(request, "confirmed.html.j2", page_title="You are subscribed", email=sub.email,
-                        already=sub.status == "confirmed", preferences_url=web.link("preferences", sub),
-                        unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+        response = web.page(request, "confirmed.html.j2", page_title="You are subscribed", email=sub.email,
+                            already=sub.status == "confirmed", preferences_url=web.link("preferences", sub),
+                            unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
+        if sub.status == "pending":  # confirmed by this request: the welcome mail, once (it checks the ledger)
+            response.background = BackgroundTask(web.process_welcome, sub.id)
+        return response
 
     async def unsubscribe(request: Request) -> Response:
         sub, _why = await run_in_threadpool(web.subscriber_for, "unsubscribe", request.path_params["token"])
@@ -293,12 +321,15 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
         sub, _why = await run_in_threadpool(web.subscriber_for, "preferences", request.path_params["token"])
         if sub is None:
             return web.invalid_link(request, "invalid")
-        actors = await run_in_threadpool(queries.actor_choices, store)
-        countries = sorted({c for _i, _n, c in actors if c})
+        catalogue = await run_in_threadpool(web.catalogue.get)
+        countries = catalogue.countries
         values = prefs_mod.current(config, sub.preferences)
+        stored_ids = {str(a) for a in values.get("actors") or []}
+        values["actors"] = _canonical_ids(catalogue, values.get("actors") or [])
         errors: dict[str, str] = {}
-        saved = False
+        saved = searching = False
         status = 200
+        query = request.query_params.get("q", "")
         if request.method == "POST":
             form = await _read_form(request)
             if not web.csrf.check(request, _single(form, FIELD)):
@@ -306,16 +337,35 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
                                    "This form had expired. Reload the page and save your choices again. "
                                    "Nothing was changed.", status=403,
                                    links=[(web.link("preferences", sub), "Back to your preferences")])
-            values, errors = prefs_mod.parse(_form_lists(form), actor_ids={a[0] for a in actors},
-                                             countries=set(countries))
-            if errors:
+            lists = _form_lists(form)
+            lists["actors"] = _canonical_ids(catalogue, lists.get("actors") or [])
+            searching = _single(form, "action") == "search"
+            if searching:
+                query = _single(form, "q") or ""
+            # an id stored before the knowledge base changed stays valid until the reader drops it
+            values, errors = prefs_mod.parse(lists, actor_ids=set(catalogue.by_id) | stored_ids,
+                                             countries=set(countries) | set(values.get("countries") or []))
+            if searching:  # a search keeps what was ticked on the page, and saves nothing
+                errors = {}
+            elif errors:
                 status = 400
             else:
                 await run_in_threadpool(store.set_preferences, sub.id, values)
                 saved = True
+        query = " ".join(query.split())[:prefs_mod.MAX_QUERY]
+        followed = [catalogue.by_id.get(a) or Choice(a, a, (), None, 0, ()) for a in values["actors"]]
+        mine = set(values["actors"])
+        if query:
+            found, total = catalogue.search(query, prefs_mod.SEARCH_LIMIT + len(mine))
+        else:
+            found, total = catalogue.most_seen(prefs_mod.MOST_SEEN + len(mine)), 0
+        results = [c for c in found if c.id not in mine][:prefs_mod.SEARCH_LIMIT if query else prefs_mod.MOST_SEEN]
+        more = max(0, total - len(results) - sum(1 for c in found if c.id in mine))
         return web.page(request, "preferences.html.j2", csrf=True, status=status, page_title="Your preferences",
                         email=sub.email, subscribed=sub.status == "confirmed", status_label=sub.status,
-                        prefs=values, errors=errors, saved=saved, actors=actors, countries=countries,
+                        prefs=values, errors=errors, saved=saved, searching=searching, query=query,
+                        followed=followed, results=results, total=total, more=more, known=len(catalogue),
+                        countries=sorted(set(countries) | set(values.get("countries") or [])),
                         topics=TOPICS, weekdays=prefs_mod.WEEKDAYS, timezones=prefs_mod.timezones(),
                         unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
 

@@ -20,6 +20,11 @@ from digest.intel.topics import TOPICS
 WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 MAX_ACTORS = 300
 MAX_COUNTRIES = 100
+#: the preferences page lists at most this many actors that match a search ...
+SEARCH_LIMIT = 40
+#: ... or, without a search, this many of those most seen in the news (besides those followed)
+MOST_SEEN = 24
+MAX_QUERY = 100
 
 
 @lru_cache(maxsize=1)

@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select, text, update
 from sqlalchemy.exc import IntegrityError
 
-from digest.store import Actor, Store, Subscriber, utcnow
+from digest.store import Store, Subscriber, utcnow
 from digest.store.tables import new_nonce
 
 CONFIRM_INTERVAL = timedelta(days=1)
@@ -66,13 +66,6 @@ def unsubscribe(store: Store, subscriber_id: int) -> str | None:
                   .where(Subscriber.id == subscriber_id, Subscriber.status.in_(("pending", "confirmed")))
                   .values(status="unsubscribed", unsubscribed_at=utcnow(), confirm_nonce=new_nonce()))
         return s.scalar(select(Subscriber.status).where(Subscriber.id == subscriber_id))
-
-
-def actor_choices(store: Store, limit: int = 5000) -> list[tuple[str, str, str | None]]:
-    """(id, name, country) of every known actor, by name."""
-    with store.session() as s:
-        rows = s.execute(select(Actor.id, Actor.name, Actor.country).order_by(Actor.name, Actor.id).limit(limit))
-        return [(r[0], r[1], r[2]) for r in rows]
 
 
 def ping(store: Store) -> None:

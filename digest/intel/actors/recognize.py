@@ -501,6 +501,37 @@ class ActorRecognizer(PrecisionRules, LinkSets):
             nodes.append(root)
         return self._hit(nodes, uf, [], {})
 
+    def canonical_actors(self, links: Iterable[AliasLink] = (),
+                         seen: Iterable[tuple[str, str]] = ()) -> list[ActorHit]:
+        """Every actor the knowledge base and ``links`` know, once each, as detection names it.
+
+        ``seen`` are (id, name) of actors found in articles (names no source lists, "Jewelbug").
+        Each group of names the links join is one actor, under the id and name :meth:`detect`
+        gives it, with all its names: what a reader picks from to follow an actor.
+        """
+        uf = self._apply_links(links)
+        nodes = dict.fromkeys(self.kb.actors)
+        for _aid, name in seen:
+            node = self._node_of_name(name)
+            if node is not None:
+                if node.startswith("new:"):
+                    uf.spelling.setdefault(node, name.strip())
+                nodes.setdefault(node)
+        nodes.update(dict.fromkeys(n for n in list(uf.parent) if not n.startswith("new:") or n in uf.spelling))
+        out: dict[str, ActorHit] = {}
+        done: set[str] = set()
+        for node in nodes:
+            root = uf.find(node) if node in uf.parent else node
+            if root in done:
+                continue
+            done.add(root)
+            members = uf.members(root) if root in uf.parent else [root]
+            if root not in members:
+                members.append(root)
+            hit = self._hit(members, uf, [], {})
+            out.setdefault(hit.id, hit)
+        return list(out.values())
+
     # ------------------------------------------------------------------ learning links
 
     def learn_links(self, text: str, source_id: str = "") -> list[AliasLink]:
