@@ -150,3 +150,31 @@ def test_reverse_proxy_examples_point_at_serve() -> None:
         assert f"proxy_set_header {header} " in nginx
     host = re.sub(r"^https://", "", load_config(DEPLOY / "digest.toml", env={}).newsletter.base_url).rstrip("/")
     assert caddy.count(host) >= 1 and f"server_name {host};" in nginx
+
+
+def test_the_demo_says_how_to_see_its_web_pages_and_they_answer_its_links(tmp_path: Path) -> None:
+    """README "After the demo": serve the demo's database; the rendered issue's links open its pages."""
+    from test_web import TestClient
+
+    from digest.store import Store
+    from digest.web import create_app
+
+    result = CliRunner().invoke(cli, ["demo", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    cfg = tmp_path / "digest.toml"
+    assert f"web pages: digest --config {cfg} serve" in result.output
+    assert "for the demo only" in result.output
+    html = next(tmp_path.glob("outbox/*/digest.html")).read_text(encoding="utf-8")
+    config = load_config(cfg)
+    base = config.newsletter.base_url.rstrip("/")
+    links = re.findall(re.escape(base) + r"(/(?:preferences|unsubscribe)/[A-Za-z0-9_.\-]+)", html)
+    assert {p.split("/")[1] for p in links} == {"preferences", "unsubscribe"}
+    store = Store.open(config)
+    try:
+        with TestClient(create_app(config, store), base_url=base) as c:
+            page = c.get(next(p for p in links if p.startswith("/preferences/")))
+            assert page.status_code == 200 and "Your preferences" in page.text and "reader@example.org" in page.text
+            assert "Jewelbug" in c.get(next(p for p in links if p.startswith("/preferences/")) + "?q=Earth+Alux").text
+            assert c.get("/archive/").status_code == 200
+    finally:
+        store.close()

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
+from conftest import SmtpSink
 from test_web import BASE, TestClient, csrf_token
 
 from digest.config import Config
@@ -160,3 +161,39 @@ def test_an_id_stored_before_the_link_is_shown_and_saved_as_the_canonical_actor(
     assert r.status_code == 200 and "Saved" in r.text
     assert pstore.subscriber(email="reader@example.org").preferences["actors"] == [  # type: ignore[union-attr]
         "jewelbug", "apt28"]
+
+
+JEWELBUG_TEXT = ("Jewelbug, the China-linked espionage group also known as Earth Alux, spent five months inside a "
+                 "Russian IT service provider, reaching its code repositories and build systems, Symantec said on "
+                 "Tuesday. The attackers used a renamed copy of a remote access tool and stole credentials from "
+                 "the provider's administrators before moving to its software build servers.")
+
+
+def test_a_reader_who_chose_earth_alux_before_the_link_still_gets_jewelbug_stories(
+        smtp_config: Config, smtp_server: SmtpSink) -> None:
+    """Issues name the group Jewelbug once the link is learned; a choice made under the old id still counts."""
+    from datetime import UTC, datetime
+
+    from digest.mail.send import send_issue
+
+    now = datetime(2026, 11, 26, 7, 0, tzinfo=UTC)
+    store = Store.open(smtp_config)
+    try:
+        feed, _ = store.add_feed("https://news.example/feed", "News Wire")
+        with store.session() as s:
+            s.add(Article(feed_id=feed.id, guid="j", url="https://news.example/j", content_hash="hj",
+                          title="Chinese Threat Group Jewelbug Breached Russian IT Firm for Five Months",
+                          text=JEWELBUG_TEXT, summary=JEWELBUG_TEXT.split(". ")[0] + ".",
+                          published_at=now - timedelta(hours=2), fetched_at=now - timedelta(hours=1)))
+            s.add(ActorLink(name_a="Jewelbug", name_b="Earth Alux", relation="same", vendor="Trend Micro"))
+        prefs = {"mode": "custom", "countries": [], "topics": [], "frequency": "daily", "weekday": 0}
+        for email, actors in (("old-choice@example.org", ["earth-alux"]), ("other@example.org", ["apt28"])):
+            sub, _ = store.add_subscriber(email, confirmed=True)
+            store.set_preferences(sub.id, {**prefs, "actors": actors})
+        outcome = send_issue(store, smtp_config, now=now, processes=1)
+        assert outcome.report is not None and outcome.report.sent == 1
+        mails = smtp_server.to("old-choice@example.org")
+        assert len(mails) == 1 and "Jewelbug" in mails[0]["Subject"]
+        assert smtp_server.to("other@example.org") == []
+    finally:
+        store.close()

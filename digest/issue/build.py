@@ -160,6 +160,28 @@ def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: Ren
                           verp=make_verp(config, key))
 
 
+def former_actor_ids(store: Store, config: Config) -> dict[str, str]:
+    """Actor ids that readers may follow but issues no longer use -> the id that replaced them.
+
+    A reader who chose Earth Alux before an article said "Jewelbug, also known as Earth Alux"
+    follows "earth-alux"; issues now name the group "jewelbug". Computed only when some confirmed
+    reader follows chosen actors (it needs the recognizer and every stored link).
+    """
+    from sqlalchemy import select
+
+    from digest.intel.actors.recognize import ActorRecognizer
+    from digest.intel.analysis import kb_dir
+    from digest.store import Actor
+
+    if not any((p or {}).get("mode") == "custom" and (p or {}).get("actors")
+               for _sid, p in store.confirmed_preferences()):
+        return {}
+    with store.session() as s:
+        rows = [(r[0], r[1]) for r in s.execute(select(Actor.id, Actor.name))]
+    _hits, former = ActorRecognizer.default(kb_dir(config)).canonical_actors(store.alias_links(), rows)
+    return former
+
+
 def archive_html(issue: Issue, base_url: str) -> str:
     """The web archive's page of an issue: the mail as sent; when some stories did not fit the mail,
     the same issue with all of them listed (the mail's "N more stories" line links here)."""
@@ -219,7 +241,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
             weekly = issue_to_json(prepare(store, config, now, since=now - timedelta(days=7)).content)
         chooser = VariantChooser(config, key, 0, factory, issue_to_json(prepared.content), weekly,
                                  f"{config.newsletter.base_url.rstrip('/')}/archive/", now,
-                                 make_factory=make_factory)
+                                 make_factory=make_factory, former_ids=former_actor_ids(store, config))
         chosen = chooser(Claimed(0, sub.id, sub.email, sub.token_nonce or "", 0, sub.preferences or None))
         if chosen is None:
             raise DigestError(f"{to} would get nothing today: nothing they follow is in this issue, "

@@ -66,10 +66,14 @@ class VariantChooser:
 
     def __init__(self, config: Config, key: bytes, issue_id: int, default: MessageFactory,
                  daily: dict[str, Any] | None, weekly: dict[str, Any] | None, archive_url: str,
-                 now: datetime, *, make_factory: Callable[..., MessageFactory]) -> None:
+                 now: datetime, *, make_factory: Callable[..., MessageFactory],
+                 former_ids: dict[str, str] | None = None) -> None:
         # the builder of a variant's MessageFactory (digest.issue.build.make_factory), handed in so that
         # this module does not import the one that uses it back; a module-level function pickles by name
         self.make_factory = make_factory
+        #: actor ids a reader may have chosen before a learned link joined that actor to another
+        #: (Earth Alux, followed before "Jewelbug, also known as Earth Alux") -> the id issues use now
+        self.former_ids = former_ids or {}
         self.config, self.key, self.issue_id, self.default = config, key, issue_id, default
         self.daily, self.weekly, self.archive_url, self.now = daily, weekly, archive_url, now
         self._cache: dict[str, MessageFactory | None] = {}
@@ -81,6 +85,9 @@ class VariantChooser:
 
     def __call__(self, c: Claimed) -> MessageFactory | None:
         prefs = c.preferences or {}
+        if self.former_ids and isinstance(prefs.get("actors"), list):
+            prefs = {**prefs, "actors": list(dict.fromkeys(self.former_ids.get(str(a), str(a))
+                                                           for a in prefs["actors"]))}
         tz = self.config.schedule.timezone
         if not wants_today(prefs, self.now, tz):
             return None

@@ -152,7 +152,8 @@ def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, no
         weekly = issue_to_json(issues.prepare(store, config, now, since=now - timedelta(days=7)).content)
     archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
     return VariantChooser(config, store.secret_key(config.security.secret_key), issue.id, factory,
-                          issue.content, weekly, archive, now, make_factory=issues.make_factory)
+                          issue.content, weekly, archive, now, make_factory=issues.make_factory,
+                          former_ids=issues.former_actor_ids(store, config))
 
 
 def due_subscribers(store: Store, config: Config, now: datetime) -> list[int]:

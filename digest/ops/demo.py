@@ -136,3 +136,5 @@ def run_demo(workdir: Path, port: int = 0) -> None:
     click.echo(f"  text {result.text}")
     click.echo(f"  mail {result.eml}")
     click.echo(f"(config used: {cfg_path}; {time.perf_counter() - t0:.1f}s)")
+    click.echo(f"web pages: digest --config {cfg_path} serve, then follow the Preferences link in "
+               f"{result.html.name} (this config is for the demo only: its feeds are gone once it exits)")

@@ -324,8 +324,10 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
         catalogue = await run_in_threadpool(web.catalogue.get)
         countries = catalogue.countries
         values = prefs_mod.current(config, sub.preferences)
-        stored_ids = {str(a) for a in values.get("actors") or []}
-        values["actors"] = _canonical_ids(catalogue, values.get("actors") or [])
+        if not isinstance(values.get("actors"), list):
+            values["actors"] = []
+        stored_ids = {str(a) for a in values["actors"]}
+        values["actors"] = _canonical_ids(catalogue, values["actors"])
         errors: dict[str, str] = {}
         saved = searching = False
         status = 200

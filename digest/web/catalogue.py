@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select
 
 from digest.config import Config
-from digest.intel.actors.kb import norm, slug
+from digest.intel.actors.kb import norm
 from digest.store import Actor, ActorLink, ArticleActor, Store
 
 #: seconds a catalogue's coverage counts are used before they are counted again
@@ -107,25 +107,14 @@ def build(config: Config, store: Store) -> Catalogue:
         rows = [(r[0], r[1], r[2]) for r in s.execute(select(Actor.id, Actor.name, Actor.country))]
         counts = dict(s.execute(select(ArticleActor.actor_id, func.count()).group_by(ArticleActor.actor_id)).all())
     links = list(store.alias_links())
-    hits = rec.canonical_actors(links, [(aid, name) for aid, name, _c in rows])
-    aliases: dict[str, str] = {}
-    for h in hits:
-        aliases[h.id] = h.id
-    for h in hits:
-        for a in h.aliases:
-            aliases.setdefault(slug(a.name), h.id)
+    hits, former = rec.canonical_actors(links, [(aid, name) for aid, name, _c in rows])
+    aliases = {h.id: h.id for h in hits} | former
     stored_country = {aid: c for aid, _n, c in rows if c}
-    stored_name = {aid: name for aid, name, _c in rows}
     seen: dict[str, int] = {}
     for aid, n in counts.items():
         canon = aliases.get(aid)
-        if canon is None and stored_name.get(aid):
-            canon = aliases.get(slug(stored_name[aid]))
         if canon is not None:
             seen[canon] = seen.get(canon, 0) + int(n)
-    for aid, name, _c in rows:  # a stored id that is no name's slug ("apt28-2"): through its name
-        if aid not in aliases and aliases.get(slug(name)):
-            aliases[aid] = aliases[slug(name)]
     choices = []
     for h in hits:
         names = [a.name for a in h.aliases]

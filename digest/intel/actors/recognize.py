@@ -502,35 +502,47 @@ class ActorRecognizer(PrecisionRules, LinkSets):
         return self._hit(nodes, uf, [], {})
 
     def canonical_actors(self, links: Iterable[AliasLink] = (),
-                         seen: Iterable[tuple[str, str]] = ()) -> list[ActorHit]:
-        """Every actor the knowledge base and ``links`` know, once each, as detection names it.
+                         seen: Iterable[tuple[str, str]] = ()) -> tuple[list[ActorHit], dict[str, str]]:
+        """Every actor the knowledge base and ``links`` know, once each, as detection names it; and
+        the ids each stood under before links joined it to another (former id -> canonical id).
 
-        ``seen`` are (id, name) of actors found in articles (names no source lists, "Jewelbug").
-        Each group of names the links join is one actor, under the id and name :meth:`detect`
-        gives it, with all its names: what a reader picks from to follow an actor.
+        ``seen`` are (id, name) of actors stored from articles (names no source lists, "Jewelbug";
+        ids from before a link). Each group of names the links join is one actor, under the id and
+        name :meth:`detect` gives it, with all its names: what a reader picks from to follow an actor.
         """
         uf = self._apply_links(links)
+        seen = list(seen)
         nodes = dict.fromkeys(self.kb.actors)
-        for _aid, name in seen:
+        row_node: dict[str, str] = {}
+        for aid, name in seen:
             node = self._node_of_name(name)
             if node is not None:
                 if node.startswith("new:"):
                     uf.spelling.setdefault(node, name.strip())
                 nodes.setdefault(node)
+                row_node[aid] = node
         nodes.update(dict.fromkeys(n for n in list(uf.parent) if not n.startswith("new:") or n in uf.spelling))
         out: dict[str, ActorHit] = {}
-        done: set[str] = set()
+        former: dict[str, str] = {}
+        root_id: dict[str, str] = {}
         for node in nodes:
             root = uf.find(node) if node in uf.parent else node
-            if root in done:
+            if root in root_id:
                 continue
-            done.add(root)
             members = uf.members(root) if root in uf.parent else [root]
             if root not in members:
                 members.append(root)
             hit = self._hit(members, uf, [], {})
             out.setdefault(hit.id, hit)
-        return list(out.values())
+            root_id[root] = hit.id
+            for m in members:  # the id a member had on its own: a KB id, or the slug of a learned name
+                alone = m if m in self.kb.actors else slug(uf.spelling.get(m) or m[4:])
+                former.setdefault(alone, hit.id)
+        for aid, node in row_node.items():
+            root = uf.find(node) if node in uf.parent else node
+            if root in root_id:
+                former.setdefault(aid, root_id[root])
+        return list(out.values()), {k: v for k, v in former.items() if k != v and k not in out}
 
     # ------------------------------------------------------------------ learning links
 
