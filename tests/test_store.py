@@ -87,3 +87,19 @@ def test_secret_key_is_generated_once_and_kept(store: Store) -> None:
     k1 = store.secret_key()
     assert len(k1) >= 32 and store.secret_key() == k1
     assert store.secret_key("configured-key-configured-key!!") == b"configured-key-configured-key!!"
+
+
+def test_sync_follows_the_feeds_file_and_leaves_command_feeds(store: Store) -> None:
+    from digest.ingest.feedlist import FeedSpec
+
+    store.add_feed("https://cmd.example/rss")  # by command
+    first = store.sync_feeds([FeedSpec("https://a.example/rss", "A"), FeedSpec("https://b.example/rss", "B",
+                                                                                 drop=("webinar",))])
+    assert (first.added, first.removed) == (2, 0)
+    second = store.sync_feeds([FeedSpec("http://a.example/rss/", "A")])  # b left the file; a in another form
+    assert (second.added, second.removed) == (0, 1)
+    rows = {r.url: r for r in store.feed_rows()}
+    assert set(rows) == {"https://cmd.example/rss", "https://a.example/rss", "https://b.example/rss"}
+    assert (rows["https://b.example/rss"].active, rows["https://b.example/rss"].origin) == (False, "file")
+    assert (rows["https://cmd.example/rss"].active, rows["https://cmd.example/rss"].origin) == (True, "command")
+    assert [f.url for f in store.feeds()] == ["https://cmd.example/rss", "https://a.example/rss"]
