@@ -218,3 +218,11 @@ def test_a_bad_rule_in_the_feeds_file_names_the_feed(tmp_path: Path) -> None:
     (tmp_path / "feeds.toml").write_text('[[feed]]\nname = "F"\nurl = "https://f.example/rss"\ndrop = ["/(unclosed/"]\n')
     with pytest.raises(ConfigError, match=r"\(F\): drop: bad regular expression"):
         load_feeds_toml(tmp_path / "feeds.toml")
+
+
+def test_feeds_add_of_a_feed_already_there_fetches_nothing(tmp_path: Path, http_server: LocalHTTPServer) -> None:
+    http_server.route("/feed.xml", body=rss("Once"))
+    cfg_file = write_config(tmp_path)
+    assert "added" in run(cfg_file, "feeds", "add", http_server.url("/feed.xml")).output
+    again = run(cfg_file, "feeds", "add", http_server.url("/feed.xml/"))
+    assert "already present" in again.output and http_server.hits("/feed.xml") == 1

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from pathlib import Path
 
 from sqlalchemy import inspect
 
@@ -87,3 +88,44 @@ def test_secret_key_is_generated_once_and_kept(store: Store) -> None:
     k1 = store.secret_key()
     assert len(k1) >= 32 and store.secret_key() == k1
     assert store.secret_key("configured-key-configured-key!!") == b"configured-key-configured-key!!"
+
+
+def test_sync_follows_the_feeds_file_and_leaves_command_feeds(store: Store) -> None:
+    from digest.ingest.feedlist import FeedSpec
+
+    store.add_feed("https://cmd.example/rss")  # by command
+    first = store.sync_feeds([FeedSpec("https://a.example/rss", "A"), FeedSpec("https://b.example/rss", "B",
+                                                                                 drop=("webinar",))])
+    assert (first.added, first.removed) == (2, 0)
+    second = store.sync_feeds([FeedSpec("http://a.example/rss/", "A")])  # b left the file; a in another form
+    assert (second.added, second.removed) == (0, 1)
+    rows = {r.url: r for r in store.feed_rows()}
+    assert set(rows) == {"https://cmd.example/rss", "https://a.example/rss", "https://b.example/rss"}
+    assert (rows["https://b.example/rss"].active, rows["https://b.example/rss"].origin) == (False, "file")
+    assert (rows["https://cmd.example/rss"].active, rows["https://cmd.example/rss"].origin) == (True, "command")
+    assert [f.url for f in store.feeds()] == ["https://cmd.example/rss", "https://a.example/rss"]
+
+
+def test_0005_keeps_existing_feeds_polled_with_an_origin_to_be_decided(tmp_path: Path) -> None:
+    """A database from before 0005: its feeds stay active, with origin "" until the next sync places them."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+    from sqlalchemy import text
+
+    from digest.store.db import MIGRATIONS, make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    with engine.begin() as conn:
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS))
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0003_confirm_nonce")
+        conn.execute(text("INSERT INTO feeds (url, name, kind, active, consecutive_failures, error_count, created_at)"
+                          " VALUES ('https://old.example/rss', 'Old', 'news', 1, 0, 0, '2026-01-01 00:00:00')"))
+    engine.dispose()
+    store = Store.open(f"sqlite:///{tmp_path / 'old.db'}")
+    [row] = store.feed_rows()
+    assert (row.url, row.active, row.category) == ("https://old.example/rss", True, "")
+    with store.session() as s:
+        assert s.execute(text("SELECT origin, rules FROM feeds")).one() == ("", None)
+    store.close()

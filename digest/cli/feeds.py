@@ -54,6 +54,11 @@ def feeds_add(ctx: click.Context, url: str, name: str, kind: str, category: str,
     except ValueError as exc:
         raise click.ClickException(f"not a feed URL: {url!r}: {exc}") from None
     store = app.open_store()
+    known = store.find_feed(clean)
+    if known is not None and known.active:  # nothing to fetch
+        origin = "the feeds file" if known.origin == "file" else "a command"
+        click.echo(f"already present: {known.url} (added by {origin})")
+        return
     if no_check:
         problem = literal_problem(clean, app.config.feeds)
         if problem:

@@ -204,6 +204,13 @@ class Store:
             s.flush()
             return feed, True
 
+    def find_feed(self, url: str) -> Feed | None:
+        """The stored feed with this URL or its identity (http/https, a trailing slash), if any."""
+        key = feed_key(url)
+        with self.session() as s:
+            exact = s.scalar(select(Feed).where(Feed.url == url))
+            return exact or next((f for f in s.scalars(select(Feed).order_by(Feed.id)) if feed_key(f.url) == key), None)
+
     def add_feeds(self, specs: Iterable[Any], origin: str = "command") -> list[tuple[Any, str, str]]:
         """Add many feeds in one transaction: (spec, "added" | "present" | "returned", stored URL) each."""
         out: list[tuple[Any, str, str]] = []
