@@ -69,6 +69,9 @@ def test_the_words_do_not_decide_the_code_does() -> None:
     assert classify(raw).kind == "soft"
     assert classify_status("5.0.0", "failed", "smtp; 550 5.1.1 no such user")[0] == "hard"
     assert classify_status("", "failed", "smtp; 552 over quota") == ("soft", "5.2.2")
+    assert classify_status("5.0.0", "failed", "smtp; 552 mailbox full") == ("soft", "5.2.2")
+    assert classify_status("5.0.0", "failed", "X-Exim; retry timeout exceeded") == ("hard", "5.0.0")
+    assert classify_status("", "failed", "") == ("hard", "")
     assert classify_status("2.0.0", "delivered")[0] == "ignored"
 
 
@@ -188,3 +191,10 @@ def test_password_in_a_file_is_refused(tmp_path) -> None:  # type: ignore[no-unt
     f.write_text('[bounces]\npassword = "secret"\n')
     with pytest.raises(ConfigError, match="DIGEST_BOUNCES_PASSWORD"):
         load_config(f, env={})
+
+
+def test_a_verified_token_for_a_subscriber_no_longer_there_is_ignored(setup, store: Store) -> None:  # type: ignore[no-untyped-def]
+    _cfg, intake, ids, iid = setup
+    r = intake.process_message(fx.postfix(intake.verp.address(99999, iid), "x@example.org"), "pipe")
+    assert r.outcome == "ignored" and r.understood and "no longer" in r.detail
+    assert all(_sub(store, sid).status == "confirmed" for sid in ids)
