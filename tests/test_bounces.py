@@ -196,5 +196,5 @@ def test_password_in_a_file_is_refused(tmp_path) -> None:  # type: ignore[no-unt
 def test_a_verified_token_for_a_subscriber_no_longer_there_is_ignored(setup, store: Store) -> None:  # type: ignore[no-untyped-def]
     _cfg, intake, ids, iid = setup
     r = intake.process_message(fx.postfix(intake.verp.address(99999, iid), "x@example.org"), "pipe")
-    assert r.outcome == "ignored" and r.understood and "no longer" in r.detail
+    assert r.outcome == "unknown-subscriber" and r.understood and "no longer" in r.detail
     assert all(_sub(store, sid).status == "confirmed" for sid in ids)
