@@ -29,7 +29,7 @@ def test_verp_round_trip_and_forgeries() -> None:
     assert V.parse(ADDR.upper())[1] == claims  # a relay that folds the case still verifies
     mac = token.rsplit("-", 1)[1]
     for forged in (f"bounces+13-7-{mac}@example.org", f"bounces+12-8-{mac}@example.org",
-                   "bounces+12-7-aaaaaaaaaaaaaaaa@example.org", f"bounces+012-7-{mac}@example.org",
+                   "bounces+12-7-aaaaaaaaaaaaaaaaaaaa@example.org", f"bounces+012-7-{mac}@example.org",
                    Verp(b"x" * 32, "bounces", "example.org").address(12, 7)):
         hit = V.parse(forged)
         assert hit is not None and hit[1] is None, forged
@@ -143,7 +143,7 @@ def test_hard_suppresses_complaint_at_once_and_forged_nobody(setup, store: Store
         == "suppressed"
     assert "complaint" in (_sub(store, b).suppressed_reason or "")
     token = intake.verp.token(c, iid)
-    forged = fx.postfix(f"bounces+{c}-{iid}-{'a' * 16}@example.org", "r2@example.org")
+    forged = fx.postfix(f"bounces+{c}-{iid}-{'a' * 20}@example.org", "r2@example.org")
     assert intake.process_message(forged, "pipe").outcome == "forged"
     other = fx.postfix(f"bounces+{c + 1}-{iid}-{token.rsplit('-', 1)[1]}@example.org", "r2@example.org")
     assert intake.process_message(other, "pipe").outcome == "forged"  # c's MAC on another id
