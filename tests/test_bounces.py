@@ -198,3 +198,14 @@ def test_a_verified_token_for_a_subscriber_no_longer_there_is_ignored(setup, sto
     r = intake.process_message(fx.postfix(intake.verp.address(99999, iid), "x@example.org"), "pipe")
     assert r.outcome == "unknown-subscriber" and r.understood and "no longer" in r.detail
     assert all(_sub(store, sid).status == "confirmed" for sid in ids)
+
+
+def test_nul_bytes_and_huge_fields_are_stored_safely(setup, store: Store) -> None:  # type: ignore[no-untyped-def]
+    _cfg, intake, (a, _b, _c), iid = setup
+    raw = fx.postfix(intake.verp.address(a, iid), "r0@example.org", "5.1.1",
+                     "smtp; 550 5.1.1 \x00 user unknown " + "x" * 5000)
+    r = intake.process_message(raw, "maildir", mailbox_key="k\x00" * 400)
+    assert r.outcome == "suppressed"
+    with store.session() as s:
+        event = s.scalar(select(BounceEvent))
+        assert event is not None and "\x00" not in event.detail + event.raw + event.mailbox_key

@@ -75,6 +75,11 @@ def _raw_text(raw: bytes | str) -> str:
     return text[:MAX_RAW].replace("\x00", "\ufffd")  # PostgreSQL text holds no NUL
 
 
+def _clean(text: str, limit: int) -> str:
+    """A field from a message or a webhook as stored: no NUL (PostgreSQL refuses it), capped."""
+    return str(text).replace("\x00", "\ufffd")[:limit]
+
+
 class Intake:
     """Record and score bounces for one store and configuration."""
 
@@ -177,8 +182,9 @@ class Intake:
                     detail = "already counted today" if sub.status != "suppressed" else "already suppressed"
             outcome = outcome or "ignored"
             event = BounceEvent(received_at=now, source=source[:20], kind=kind[:20], outcome=outcome,
-                                subscriber_id=sid, issue_id=iid, address=address[:320], status=status[:20],
-                                detail=detail[:2000], mailbox_key=key[:300], raw=raw)
+                                subscriber_id=sid, issue_id=iid, address=_clean(address, 320),
+                                status=_clean(status, 20), detail=_clean(detail, 2000),
+                                mailbox_key=_clean(key, 300), raw=raw)
             s.add(event)
             s.flush()
             result = IntakeResult(outcome, kind, sid, iid, address, status, detail, event.id)
