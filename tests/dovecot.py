@@ -51,6 +51,8 @@ def _mail_owner() -> tuple[int, int]:
 def running_dovecot(user: str = "bounces", password: str = "s3cret-pw") -> Iterator[Dovecot]:
     if DOVECOT is None:
         pytest.skip("dovecot is not installed (Debian packages dovecot-imapd dovecot-pop3d; .ci/run installs them)")
+    if os.geteuid() != 0:
+        pytest.skip("the private dovecot needs root (its master process drops to the mail user), as in .ci/run")
     root = Path(tempfile.mkdtemp(prefix="digest-dovecot-"))
     os.chmod(root, 0o755)  # the mail processes run as the mail owner and must reach their store
     uid, gid = _mail_owner()

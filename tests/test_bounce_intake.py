@@ -122,7 +122,7 @@ def test_pipe_alias_round_trip(tmp_path: Path, smtp_server: SmtpSink) -> None:
     assert _status(store, a.id)[0] == "suppressed" and _status(store, b.id)[0] == "confirmed"
 
     # a forged one: b's address with a made-up MAC; exit 0 (the MTA must not bounce the bounce), kept aside
-    forged = envelope["fine@example.net"].rsplit("-", 1)[0] + "-" + "q" * 16 + "@example.org"
+    forged = envelope["fine@example.net"].rsplit("-", 1)[0] + "-" + "c" * 20 + "@example.org"
     r = _digest(path, "bounces", "process", stdin=fx.gmail(forged, "fine@example.net"))
     assert r.returncode == 0 and r.stdout.decode().startswith("set aside: forged")
     assert len(r.stderr.decode().strip().splitlines()) == 1  # one log line
@@ -151,7 +151,7 @@ def test_pipe_exit_codes(tmp_path: Path) -> None:
     assert r.returncode == 66 and b"cannot read" in r.stderr
     down = write_config(tmp_path / "down" if (tmp_path / "down").mkdir() is None else tmp_path,
                         db_url=f"postgresql+psycopg://nobody@127.0.0.1:{free_port()}/none")
-    r = _digest(down, "bounces", "process", "-", stdin=fx.postfix("bounces+1-0-aaaaaaaaaaaaaaaa@example.org", "x@y.z"))
+    r = _digest(down, "bounces", "process", "-", stdin=fx.postfix("bounces+1-0-aaaaaaaaaaaaaaaaaaaa@example.org", "x@y.z"))
     assert r.returncode == 75, r.stderr  # EX_TEMPFAIL: the MTA keeps the message and tries again
     help_text = _digest(path, "bounces", "process", "--help").stdout.decode()
     assert "75" in help_text and "66" in help_text
@@ -189,7 +189,7 @@ def _mix(verp, iid: int, ids: list[int]) -> list[tuple[bytes, bool]]:  # type: i
         (fx.arf(verp.address(c, iid), "reader2@example.net"), True),
         (fx.auto_reply(verp.address(d, iid), "reader3@example.net"), True),
         (fx.garbage(2), False),
-        (fx.postfix(f"bounces+{d}-{iid}-{'z' * 16}@example.org", "reader3@example.net"), False),
+        (fx.postfix(f"bounces+{d}-{iid}-{'e' * 20}@example.org", "reader3@example.net"), False),
         (fx.exim("digest@example.org", "reader3@example.net"), False),
     ]
 
@@ -346,7 +346,7 @@ def test_a_hundred_mixed_bounces_over_imap(tmp_path: Path) -> None:
                 junk = fx.garbage(n)
                 bad.append(junk if junk.strip() and b"\x00" not in junk else fx.garbage(2))
             elif n % 3 == 1:  # forged: a real reader's id with a made-up MAC, or another reader's MAC
-                mac = verp.token(hard[0], iid).rsplit("-", 1)[1] if n % 2 else "m" * 16
+                mac = verp.token(hard[0], iid).rsplit("-", 1)[1] if n % 2 else "d" * 20
                 bad.append(fx.gmail(f"bounces+{victim}-{iid}-{mac}@example.org", email[victim]))
             else:  # a complaint naming a victim, without any token of ours
                 bad.append(fx.arf(f"news@example.org?{n}", email[victim]))
@@ -391,7 +391,7 @@ def test_status_shows_bounces_per_issue_and_warns_past_the_complaint_line(tmp_pa
     intake.process_message(fx.arf(verp.address(ids[0], iid), "reader0@example.net"), "imap")
     intake.process_message(fx.gmail(verp.address(ids[1], iid), "reader1@example.net"), "imap")
     intake.process_message(fx.exchange(verp.address(ids[2], iid), "reader2@example.net"), "imap")
-    intake.process_message(fx.gmail("bounces+5-1-aaaaaaaaaaaaaaaa@example.org", "reader4@example.net"), "imap")
+    intake.process_message(fx.gmail("bounces+5-1-aaaaaaaaaaaaaaaaaaaa@example.org", "reader4@example.net"), "imap")
 
     def shown() -> str:
         console = Console(record=True, width=200)

@@ -29,7 +29,7 @@ def test_verp_round_trip_and_forgeries() -> None:
     assert V.parse(ADDR.upper())[1] == claims  # a relay that folds the case still verifies
     mac = token.rsplit("-", 1)[1]
     for forged in (f"bounces+13-7-{mac}@example.org", f"bounces+12-8-{mac}@example.org",
-                   "bounces+12-7-aaaaaaaaaaaaaaaa@example.org", f"bounces+012-7-{mac}@example.org",
+                   "bounces+12-7-aaaaaaaaaaaaaaaaaaaa@example.org", f"bounces+012-7-{mac}@example.org",
                    Verp(b"x" * 32, "bounces", "example.org").address(12, 7)):
         hit = V.parse(forged)
         assert hit is not None and hit[1] is None, forged
@@ -69,6 +69,9 @@ def test_the_words_do_not_decide_the_code_does() -> None:
     assert classify(raw).kind == "soft"
     assert classify_status("5.0.0", "failed", "smtp; 550 5.1.1 no such user")[0] == "hard"
     assert classify_status("", "failed", "smtp; 552 over quota") == ("soft", "5.2.2")
+    assert classify_status("5.0.0", "failed", "smtp; 552 mailbox full") == ("soft", "5.2.2")
+    assert classify_status("5.0.0", "failed", "X-Exim; retry timeout exceeded") == ("hard", "5.0.0")
+    assert classify_status("", "failed", "") == ("hard", "")
     assert classify_status("2.0.0", "delivered")[0] == "ignored"
 
 
@@ -140,7 +143,7 @@ def test_hard_suppresses_complaint_at_once_and_forged_nobody(setup, store: Store
         == "suppressed"
     assert "complaint" in (_sub(store, b).suppressed_reason or "")
     token = intake.verp.token(c, iid)
-    forged = fx.postfix(f"bounces+{c}-{iid}-{'a' * 16}@example.org", "r2@example.org")
+    forged = fx.postfix(f"bounces+{c}-{iid}-{'a' * 20}@example.org", "r2@example.org")
     assert intake.process_message(forged, "pipe").outcome == "forged"
     other = fx.postfix(f"bounces+{c + 1}-{iid}-{token.rsplit('-', 1)[1]}@example.org", "r2@example.org")
     assert intake.process_message(other, "pipe").outcome == "forged"  # c's MAC on another id
@@ -188,3 +191,21 @@ def test_password_in_a_file_is_refused(tmp_path) -> None:  # type: ignore[no-unt
     f.write_text('[bounces]\npassword = "secret"\n')
     with pytest.raises(ConfigError, match="DIGEST_BOUNCES_PASSWORD"):
         load_config(f, env={})
+
+
+def test_a_verified_token_for_a_subscriber_no_longer_there_is_ignored(setup, store: Store) -> None:  # type: ignore[no-untyped-def]
+    _cfg, intake, ids, iid = setup
+    r = intake.process_message(fx.postfix(intake.verp.address(99999, iid), "x@example.org"), "pipe")
+    assert r.outcome == "unknown-subscriber" and r.understood and "no longer" in r.detail
+    assert all(_sub(store, sid).status == "confirmed" for sid in ids)
+
+
+def test_nul_bytes_and_huge_fields_are_stored_safely(setup, store: Store) -> None:  # type: ignore[no-untyped-def]
+    _cfg, intake, (a, _b, _c), iid = setup
+    raw = fx.postfix(intake.verp.address(a, iid), "r0@example.org", "5.1.1",
+                     "smtp; 550 5.1.1 \x00 user unknown " + "x" * 5000)
+    r = intake.process_message(raw, "maildir", mailbox_key="k\x00" * 400)
+    assert r.outcome == "suppressed"
+    with store.session() as s:
+        event = s.scalar(select(BounceEvent))
+        assert event is not None and "\x00" not in event.detail + event.raw + event.mailbox_key

@@ -258,3 +258,35 @@ def _base_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not (k.startswith("DIGEST_") and not k.startswith("DIGEST_TEST_"))}
     env["DIGEST_SECURITY_SECRET_KEY"] = SECRET
     return env
+
+
+@pytest.mark.slow
+def test_ses_through_a_real_uvicorn(app_env) -> None:  # type: ignore[no-untyped-def]
+    """The SES webhook over real HTTP: uvicorn on a loopback port serving the app (the SNS certificate
+    fetch is the test's, since no SNS host is reachable from here)."""
+    import threading
+
+    import uvicorn
+
+    cfg, store, subs, client, _fetched = app_env
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(client.app, host="127.0.0.1", port=port, log_level="warning",
+                                           lifespan="off"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 30
+        while not server.started and time.monotonic() < deadline:
+            time.sleep(0.05)
+        verp = reader(cfg, store.secret_key(SECRET))
+        body = json.dumps(_sns(_ses_bounce(verp.address(subs[0].id, 0), subs[0].email), version="2"))
+        r = httpx.post(f"http://127.0.0.1:{port}/webhooks/ses", content=body, timeout=10)
+        assert r.status_code == 200 and r.json()["outcomes"] == {"suppressed": 1}
+        forged = json.loads(body)
+        forged["Message"] = forged["Message"].replace("Permanent", "Transient")
+        r = httpx.post(f"http://127.0.0.1:{port}/webhooks/ses", content=json.dumps(forged), timeout=10)
+        assert r.status_code == 403
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+    assert _state(store, subs[0].id) == "suppressed"

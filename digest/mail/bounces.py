@@ -87,11 +87,12 @@ def classify_status(status: str, action: str = "failed", diagnostic: str = "") -
         d = _STATUS.search(diagnostic or "")
         if d and (not code or d.group(1) == code[0]):
             code = ".".join(d.groups())
+        else:  # only a basic reply code: 552/452 is "mailbox full" (RFC 5321 4.2.2/4.2.3)
+            basic = _SMTP_CODE.search(diagnostic or "")
+            if basic is not None and (not code or basic.group(1)[0] == code[0]):
+                code = {"552": "5.2.2", "452": "4.2.2"}.get(basic.group(1), code or f"{basic.group(1)[0]}.0.0")
     if not code:
-        basic = _SMTP_CODE.search(diagnostic or "")
-        if basic is None:
-            return ("hard", "") if action == "failed" else ("soft", "")
-        code = {"552": "5.2.2", "452": "4.2.2"}.get(basic.group(1), f"{basic.group(1)[0]}.0.0")
+        return ("hard", "") if action == "failed" else ("soft", "")
     return kind_of_code(code), code
 
 

@@ -7,8 +7,8 @@ verified VERP token (or an authenticated provider's event) names a subscriber: a
 bounce, or one for a token we never issued, is a one-line log entry and suppresses nobody.
 
 Outcomes: ``scored`` / ``suppressed`` (a bounce or complaint counted), ``ignored`` (understood and
-nothing to do: an auto-reply, a delay warning, a not-spam report, an address no longer on the
-list), and the three that are not understood, which a mailbox reader moves aside and never
+nothing to do: an auto-reply, a delay warning, a not-spam report), ``unknown-subscriber`` (a
+verified token of a subscriber deleted since), and the three that are not understood, which a mailbox reader moves aside and never
 deletes: ``not-understood``, ``forged`` (a VERP address whose signature does not verify) and
 ``no-token`` (a bounce that names no VERP address of ours).
 """
@@ -73,6 +73,11 @@ class IntakeResult:
 def _raw_text(raw: bytes | str) -> str:
     text = raw if isinstance(raw, str) else raw[:MAX_RAW].decode("utf-8", "replace")
     return text[:MAX_RAW].replace("\x00", "\ufffd")  # PostgreSQL text holds no NUL
+
+
+def _clean(text: str, limit: int) -> str:
+    """A field from a message or a webhook as stored: no NUL (PostgreSQL refuses it), capped."""
+    return str(text).replace("\x00", "\ufffd")[:limit]
 
 
 class Intake:
@@ -162,9 +167,9 @@ class Intake:
             sub = None
             if sid is not None:
                 sub = s.get(Subscriber, sid, with_for_update=self.store.dialect == "postgresql")
-                if sub is None:
-                    outcome, sid = outcome or "ignored", None
-                    detail = detail or "the token names a subscriber no longer on the list"
+                if sub is None:  # a verified token, but the subscriber was deleted since
+                    outcome = outcome or "unknown-subscriber"
+                    sid, detail = None, f"subscriber {sid} is no longer on the list; {detail}".strip("; ")
             if iid is not None and s.get(Issue, iid) is None:
                 iid = None
             if not outcome and sub is not None:
@@ -177,12 +182,15 @@ class Intake:
                     detail = "already counted today" if sub.status != "suppressed" else "already suppressed"
             outcome = outcome or "ignored"
             event = BounceEvent(received_at=now, source=source[:20], kind=kind[:20], outcome=outcome,
-                                subscriber_id=sid, issue_id=iid, address=address[:320], status=status[:20],
-                                detail=detail[:2000], mailbox_key=key[:300], raw=raw)
+                                subscriber_id=sid, issue_id=iid, address=_clean(address, 320),
+                                status=_clean(status, 20), detail=_clean(detail, 2000),
+                                mailbox_key=_clean(key, 300), raw=raw)
             s.add(event)
             s.flush()
             result = IntakeResult(outcome, kind, sid, iid, address, status, detail, event.id)
-        if result.understood:
+        if result.outcome == "unknown-subscriber":
+            log.warning("bounce for nobody on the list (%s): %s", source, result.line())
+        elif result.understood:
             log.info("bounce %s", result.line())
         else:
             log.warning("bounce set aside (%s, %s): %s", source, key or "-", result.line())

@@ -6,8 +6,8 @@ every line without a placeholder is encoded once per issue into a static chunk, 
 only the few lines holding a personal link are substituted and encoded (quoted-printable encodes
 each line on its own, so the joined chunks are byte-for-byte the encoding of the whole part). The
 multipart boundary is chosen per issue and contains ``=_``, which can never occur in a
-quoted-printable body. Per subscriber the cost is two HMACs, a handful of short lines and four
-headers.
+quoted-printable body. Per subscriber the cost is three HMACs (two links and the VERP envelope
+sender), a handful of short lines and four headers.
 
 Text that came from feeds or configuration and reaches a header (subject, names) goes through
 :func:`clean_header_text`, so it can never start a new header or smuggle an encoded word.

@@ -316,7 +316,7 @@ def sendgrid_events(cfg: BouncesConfig, signature: str, timestamp: str, body: by
 
 
 # ---- Mailgun -------------------------------------------------------------------------------------
-class _SeenTokens:
+class SeenTokens:
     """Mailgun tokens accepted recently: a replayed request is refused."""
 
     def __init__(self, size: int = 10000) -> None:
@@ -334,7 +334,7 @@ class _SeenTokens:
             return True
 
 
-def mailgun_events(cfg: BouncesConfig, body: bytes, seen: _SeenTokens, now: float | None = None) -> list[ProviderEvent]:
+def mailgun_events(cfg: BouncesConfig, body: bytes, seen: SeenTokens, now: float | None = None) -> list[ProviderEvent]:
     if not cfg.mailgun_signing_key:
         raise WebhookAuthError(403, "the Mailgun webhook is not configured (DIGEST_BOUNCES_MAILGUN_SIGNING_KEY)")
     data = _json(body)

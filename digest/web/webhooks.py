@@ -25,10 +25,10 @@ from starlette.routing import Route
 from digest.config import Config
 from digest.mail.intake import Intake, ProviderEvent
 from digest.mail.providers import (
+    SeenTokens,
     SnsVerifier,
     WebhookAuthError,
     WebhookInputError,
-    _SeenTokens,
     https_get,
     mailgun_events,
     postmark_events,
@@ -45,7 +45,7 @@ def webhook_routes(config: Config, store: Store, fetch: Callable[[str], bytes] =
     """The webhook routes; ``fetch`` is the HTTPS GET for SNS certificates and subscription URLs."""
     cfg = config.bounces
     sns = SnsVerifier(fetch)
-    mailgun_seen = _SeenTokens()
+    mailgun_seen = SeenTokens()
     intake_box: list[Intake] = []
 
     def intake() -> Intake:
