@@ -85,6 +85,7 @@ class ActorRecognizer(PrecisionRules, LinkSets):
         cfg = _load_names()
         self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        self.adjectives = {k for n in cfg.get("adjectives", []) for k in name_keys(n)}
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
         self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
