@@ -135,6 +135,10 @@ def test_hacktivists_are_marked_as_such_and_apt41_is_both(rec: ActorRecognizer) 
     ("", "Global ransomware attacks rose by a fifth this year, the report on ransomware gangs says."),
     ("Global ransomware group claims responsibility for cyberattack on state office", ""),
     ("", "The ransomware report is out. Global ransomware payments fell, while gangs leaked more data."),
+    # business groups and chat groups beside a group word
+    ("Carmaker halts production", "The carmaker, owned by India's Tata group, halted production after hackers struck."),
+    ("Brewer hit", "The Asahi group, Japan's biggest brewery, is running out of beer after the cyber attack."),
+    ("Agency leak", 'Officers added a random person to a group called "Mass Text" and exposed data, hackers said.'),
 ])
 def test_words_products_and_page_furniture_are_no_actors(rec: ActorRecognizer, title: str, text: str) -> None:
     assert rec.detect(title, text) == []
@@ -183,6 +187,11 @@ def test_a_gang_verb_counts_only_in_a_story_about_ransomware(rec: ActorRecognize
     # "Akira says" is a person speaking unless the story is about ransomware or extortion
     assert rec.detect("Film festival opens", "Akira says the jury has chosen ten films.") == []
     assert rec.detect("Director speaks", "The interview was carried out by Akira for the magazine.") == []
+
+
+def test_a_new_name_ranked_among_hacking_crews_is_still_found(rec: ActorRecognizer) -> None:
+    text = "Researchers said the Quokkafin group, China's top hacking crew, breached the ministry."
+    assert "Quokkafin" in names(rec.detect("", text))
 
 
 def test_a_path_with_a_slash_is_still_no_name(rec: ActorRecognizer) -> None:
