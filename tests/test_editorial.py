@@ -412,3 +412,30 @@ def test_section_model_file_without_an_embedding_block_still_loads(tmp_path: Pat
     finally:
         monkeypatch.undo()
         section_model._model.cache_clear()
+
+
+def test_a_batch_embeds_once_and_judges_as_one_article_at_a_time(monkeypatch) -> None:
+    """analyse computes the section model's embedding block for the batch in one call, same result."""
+    import numpy as np
+
+    from digest.config import Config
+    from digest.intel import section_model
+    from digest.intel.analyse import AnalyseDoc, analyse_batch
+
+    stories = [("Hackers steal personal data of 2 million customers", "The retailer said names were stolen."),
+               ("Police arrest five suspects and seize servers", "Europol said officers charged the suspects."),
+               ("Security startup raises $50 million in Series B funding", "The company will hire.")]
+    one_by_one = [judge(t, x).topic for t, x in stories]
+    calls = []
+    real = section_model.embeddings
+
+    def counting(pairs):
+        calls.append(len(pairs))
+        return real(pairs)
+
+    monkeypatch.setattr(section_model, "embeddings", counting)
+    out = analyse_batch(Config(), [AnalyseDoc(id=str(i), title=t, text=x) for i, (t, x) in enumerate(stories)],
+                        summaries=False)
+    assert [o["topic"] for o in out] == one_by_one
+    assert calls == [3]
+    assert np.allclose(real(stories)[1], section_model.embedding(*stories[1]))

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from digest.intel.actors.salience import primary_actor
 from digest.intel.topics import classify_scored, cve_flags
@@ -287,7 +288,7 @@ def _weighted(features: dict[str, float], weights: dict[str, float]) -> float:
 def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str = "",
           source_kind: str = "news", published: datetime | None = None,
           kev: frozenset[str] = frozenset(), now: datetime | None = None, explain: bool = False,
-          baseline: bool = False) -> Judgment:
+          baseline: bool = False, emb: Any = None) -> Judgment:
     """The section, the CVE flags, sponsored and importance of one article.
 
     ``kev`` is CISA's catalogue (:func:`digest.intel.kev.load_kev`); ``now`` the time recency is
@@ -306,7 +307,7 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     from digest.intel.section_model import predict_section
 
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
-                            source=source, why=why)
+                            source=source, why=why, emb=emb)
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
     if why is not None:
