@@ -131,6 +131,14 @@ def test_hacktivists_are_marked_as_such_and_apt41_is_both(rec: ActorRecognizer) 
     ("Files posted by the hacking group", "Personally Identifiable Information of 20,000 patients was posted."),
     ("Schools hit by a hacking group", "Signal and WhatsApp are how tipsters reach our reporters about ransomware."),
     ("Schools hit by a ransomware gang", "Have a tip? Contact us via WhatsApp | Signal"),
+    # a gang name that is an adjective: "ransomware" after it is no cue where it opens a sentence
+    ("", "Global ransomware attacks rose by a fifth this year, the report on ransomware gangs says."),
+    ("Global ransomware group claims responsibility for cyberattack on state office", ""),
+    ("", "The ransomware report is out. Global ransomware payments fell, while gangs leaked more data."),
+    # business groups and chat groups beside a group word
+    ("Carmaker halts production", "The carmaker, owned by India's Tata group, halted production after hackers struck."),
+    ("Brewer hit", "The Asahi group, Japan's biggest brewery, is running out of beer after the cyber attack."),
+    ("Agency leak", 'Officers added a random person to a group called "Mass Text" and exposed data, hackers said.'),
 ])
 def test_words_products_and_page_furniture_are_no_actors(rec: ActorRecognizer, title: str, text: str) -> None:
     assert rec.detect(title, text) == []
@@ -158,13 +166,36 @@ def test_a_name_the_sentence_calls_a_group_is_found(rec: ActorRecognizer, text: 
     ("University Confirms Cl0p Data Breach Tied to ERP Vulnerability", "", "Cl0p"),
     ("", "The hacktivist group identifying itself as Dark Storm claimed the DDoS attack.", "Dark Storm"),
     ("", "The breach was announced by a threat actor going by the alias ByteToBreach on a forum.", "ByteToBreach"),
+    # a gang's spaced spelling, a slash pair, a gang the sentence makes the subject of a claim
+    ("Luxury group confirms hack", "The data breach was linked to Shiny Hunters, who demanded a ransom.", "ShinyHunters"),
+    ("Three charged", "They attacked victims with ALPHV/BlackCat ransomware while working as responders.", "BlackCat"),
+    ("Office suite denies ransomware hacker claims", "Akira says it is about to leak gigabytes of data.", "Akira"),
+    ("NHS supplier ends probe into ransomware attack", "The review of the Qilin intrusion is complete.", "Qilin"),
+    ("Hospital data posted", "The ransomware attack was claimed by Akira on its leak site.", "Akira"),
+    ("", "The GLOBAL GROUP ransomware gang claimed the attack on the clinic.", "GLOBAL"),
 ])
 def test_gang_names_the_news_gives_are_found(rec: ActorRecognizer, title: str, text: str, name: str) -> None:
-    assert name in names(rec.detect(title, text))
+    hits = rec.detect(title, text)
+    assert name in names(hits) | {h.name for h in hits}
 
 
 def test_a_gang_name_that_is_a_word_in_a_title_case_headline_needs_a_cue_after_it(rec: ActorRecognizer) -> None:
     assert rec.detect("Airline Confirms Data Breach Linked to Global Cyberattack", "") == []
+
+
+def test_a_gang_verb_counts_only_in_a_story_about_ransomware(rec: ActorRecognizer) -> None:
+    # "Akira says" is a person speaking unless the story is about ransomware or extortion
+    assert rec.detect("Film festival opens", "Akira says the jury has chosen ten films.") == []
+    assert rec.detect("Director speaks", "The interview was carried out by Akira for the magazine.") == []
+
+
+def test_a_new_name_ranked_among_hacking_crews_is_still_found(rec: ActorRecognizer) -> None:
+    text = "Researchers said the Quokkafin group, China's top hacking crew, breached the ministry."
+    assert "Quokkafin" in names(rec.detect("", text))
+
+
+def test_a_path_with_a_slash_is_still_no_name(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "The ransomware sample sat at /srv/ALPHV/builds on the server.") == []
 
 
 def test_a_name_with_punctuation_inside_is_matched_whole(rec: ActorRecognizer) -> None:

@@ -160,6 +160,17 @@ def test_kev_update_from_url_and_bad_catalogue(tmp_path: Path, http_server: Loca
         ("Smith & Jones LLP Is Investigating Claims on Behalf of Example Clinic Patients",
          "If you received a breach notice, contact our attorneys for a free consultation."),
         ("Why Security Leaders Must Rethink Backups", "Backups are the last line of defence."),
+        # a stock piece under an incident headline: a ticker in it and an exchange listing in the text
+        ("Acme Health (ACMH) Confirms Ransomware Attack Impacted 2.7M People",
+         "Acme Health Inc. (NYSE: ACMH) is one of the best long-term stocks to invest in, analysts say."),
+        ("Acme nosedives as Wall Street worries over data breach", "The shares fell 9%."),
+        # a wire-service press release in any language
+        ("Acme lanza un bloqueo basado en IA para la recuperación de ransomware",
+         "MARLBOROUGH, Mass.--(BUSINESS WIRE)--Acme®, la única solución de almacenamiento de respaldo."),
+        # a product press release whose threat words say what the product is for
+        ("Acme Launches Industry-First Coverage for Ransomware and Financial Fraud",
+         "SAN FRANCISCO--(BUSINESS WIRE)--Acme launches industry-first coverage."),
+        ("Stop Remote Ransomware Attacks with Acme Endpoint Security", "Acme Endpoint Security blocks remote encryption."),
     ],
 )
 def test_sponsored(title: str, text: str) -> None:
@@ -177,6 +188,16 @@ def test_sponsored(title: str, text: str) -> None:
         ("Hackers target law firms with fake invoices", "The phishing mails pose as court papers."),
         ("Acme Networks confirms ransomware hit, 12,000 customers affected", "The company said data was stolen."),
         ("Security startup secures $40 million growth round", "The funding was led by investors."),
+        # on a wire, but news: research, a funding round, an incident notice
+        ("Acme Report Finds Ransomware Payouts Hit Record Highs",
+         "SEATTLE--(BUSINESS WIRE)--Acme today released research on ransomware payouts."),
+        ("Acme Airlines: Information Regarding Customer Data Breach",
+         "HANOI--(BUSINESS WIRE)--Acme Airlines informs customers of a data breach at a supplier."),
+        # a company's verb after which an incident word stands is no press release
+        ("Acme Releases Urgent Patch for Flaw Exploited in Ongoing Attacks", "Acme said attacks began on Friday."),
+        ("Acme Partners confirms ransomware hit, 12,000 caught in data dragnet", "The firm notified regulators."),
+        # an acronym in brackets is no ticker without an exchange listing
+        ("Cybersecurity agency (CISA) warns of attacks on water utilities", "The agency urged operators to act."),
     ],
 )
 def test_not_sponsored(title: str, text: str) -> None:
@@ -391,3 +412,30 @@ def test_section_model_file_without_an_embedding_block_still_loads(tmp_path: Pat
     finally:
         monkeypatch.undo()
         section_model._model.cache_clear()
+
+
+def test_a_batch_embeds_once_and_judges_as_one_article_at_a_time(monkeypatch) -> None:
+    """analyse computes the section model's embedding block for the batch in one call, same result."""
+    import numpy as np
+
+    from digest.config import Config
+    from digest.intel import section_model
+    from digest.intel.analyse import AnalyseDoc, analyse_batch
+
+    stories = [("Hackers steal personal data of 2 million customers", "The retailer said names were stolen."),
+               ("Police arrest five suspects and seize servers", "Europol said officers charged the suspects."),
+               ("Security startup raises $50 million in Series B funding", "The company will hire.")]
+    one_by_one = [judge(t, x).topic for t, x in stories]
+    calls = []
+    real = section_model.embeddings
+
+    def counting(pairs):
+        calls.append(len(pairs))
+        return real(pairs)
+
+    monkeypatch.setattr(section_model, "embeddings", counting)
+    out = analyse_batch(Config(), [AnalyseDoc(id=str(i), title=t, text=x) for i, (t, x) in enumerate(stories)],
+                        summaries=False)
+    assert [o["topic"] for o in out] == one_by_one
+    assert calls == [3]
+    assert np.allclose(real(stories)[1], section_model.embedding(*stories[1]))

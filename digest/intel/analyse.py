@@ -67,12 +67,17 @@ def analyse_batch(config: Config, docs: Sequence[AnalyseDoc], *, explain: bool =
     now = max(dates) if dates else None
     summarizer = make_summarizer(config.summarizer) if summaries else None
     judgments, roles = [], []
+    from digest.intel import section_model
+
+    # the section model's embedding block for the whole batch in one model call
+    embs = section_model.embeddings([(d.title, d.text) for d in docs]) \
+        if not baseline and section_model.needs_embedding() else [None] * len(docs)
     for i, d in enumerate(docs):
         r = rank_actors(d.title, d.text, hits[str(i)])
         roles.append(r)
         judgments.append(judge(d.title, d.text, actors=[x.actor for x in r], source=d.source,
                                source_kind=d.source_kind, published=d.published, kev=kev, now=now,
-                               explain=explain, baseline=baseline))
+                               explain=explain, baseline=baseline, emb=embs[i]))
     outlets = count_outlets(config, docs, [[x.actor.id for x in r] for r in roles],
                        [[c.id for c in j.cves] for j in judgments])
     if baseline:

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from digest.intel.actors.salience import primary_actor
 from digest.intel.topics import classify_scored, cve_flags
@@ -93,7 +94,7 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
                   r"Introduces|Announces|Debuts|Expands|Partners?|Joins|Integrates|Wins|Named|Recogni[sz]ed|Achieves|"
                   r"Embeds|Reaffirms|Delivers|Adds|Selects|Acquires|Releases|Rolls\ Out|Teams\ Up|"
                   r"Collaborates|Strengthens|Enhances|Earns|Receives|Celebrates|Honou?red|Showcases|Powers|Extends|"
-                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked)\b"), "title", 1.0, True),
+                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked)\b"), "release", 1.0, True),
     ((r"\b(?:named\ (?:a|the)\ (?:leader|strong\ performer|visionary|challenger)|names\ [\w\ ]{1,30}\ a\ leader|"
       r"magic\ quadrant|forrester\ wave|gartner|frost\ radar|idc\ marketscape|of\ the\ year|awards?\ 20\d\d|"
       r"(?:wins|receives|earns|named|honou?red)\ .{0,40}\ awards?|™|"
@@ -115,7 +116,17 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
       r"(?:results|earnings|revenue)|fiscal\ (?:20\d\d|year)\ results|revenue\ guidance|price\ target|"
       r"(?:buy|sell|hold|outperform|overweight)\ rating|(?:upgrade|downgrade)s?\ (?:to|on)|stocks?\ to\ (?:buy|watch)|"
       r"dividend|market\ cap|(?:nasdaq|nyse):\ ?[a-z]+|ipo\ (?:price|filing|debut)|ftse\ \d+|dow\ jones|s&p\ 500|"
-      r"investing\ tv|markets?\ live|stock\ market|investors?\ (?:cheer|punish|flee|dump))\b"), "title", 1.0, True),
+      r"investing\ tv|markets?\ live|stock\ market|investors?\ (?:cheer|punish|flee|dump)|nosedives?|"
+      r"wall\ street\ (?:worries|fears|frets|cheers|shrugs))\b"), "title", 1.0, True),
+    # a stock piece: a ticker in the headline and an exchange listing or stock tip in the text
+    (r"\b(?:nyse|nasdaq)\s*:\s*[a-z]{1,5}\b|\bstocks?\s+to\s+(?:buy|invest|watch)|\bbest\s[\w\s-]{0,30}stocks\b",
+     "ticker", 1.0, False),
+    # a press release on a wire service whose headline reports no research, funding or incident
+    ((r"--\s*\((?:business\s+wire|globe\s+newswire|accesswire)\)\s*--|\((?:globe\s+newswire|business\s+wire|"
+      r"accesswire)\)\s*--|/\s*prnewswire(?:-prweb)?\s*/"), "wire", 0.5, True),
+    # a vendor's post on how its product does the job ("Stop ransomware with Falcon Endpoint Security")
+    (_CASE.format(r"\bwith\ (?:[A-Z][\w-]*\ ){1,3}(?:Security|Endpoint|Platform|Copilot|Suite|XDR|EDR|SIEM|SOAR|"
+                  r"Defender|Falcon|Sentinel|Intune|Protect|Shield|Guard)\b"), "title", 1.0, True),
     ((r"\b(?:earnings\ per\ share|per-share|year-over-year|price\ target|"
       r"analysts?\ (?:polled|expect(?:ed)?|estimate)|wall\ street|investors)\b"), "text", 0.35, True),
 ]
@@ -128,15 +139,37 @@ _THREAT_TITLE = re.compile(r"\b(?:scam(?:s|mers)?|phish(?:ing)?|fake|malware|mal
                            re.IGNORECASE | re.VERBOSE)
 
 
+# the threat words of a headline that report an incident wherever they stand (not what a product is for)
+_INCIDENT_TITLE = re.compile(r"\b(?:hacked|breached|attacked|confirms|exploit(?:s|ed)|zero-day|patch(?:es|ed)?|"
+                             r"fix(?:es|ed)?|hit\ by|leak(?:s|ed)|stolen|warns?|arrest(?:s|ed)?|charged|sentenced|"
+                             r"outage)\b", re.IGNORECASE | re.VERBOSE)
+_TICKER_TITLE = re.compile(r"\((?:(?:nyse|nasdaq)\s*:\s*)?[A-Z]{1,5}\)")
+# a headline that reports research, a funding round or an incident notice (news, even on a wire)
+_RELEASE_NEWS_TITLE = re.compile(r"\b(?:reports?|finds?|research|researchers|reveals?|survey|study|secures?|raises?|"
+                                 r"funding|round|acqui\w+|breach|incident|notice|regarding)\b", re.IGNORECASE)
+
+
 def sponsored_reasons(title: str, text: str) -> list[str]:
     """The sponsored rules an item fires, with their weights; it is sponsored at a total of 1.0."""
     ends = f"{text[:1500]}\n{text[-1500:]}" if len(text) > 3000 else text
     out: list[str] = []
-    threat = _THREAT_TITLE.search(title) is not None
+    threat_m = _THREAT_TITLE.search(title)
+    threat = threat_m is not None
+    ticker = _TICKER_TITLE.search(title) is not None
+    release_news = _RELEASE_NEWS_TITLE.search(title) is not None
+    threat_at = threat_m.start() if threat_m else -1
     for pat, where, weight, veto in _SPONSORED_RE:
-        if threat and veto:
+        if where == "release":
+            # "X Launches Coverage for Ransomware and Fraud": a threat word after the company's verb is
+            # what the product is for; only one before it ("Hacked X Announces ...") reports an incident
+            m = pat.search(title)
+            incident = threat and (threat_at < (m.end() if m else 0) or _INCIDENT_TITLE.search(title) is not None)
+            if m and not (veto and incident):
+                out.append(f"{weight:g} sponsored (title): {m.group(0)[:60]!r}")
             continue
-        m = pat.search(title if where == "title" else ends)
+        if (threat and veto) or (where == "ticker" and not ticker) or (where == "wire" and release_news):
+            continue
+        m = pat.search(title if where == "title" else text[:800] if where in ("ticker", "wire") else ends)
         if m:
             out.append(f"{weight:g} sponsored ({where}): {m.group(0)[:60]!r}")
     return out
@@ -255,7 +288,7 @@ def _weighted(features: dict[str, float], weights: dict[str, float]) -> float:
 def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str = "",
           source_kind: str = "news", published: datetime | None = None,
           kev: frozenset[str] = frozenset(), now: datetime | None = None, explain: bool = False,
-          baseline: bool = False) -> Judgment:
+          baseline: bool = False, emb: Any = None) -> Judgment:
     """The section, the CVE flags, sponsored and importance of one article.
 
     ``kev`` is CISA's catalogue (:func:`digest.intel.kev.load_kev`); ``now`` the time recency is
@@ -274,7 +307,7 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     from digest.intel.section_model import predict_section
 
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
-                            source=source, why=why)
+                            source=source, why=why, emb=emb)
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
     if why is not None:

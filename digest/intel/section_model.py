@@ -81,23 +81,36 @@ def _block(tokens: Sequence[str]) -> dict[int, float]:
     return {k: v / norm for k, v in vec.items()}
 
 
-def embedding(title: str, text: str) -> np.ndarray:
-    """The scaled embedding block of one story (headline and opening 60 words); zeros without wordllama."""
+def embeddings(stories: Sequence[tuple[str, str]]) -> np.ndarray:
+    """The scaled embedding blocks of (headline, text) pairs, one model call for all; zeros without wordllama."""
     from digest.intel.story_features import embedder
 
     model = embedder()
-    if model is None:
-        return np.zeros(EMB_DIM)
-    lede = " ".join(text.split()[:60])
-    vec = np.asarray(model.embed([f"{title}. {lede}"]), dtype=np.float64).reshape(-1)
-    return vec * EMB_SCALE if vec.shape == (EMB_DIM,) else np.zeros(EMB_DIM)
+    if model is None or not stories:
+        return np.zeros((len(stories), EMB_DIM))
+    texts = [f"{title}. {' '.join(text.split()[:60])}" for title, text in stories]
+    vecs = np.asarray(model.embed(texts), dtype=np.float64)
+    return vecs * EMB_SCALE if vecs.shape == (len(stories), EMB_DIM) else np.zeros((len(stories), EMB_DIM))
+
+
+def embedding(title: str, text: str) -> np.ndarray:
+    """The scaled embedding block of one story (headline and opening 60 words)."""
+    return embeddings([(title, text)])[0]
+
+
+def needs_embedding() -> bool:
+    """Whether the installed model weighs the embedding block (so a batch may compute it up front)."""
+    model = _model()
+    return model is not None and model[0].shape[0] > BASE
 
 
 def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has_actor: bool,
-             scores: dict[str, float] | None = None, source: str = "", embed: bool = True) -> np.ndarray:
+             scores: dict[str, float] | None = None, source: str = "", embed: bool = True,
+             emb: np.ndarray | None = None) -> np.ndarray:
     """The feature vector of one story: [title hash | body hash | dense rule features | embedding].
 
-    ``embed=False`` leaves the embedding block out (the designs without it).
+    ``embed=False`` leaves the embedding block out (the designs without it); ``emb`` is the block
+    when the caller computed it already (:func:`embeddings`, one call for a batch).
     """
     tw = _WORD.findall(title.lower())
     bw = _WORD.findall(" ".join(text.split()[:300]).lower())
@@ -119,7 +132,7 @@ def features(title: str, text: str, *, info: TopicInfo, cve_exploited: bool, has
     dense += [1.0 if t else 0.0 for t in title_hits]
     vec[2 * DIM:] = dense
     if embed:
-        vec = np.concatenate([vec, embedding(title, text)])
+        vec = np.concatenate([vec, embedding(title, text) if emb is None else emb])
     return vec
 
 
@@ -141,7 +154,8 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
 
 
 def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
-                    scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None) -> str:
+                    scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None,
+                    emb: np.ndarray | None = None) -> str:
     """The section key of one story (the keyword rule's topic when no model is installed)."""
     model = _model()
     if model is None:
@@ -150,7 +164,7 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
         return info.topic
     w, b, classes = model
     x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
-                 scores=scores, source=source, embed=w.shape[0] > BASE)
+                 scores=scores, source=source, embed=w.shape[0] > BASE, emb=emb)
     logits = x @ w + b
     best = int(np.argmax(logits))
     if why is not None:

@@ -73,6 +73,19 @@ from digest.models import ActorHit, Alias, AliasLink
 __all__ = ["ActorRecognizer", "Mention"]
 
 
+#: a business group, not a hacking group: "owned by India's Tata group", "part of the Kering group"
+_CTX_COMPANY_BEFORE = re.compile(r"\b(?:owned\s+by|part\s+of|subsidiary\s+of|parent(?:\s+company)?|conglomerate|"
+                                 r"acquired\s+by|bought\s+by)\s+(?:the\s+)?(?:[A-Z]\w+['’]s\s+)?$", re.IGNORECASE)
+#: "the Asahi group, Japan's biggest brewery": an apposition that ranks it among businesses
+_CTX_COMPANY_AFTER = re.compile(r"\s+group\s*,\s*(?:[A-Z]\w*['’]?s|the|a)\s+(?:[\w-]+\s+){0,2}?"
+                                r"(?:biggest|largest|leading|second-largest|top|oldest|best-known)\b"
+                                r"(?!\s+(?:[\w-]+\s+){0,2}?(?:hack|cyber|threat|ransom|espionage|apt|crew|gang|group|actor))",
+                                re.IGNORECASE)
+#: a chat group: "added a random person to a group called 'Mass Text'"
+_CTX_CHAT_BEFORE = re.compile(r"\b(?:to|into|in|from|of)\s+(?:a|the|their|its)\s+(?:[\w-]+\s+)?(?:group|chat)\s+"
+                              r"(?:called|named)\s*[\"“'‘]?$", re.IGNORECASE)
+
+
 class ActorRecognizer(PrecisionRules, LinkSets):
     """Finds the actors a document is about; see the module docstring for the method."""
 
@@ -85,6 +98,7 @@ class ActorRecognizer(PrecisionRules, LinkSets):
         cfg = _load_names()
         self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
         self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        self.adjectives = {k for n in cfg.get("adjectives", []) for k in name_keys(n)}
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
         self._cue_before = re.compile(rf"(?:\b(?:{cue})\b)(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
@@ -284,6 +298,10 @@ class ActorRecognizer(PrecisionRules, LinkSets):
             return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
         if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
+        if text and (_CTX_COMPANY_BEFORE.search(text[max(0, start - 40):start])
+                     or _CTX_COMPANY_AFTER.match(text, start + len(name))
+                     or _CTX_CHAT_BEFORE.search(text[max(0, start - 50):start])):
+            return False  # "owned by India's Tata group", "the Asahi group, Japan's biggest brewery", "added to a group called"
         return not name.isdigit()
 
     @staticmethod

@@ -20,6 +20,17 @@ from digest.intel.actors.learn import (
     _PERSON_BEFORE,
 )
 
+#: what a ransomware gang does, right after its name ("Akira says it will leak", "the Qilin intrusion")
+_GANG_VERB_AFTER = re.compile(
+    r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|claims?|claimed|threatens|threatened|posted|listed|"
+    r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site)\b",
+    re.IGNORECASE)
+#: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
+_GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
+                             re.IGNORECASE)
+#: "ALPHV/BlackCat": two names joined by a slash, not a path
+_SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
+
 
 class PrecisionRules:
     """Which candidates are actors (see ``data/actors/names.toml``)."""
@@ -36,6 +47,14 @@ class PrecisionRules:
             return False
         before = re.split(r"[.!?;\n]", text[max(0, s - 45):s])[-1]
         return bool(self._cue_before.search(" ".join(_words(before)[-3:])))
+
+    def _gang_key(self, key: str) -> bool:
+        """Whether a name belongs to a ransomware or extortion gang (some source lists it as one)."""
+        if key in self.kb.ransomware_keys:
+            return True
+        actors = (self.kb.actors.get(a) for a in self.kb.names.get(key, ()))
+        return any(a is not None and (a.kind in ("ransomware", "extortion") or "ransomware" in a.sources)
+                   for a in actors)
 
     def _doc_ransom(self, text: str) -> bool:
         memo = self._ransom_memo
@@ -59,8 +78,14 @@ class PrecisionRules:
         while i > 0 and not text[i - 1].isspace() and s - i < 200:
             i -= 1
         before = text[i:s]
-        if "/" in before or "www." in before or "@" in before or "=" in before:
+        if ("/" in before and not _SLASH_PAIR.match(before)) or "www." in before or "@" in before or "=" in before:
             return True
+        j = e
+        while j < len(text) and not text[j].isspace() and j - e < 200:
+            j += 1
+        after = text[e:j].rstrip(".,;:!?)\"”’'")
+        if after.startswith("/") and re.fullmatch(r"/[A-Z][\w$-]*", after):
+            return False  # "ALPHV/BlackCat ransomware"
         nxt = text[e:e + 2]
         return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
 
@@ -89,13 +114,21 @@ class PrecisionRules:
         key = c.key
         if key in self.stop:
             return False
+        if key in self.adjectives and not mention.isupper() and re.search(r"(?:^|[.!?:\n]\s*|\|\|\s*)$",
+                                                                          text[max(0, c.start - 4):c.start]) \
+                and not text[c.end:].lstrip()[:1].isupper():
+            return False  # "Global ransomware group claims ...": the adjective that opens a sentence
         if c.pkind == "forced" or self._mitre_group_link(text, c.end):
             return True
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         ransom_name = key in self.kb.ransomware_keys
-        if ransom_name and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+        adjective = key in self.adjectives and not mention.isupper()  # "Global ransomware attacks rose"
+        if ransom_name and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
             return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
+        if self._gang_key(key) and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and (
+                _GANG_VERB_AFTER.match(text, c.end) or _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start])):
+            return True  # "Akira says it will leak ...", "claimed by Qilin", in a story about ransomware
         if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
