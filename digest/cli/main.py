@@ -59,7 +59,8 @@ def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False) -> Any:
 
 
 @cli.command("poll")
-@click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed.")
+@click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed; a failing feed backs off "
+              "(2x, 4x ... the interval, at most 12 h). The summary says how many were skipped and until when.")
 @click.pass_context
 def poll_cmd(ctx: click.Context, due: bool) -> None:
     """Fetch the feeds, extract and analyse new articles, store them.
