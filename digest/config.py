@@ -57,6 +57,8 @@ class NewsletterConfig:
     max_stories: int = 25
     include_sponsored: bool = False
     first_issue_hours: int = 24
+    #: the sender's postal address, printed in every issue's footer (CAN-SPAM asks a commercial mail for one)
+    postal_address: str = ""
 
 
 @dataclass(frozen=True)

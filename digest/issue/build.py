@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -120,7 +121,8 @@ def prepare(store: Store, config: Config, now: datetime | None = None, *,
                             max_stories=config.newsletter.max_stories,
                             include_sponsored=config.newsletter.include_sponsored,
                             published_since=start if (since or first) else None)
-    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now)
+    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now,
+                                             postal_address=config.newsletter.postal_address)
     ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}
                        | {i for s in content.updates for i in s.article_ids}))
     return Prepared(content, rendered, start, now, ids)
@@ -139,7 +141,8 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
         s.add(issue)
         s.flush()
         archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
-        rendered = render_issue(c, base_url=config.newsletter.base_url, archive_url=archive, now=prepared.period_end)
+        rendered = render_issue(c, base_url=config.newsletter.base_url, archive_url=archive, now=prepared.period_end,
+                                postal_address=config.newsletter.postal_address)
         issue.html, issue.text, issue.subject = rendered.html, rendered.text, rendered.subject
         return issue
 
@@ -158,16 +161,38 @@ def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: Ren
                           unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
 
 
-def archive_html(issue: Issue, base_url: str) -> str:
-    """The web archive's page of an issue: the mail as sent; when some stories did not fit the mail,
-    the same issue with all of them listed (the mail's "N more stories" line links here)."""
+def archive_html(issue: Issue, base_url: str, postal_address: str = "") -> str:
+    """The web archive's page of an issue: the issue as mailed, with every story (those that did not
+    fit the mail too: its "N more stories" line links here) and the archive's footer instead of a
+    subscriber's: no "you get this because you subscribed", no preferences or unsubscribe links.
+
+    An issue stored without its content (before migration 0002) is the mail as sent, its footer
+    replaced the same way.
+    """
     from digest.issue.serialize import issue_from_json
 
-    if not (issue.content or {}).get("more"):
-        return issue.html
-    content = issue_from_json(issue.content)
-    archive = f"{base_url.rstrip('/')}/archive/{issue.id}"
-    return render_issue(content, base_url=base_url, archive_url=archive, now=issue.period_end, archive=True).html
+    base = base_url.rstrip("/")
+    if issue.content:
+        content = issue_from_json(issue.content)
+        return render_issue(content, base_url=base_url, archive_url=f"{base}/archive/{issue.id}",
+                            now=issue.period_end, archive=True, postal_address=postal_address).html
+    footer = (f'This is the web archive of this newsletter.<br><a href="{escape(base, quote=True)}/subscribe">'
+              f'Subscribe</a> · <a href="{escape(base, quote=True)}/archive/">All issues</a>')
+    html = _FOOTER.sub(lambda m: m.group(1) + footer + m.group(2), issue.html or "", count=1)
+    return _PLACEHOLDER_LINK.sub("", html)
+
+
+#: the footer cell of a rendered mail (the CSS inliner adds a style attribute), and a link to a reader's
+#: own page (a placeholder filled in at send time) wherever else it appears
+_FOOTER = re.compile(r'(<td class="footer"[^>]*>).*?(</td>)', re.DOTALL)
+_PLACEHOLDER_LINK = re.compile(r'<a [^>]*href="%%[A-Z_]+%%"[^>]*>.*?</a>(\s*·\s*)?', re.DOTALL)
+
+
+def is_public(issue: Issue) -> bool:
+    """Whether a sent issue belongs in the public archive and feed: not an empty one (``send --send-empty``)."""
+    if issue.content is not None:
+        return bool(issue.content.get("sections") or issue.content.get("updates"))
+    return (issue.story_count or 0) > 0
 
 
 def rendered_of(issue: Issue) -> RenderedIssue:

@@ -100,5 +100,6 @@ class VariantChooser:
         if content.empty:
             return None  # nothing they follow today: no empty mail
         _content, rendered = render_within_budget(content, base_url=self.config.newsletter.base_url,
-                                                  archive_url=self.archive_url, now=self.now)
+                                                  archive_url=self.archive_url, now=self.now,
+                                                  postal_address=self.config.newsletter.postal_address)
         return self.make_factory(self.config, self.key, self.issue_id, rendered)

@@ -36,7 +36,7 @@ from digest import logs
 from digest.config import Config
 from digest.errors import ConfigError, InvalidAddressError, MailError, TokenError
 from digest.intel.topics import TOPICS
-from digest.issue.build import archive_html
+from digest.issue.build import archive_html, is_public
 from digest.issue.render import PLACEHOLDERS, environment
 from digest.mail.subscribers import MAX_ADDRESS, confirmation_message, normalise_address, send_one
 from digest.resources import templates_dir
@@ -209,6 +209,10 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
     store = store if store is not None else Store.open(config)
     web = Web(config, store)
 
+    def public_issues(limit: int) -> list[Any]:
+        """The newest sent issues worth showing: an empty one (``send --send-empty``) is left out."""
+        return [i for i in store.sent_issues(limit * 2 + 10) if is_public(i)][:limit]
+
     # ---- pages ----------------------------------------------------------------------------------
     async def signup_page(request: Request) -> Response:
         return web.page(request, "subscribe.html.j2", csrf=True, page_title="Subscribe", error="", email="",
@@ -307,7 +311,7 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
                         unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
 
     async def archive_index(request: Request) -> Response:
-        issues = await run_in_threadpool(store.sent_issues, 200)
+        issues = await run_in_threadpool(public_issues, 200)
         return web.page(request, "archive.html.j2", page_title="Archive", issues=issues)
 
     async def archive_issue(request: Request) -> Response:
@@ -315,17 +319,19 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
         if issue_id is None:
             raise HTTPException(404)
         issue = await run_in_threadpool(store.issue, issue_id)
-        if issue is None or issue.status != "sent":
+        if issue is None or issue.status != "sent" or not is_public(issue):  # an empty issue is not archived
             raise HTTPException(404)
-        html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url)  # lists all stories
+        # every story, and the archive's footer: no reader's preferences or unsubscribe links
+        html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url,
+                                       config.newsletter.postal_address)
         subscribe_url = escape(f"{web.base_url}/subscribe", quote=True)
-        for ph in PLACEHOLDERS:
+        for ph in PLACEHOLDERS:  # none left; a placeholder elsewhere in an old issue points at sign-up
             html = html.replace(ph, subscribe_url)
         return HTMLResponse(html, headers={"content-security-policy": CSP_ARCHIVE,
                                            "cache-control": "public, max-age=300"})
 
     async def feed(request: Request) -> Response:
-        issues = await run_in_threadpool(store.sent_issues, 30)
+        issues = await run_in_threadpool(public_issues, 30)
         body = build_feed(issues, title=config.newsletter.title, base_url=web.base_url)
         return Response(body, media_type="application/atom+xml; charset=utf-8",
                         headers={"cache-control": "public, max-age=300"})
