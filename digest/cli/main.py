@@ -101,6 +101,10 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
         raise click.UsageError("--since previews an issue over a window and needs --dry-run")
     start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
     store = app.open_store()
+    from digest.ops.status import compliance_warnings
+
+    for line in compliance_warnings(app.config):
+        err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if dry_run:
         if not no_poll:
             _run_poll(app, due_only=True)

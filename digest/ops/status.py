@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 
 from digest.context import AppContext
 from digest.mail.ledger import DeliveryLedger
+from digest.mail.subscribers import owed_confirmations
 from digest.ops.health import flagged_feeds
 from digest.store import Delivery, Issue, utcnow
 
@@ -63,7 +64,7 @@ def print_status(app: AppContext, console: Console) -> None:
             console.print(line, overflow="fold")
     flagged = len(flags)
     lat = [r.last_latency_ms for r in rows if r.last_latency_ms is not None]
-    console.print(f"{len(rows)} feeds, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
+    console.print(f"{plural(len(rows), 'feed')}, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
                   f"or silent far longer than usual)"
                   + (f", median latency {median(lat):.0f} ms" if lat else ""))
     with store.session() as s:
@@ -79,6 +80,25 @@ def print_status(app: AppContext, console: Console) -> None:
     console.print("deliveries: " + (", ".join(f"{k} {v}" for k, v in sorted(deliveries.items())) or "none"))
     subs = store.subscriber_counts()
     console.print("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none"))
+    owed = owed_confirmations(store)
+    if owed:
+        console.print(f"[yellow]{plural(len(owed), 'confirmation mail')} not sent yet[/] (the mail server "
+                      "failed); the worker retries, or run `digest subscribers resend-confirm`")
+    for line in compliance_warnings(cfg):
+        console.print(f"[yellow]warning:[/] {escape(line)}")
+
+
+def plural(n: int, word: str) -> str:
+    """'1 feed', '2 feeds'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def compliance_warnings(cfg: Any) -> list[str]:
+    """What a sender of bulk mail should set and has not (printed by `status` and `send`)."""
+    if not cfg.newsletter.postal_address.strip():
+        return [("[newsletter] postal_address is empty: CAN-SPAM asks for the sender's postal address in "
+                 "every commercial mail; set it and it is printed in the footer")]
+    return []
 
 
 def _print_waiting(store: Any, console: Console) -> None:

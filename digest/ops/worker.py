@@ -6,6 +6,8 @@
   for a sick relay) is resumed by the hourly job;
 * ``max_instances=1``: one run of a job at a time; ``coalesce=True`` with a day-long misfire
   grace time: a worker that was down for three days sends one issue, not three;
+* after each poll, confirmation mails that could not be sent at sign-up (the mail server was
+  down) are sent again, for addresses whose link would still be valid;
 * a lock keeps a second worker on the same database from starting;
 * SIGTERM/SIGINT let the running job finish, then the worker stops.
 """
@@ -17,7 +19,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -51,8 +53,9 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
     from digest.ingest.feedlist import load_feeds_toml
     from digest.ingest.poll import poll
     from digest.mail.send import send_due, send_issue
+    from digest.mail.subscribers import owed_confirmations, resend_confirmations
     from digest.ops.health import alert_operator
-    from digest.store import Store
+    from digest.store import Store, utcnow
 
     lock = threading.Lock()  # poll and send never write at the same time
 
@@ -78,9 +81,22 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         for url, reason in report.errors:
             log.warning("feed failed: %s: %s", url, reason, extra={"event_kind": "feed_error", "feed": url})
         alert_operator(store, config)
+        resend_owed(store)
         log.info("poll: %s", report.summary(), extra={
             "event_kind": "poll", "polled": report.feeds, "new": report.new_articles, "failed": report.failed,
             "not_due": report.not_due, "backoff": report.backoff})
+
+    def resend_owed(store: Store) -> None:
+        """Confirmation mails that could not be sent at sign-up (the mail server was down): again now."""
+        days = timedelta(days=config.security.confirm_token_days)
+        if not owed_confirmations(store, since=utcnow() - days):
+            return
+        report = resend_confirmations(store, config, max_age=days)
+        for email, reason in report.failed:
+            log.warning("confirmation mail not sent: %s", reason, extra={"event_kind": "confirm_error",
+                                                                           "subscriber": email})
+        log.log(logging.WARNING if report.failed else logging.INFO, "confirmations: %s", report.summary(),
+                extra={"event_kind": "confirm_resend", "sent": len(report.sent), "failed": len(report.failed)})
 
     def send_body(store: Store) -> None:
         outcome = send_issue(store, config, respect_hours=True)

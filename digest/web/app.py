@@ -23,7 +23,6 @@ from urllib.parse import quote
 
 from jinja2 import Environment
 from starlette.applications import Starlette
-from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
@@ -120,25 +119,45 @@ class Web:
                             links=[("/", "Home")])
 
     # ---- sign-up --------------------------------------------------------------------------------
-    async def process_signup(self, address: str) -> None:
-        """Register the address and send one confirmation mail (at most one a day). Runs after the response."""
+    async def process_signup(self, address: str) -> bool:
+        """Register the address and send one confirmation mail (at most one a day); False when the mail
+        server could not be used, so the page can say so.
+
+        The answer must not tell a stranger whether the address is known. An address that gets no
+        mail (confirmed, suppressed, mailed within the day) is answered after a check that the mail
+        server is reachable, so "could not be sent" depends on the server, not on the address. A
+        failed mail leaves the address pending and owed a confirmation: the worker's next run (or
+        ``digest subscribers resend-confirm``) sends it.
+        """
+        from digest.mail.deliver import check_smtp
+
         try:
             sub = await run_in_threadpool(queries.register, self.store, address)
-            if sub is None or sub.status != "pending":
-                return  # confirmed, suppressed: nothing to send, and the answer was the same
-            claim = await run_in_threadpool(queries.claim_confirmation, self.store, sub.id)
-            if claim is None:
-                log.info("web: confirmation for subscriber %s already sent in the last day", sub.id)
-                return
+            claim = None
+            if sub is not None and sub.status == "pending":
+                claim = await run_in_threadpool(queries.claim_confirmation, self.store, sub.id)
+                if claim is None:
+                    log.info("web: confirmation for subscriber %s already sent in the last day", sub.id,
+                             extra={"subscriber": sub.id})
+            if sub is None or claim is None:
+                try:
+                    await run_in_threadpool(check_smtp, self.config.smtp)
+                except MailError as exc:
+                    log.warning("web: the mail server is unreachable: %s", exc)
+                    return False
+                return True
             try:
                 await send_one(self.config, confirmation_message(self.config, self.signer, sub))
             except MailError as exc:
-                log.warning("web: confirmation mail for subscriber %s failed: %s", sub.id, exc)
+                log.warning("web: confirmation mail for subscriber %s failed (kept pending; the worker "
+                            "retries it): %s", sub.id, exc, extra={"subscriber": sub.id})
                 await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
-            else:
-                log.info("web: confirmation mail sent to subscriber %s", sub.id)
+                return False
+            log.info("web: confirmation mail sent to subscriber %s", sub.id, extra={"subscriber": sub.id})
+            return True
         except Exception:
             log.exception("web: sign-up processing failed")
+            return False
 
 
 def _single(form: Any, name: str) -> str | None:
@@ -247,7 +266,13 @@ def create_app(config: Config, store: Store | None = None) -> Starlette:
             return web.page(request, "subscribe.html.j2", csrf=True, status=400, page_title="Subscribe",
                             error="That does not look like an email address. Please check it and try again.",
                             email=shown.replace("\r", " ").replace("\n", " "), headers=dict(NO_STORE))
-        sent.background = BackgroundTask(web.process_signup, address)
+        if not await web.process_signup(address):
+            return web.message(request, "The confirmation mail could not be sent",
+                               "Our mail server did not take the message just now, so no confirmation mail is on "
+                               "its way yet. Your sign-up is kept, waiting for confirmation, and we will send the "
+                               "mail again shortly; you may also sign up again later. Nothing else will be sent "
+                               "until you confirm.", status=503,
+                               headers={"retry-after": "900", **NO_STORE}, links=[("/archive/", "Read past issues")])
         return sent
 
     async def confirm(request: Request) -> Response:
