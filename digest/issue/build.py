@@ -231,6 +231,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     key = store.secret_key(config.security.secret_key)
     factory = make_factory(config, key, None, prepared.rendered)
     n_confirmed = store.subscriber_counts().get("confirmed", 0)
+    shown = prepared.content
     if to is not None:
         sub = store.subscriber(email=to.strip().lower())
         if sub is None:
@@ -248,6 +249,8 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
             raise DigestError(f"{to} would get nothing today: nothing they follow is in this issue, "
                               f"or they read weekly on another day")
         factory, sample = chosen, sub
+        # the counts of what this reader gets (their topics, actors, weekly digest), not the whole issue's
+        shown = chooser.contents.get(VariantChooser.key_of(sub.preferences), shown)
     else:
         sample = store.first_confirmed()
     recipient = Recipient(sample.id, sample.email, sample.token_nonce) if sample else \
@@ -258,4 +261,4 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     write_private(html_path, personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs))
     write_private(text_path, personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs))
     write_private(eml_path, factory.build(recipient))
-    return DryRunResult(out, html_path, text_path, eml_path, n_confirmed, prepared.content)
+    return DryRunResult(out, html_path, text_path, eml_path, 1 if to is not None else n_confirmed, shown)
