@@ -72,7 +72,7 @@ def print_status(app: AppContext, console: Console) -> None:
         deliveries = dict(s.execute(select(Delivery.status, func.count()).group_by(Delivery.status)).all())
     if last is not None:
         state = "partly sent" if last.status == "partial" else last.status
-        console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {last.story_count} stories)")
+        console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {last.story_count} {'story' if last.story_count == 1 else 'stories'})")
     else:
         console.print("last issue: none yet")
     _print_waiting(store, console)
@@ -109,7 +109,7 @@ def _print_waiting(store: Any, console: Console) -> None:
     waiting, reasons = DeliveryLedger(store, issue.id).waiting()
     if not waiting:
         return
-    console.print(f"[yellow]waiting:[/] {waiting} readers of issue #{issue.id} have not got it yet; "
+    console.print(f"[yellow]waiting:[/] {plural(waiting, 'reader')} of issue #{issue.id} {'has' if waiting == 1 else 'have'} not got it yet; "
                   f"`digest send` resumes it")
     for error, n in reasons:  # the relay's words: printed as text, never as rich markup
         console.print(f"  - {n} x {escape(error)}", overflow="fold", highlight=False)
