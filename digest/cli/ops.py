@@ -16,7 +16,8 @@ def worker_cmd(ctx: click.Context) -> None:
     """Run the scheduler: poll every poll_interval_minutes, send daily at send_time (timezone).
 
     One run of a job at a time; missed runs are coalesced into one. Stop with Ctrl-C or SIGTERM:
-    work in flight finishes first; a second signal stops it at once.
+    work in flight finishes first; a second signal stops it at once (what was stored is kept, an
+    unfinished send resumes on the next run).
 
     \b
     Logs go to stderr at INFO (start, each poll and send), with the UTC time, the level and
