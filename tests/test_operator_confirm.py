@@ -6,13 +6,13 @@ with nothing listening for a mail server that is down, the CLI and a real worker
 
 from __future__ import annotations
 
-import signal
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SmtpSink, free_port, write_config
+from test_operator_logs import worker_until
 from test_web import (  # noqa: F401
     BASE,
     GENERIC,
@@ -24,7 +24,6 @@ from test_web import (  # noqa: F401
     web_config,
     web_store,
 )
-from test_worker_process import start_worker, wait_for
 
 from digest.cli.main import cli
 from digest.config import Config
@@ -90,15 +89,7 @@ def test_the_worker_sends_the_confirmation_mails_that_failed(tmp_path: Path, smt
     assert run(down, "subscribe", "late@example.org").exit_code == 1
     cfg = write_config(tmp_path, f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n'
                                  '[feeds]\nfetch_pages = false\n')
-    proc = start_worker(cfg)
-    try:
-        assert wait_for(lambda: len(smtp_server.to("late@example.org")) == 1, timeout=60), "never re-sent"
-        proc.send_signal(signal.SIGTERM)
-        _out, err = proc.communicate(timeout=60)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-    assert proc.returncode == 0, err
+    err = worker_until(cfg, lambda: len(smtp_server.to("late@example.org")) == 1)
     assert "1 confirmation mail sent" in err
     store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
     sub = store.subscriber(email="late@example.org")

@@ -13,6 +13,7 @@ import re
 import signal
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -40,17 +41,22 @@ def _run_worker_until_polled(tmp_path: Path, http_server: LocalHTTPServer, plain
     (tmp_path / "feeds.toml").write_text(f'[[feed]]\nname = "fine"\nurl = "{http_server.url("/fine.xml")}"\n'
                                          f'[[feed]]\nname = "dead"\nurl = "{dead}"\n')
     cfg = write_config(tmp_path, "[feeds]\nfetch_pages = false\n")
+    return worker_until(cfg, lambda: Store.open(f"sqlite:///{tmp_path / 'digest.db'}").counts()["articles"] >= 1,
+                        plain=plain), dead
+
+
+def worker_until(cfg: Path, done: Callable[[], bool], *, plain: bool = False, timeout: float = 60.0) -> str:
+    """Run `digest worker` until ``done()``, stop it with SIGTERM; its stderr (it must exit 0)."""
     proc = _start_plain(cfg) if plain else start_worker(cfg)
     try:
-        assert wait_for(lambda: http_server.hits("/fine.xml") >= 1), "the worker never polled"
-        assert wait_for(lambda: Store.open(f"sqlite:///{tmp_path / 'digest.db'}").counts()["articles"] >= 1)
+        assert wait_for(done, timeout=timeout), "the worker never got there"
         proc.send_signal(signal.SIGTERM)
         _out, err = proc.communicate(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
     assert proc.returncode == 0, err
-    return err, dead
+    return err
 
 
 def _start_plain(cfg: Path) -> subprocess.Popen[str]:
