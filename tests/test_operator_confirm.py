@@ -94,3 +94,13 @@ def test_the_worker_sends_the_confirmation_mails_that_failed(tmp_path: Path, smt
     store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
     sub = store.subscriber(email="late@example.org")
     assert sub is not None and sub.confirm_sent_at is not None
+
+
+def test_an_import_whose_mails_failed_says_they_are_kept_and_how_to_resend(tmp_path: Path) -> None:
+    cfg = write_config(tmp_path, f'[smtp]\nhost = "127.0.0.1"\nport = {free_port()}\ntimeout_seconds = 5.0\n')
+    (tmp_path / "list.txt").write_text("one@example.org\ntwo@example.org\n")
+    r = run(cfg, "subscribers", "import", str(tmp_path / "list.txt"))
+    assert "2 added" in r.output and "0 confirmation mails sent" in r.output
+    assert "kept as pending" in r.output and "digest subscribers resend-confirm" in r.output
+    store = Store.open(f"sqlite:///{tmp_path / 'digest.db'}")
+    assert {s.email for s in store.subscribers("pending")} == {"one@example.org", "two@example.org"}

@@ -141,5 +141,10 @@ def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
                 err.print(f"[yellow]confirmation not sent[/] {escape(address)}: {escape(str(exc))}", highlight=False)
     click.echo(f"imported {file}: {added} added, {unchanged} unchanged, {invalid} invalid"
                + (f", {mailed} confirmation mails sent" if not confirmed else ""))
+    unsent = added - mailed if not confirmed else 0
+    if unsent > 0:
+        err.print(f"[yellow]{unsent} confirmation mail(s) not sent[/]: those addresses are kept as pending; send them "
+                  "with `digest subscribers resend-confirm` once the mail server is reachable (the worker retries too)",
+                  highlight=False, soft_wrap=True)
 
 
