@@ -73,6 +73,7 @@ def test_cli_subscribe_without_a_mail_server_keeps_the_address_and_says_how_to_r
     assert sub is not None and sub.status == "pending" and sub.confirm_sent_at is None
     failed = run(cfg, "subscribers", "resend-confirm", "reader@example.org")  # still down: says so, exit 1
     assert failed.exit_code == 1 and "not sent" in failed.output
+    assert "1 confirmation mail not sent yet" in run(cfg, "status").output  # status shows what is owed
 
     up = write_config(tmp_path, f'[smtp]\nhost = "{smtp_server.host}"\nport = {smtp_server.port}\n')
     ok = run(up, "subscribers", "resend-confirm", "reader@example.org")
