@@ -66,6 +66,8 @@ def test_archive_has_no_subscriber_footer_and_no_empty_issue(demo_env, smtp_serv
         root = ET.fromstring(c.get("/feed.xml").content)
         ids = [e.findtext(f"{ATOM}id") for e in root.findall(f"{ATOM}entry")]
         assert ids == [f"http://testserver/archive/{full}"]
+        summaries = " ".join(e.findtext(f"{ATOM}summary") or "" for e in root.findall(f"{ATOM}entry"))
+        assert "You get this because" not in summaries and "/unsubscribe/" not in summaries
     store.close()
 
 
