@@ -60,6 +60,8 @@ class NewsletterConfig:
     include_sponsored: bool = False
     first_issue_hours: int = 24
     welcome: bool = True
+    #: the sender's postal address, printed in every issue's footer (CAN-SPAM asks a commercial mail for one)
+    postal_address: str = ""
 
 
 @dataclass(frozen=True)
@@ -213,6 +215,8 @@ class Config:
     root: Path = field(default_factory=Path.cwd)
     #: the file the settings came from, if any
     source: Path | None = None
+    #: the "section.key" names set by the settings file or the environment (not left at their defaults)
+    explicit: frozenset[str] = frozenset()
 
     def path(self, value: str) -> Path:
         """Resolve a configured path: absolute as is, relative under the working directory."""
@@ -253,7 +257,7 @@ class Config:
 _SECTIONS: dict[str, type] = {
     f.name: f.type if isinstance(f.type, type) else get_type_hints(Config)[f.name]
     for f in dataclasses.fields(Config)
-    if f.name not in ("root", "source")
+    if f.name not in ("root", "source", "explicit")
 }
 
 
@@ -391,6 +395,24 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path}: invalid TOML: {exc}") from None
 
 
+def _did_you_mean(name: str, known: Any, section: str = "", env: bool = False) -> str:
+    """'; did you mean smtp.starttls?' for the closest known name (a typo), or ''; also across sections."""
+    import difflib
+
+    names = list(known)
+    close = difflib.get_close_matches(name.lower(), names, n=1, cutoff=0.75)
+    if close:
+        full = f"{section}.{close[0]}" if section else close[0]
+    else:  # the right key in another section ([smtp] from = ... for [newsletter] sender is not guessed)
+        others = [(sec, k) for sec, cls in _SECTIONS.items() if sec != section for k in get_type_hints(cls)]
+        match = difflib.get_close_matches(name.lower(), [k for _s, k in others], n=1, cutoff=0.9) if section else []
+        if not match:
+            return ""
+        full = next(f"{sec}.{k}" for sec, k in others if k == match[0])
+    shown = f"DIGEST_{full.replace('.', '_').upper()}" if env else full
+    return f"; did you mean {shown}?"
+
+
 def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, str] | None = None,
                 root: Path | None = None) -> Config:
     """Load settings; raise :class:`ConfigError` with a one-line message on any problem."""
@@ -402,22 +424,26 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
         layers.append((str(path), _read_toml(Path(path))))
 
     values: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    explicit: set[str] = set()
     for origin, data in layers:
         for section, table in data.items():
             if section not in _SECTIONS:
-                raise ConfigError(f"config key {section}: unknown section in {origin} "
+                raise ConfigError(f"config key {section}: unknown section in {origin}{_did_you_mean(section, _SECTIONS)} "
                                   f"(known: {', '.join(sorted(_SECTIONS))})")
             if not isinstance(table, dict):
                 raise ConfigError(f"config key {section}: expected a [{section}] table in {origin}")
             hints = get_type_hints(_SECTIONS[section])
             for key, raw in table.items():
                 if key not in hints:
-                    raise ConfigError(f"config key {section}.{key}: unknown key in {origin}")
+                    raise ConfigError(f"config key {section}.{key}: unknown key in {origin}"
+                                      f"{_did_you_mean(key, hints, section)}")
                 if (section, key) in SECRET_KEYS and raw not in ("", None):
                     var = f"DIGEST_{section.upper()}_{key.upper()}"
                     raise ConfigError(f"config key {section}.{key}: secrets are read from the environment only; "
                                       f"set {var} instead of writing it in {origin}")
                 values[section][key] = _coerce(section, key, raw, hints[key], False)
+                if origin != "defaults":
+                    explicit.add(f"{section}.{key}")
 
     for var, raw in env.items():
         if not var.startswith("DIGEST_") or var in ("DIGEST_CONFIG",) or var.startswith("DIGEST_TEST_"):
@@ -428,12 +454,14 @@ def load_config(path: str | os.PathLike[str] | None = None, *, env: dict[str, st
                 key = rest[len(section) + 1:]
                 hints = get_type_hints(_SECTIONS[section])
                 if key not in hints:
-                    raise ConfigError(f"config key {section}.{key}: unknown key in environment variable {var}")
+                    raise ConfigError(f"config key {section}.{key}: unknown key in environment variable {var}"
+                                      f"{_did_you_mean(key, hints, section, env=True)}")
                 values[section][key] = _coerce(section, key, raw, hints[key], True)
+                explicit.add(f"{section}.{key}")
                 break
 
     cfg_path = Path(path).resolve() if path is not None else None
     sections = {name: cls(**values[name]) for name, cls in _SECTIONS.items()}
-    cfg = Config(**sections, root=root or Path.cwd(), source=cfg_path)
+    cfg = Config(**sections, root=root or Path.cwd(), source=cfg_path, explicit=frozenset(explicit))
     _validate(cfg)
     return cfg

@@ -1,5 +1,10 @@
 """Logging: readable lines on a terminal, or one JSON object per line with ``--log-json``.
 
+Both carry the same facts: the time (UTC), the level, the logger, the message and what the line is
+about (``feed``, ``issue``, ``subscriber``, passed as ``extra``): a plain line reads
+``2026-12-03T11:40:00Z WARNING digest.ops.worker: feed failed: https://x/feed.xml: connection refused``
+and names the feed or issue in ``[feed=...]`` when the message does not already.
+
 Every line passes :class:`RedactFilter` first: the token of a confirm, unsubscribe or preferences
 link (a key to someone's subscription) and the password of a URL never reach a log, whoever logged
 them (our code, uvicorn's access log, a library's exception).
@@ -65,10 +70,28 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(data, default=str)
 
 
+#: the extras that say what a line is about; a plain line shows those its message does not already name
+CONTEXT_KEYS = ("feed", "issue", "subscriber")
+
+
+class PlainFormatter(logging.Formatter):
+    """``<UTC time> <LEVEL> <logger>: <message> [feed=... issue=...]``."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        context = [f"{k}={v}" for k in CONTEXT_KEYS
+                   if (v := getattr(record, k, None)) not in (None, "") and str(v) not in message]
+        line = (time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created)) + "Z "
+                f"{record.levelname} {record.name}: {message}" + (f" [{' '.join(context)}]" if context else ""))
+        if record.exc_info or record.exc_text:
+            line += "\n" + (record.exc_text or self.formatException(record.exc_info))  # type: ignore[arg-type]
+        return line
+
+
 def setup(verbose: int = 0, json_lines: bool = False) -> None:
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(JsonFormatter() if json_lines else logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    handler.setFormatter(JsonFormatter() if json_lines else PlainFormatter())
     handler.addFilter(REDACT)
     root = logging.getLogger()
     root.handlers[:] = [handler]
@@ -84,3 +107,11 @@ def setup(verbose: int = 0, json_lines: bool = False) -> None:
     for noisy in ("httpx", "httpcore", "trafilatura", "htmldate", "courlan", "apscheduler", "aiosmtplib",
                   "mail.log", "alembic"):
         logging.getLogger(noisy).setLevel(max(level, logging.WARNING))
+
+
+def at_least(level: int) -> None:
+    """Show lines of ``level`` and above (a long-running command, the worker, reports at INFO by
+    default); a lower level set by ``-v``/``-vv`` stays, and the chatty libraries stay at WARNING."""
+    root = logging.getLogger()
+    if root.level > level:
+        root.setLevel(level)

@@ -106,7 +106,7 @@ def test_status_shows_feeds_issues_deliveries_and_subscribers(smtp_config_file: 
     invoke(smtp_config_file, "unsubscribe", "b@example.org")
     out = invoke(smtp_config_file, "status").output
     assert "Example Feed" in out and "never" in out
-    assert "1 feeds, 0 flagged" in out
+    assert "1 feed, 0 flagged" in out
     assert "last issue: none yet" in out
     assert "daily at 07:00 UTC" in out
     assert "subscribers: confirmed 1, unsubscribed 1" in out

@@ -238,11 +238,14 @@ def test_cli_summarize_reads_json_lines_and_reports_bad_lines() -> None:
         json.dumps({"id": 7, "title": "Empty", "text": ""}),
     ]
     result = CliRunner().invoke(_group(), ["summarize", "-"], input="\n".join(lines) + "\n")
-    assert result.exit_code == 0, result.output
+    assert result.exit_code == 1, result.output  # a bad line: the good ones are summarized, exit 1 (as actors detect)
     out = [json.loads(x) for x in result.stdout.splitlines()]
     assert [o["id"] for o in out] == ["x1", 7]
     assert "Volt Harbor" in out[0]["summary"] and out[1]["summary"] == ""
     assert "line 2" in result.stderr and result.stderr.count("\n") == 1
+    clean = CliRunner().invoke(_group(), ["summarize", "-"], input=lines[0] + "\n\n" + lines[2] + "\n")
+    assert clean.exit_code == 0 and clean.stderr == "", clean.output
+    assert [json.loads(x)["id"] for x in clean.stdout.splitlines()] == ["x1", 7]
 
 
 def test_third_person_sentences_are_preferred_over_a_vendors_we() -> None:

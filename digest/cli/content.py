@@ -63,7 +63,9 @@ def _read_objects(stream: IO[str], required: tuple[str, ...]) -> Iterator[tuple[
 def summarize_cmd(ctx: click.Context, source: IO[str]) -> None:
     """Summarize articles: JSON lines {"id", "title", "text"} in, {"id", "summary"} out.
 
-    Uses the summarizer the config selects (extractive by default).
+    Uses the summarizer the config selects (extractive by default). A line that is not a JSON
+    object with an "id" is reported on stderr and skipped; the others are summarized, and the
+    exit status is then 1 (as for `actors detect`).
     """
     summarizer = make_summarizer(_config(ctx).summarizer)
     try:
@@ -77,6 +79,8 @@ def summarize_cmd(ctx: click.Context, source: IO[str]) -> None:
         close = getattr(summarizer, "close", None)
         if callable(close):
             close()
+    if ctx.meta.get("content_bad_lines"):
+        ctx.exit(1)
 
 
 @click.group("stories")

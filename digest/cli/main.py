@@ -62,7 +62,8 @@ def _run_poll(app: AppContext, *, due_only: bool, quiet: bool = False, progress:
 
 
 @cli.command("poll")
-@click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed.")
+@click.option("--due", is_flag=True, help="Only feeds whose poll interval has passed; a failing feed backs off "
+              "(2x, 4x ... the interval, at most 12 h). The summary says how many were skipped and until when.")
 @click.option("--progress/--no-progress", default=None,
               help="Progress and a time estimate on stderr (default: only when stderr is a terminal, "
                    "so cron stays quiet; --progress prints plain lines to a pipe or log).")
@@ -132,6 +133,10 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
         raise click.UsageError("--since previews an issue over a window and needs --dry-run")
     start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
     store = app.open_store()
+    from digest.ops.status import compliance_warnings
+
+    for line in compliance_warnings(app.config):
+        err.print(f"[yellow]warning:[/] {escape(line)}", highlight=False, soft_wrap=True)
     if dry_run:
         if not no_poll:
             _run_poll(app, due_only=True)

@@ -18,9 +18,19 @@ def worker_cmd(ctx: click.Context) -> None:
     One run of a job at a time; missed runs are coalesced into one. Stop with Ctrl-C or SIGTERM:
     work in flight finishes first; a second signal stops it at once (what was stored is kept, an
     unfinished send resumes on the next run).
+
+    \b
+    Logs go to stderr at INFO (start, each poll and send), with the UTC time, the level and
+    the feed or issue a line is about; --log-json writes the same as one JSON object a line.
+    A failing feed is polled less often (2x, 4x ... the interval, up to 12 h); the poll line
+    says how many feeds were skipped as not due or in backoff, and until when.
     """
+    import logging
+
+    from digest import logs
     from digest.ops.worker import run_worker
 
+    logs.at_least(logging.INFO)
     run_worker(app_context(ctx).config)
 
 

@@ -16,7 +16,12 @@ from digest.cli.common import app_context, err, when
 @click.option("--confirmed", is_flag=True, help="Add as confirmed (an operator adding a known address).")
 @click.pass_context
 def subscribe_cmd(ctx: click.Context, email: str, confirmed: bool) -> None:
-    """Subscribe EMAIL: pending until confirmed; a confirmation mail goes out."""
+    """Subscribe EMAIL: pending until confirmed; a confirmation mail goes out.
+
+    When the mail cannot be sent (no SMTP server reachable) the address is kept as pending, the
+    command exits 1, and `digest subscribers resend-confirm` (or the worker) sends it later.
+    """
+    from digest.errors import MailError
     from digest.mail.subscribers import normalise_address, send_confirmation
 
     app = app_context(ctx)
@@ -29,7 +34,13 @@ def subscribe_cmd(ctx: click.Context, email: str, confirmed: bool) -> None:
     if sub.status == "suppressed":
         raise click.ClickException(f"{address} is suppressed ({sub.suppressed_reason or 'hard bounces'}); "
                                    f"`digest subscribers unsuppress {address}` re-activates it")
-    send_confirmation(store, app.config, sub)
+    try:
+        send_confirmation(store, app.config, sub)
+    except MailError as exc:
+        raise click.ClickException(
+            f"{address} is kept as pending, but its confirmation mail was not sent: {exc}\n"
+            f"Send it once the mail server is reachable: digest subscribers resend-confirm {address} "
+            f"(a running `digest worker` also retries it after its next poll)") from None
     click.echo(f"{address} is pending; a confirmation mail was sent")
 
 
@@ -51,7 +62,7 @@ def unsubscribe_cmd(ctx: click.Context, email: str) -> None:
 
 @click.group("subscribers")
 def subscribers_group() -> None:
-    """List and import subscribers."""
+    """List, import and re-mail subscribers."""
 
 
 @subscribers_group.command("list")
@@ -65,7 +76,38 @@ def subscribers_list(ctx: click.Context, status: str | None) -> None:
         if s.status == "suppressed":
             line += f"\t{when(s.suppressed_at)}\t{s.suppressed_reason or 'no reason recorded'}"
         click.echo(line)
-    click.echo(f"{len(subs)} subscribers", err=True)
+    click.echo(f"{len(subs)} subscriber{'' if len(subs) == 1 else 's'}", err=True)
+
+
+@subscribers_group.command("resend-confirm")
+@click.argument("emails", nargs=-1, metavar="[EMAIL]...")
+@click.pass_context
+def subscribers_resend_confirm(ctx: click.Context, emails: tuple[str, ...]) -> None:
+    """Send the confirmation mails that could not be sent (the mail server was down).
+
+    Without EMAIL: every pending address whose confirmation mail never went out. With EMAIL:
+    those pending addresses, mailed again whatever was sent before. Exits 1 when a mail was
+    not sent (the address stays pending; run it again later).
+    """
+    from digest.mail.subscribers import normalise_address, resend_confirmations
+
+    app = app_context(ctx)
+    store = app.open_store()
+    wanted = [normalise_address(e) for e in emails] if emails else None
+    if wanted is not None:
+        for address in wanted:
+            sub = store.subscriber(email=address)
+            if sub is None or sub.status != "pending":
+                err.print(f"[yellow]skipped[/] {escape(address)}: "
+                          + ("not a subscriber" if sub is None else f"{sub.status}, not pending"), highlight=False)
+    report = resend_confirmations(store, app.config, emails=wanted)
+    for address in report.sent:
+        click.echo(f"sent {address}")
+    for address, reason in report.failed:
+        err.print(f"[yellow]not sent[/] {escape(address)}: {escape(reason)}", highlight=False, soft_wrap=True)
+    click.echo(report.summary())
+    if report.failed:
+        ctx.exit(1)
 
 
 @subscribers_group.command("import")
@@ -114,6 +156,11 @@ def subscribers_import(ctx: click.Context, file: Path, confirmed: bool) -> None:
     click.echo(f"imported {file}: {added} added, {unchanged} unchanged, {invalid} invalid"
                + (f", {opted_out} kept as unsubscribed or suppressed" if opted_out else "")
                + (f", {mailed} confirmation mails sent" if not confirmed else ""))
+    unsent = added - mailed if not confirmed else 0
+    if unsent > 0:
+        err.print(f"[yellow]{unsent} confirmation mail(s) not sent[/]: those addresses are kept as pending; send them "
+                  "with `digest subscribers resend-confirm` once the mail server is reachable (the worker retries too)",
+                  highlight=False, soft_wrap=True)
 
 
 @subscribers_group.command("export")

@@ -58,6 +58,12 @@ class PollReport:
     """What one poll did; ``summary()`` is the one-line report the CLI prints."""
 
     feeds: int = 0
+    #: feeds a due-only poll left alone: not due yet (polled less than an interval ago), and failing
+    #: feeds waiting out their backoff; with the earliest time one of each comes due
+    not_due: int = 0
+    not_due_until: datetime | None = None
+    backoff: int = 0
+    backoff_until: datetime | None = None
     not_modified: int = 0
     failed: int = 0
     new_articles: int = 0
@@ -67,10 +73,41 @@ class PollReport:
     stage_seconds: dict[str, float] = field(default_factory=lambda: defaultdict(float))
 
     def summary(self) -> str:
-        return (f"polled {self.feeds} feeds: {self.feeds - self.not_modified - self.failed} updated, "
+        line = (f"polled {self.feeds} feeds: {self.feeds - self.not_modified - self.failed} updated, "
                 f"{self.not_modified} not modified, {self.failed} failed; {self.new_articles} new articles"
                 + (f" ({self.fallbacks} from feed text)" if self.fallbacks else "")
                 + (f"; {self.dropped} entries dropped by feed rules" if self.dropped else ""))
+        if not self.feeds:
+            line = "polled 0 feeds"
+        skipped = []
+        if self.backoff:
+            skipped.append(f"{self.backoff} in backoff until {_hhmm(self.backoff_until)} (failing)")
+        if self.not_due:
+            skipped.append(f"{self.not_due} not due until {_hhmm(self.not_due_until)}")
+        return line + (", " + ", ".join(skipped) if skipped else "")
+
+
+def _hhmm(when: datetime | None) -> str:
+    return when.strftime("%H:%M UTC") if when else "?"
+
+
+#: a failing feed waits interval x 2^(failures-1) before the next due-only poll, at most this long
+MAX_BACKOFF = timedelta(hours=12)
+
+
+def next_due(feed: Feed, interval: timedelta) -> tuple[datetime | None, bool]:
+    """When a due-only poll takes ``feed`` next (None: now, never polled) and whether that is a backoff.
+
+    A feed failing again and again (a dead site among hundreds) is polled less and less often:
+    after 1 failure at the interval, after 2 at twice it, then 4x ... up to ``MAX_BACKOFF``.
+    """
+    if feed.last_polled_at is None:
+        return None, False
+    failures = feed.consecutive_failures or 0
+    wait = interval
+    if failures > 1:
+        wait = max(interval, min(interval * 2 ** min(failures - 1, 16), MAX_BACKOFF))
+    return feed.last_polled_at + wait, wait > interval
 
 
 #: (feed, etag, last_modified, latency ms, had new entries, feed name from the feed document)
@@ -293,7 +330,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             except FeedError as exc:
                 report.failed += 1
                 report.errors.append((feed.url, exc.reason))
-                log.info("feed failed: %s: %s", feed.url, exc.reason, extra={"feed": feed.url})
+                log.debug("feed failed: %s: %s", feed.url, exc.reason, extra={"feed": feed.url})
                 failures.append((feed, exc.reason))
             finally:
                 done += 1
@@ -473,13 +510,36 @@ def poll(store: Store, config: Config, *, due_only: bool = False, progress: Prog
     """
     if feed_specs is not None:
         store.sync_feeds(feed_specs)
-    feeds = (store.due_feeds(utcnow(), timedelta(minutes=config.feeds.poll_interval_minutes))
-             if due_only else store.feeds())
+    skipped = PollReport()
+    if due_only:
+        feeds, skipped = due_feeds(store.feeds(), utcnow(), timedelta(minutes=config.feeds.poll_interval_minutes))
+    else:
+        feeds = store.feeds()
     if not feeds:
-        return PollReport()
+        return skipped
     workers = _workers(config) if analyse or config.feeds.fetch_pages else 1  # nothing for a pool to do
     pool = _Pool(store, config, workers, analyse)
     try:
-        return asyncio.run(_poll(store, config, feeds, progress, pool, analyse))
+        report = asyncio.run(_poll(store, config, feeds, progress, pool, analyse))
     finally:
         pool.close()
+    report.not_due, report.not_due_until = skipped.not_due, skipped.not_due_until
+    report.backoff, report.backoff_until = skipped.backoff, skipped.backoff_until
+    return report
+
+
+def due_feeds(feeds: Sequence[Feed], now: datetime, interval: timedelta) -> tuple[list[Feed], PollReport]:
+    """The feeds a due-only poll takes now, and a report counting the others (not due, in backoff)."""
+    due: list[Feed] = []
+    skipped = PollReport()
+    for feed in feeds:
+        when, backoff = next_due(feed, interval)
+        if when is None or when <= now:
+            due.append(feed)
+        elif backoff and feed.last_polled_at is not None and feed.last_polled_at + interval <= now:
+            skipped.backoff += 1  # due but for its failures
+            skipped.backoff_until = min(skipped.backoff_until or when, when)
+        else:
+            skipped.not_due += 1
+            skipped.not_due_until = min(skipped.not_due_until or when, when)
+    return due, skipped

@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from html import escape
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -120,7 +121,8 @@ def prepare(store: Store, config: Config, now: datetime | None = None, *,
                             max_stories=config.newsletter.max_stories,
                             include_sponsored=config.newsletter.include_sponsored,
                             published_since=start if (since or first) else None)
-    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now)
+    content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now,
+                                             postal_address=config.newsletter.postal_address)
     ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}
                        | {i for s in content.updates for i in s.article_ids}))
     return Prepared(content, rendered, start, now, ids)
@@ -139,7 +141,8 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
         s.add(issue)
         s.flush()
         archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
-        rendered = render_issue(c, base_url=config.newsletter.base_url, archive_url=archive, now=prepared.period_end)
+        rendered = render_issue(c, base_url=config.newsletter.base_url, archive_url=archive, now=prepared.period_end,
+                                postal_address=config.newsletter.postal_address)
         issue.html, issue.text, issue.subject = rendered.html, rendered.text, rendered.subject
         return issue
 
@@ -182,16 +185,38 @@ def former_actor_ids(store: Store, config: Config) -> dict[str, str]:
     return former
 
 
-def archive_html(issue: Issue, base_url: str) -> str:
-    """The web archive's page of an issue: the mail as sent; when some stories did not fit the mail,
-    the same issue with all of them listed (the mail's "N more stories" line links here)."""
+def archive_html(issue: Issue, base_url: str, postal_address: str = "") -> str:
+    """The web archive's page of an issue: the issue as mailed, with every story (those that did not
+    fit the mail too: its "N more stories" line links here) and the archive's footer instead of a
+    subscriber's: no "you get this because you subscribed", no preferences or unsubscribe links.
+
+    An issue stored without its content (before migration 0002) is the mail as sent, its footer
+    replaced the same way.
+    """
     from digest.issue.serialize import issue_from_json
 
-    if not (issue.content or {}).get("more"):
-        return issue.html
-    content = issue_from_json(issue.content)
-    archive = f"{base_url.rstrip('/')}/archive/{issue.id}"
-    return render_issue(content, base_url=base_url, archive_url=archive, now=issue.period_end, archive=True).html
+    base = base_url.rstrip("/")
+    if issue.content:
+        content = issue_from_json(issue.content)
+        return render_issue(content, base_url=base_url, archive_url=f"{base}/archive/{issue.id}",
+                            now=issue.period_end, archive=True, postal_address=postal_address).html
+    footer = (f'This is the web archive of this newsletter.<br><a href="{escape(base, quote=True)}/subscribe">'
+              f'Subscribe</a> · <a href="{escape(base, quote=True)}/archive/">All issues</a>')
+    html = _FOOTER.sub(lambda m: m.group(1) + footer + m.group(2), issue.html or "", count=1)
+    return _PLACEHOLDER_LINK.sub("", html)
+
+
+#: the footer cell of a rendered mail (the CSS inliner adds a style attribute), and a link to a reader's
+#: own page (a placeholder filled in at send time) wherever else it appears
+_FOOTER = re.compile(r'(<td class="footer"[^>]*>).*?(</td>)', re.DOTALL)
+_PLACEHOLDER_LINK = re.compile(r'<a [^>]*href="%%[A-Z_]+%%"[^>]*>.*?</a>(\s*·\s*)?', re.DOTALL)
+
+
+def is_public(issue: Issue) -> bool:
+    """Whether a sent issue belongs in the public archive and feed: not an empty one (``send --send-empty``)."""
+    if issue.content is not None:
+        return bool(issue.content.get("sections") or issue.content.get("updates"))
+    return (issue.story_count or 0) > 0
 
 
 def rendered_of(issue: Issue) -> RenderedIssue:
@@ -230,6 +255,7 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     key = store.secret_key(config.security.secret_key)
     factory = make_factory(config, key, None, prepared.rendered)
     n_confirmed = store.subscriber_counts().get("confirmed", 0)
+    shown = prepared.content
     if to is not None:
         sub = store.subscriber(email=to.strip().lower())
         if sub is None:
@@ -247,6 +273,8 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
             raise DigestError(f"{to} would get nothing today: nothing they follow is in this issue, "
                               f"or they read weekly on another day")
         factory, sample = chosen, sub
+        # the counts of what this reader gets (their topics, actors, weekly digest), not the whole issue's
+        shown = chooser.contents.get(VariantChooser.key_of(sub.preferences), shown)
     else:
         sample = store.first_confirmed()
     recipient = Recipient(sample.id, sample.email, sample.token_nonce) if sample else \
@@ -257,4 +285,4 @@ def dry_run(store: Store, config: Config, out_dir: Path | None = None, now: date
     write_private(html_path, personalise(rendered.html, unsubscribe_url=unsub, preferences_url=prefs))
     write_private(text_path, personalise(rendered.text, unsubscribe_url=unsub, preferences_url=prefs))
     write_private(eml_path, factory.build(recipient))
-    return DryRunResult(out, html_path, text_path, eml_path, n_confirmed, prepared.content)
+    return DryRunResult(out, html_path, text_path, eml_path, 1 if to is not None else n_confirmed, shown)

@@ -40,15 +40,24 @@ class RenderedIssue:
     preheader: str
 
 
-def _ago(value: datetime | None, now: datetime) -> str:
+#: a subject longer than this is cut at a word (mail clients show 60-90 characters; RFC 5322 asks
+#: for lines under 78, and a subject this long still folds cleanly)
+SUBJECT_MAX = 88
+
+
+def _when(value: datetime | None, now: datetime) -> str:
+    """When a story was published, as a date and time in the zone of ``now`` (the issue's date, in
+    the schedule's zone): "28 Nov 14:05 CET".
+
+    Absolute, not "3 h ago": a mail is read hours or days after it was sent. The year is shown
+    only when it is not the issue's year.
+    """
     if value is None:
         return ""
-    secs = max(0, int((now - value).total_seconds()))
-    if secs < 3600:
-        return f"{max(1, secs // 60)} min ago"
-    if secs < 86400:
-        return f"{secs // 3600} h ago"
-    return value.strftime("%d %b")
+    local = value.astimezone(now.tzinfo) if now.tzinfo is not None and value.tzinfo is not None else value
+    fmt = "%d %b %H:%M" if local.year == now.year else "%d %b %Y %H:%M"
+    zone = local.strftime("%Z")
+    return local.strftime(fmt) + (f" {zone}" if zone else "")
 
 
 def _aka(story_or_actor: object) -> str:
@@ -93,7 +102,7 @@ def environment(path: str | None = None) -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters["ago"] = _ago
+    env.filters["when"] = pass_context(lambda ctx, value: _when(value, ctx["issue"].date))
     env.filters["aka"] = _aka
     env.filters["wrap"] = _wrap
     env.filters["origin"] = origin_label
@@ -111,7 +120,18 @@ def subject_for(issue: IssueContent) -> str:
     subject = f"{issue.title}, {date}"
     if lead:
         subject += f": {lead}"
-    return subject[:160]
+    return cap_subject(subject)
+
+
+def cap_subject(subject: str, limit: int = SUBJECT_MAX) -> str:
+    """``subject`` cut at the last word that fits in ``limit`` characters, with "…" (never mid-word)."""
+    subject = " ".join(subject.split())
+    if len(subject) <= limit:
+        return subject
+    cut = subject[: limit].rsplit(" ", 1)[0].rstrip(" ,;:-–—")
+    if len(cut) < limit // 2:  # one very long word: cut it rather than lose the subject
+        cut = subject[: limit - 1]
+    return cut + "…"
 
 
 def cve_url(cve: str) -> str:
@@ -148,12 +168,15 @@ def more_label(issue: IssueContent, n: int) -> str:
 
 
 def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None = None,
-                 now: datetime | None = None, archive: bool = False, notice: str = "") -> RenderedIssue:
+                 now: datetime | None = None, archive: bool = False, notice: str = "",
+                 postal_address: str = "") -> RenderedIssue:
     """Render the HTML (CSS inlined) and text parts of an issue, with per-subscriber placeholders.
 
     ``archive`` renders the web archive's page of the issue: the stories that did not fit are
-    listed there one line each (the mail has one line linking to it). ``notice`` is a paragraph
-    shown under the masthead (the welcome mail's greeting).
+    listed there one line each (the mail has one line linking to it), and the footer is the
+    archive's (subscribe, all issues), not a subscriber's (no preferences or unsubscribe links).
+    ``notice`` is a paragraph shown under the masthead (the welcome mail's greeting).
+    ``postal_address`` is printed in the footer (CAN-SPAM asks a commercial mail for one).
     """
     env = environment()
     now = now or issue.date
@@ -181,6 +204,7 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
         "more_line": more_label(issue, len(issue.more)) if issue.more else "",
         "archive": archive,
         "notice": notice,
+        "postal_address": " ".join(postal_address.split()),
     }
     html = env.get_template("email/digest.html.j2").render(**ctx)
     html = css_inline.CSSInliner(keep_style_tags=True, load_remote_stylesheets=False).inline(html)
@@ -191,11 +215,12 @@ def render_issue(issue: IssueContent, *, base_url: str, archive_url: str | None 
 
 def render_within_budget(issue: IssueContent, *, base_url: str, archive_url: str | None = None,
                          now: datetime | None = None, budget: int = HTML_BUDGET - LINK_ROOM,
-                         notice: str = "") -> tuple[IssueContent, RenderedIssue]:
+                         notice: str = "", postal_address: str = "") -> tuple[IssueContent, RenderedIssue]:
     """Render ``issue``; when the HTML is over ``budget`` bytes, drop the least important stories
     (then updates) until it fits, rather than let a mail client clip it. Returns what was rendered."""
     def render(c: IssueContent) -> RenderedIssue:
-        return render_issue(c, base_url=base_url, archive_url=archive_url, now=now, notice=notice)
+        return render_issue(c, base_url=base_url, archive_url=archive_url, now=now, notice=notice,
+                            postal_address=postal_address)
 
     def fits(r: RenderedIssue) -> bool:
         return len(r.html.encode("utf-8")) <= budget

@@ -24,6 +24,7 @@ from digest.issue.render import render_within_budget
 from digest.issue.serialize import issue_from_json
 from digest.mail.ledger import Claimed
 from digest.mail.message import MessageFactory
+from digest.models import IssueContent
 
 
 def _zone(prefs: dict[str, Any], default: str) -> ZoneInfo:
@@ -77,11 +78,19 @@ class VariantChooser:
         self.config, self.key, self.issue_id, self.default = config, key, issue_id, default
         self.daily, self.weekly, self.archive_url, self.now = daily, weekly, archive_url, now
         self._cache: dict[str, MessageFactory | None] = {}
+        #: preference key -> the content of that variant as rendered (what `send --dry-run --to` counts)
+        self.contents: dict[str, IssueContent] = {}
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_cache"] = {}
+        state["contents"] = {}
         return state
+
+    @staticmethod
+    def key_of(prefs: dict[str, Any] | None) -> str:
+        prefs = prefs or {}
+        return ("weekly|" if prefs.get("frequency") == "weekly" else "daily|") + preference_key(prefs)
 
     def __call__(self, c: Claimed) -> MessageFactory | None:
         prefs = c.preferences or {}
@@ -92,20 +101,22 @@ class VariantChooser:
         if not wants_today(prefs, self.now, tz):
             return None
         weekly = prefs.get("frequency") == "weekly"
-        key = ("weekly|" if weekly else "daily|") + preference_key(prefs)
+        key = self.key_of(prefs)
         if key == "daily|all":
             return self.default
         if key not in self._cache:
-            self._cache[key] = self._build(prefs, weekly)
+            self._cache[key] = self._build(prefs, weekly, key)
         return self._cache[key]
 
-    def _build(self, prefs: dict[str, Any], weekly: bool) -> MessageFactory | None:
+    def _build(self, prefs: dict[str, Any], weekly: bool, key: str = "") -> MessageFactory | None:
         source = self.weekly if weekly else self.daily
         if source is None:
             return self.default if not weekly else None
         content = filter_issue(issue_from_json(source), prefs)
         if content.empty:
             return None  # nothing they follow today: no empty mail
-        _content, rendered = render_within_budget(content, base_url=self.config.newsletter.base_url,
-                                                  archive_url=self.archive_url, now=self.now)
+        shown, rendered = render_within_budget(content, base_url=self.config.newsletter.base_url,
+                                               archive_url=self.archive_url, now=self.now,
+                                               postal_address=self.config.newsletter.postal_address)
+        self.contents[key] = shown
         return self.make_factory(self.config, self.key, self.issue_id, rendered)

@@ -1,26 +1,37 @@
-"""Subscriber operations shared by the CLI and the web app: validation, sign-up, confirmation mail."""
+"""Subscriber operations shared by the CLI, the worker and the web app: validation, sign-up, confirmation mail.
+
+A pending subscriber whose confirmation mail could not be sent (the mail server down or refusing)
+keeps ``confirm_sent_at`` empty: it is *owed* a confirmation, which :func:`resend_confirmations`
+sends (the worker after each poll, ``digest subscribers resend-confirm`` by hand).
+"""
 
 from __future__ import annotations
 
 import asyncio
 import csv
 import io
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import format_datetime, make_msgid, parseaddr
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import aiosmtplib
 from email_validator import EmailNotValidError, validate_email
+from sqlalchemy import or_, select, update
 
 from digest.config import Config
 from digest.errors import InvalidAddressError, MailError
 from digest.issue.render import environment
 from digest.mail.message import clean_header_text
-from digest.store import Store, Subscriber
+from digest.store import Store, Subscriber, utcnow
 from digest.textfile import looks_binary
 from digest.tokens import TokenSigner
 
 MAX_ADDRESS = 254
+#: at most one confirmation mail per address in this time (a sign-up flood sends one)
+CONFIRM_INTERVAL = timedelta(days=1)
 
 
 def normalise_address(raw: str) -> str:
@@ -52,7 +63,8 @@ def confirmation_message(config: Config, signer: TokenSigner, sub: Subscriber) -
     msg["From"] = nl.sender
     msg["To"] = sub.email
     msg["Subject"] = clean_header_text(f"Confirm your subscription to {nl.title}")
-    msg["Date"] = formatdate()
+    # the real offset of the schedule's zone (formatdate() wrote -0000: "zone unknown")
+    msg["Date"] = format_datetime(datetime.now(ZoneInfo(config.schedule.timezone)))
     msg["Message-ID"] = make_msgid(domain=parseaddr(nl.sender)[1].rpartition("@")[2] or None)
     msg["Auto-Submitted"] = "auto-generated"
     msg.set_content(body)
@@ -66,8 +78,11 @@ async def send_one(config: Config, msg: EmailMessage, sender: str | None = None)
         await aiosmtplib.send(msg, sender=sender, hostname=smtp.host, port=smtp.port, timeout=smtp.timeout_seconds,
                               use_tls=smtp.tls, start_tls=smtp.starttls or False,
                               username=smtp.username or None, password=smtp.password or None)
+    except aiosmtplib.SMTPRecipientsRefused as exc:  # about this address, not the server
+        raise InvalidAddressError(f"the mail server {smtp.host}:{smtp.port} refused {msg['To']}: "
+                                  f"{' '.join(str(exc).split())[:200]}") from None
     except (aiosmtplib.SMTPException, OSError) as exc:
-        raise MailError(f"could not send mail via {smtp.host}:{smtp.port}: {exc}") from None
+        raise MailError(f"could not send mail via {smtp.host}:{smtp.port}: {' '.join(str(exc).split())[:200]}") from None
 
 
 def confirmation_sender(config: Config, key: bytes, sub: Subscriber) -> str | None:
@@ -79,10 +94,100 @@ def confirmation_sender(config: Config, key: bytes, sub: Subscriber) -> str | No
 
 
 def send_confirmation(store: Store, config: Config, sub: Subscriber) -> None:
+    """Mail ``sub`` its confirmation link; :class:`MailError` when the mail server did not take it
+    (the address stays pending and owed a confirmation)."""
     key = store.secret_key(config.security.secret_key)
     signer = TokenSigner(key)
     asyncio.run(send_one(config, confirmation_message(config, signer, sub), confirmation_sender(config, key, sub)))
     store.mark_confirm_sent(sub.id)
+
+
+def claim_confirmation(store: Store, subscriber_id: int, now: datetime | None = None,
+                       interval: timedelta = CONFIRM_INTERVAL) -> tuple[datetime, datetime | None] | None:
+    """Reserve the right to mail a confirmation: at most one per ``interval``, pending subscribers only.
+
+    Returns (the claim time, the previous confirm_sent_at) or None when no mail may go out.
+    """
+    now = now or utcnow()
+    with store.session() as s:
+        previous = s.scalar(select(Subscriber.confirm_sent_at).where(Subscriber.id == subscriber_id))
+        result = s.execute(
+            update(Subscriber)
+            .where(Subscriber.id == subscriber_id, Subscriber.status == "pending",
+                   or_(Subscriber.confirm_sent_at.is_(None), Subscriber.confirm_sent_at <= now - interval))
+            .values(confirm_sent_at=now))
+        return (now, previous) if result.rowcount == 1 else None
+
+
+def release_confirmation(store: Store, subscriber_id: int, claimed: datetime, previous: datetime | None = None) -> None:
+    """Undo a claim whose mail could not be sent: the address is owed a confirmation again (retried by
+    :func:`resend_confirmations`, and a later sign-up may try at once)."""
+    with store.session() as s:
+        s.execute(update(Subscriber).where(Subscriber.id == subscriber_id, Subscriber.confirm_sent_at == claimed)
+                  .values(confirm_sent_at=None))
+
+
+@dataclass
+class ResendReport:
+    sent: list[str] = field(default_factory=list)
+    failed: list[tuple[str, str]] = field(default_factory=list)
+    #: owed addresses not tried: the mail server failed on an earlier one in this run
+    left: int = 0
+
+    def summary(self) -> str:
+        n = len(self.sent)
+        line = f"{n} confirmation mail{'' if n == 1 else 's'} sent"
+        if self.failed:
+            line += f", {len(self.failed)} not sent ({self.failed[-1][1]})"
+        if self.left:
+            line += f", {self.left} left for the next try"
+        return line
+
+
+def owed_confirmations(store: Store, *, since: datetime | None = None,
+                       emails: list[str] | None = None) -> list[Subscriber]:
+    """Pending subscribers whose confirmation mail was never sent (created since ``since``), or the
+    pending ones among ``emails`` whatever was sent before."""
+    with store.session() as s:
+        q = select(Subscriber).where(Subscriber.status == "pending").order_by(Subscriber.id)
+        if emails is not None:
+            q = q.where(Subscriber.email.in_(emails))
+        else:
+            q = q.where(Subscriber.confirm_sent_at.is_(None))
+            if since is not None:
+                q = q.where(Subscriber.created_at >= since)
+        return list(s.scalars(q))
+
+
+def resend_confirmations(store: Store, config: Config, *, emails: list[str] | None = None,
+                         max_age: timedelta | None = None) -> ResendReport:
+    """Send the confirmation mails that could not be sent before (or those of ``emails``).
+
+    Each address is claimed first (as a sign-up does), so the worker, the web app and the CLI never
+    mail one twice at once; a failure releases the claim. The first failure that is about the mail
+    server (not one address) ends the run: the others wait for the next try instead of each waiting
+    out a timeout. ``max_age`` leaves out addresses older than that (the worker: their link would
+    have expired; an operator naming them sends anyway).
+    """
+    report = ResendReport()
+    since = utcnow() - max_age if max_age is not None else None
+    owed = owed_confirmations(store, since=since, emails=emails)
+    for i, sub in enumerate(owed):
+        claim = claim_confirmation(store, sub.id, interval=timedelta(0) if emails is not None else CONFIRM_INTERVAL)
+        if claim is None:
+            continue  # confirmed, or mailed by someone else meanwhile
+        try:
+            signer = TokenSigner(store.secret_key(config.security.secret_key))
+            asyncio.run(send_one(config, confirmation_message(config, signer, sub)))
+        except MailError as exc:
+            release_confirmation(store, sub.id, *claim)
+            report.failed.append((sub.email, str(exc)))
+            if not isinstance(exc, InvalidAddressError):  # the server, not this address: stop here
+                report.left = len(owed) - i - 1
+                break
+        else:
+            report.sent.append(sub.email)
+    return report
 
 
 def read_address_file(path: Path) -> list[str]:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from digest.context import AppContext
 from digest.mail.ledger import DeliveryLedger
+from digest.mail.subscribers import owed_confirmations
 from digest.ops.health import flagged_feeds
 from digest.store import BounceEvent, Delivery, Issue, utcnow
 
@@ -86,7 +87,7 @@ def print_status(app: AppContext, console: Console, *, show_all: bool = False) -
     lat = [r.last_latency_ms for r in rows if r.last_latency_ms is not None]
     never = sum(1 for r in rows if r.last_polled_at is None)
     ok = sum(1 for r in rows if r.last_success_at is not None and not r.consecutive_failures)
-    console.print(f"{len(rows)} feeds, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
+    console.print(f"{plural(len(rows), 'feed')}, {flagged} flagged ({cfg.feeds.failure_alert_threshold}+ failures in a row, "
                   f"or silent far longer than usual)"
                   + (f", median latency {median(lat):.0f} ms" if lat else ""))
     console.print(f"feeds: {ok} ok, {len(failing)} failing, {never} not polled yet"
@@ -98,7 +99,7 @@ def print_status(app: AppContext, console: Console, *, show_all: bool = False) -
         state = last.status
         if last.status == "partial":
             state = f"partly sent: {DeliveryLedger(store, last.id).waiting()[0]} waiting"
-        console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {last.story_count} stories)")
+        console.print(f"last issue: #{last.id} {last.issue_date} ({state}, {plural(last.story_count, 'story')})")
     else:
         console.print("last issue: none yet")
     _print_waiting(store, console)
@@ -107,6 +108,25 @@ def print_status(app: AppContext, console: Console, *, show_all: bool = False) -
     subs = store.subscriber_counts()
     console.print("subscribers: " + (", ".join(f"{k} {v}" for k, v in sorted(subs.items())) or "none"))
     print_bounces(bounce_stats(store, now), cfg.bounces.complaint_warn_rate, console)
+    owed = owed_confirmations(store)
+    if owed:
+        console.print(f"[yellow]{plural(len(owed), 'confirmation mail')} not sent yet[/] (the mail server "
+                      "failed); the worker retries, or run `digest subscribers resend-confirm`")
+    for line in compliance_warnings(cfg):
+        console.print(f"[yellow]warning:[/] {escape(line)}")
+
+
+def plural(n: int, word: str) -> str:
+    """'1 feed', '2 feeds'."""
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def compliance_warnings(cfg: Any) -> list[str]:
+    """What a sender of bulk mail should set and has not (printed by `status` and `send`)."""
+    if not cfg.newsletter.postal_address.strip():
+        return [("[newsletter] postal_address is empty: CAN-SPAM asks for the sender's postal address in "
+                 "every commercial mail; set it and it is printed in the footer")]
+    return []
 
 
 @dataclass
@@ -179,7 +199,7 @@ def _print_waiting(store: Any, console: Console) -> None:
     waiting, reasons = DeliveryLedger(store, issue.id).waiting()
     if not waiting:
         return
-    console.print(f"[yellow]waiting:[/] {waiting} readers of issue #{issue.id} have not got it yet; "
+    console.print(f"[yellow]waiting:[/] {plural(waiting, 'reader')} of issue #{issue.id} {'has' if waiting == 1 else 'have'} not got it yet; "
                   f"`digest send` resumes it")
     for error, n in reasons:  # the relay's words: printed as text, never as rich markup
         console.print(f"  - {n} x {escape(error)}", overflow="fold", highlight=False)

@@ -7,6 +7,8 @@
   for a sick relay) is resumed by the hourly job;
 * ``max_instances=1``: one run of a job at a time; ``coalesce=True`` with a day-long misfire
   grace time: a worker that was down for three days sends one issue, not three;
+* after each poll, confirmation mails that could not be sent at sign-up (the mail server was
+  down) are sent again, for addresses whose link would still be valid;
 * a lock keeps a second worker on the same database from starting;
 * SIGTERM/SIGINT let the running job finish, then the worker stops.
 """
@@ -18,7 +20,7 @@ import os
 import signal
 import threading
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from apscheduler.schedulers.base import BaseScheduler
 from apscheduler.schedulers.blocking import BlockingScheduler
@@ -52,9 +54,10 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
     from digest.ingest.feedlist import configured_feeds
     from digest.ingest.poll import poll
     from digest.mail.send import send_due, send_issue
+    from digest.mail.subscribers import owed_confirmations, resend_confirmations
     from digest.mail.welcome import resume_welcomes
     from digest.ops.health import alert_operator
-    from digest.store import Store
+    from digest.store import Store, utcnow
 
     lock = threading.Lock()  # poll and send never write at the same time
 
@@ -67,6 +70,8 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
                     body(store)
                 except DigestError as exc:
                     log.error("%s failed: %s", name, exc, extra={"event_kind": f"{name}_error"})
+                except Exception:  # a bug: logged with its traceback, and the next run goes on
+                    log.exception("%s failed unexpectedly", name, extra={"event_kind": f"{name}_error"})
                 finally:
                     store.close()
         return run
@@ -75,10 +80,12 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
         specs = configured_feeds(config)
         report = poll(store, config, due_only=True, feed_specs=specs)
         for url, reason in report.errors:
-            log.warning("feed failed: %s", reason, extra={"event_kind": "feed_error", "feed": url})
+            log.warning("feed failed: %s: %s", url, reason, extra={"event_kind": "feed_error", "feed": url})
         alert_operator(store, config)
-        log.warning("poll: %s", report.summary(), extra={"event_kind": "poll", "new": report.new_articles,
-                                                        "failed": report.failed})
+        resend_owed(store)
+        log.info("poll: %s", report.summary(), extra={
+            "event_kind": "poll", "polled": report.feeds, "new": report.new_articles, "failed": report.failed,
+            "not_due": report.not_due, "backoff": report.backoff})
         if config.bounces.mailbox:
             from digest.mail.mailbox import fetch
 
@@ -87,26 +94,39 @@ def _jobs(config: Config) -> tuple[Callable[[], None], Callable[[], None], Calla
             except DigestError as exc:
                 log.error("bounce mailbox failed: %s", exc, extra={"event_kind": "bounces_error"})
             else:
-                log.warning("bounces: %s", bounces.summary(), extra={
+                log.info("bounces: %s", bounces.summary(), extra={
                     "event_kind": "bounces", "read": bounces.read, "suppressed": bounces.suppressed,
                     "set_aside": bounces.set_aside})
 
+    def resend_owed(store: Store) -> None:
+        """Confirmation mails that could not be sent at sign-up (the mail server was down): again now."""
+        days = timedelta(days=config.security.confirm_token_days)
+        if not owed_confirmations(store, since=utcnow() - days):
+            return
+        report = resend_confirmations(store, config, max_age=days)
+        for email, reason in report.failed:
+            log.warning("confirmation mail not sent: %s", reason, extra={"event_kind": "confirm_error",
+                                                                           "subscriber": email})
+        log.log(logging.WARNING if report.failed else logging.INFO, "confirmations: %s", report.summary(),
+                extra={"event_kind": "confirm_resend", "sent": len(report.sent), "failed": len(report.failed)})
+
     def send_body(store: Store) -> None:
         outcome = send_issue(store, config, respect_hours=True)
-        log.warning("send: %s", outcome.message, extra={"event_kind": "send", "issue": outcome.issue_id,
-                                                       "sent": outcome.report.sent if outcome.report else 0})
+        failed = bool(outcome.report and outcome.report.bounced) or outcome.waiting > 0
+        log.log(logging.WARNING if failed else logging.INFO, "send: %s", outcome.message, extra={
+            "event_kind": "send", "issue": outcome.issue_id or "", "sent": outcome.report.sent if outcome.report else 0})
 
     def hourly_body(store: Store) -> None:
         open_issue = store.open_issue()
         if open_issue is not None and open_issue.status == "partial":
             # readers left waiting by a sick relay get the issue within the hour, not tomorrow
             resumed = send_issue(store, config, worker=True)
-            log.warning("resumed send: %s", resumed.message, extra={
+            log.info("resumed send: %s", resumed.message, extra={
                 "event_kind": "send_resumed", "issue": resumed.issue_id,
                 "sent": resumed.report.sent if resumed.report else 0, "waiting": resumed.waiting})
         outcome = send_due(store, config)
         if outcome.report is not None:
-            log.warning("local-hour send: %s", outcome.message, extra={
+            log.info("local-hour send: %s", outcome.message, extra={
                 "event_kind": "send_hourly", "issue": outcome.issue_id, "sent": outcome.report.sent})
         welcomed = resume_welcomes(store, config)  # those the relay refused to take at confirmation
         if welcomed:
@@ -140,7 +160,7 @@ def run_worker(config: Config) -> None:
                         "kept, an unfinished send resumes on the next run)", signum)
             logging.shutdown()
             os._exit(0)  # the job threads are not daemons; only this leaves without waiting for them
-        log.warning("signal %s: finishing the running job, then stopping", signum)
+        log.info("signal %s: finishing the running job, then stopping", signum)
         stop_requested.set()
 
     # Handlers before anything else: a signal that comes while the worker sets up stops it cleanly too.
@@ -153,15 +173,15 @@ def run_worker(config: Config) -> None:
         sched = build_scheduler(config, poll_job, send_job, BackgroundScheduler(timezone=config.schedule.timezone),
                                 hourly_job=hourly_job)
         if _unfinished_send(config):  # a crash interrupted a send: finish it now, not tomorrow
-            log.warning("an issue was being sent when the last worker stopped: resuming it now")
+            log.info("an issue was being sent when the last worker stopped: resuming it now")
             sched.add_job(send_job, id="resume", name="resume unfinished send", max_instances=1)
         if stop_requested.is_set():
-            log.warning("stopped before the first job ran")
+            log.info("stopped before the first job ran")
             return
         sched.start()
-        log.warning("worker started; polling every %s min; daily issue at %s %s",
-                    config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
+        log.info("worker started; polling every %s min; daily issue at %s %s",
+                 config.feeds.poll_interval_minutes, config.schedule.send_time, config.schedule.timezone)
         while not stop_requested.wait(1.0):
             pass
         sched.shutdown(wait=True)
-        log.warning("worker stopped")
+        log.info("worker stopped")

@@ -37,7 +37,7 @@ from digest import logs
 from digest.config import Config
 from digest.errors import ConfigError, InvalidAddressError, MailError, TokenError
 from digest.intel.topics import TOPICS
-from digest.issue.build import archive_html
+from digest.issue.build import archive_html, is_public
 from digest.issue.render import PLACEHOLDERS, environment
 from digest.mail.subscribers import (
     MAX_ADDRESS,
@@ -131,26 +131,46 @@ class Web:
                             links=[("/", "Home")])
 
     # ---- sign-up --------------------------------------------------------------------------------
-    async def process_signup(self, address: str) -> None:
-        """Register the address and send one confirmation mail (at most one a day). Runs after the response."""
+    async def process_signup(self, address: str) -> bool:
+        """Register the address and send one confirmation mail (at most one a day); False when the mail
+        server could not be used, so the page can say so.
+
+        The answer must not tell a stranger whether the address is known. An address that gets no
+        mail (confirmed, suppressed, mailed within the day) is answered after a check that the mail
+        server is reachable, so "could not be sent" depends on the server, not on the address. A
+        failed mail leaves the address pending and owed a confirmation: the worker's next run (or
+        ``digest subscribers resend-confirm``) sends it.
+        """
+        from digest.mail.deliver import check_smtp
+
         try:
             sub = await run_in_threadpool(queries.register, self.store, address)
-            if sub is None or sub.status != "pending":
-                return  # confirmed, suppressed: nothing to send, and the answer was the same
-            claim = await run_in_threadpool(queries.claim_confirmation, self.store, sub.id)
-            if claim is None:
-                log.info("web: confirmation for subscriber %s already sent in the last day", sub.id)
-                return
+            claim = None
+            if sub is not None and sub.status == "pending":
+                claim = await run_in_threadpool(queries.claim_confirmation, self.store, sub.id)
+                if claim is None:
+                    log.info("web: confirmation for subscriber %s already sent in the last day", sub.id,
+                             extra={"subscriber": sub.id})
+            if sub is None or claim is None:
+                try:
+                    await run_in_threadpool(check_smtp, self.config.smtp)
+                except MailError as exc:
+                    log.warning("web: the mail server is unreachable: %s", exc)
+                    return False
+                return True
             try:
                 await send_one(self.config, confirmation_message(self.config, self.signer, sub),
                                confirmation_sender(self.config, self.key, sub))
             except MailError as exc:
-                log.warning("web: confirmation mail for subscriber %s failed: %s", sub.id, exc)
+                log.warning("web: confirmation mail for subscriber %s failed (kept pending; the worker "
+                            "retries it): %s", sub.id, exc, extra={"subscriber": sub.id})
                 await run_in_threadpool(queries.release_confirmation, self.store, sub.id, *claim)
-            else:
-                log.info("web: confirmation mail sent to subscriber %s", sub.id)
+                return False
+            log.info("web: confirmation mail sent to subscriber %s", sub.id, extra={"subscriber": sub.id})
+            return True
         except Exception:
             log.exception("web: sign-up processing failed")
+            return False
 
     async def process_welcome(self, subscriber_id: int) -> None:
         """Mail the latest issue to a reader who has just confirmed (digest.mail.welcome). After the response."""
@@ -247,6 +267,10 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
     store = store if store is not None else Store.open(config)
     web = Web(config, store)
 
+    def public_issues(limit: int) -> list[Any]:
+        """The newest sent issues worth showing: an empty one (``send --send-empty``) is left out."""
+        return [i for i in store.sent_issues(limit * 2 + 10) if is_public(i)][:limit]
+
     # ---- pages ----------------------------------------------------------------------------------
     async def signup_page(request: Request) -> Response:
         return web.page(request, "subscribe.html.j2", csrf=True, page_title="Subscribe", error="", email="",
@@ -281,7 +305,13 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
             return web.page(request, "subscribe.html.j2", csrf=True, status=400, page_title="Subscribe",
                             error="That does not look like an email address. Please check it and try again.",
                             email=shown.replace("\r", " ").replace("\n", " "), headers=dict(NO_STORE))
-        sent.background = BackgroundTask(web.process_signup, address)
+        if not await web.process_signup(address):
+            return web.message(request, "The confirmation mail could not be sent",
+                               "Our mail server did not take the message just now, so no confirmation mail is on "
+                               "its way yet. Your sign-up is kept, waiting for confirmation, and we will send the "
+                               "mail again shortly; you may also sign up again later. Nothing else will be sent "
+                               "until you confirm.", status=503,
+                               headers={"retry-after": "900", **NO_STORE}, links=[("/archive/", "Read past issues")])
         return sent
 
     async def confirm(request: Request) -> Response:
@@ -372,7 +402,7 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
                         unsubscribe_url=web.link("unsubscribe", sub), headers=dict(NO_STORE))
 
     async def archive_index(request: Request) -> Response:
-        issues = await run_in_threadpool(store.sent_issues, 200)
+        issues = await run_in_threadpool(public_issues, 200)
         return web.page(request, "archive.html.j2", page_title="Archive", issues=issues)
 
     async def archive_issue(request: Request) -> Response:
@@ -380,17 +410,19 @@ def create_app(config: Config, store: Store | None = None, *, fetch: Any = None)
         if issue_id is None:
             raise HTTPException(404)
         issue = await run_in_threadpool(store.published_issue, issue_id)
-        if issue is None:
+        if issue is None or not is_public(issue):  # not received by anyone yet, or an empty issue
             raise HTTPException(404)
-        html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url)  # lists all stories
+        # every story, and the archive's footer: no reader's preferences or unsubscribe links
+        html = await run_in_threadpool(archive_html, issue, config.newsletter.base_url,
+                                       config.newsletter.postal_address)
         subscribe_url = escape(f"{web.base_url}/subscribe", quote=True)
-        for ph in PLACEHOLDERS:
+        for ph in PLACEHOLDERS:  # none left; a placeholder elsewhere in an old issue points at sign-up
             html = html.replace(ph, subscribe_url)
         return HTMLResponse(html, headers={"content-security-policy": CSP_ARCHIVE,
                                            "cache-control": "public, max-age=300"})
 
     async def feed(request: Request) -> Response:
-        issues = await run_in_threadpool(store.sent_issues, 30)
+        issues = await run_in_threadpool(public_issues, 30)
         body = build_feed(issues, title=config.newsletter.title, base_url=web.base_url)
         return Response(body, media_type="application/atom+xml; charset=utf-8",
                         headers={"cache-control": "public, max-age=300"})

@@ -29,6 +29,9 @@ def _stamp(value: datetime | None) -> str:
 
 def summary_of(issue: Issue, subscribe_url: str, limit: int = 600) -> str:
     text = issue.text or ""
+    head, sep, footer = text.rpartition("\n--\n")
+    if sep and "You get this because" in footer:  # a reader's footer is no part of a public summary
+        text = head
     for ph in PLACEHOLDERS:
         text = text.replace(ph, subscribe_url)
     text = re.sub(r"\s+", " ", text).strip()
