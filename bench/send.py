@@ -95,7 +95,7 @@ def stop_sink(sink: object) -> None:
 
 
 # ---- the database --------------------------------------------------------------------------------
-def write_config(tmp: Path, db_url: str, port: int, pool: int) -> Path:
+def write_config(tmp: Path, db_url: str, port: int, pool: int, deadline: float = 30.0, smtp_extra: str = "") -> Path:
     path = tmp / "digest.toml"
     path.write_text(f"""
 [database]
@@ -109,7 +109,8 @@ unsubscribe_mailto = "unsubscribe@example.org"
 host = "127.0.0.1"
 port = {port}
 pool_size = {pool}
-retry_deadline_seconds = 30.0
+retry_deadline_seconds = {deadline}
+{smtp_extra}
 [feeds]
 file = "{tmp / 'feeds.toml'}"
 [outbox]

@@ -62,7 +62,7 @@ BACKOFF_CAP = 300.0
 CONNECT_BACKOFF_CAP = 10.0
 #: accepted messages are written to the ledger in groups of this many, or this long after the
 #: first of a group: what a kill -9 repeats against one transaction per few messages (see
-#: docs/benchmarks.md, "Ledger writes and kill -9")
+#: docs/benchmarks.md, "Delivery faults and kill -9")
 FLUSH_ROWS = 8
 FLUSH_SECONDS = 0.005
 
