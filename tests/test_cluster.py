@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 import click
+import pytest
 from click.testing import CliRunner
 
 from digest.cli.content import stories
@@ -13,6 +14,7 @@ from digest.config import load_config
 from digest.context import AppContext
 from digest.eval.content import evaluate_pairs, load_pairs
 from digest.intel.cluster import ClusterDoc, best_source, cluster, same_story
+from digest.intel.story_features import is_roundup
 
 T0 = datetime(2025, 7, 20, 9, tzinfo=UTC)
 
@@ -119,6 +121,44 @@ def test_roundup_never_joins_a_specific_story() -> None:
     result = cluster([KOSKE_A, KOSKE_B, roundup])
     assert ["week"] in result
     assert {"koske-a", "koske-b"} in [set(c) for c in result]
+
+
+@pytest.mark.parametrize("title, text", [
+    ("FTSE 100 Live 25 September: Co-op discloses cyber attack cost, insurer shares rise", ""),
+    ("China-UK Hacking Revealed, Chip Profit Jump, More", ""),
+    ("US Eyes Trade Deal, Airline Data Breach", ("Good morning, here is all the news you need to start your week. "
+     "Today's must-reads: a trade deal and an airline breach.")),
+    ("A Major Leak Spills a Hacking Contractor's Tools", ("Plus: AI hacking is here, and more of the week's top "
+     "security news.")),
+    ("The Week in Ransomware - August 1st 2025 - Global takedowns", ""),
+    ("Markets tumble on tech fears", "Good morning, and welcome to our rolling coverage of business and the markets."),
+])
+def test_roundups_are_recognised(title: str, text: str) -> None:
+    assert is_roundup(title, text)
+
+
+@pytest.mark.parametrize("title, text", [
+    ("Data breach exposes names, addresses, phone numbers, and more", "A delivery firm said a breach exposed data."),
+    ("OpenAI details how state hackers use its tools", ("The company said this week in a report that five groups "
+     "used its models.")),
+    ("Carmaker extends shutdown after cyber-attack", "The plant stays closed. Business live latest updates"),
+])
+def test_specific_stories_are_no_roundups(title: str, text: str) -> None:
+    assert not is_roundup(title, text)
+
+
+def test_a_markets_live_blog_never_swallows_the_story_it_mentions() -> None:
+    a = doc("coop-a", "Co-op reveals £80m profit hit from cyber attack",
+            "A cyber attack in April delivered an £80m hit to half-year operating profits at the Co-operative "
+            "Group, it has been revealed.", "Sky News")
+    b = doc("coop-b", "Co-op says cyber attack cut profits by £80m",
+            "The Co-operative Group has revealed an £80m hit to half-year profit after a damaging cyber attack "
+            "earlier this year.", "City A.M.", hours=2)
+    live = doc("live", "FTSE 100 Live 25 September: Co-op discloses cyber attack cost, insurer shares rise",
+               "The Co-operative Group has revealed it slumped to a half-year loss after an £80m hit from a "
+               "malicious cyber attack in April.", "Evening Standard", hours=1)
+    result = cluster([a, b, live])
+    assert ["live"] in result and any(set(s) == {"coop-a", "coop-b"} for s in result), result
 
 
 def test_shipped_model_loads_and_scores() -> None:

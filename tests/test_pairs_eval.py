@@ -33,7 +33,8 @@ def test_every_key_resolves_and_split_follows_the_date_cut() -> None:
 
 def test_held_out_pairs_with_a_days_articles() -> None:
     # the learned decision on the test half (never used in training), clustered with every article
-    # published within a day of the pairs; the old rules reached recall 0.56 here
+    # published within a day of the pairs; the old rules reached recall 0.56 here, the first learned
+    # model 0.972 / 0.831, the one trained on 379 dev pairs (issue 14) 0.959 / 0.976
     if not (SHARED / "corpus" / "news").is_dir():
         pytest.skip(f"{SHARED} absent")
     from digest.eval.pairs import evaluate_real_pairs
@@ -42,7 +43,7 @@ def test_held_out_pairs_with_a_days_articles() -> None:
     test = [p for p in load_real_pairs() if p["split"] == "test"]
     result, size = evaluate_real_pairs(test, items)
     assert size > 1000
-    assert result.precision >= 0.95 and result.recall >= 0.8, (result.precision, result.recall)
+    assert result.precision >= 0.94 and result.recall >= 0.95, (result.precision, result.recall)
 
 
 def test_report_prints_dev_and_test_beside_the_baseline() -> None:

@@ -217,3 +217,28 @@ def test_a_standfirst_flattened_onto_the_first_paragraph_stays_out() -> None:
     # the Ministry of State Security stays one name
     assert "Ministry of State Security has" in html_to_text(
         "Buy local tech, says China's Ministry of State Security has spent the week warning of backdoors.")
+
+
+def test_standfirst_glued_to_the_first_sentence_is_never_quoted() -> None:
+    # feed teasers run the standfirst into the lede without a stop; the standfirst is no sentence
+    text = ("Old memory trick comes back for graphics cards The Rowhammer technique now flips bits in the memory "
+            "of workstation GPUs, researchers at a Canadian university reported. The vendor recommends turning on "
+            "error-correcting memory, which costs some performance.")
+    summary = extractive_summary("Rowhammer reaches GPUs", text, max_words=60)
+    assert summary.startswith("The Rowhammer technique now flips bits"), summary
+    assert "comes back for graphics cards" not in summary
+    assert not check_summary(summary, text, max_words=60)
+    marked = ("Someone is overstepping the mark Updated Unknown intruders are exploiting fully patched VPN gateways "
+              "to plant a rootkit, according to incident responders.")
+    assert extractive_summary("VPN rootkit", marked, max_words=60).startswith("Unknown intruders are exploiting")
+
+
+@pytest.mark.parametrize("text", [
+    "The Akira gang has claimed responsibility for compromising The Bank of Hollins, a small lender in Ohio.",
+    "A spokesperson told The Record that no customer data was taken during the incident last week.",
+    "The regional energy firm warned of the cyber threats facing The Bahamas and its electricity grid today.",
+])
+def test_a_title_inside_a_sentence_is_no_standfirst(text: str) -> None:
+    from digest.intel.summarize import unglue_standfirst
+
+    assert unglue_standfirst(text) == text

@@ -59,23 +59,36 @@ FEATURES = (
     "time_gap",  # hours apart / window, 0..1
     "same_source",
     "no_lede",  # one of the two has no text beyond its headline
+    "emb_cross",  # the better of headline-of-one against headline+lede-of-the-other embedding cosines
+    "same_source_title",  # same outlet times the headline embedding cosine (the outlet's own follow-up)
+    "template",  # headline cosine times name_miss: one headline template, different names in it
+    "both_miss",  # each headline names someone the other article never mentions (two victims, one template)
+    "same_source_both_miss",  # ... and both from one outlet: its follow-ups keep their subject's name
 )
 
 # --------------------------------------------------------------------------- entities
 
 _ROUNDUP = re.compile(
-    r"\b(?:this\s+week\s+in\b|the\s+week\s+in\s+(?:ransomware|security|review|cyber)|week\s+in\s+review|"
+    r"\b(?:the\s+week\s+in\s+(?:ransomware|security|review|cyber)|week\s+in\s+review|"
     r"weekly\s+(?:recap|roundup|round-up|digest|update|wrap|briefing)|in\s+other\s+news|infosec\s+in\s+brief|"
     r"news\s+roundup|security\s+roundup|hodler['’]?s\s+digest|daily\s+briefing|week\s+\d+\s+recap|"
-    r"podcast\s+episode|friday\s+squid\s+blogging)",
+    r"podcast\s+episode|\(podcast\)|friday\s+squid\s+blogging|"
+    r"(?:ftse\s*\d+|markets?|stock\s+market)\s+live\b|rolling\s+coverage\s+of|today['’]s\s+must[- ]reads|"
+    r"all\s+the\s+news\s+you\s+need|the\s+week['’]s\s+(?:top|biggest)\s+(?:security\s+)?(?:news|stories))",
     re.IGNORECASE,
 )
-_AND_MORE = re.compile(r",.*,.*\band\s+more\s*$", re.IGNORECASE)  # "X, Y, Z and More" recap headlines
+# "X, Y, Z and More" / "X, Y, More" recap headlines
+# whose first item is a short headline of its own ("Data breach exposes names, addresses and more" is no recap)
+_AND_MORE = re.compile(r"^\W*(?:\S+\s+){0,2}\S+,.*,.*\band\s+more\s*$|^\W*(?:\S+\s+){0,2}\S+,[^,]+,\s*(?:&\s*)?more\s*$",
+                       re.IGNORECASE)
+_THIS_WEEK_IN = re.compile(r"\bthis\s+week\s+in\b", re.IGNORECASE)  # headline only: "said this week in a report"
 
 
 def is_roundup(title: str, text: str) -> bool:
-    """A roundup of several stories (weekly recap, news in brief), which never joins a specific story."""
-    return bool(_ROUNDUP.search(title) or _AND_MORE.search(title) or _ROUNDUP.search(text[:400]))
+    """A roundup of several stories (weekly recap, news in brief, a markets live blog, a morning
+    newsletter), which never joins a specific story."""
+    return bool(_ROUNDUP.search(title) or _THIS_WEEK_IN.search(title) or _AND_MORE.search(title)
+                or _ROUNDUP.search(text[:400]))
 
 
 _NAME = re.compile(r"\b[A-Z][\w&'’.\-]*[A-Za-z0-9](?:\s+(?:of\s+|de\s+|&\s+)?[A-Z][\w&'’.\-]*[A-Za-z0-9])*")
@@ -312,7 +325,16 @@ def features(a: Prepared, b: Prepared, window: float) -> list[float]:
         gap,
         1.0 if a.source and a.source == b.source else 0.0,
         0.0 if a.has_lede and b.has_lede else 1.0,
+        max(_dot(a.emb_title, b.emb), _dot(b.emb_title, a.emb)),
+        emb_title if a.source and a.source == b.source else 0.0,
+        cos(a.vec_title, b.vec_title) * min(_miss(a, b), _miss(b, a)),
+        1.0 if a.title_names - b.names and b.title_names - a.names else 0.0,
+        1.0 if a.source and a.source == b.source and a.title_names - b.names and b.title_names - a.names else 0.0,
     ]
+
+
+def _dot(u: Any, v: Any) -> float:
+    return float(u @ v) if u is not None and v is not None else 0.0
 
 
 class PairScorer:
@@ -336,6 +358,7 @@ class PairScorer:
         self._names_bin = _csr([dict.fromkeys(p.names, 1.0) for p in prepared], vocab)
         self._title_names_bin = _csr([dict.fromkeys(p.title_names, 1.0) for p in prepared], vocab)
         self._title_names_total = np.array([sum(p.title_name_w.values()) for p in prepared])
+        self._title_names_count = np.array([len(p.title_names) for p in prepared])
         self._cves = _csr([dict.fromkeys(p.cves, 1.0) for p in prepared])
         self._actors = _csr([dict.fromkeys(p.actors, 1.0) for p in prepared])
         fig_vocab = {k: n for n, k in enumerate(sorted({k for p in prepared for k in p.figures | p.title_figures}))}
@@ -402,6 +425,15 @@ class PairScorer:
         out[:, col("time_gap")] = np.where(np.isnan(gap), 0.5, scaled)
         out[:, col("same_source")] = (self._source[i] >= 0) & (self._source[i] == self._source[j])
         out[:, col("no_lede")] = ~(self._has_lede[i] & self._has_lede[j])
+        if self._emb is not None:
+            cross_ab = np.einsum("ij,ij->i", self._emb_title[i], self._emb[j])
+            cross_ba = np.einsum("ij,ij->i", self._emb_title[j], self._emb[i])
+            out[:, col("emb_cross")] = np.maximum(cross_ab, cross_ba)
+        out[:, col("same_source_title")] = out[:, col("same_source")] * out[:, col("embedding_title")]
+        out[:, col("template")] = out[:, col("cos_title")] * out[:, col("name_miss")]
+        out[:, col("both_miss")] = (tn_i & (hit_ab < self._title_names_count[i])) & \
+            (tn_j & (hit_ba < self._title_names_count[j]))
+        out[:, col("same_source_both_miss")] = out[:, col("same_source")] * out[:, col("both_miss")]
         return out
 
 
