@@ -20,13 +20,13 @@ import httpx
 import pytest
 from click.testing import CliRunner, Result
 from conftest import SmtpSink, free_port, write_config
+from sqlalchemy import select
 from test_pipeline import demo_env  # noqa: F401 - the fixture
 
 from digest.cli.main import cli
 from digest.config import load_config
 from digest.errors import ConfigError
-from digest.store import Store
-from digest.web.queries import actor_choices
+from digest.store import Actor, Store
 
 
 def run(cfg: Path | None, *args: str, cwd: Path | None = None) -> Result:
@@ -108,7 +108,9 @@ def test_dry_run_to_counts_that_readers_issue(demo_env, smtp_server: SmtpSink) -
     store = Store.open(load_config(cfg, root=tmp))
     few = store.subscriber(email="few@example.org")
     assert few is not None
-    jewelbug = next(a[0] for a in actor_choices(store) if a[1] == "Jewelbug")
+    with store.session() as s:
+        jewelbug = s.scalar(select(Actor.id).where(Actor.name == "Jewelbug"))
+    assert jewelbug
     store.set_preferences(few.id, {"mode": "custom", "actors": [jewelbug], "countries": [], "topics": [],
                                    "frequency": "daily", "weekday": 0, "hour": None, "timezone": "UTC"})
     pattern = r"dry run: (\d+) stories, (\d+) actors, (\d+) updates; would go to (\d+) confirmed"
