@@ -161,6 +161,19 @@ def test_a_markets_live_blog_never_swallows_the_story_it_mentions() -> None:
     assert ["live"] in result and any(set(s) == {"coop-a", "coop-b"} for s in result), result
 
 
+def test_two_breaches_told_alike_in_a_small_batch_stay_apart() -> None:
+    # any two cyber articles have an embedding cosine of 0.3-0.5 and a few words in common; the
+    # model learns from random pairs of a batch that this alone is no story
+    story = ("Attackers breached the city's water utility network and stole billing records of residents, "
+             "officials said on Monday, adding that operations were not affected.")
+    same = [doc(f"w{i}", "Hackers breach city water utility, steal billing records", story, f"Outlet {i}")
+            for i in range(3)]
+    other = doc("air", "Hackers breach regional airline, steal loyalty data",
+                "The airline said loyalty account data was taken in an intrusion.", "Outlet 9")
+    result = cluster([*same, other])
+    assert sorted(map(sorted, result)) == [["air"], ["w0", "w1", "w2"]], result
+
+
 def test_shipped_model_loads_and_scores() -> None:
     from digest.intel.cluster import story_probability
     from digest.intel.story_features import FEATURES, load_model
