@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.message
 import os
 import socket
 import uuid
@@ -177,3 +178,10 @@ def smtp_config(config: Config, smtp_server: SmtpSink) -> Config:
 
 # a programmable local HTTP server (tests/httpserver.py) as the `http_server` fixture everywhere
 from httpserver import http_server_fixture  # noqa: F401
+
+
+def decoded_subject(msg: email.message.Message) -> str:
+    """A message's Subject as a reader sees it (a cut subject ends in '…', so it is RFC 2047 encoded)."""
+    from email.header import decode_header, make_header
+
+    return str(make_header(decode_header(msg["Subject"])))

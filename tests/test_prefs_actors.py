@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
-from conftest import SmtpSink
+from conftest import SmtpSink, decoded_subject
 from test_web import BASE, TestClient, csrf_token
 
 from digest.config import Config
@@ -193,7 +193,7 @@ def test_a_reader_who_chose_earth_alux_before_the_link_still_gets_jewelbug_stori
         outcome = send_issue(store, smtp_config, now=now, processes=1)
         assert outcome.report is not None and outcome.report.sent == 1
         mails = smtp_server.to("old-choice@example.org")
-        assert len(mails) == 1 and "Jewelbug" in mails[0]["Subject"]
+        assert len(mails) == 1 and "Jewelbug" in decoded_subject(mails[0])
         assert smtp_server.to("other@example.org") == []
     finally:
         store.close()

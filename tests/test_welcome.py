@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from conftest import SmtpSink, free_port
+from conftest import SmtpSink, decoded_subject, free_port
 from issue_fixture import NOW, composed_issue
 from sqlalchemy import select, update
 from test_web import BASE, TestClient, body_text
@@ -21,13 +21,6 @@ from digest.mail.welcome import resume_welcomes, send_welcome
 from digest.store import Delivery, Issue, Store, utcnow
 from digest.tokens import TokenSigner
 from digest.web import create_app
-
-
-def subject(msg) -> str:  # type: ignore[no-untyped-def]
-    """The Subject as a reader sees it (a cut subject ends in '…', so it is RFC 2047 encoded)."""
-    from email.header import decode_header, make_header
-
-    return str(make_header(decode_header(msg["Subject"])))
 
 
 @pytest.fixture
@@ -81,7 +74,7 @@ def test_confirming_sends_the_latest_issue_once(wconfig: Config, wstore: Store, 
         mails = smtp_server.to("new.reader@example.org")
         assert len(mails) == 1
         mail = mails[0]
-        assert subject(mail).startswith("Welcome! Cyber Digest, 28 Nov 2026")
+        assert decoded_subject(mail).startswith("Welcome! Cyber Digest, 28 Nov 2026")
         assert mail["List-Unsubscribe"] and "One-Click" in mail["List-Unsubscribe-Post"]
         parts = {p.get_content_type(): p for p in mail.walk() if not p.is_multipart()}
         text, html = body_text(parts["text/plain"]), body_text(parts["text/html"])
@@ -134,6 +127,6 @@ def test_welcome_left_waiting_by_a_down_relay_is_sent_later_once(wconfig: Config
     assert resume_welcomes(wstore, wconfig) == 1
     assert resume_welcomes(wstore, wconfig) == 0
     assert len(smtp_server.to("patient@example.org")) == 1 and len(smtp_server.messages) == 1
-    assert subject(smtp_server.to("patient@example.org")[0]).startswith("Welcome! ")
+    assert decoded_subject(smtp_server.to("patient@example.org")[0]).startswith("Welcome! ")
     assert deliveries(wstore, "patient@example.org") == [(issue_id, "sent")]
     assert other.id != sub.id
