@@ -16,12 +16,12 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.intel.analysis import Analyzer
 from digest.issue.compose import ArticleRecord, compose_issue
+from digest.issue.factory import make_factory
 from digest.issue.render import RenderedIssue, render_issue, render_within_budget
 from digest.issue.serialize import issue_to_json
 from digest.mail.message import MessageFactory, Recipient
 from digest.models import ActorHit, IssueContent
 from digest.store import Issue, Store, utcnow
-from digest.tokens import TokenSigner
 
 
 @dataclass(frozen=True)
@@ -146,16 +146,6 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
 
 def factory_for(store: Store, config: Config, issue: Issue | None, rendered: RenderedIssue) -> MessageFactory:
     return make_factory(config, store.secret_key(config.security.secret_key), issue.id if issue else None, rendered)
-
-
-def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: RenderedIssue) -> MessageFactory:
-    """The message builder for one rendered issue (or one preference variant of it)."""
-    from digest.mail.dkim import dkim_signer
-
-    nl = config.newsletter
-    return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url, signer=TokenSigner(key),
-                          issue_id=issue_id, reply_to=nl.reply_to, list_id=nl.list_id,
-                          unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config))
 
 
 def archive_html(issue: Issue, base_url: str) -> str:

@@ -25,7 +25,7 @@ from email import policy
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
-from digest.issue.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
+from digest.issue.rendered import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.tokens import TokenSigner
 
 _CTRL = re.compile(r"[\x00-\x1f\x7f\u0085\u2028\u2029]+")

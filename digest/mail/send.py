@@ -28,7 +28,7 @@ from digest.issue.serialize import issue_to_json
 from digest.issue.variants import VariantChooser, due_now, has_hour, wants_today
 from digest.mail.deliver import SendReport, check_smtp, deliver
 from digest.mail.ledger import DeliveryLedger
-from digest.mail.parallel import auto_processes, deliver_parallel
+from digest.mail.parallel import auto_processes, deliver_parallel, spawn_senders, stop_senders
 from digest.ops.lock import compose_lock
 from digest.store import Issue, Store, utcnow
 
@@ -76,21 +76,29 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
                     return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
                 issue = issues.create(store, config, prepared)
                 _set_status(store, issue.id, "sending")
-    factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
-    chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
     if not worker:
         ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
-    if ledger.remaining():
-        check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
-    if resumed and issue.status != "sending":
-        _set_status(store, issue.id, "sending")
+    remaining = ledger.remaining()
     db_url = store.engine.url.render_as_string(hide_password=False)
     n = processes if processes is not None else auto_processes(
-        ledger.remaining(), db_url, int(getattr(config.smtp, "processes", 0) or 0))
+        remaining, db_url, int(getattr(config.smtp, "processes", 0) or 0))
+    # the sender processes start now and import while this one builds the factory and checks the relay
+    senders = spawn_senders(n) if n > 1 and remaining else None
+    try:
+        factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+        chooser = variant_chooser(store, config, issue, factory, now)
+        if remaining:
+            check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
+        if resumed and issue.status != "sending":
+            _set_status(store, issue.id, "sending")
+    except BaseException:
+        if senders is not None:
+            stop_senders(senders)
+        raise
     if n > 1:
         report = deliver_parallel(store, db_url, config.smtp, issue.id, factory, n, progress=progress,
-                                  enqueue=False, factory_for=chooser)
+                                  enqueue=False, factory_for=chooser, started=senders)
     else:
         report = deliver(store, config.smtp, issue.id, factory, enqueue=False, progress=progress,
                          factory_for=chooser)
