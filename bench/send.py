@@ -189,7 +189,7 @@ def measure_ours(tmp: Path, db_url: str, port: int, pool: int, n: int, copies: i
             f"'rss':resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss/1024}}))")
     res = json.loads(subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True).stdout)
     if res["rc"] != 0:
-        raise SystemExit(f"digest send failed: {res['err']}")
+        raise SystemExit(f"digest send failed (exit {res['rc']}): {res['out']} {res['err']}")
     counts = ledger_counts(cfg, issue_id)
     return {"n": n, "wall": res["wall"], "rate": counts.get("sent", 0) / res["wall"], "rss_mb": res["rss"],
             "sent": counts.get("sent", 0), "other": sum(v for k, v in counts.items() if k != "sent"),

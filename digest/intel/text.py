@@ -416,7 +416,11 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
 
 def _is_fragment(s: str, nwords: int | None = None) -> bool:
     """Not a whole sentence; ``nwords`` is ``len(words(s))`` when the caller has counted already."""
-    if not _TERMINAL_END.search(s) or s.endswith(("…", "...")):
+    # the end-anchored patterns are searched from near the end only (exact: lookbehinds and \b still
+    # see the characters before the start position; ``$`` may also match before a final newline)
+    tail = 0 if s.endswith("\n") else len(s)
+    if not _TERMINAL_END.search(s, max(0, len(s.rstrip("\"'”’)]")) - 1) if tail else 0) or \
+            s.endswith(("…", "...")):
         return True  # no terminal punctuation, or a teaser cut "…"
     if not _CAPITAL_START.match(s):
         return True  # starts mid-sentence
@@ -427,7 +431,8 @@ def _is_fragment(s: str, nwords: int | None = None) -> bool:
         return True
     if s.count("“") != s.count("”") or s.count('"') % 2:
         return True
-    if _CONTINUATION.match(s) or _ABBREV_END.search(s) or _BROKEN.search(s) or (
+    if _CONTINUATION.match(s) or _ABBREV_END.search(s, max(0, tail - 9)) or \
+            ((":" in s or "[" in s) and _BROKEN.search(s)) or (
             ("(" in s or "[" in s) and _EMPTY_REF.search(s)):
         return True  # the tail of a split sentence, a cut at "Art.", a reference whose link was dropped
     return bool(s.endswith((":", ";")))
