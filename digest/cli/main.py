@@ -91,13 +91,14 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
     subscriber gets it exactly once: running `send` again, also after a crash, only
     delivers what is still missing.
     """
-    from digest.issue import build as issues
 
     app = app_context(ctx)
     if to and not dry_run:
         raise click.UsageError("--to previews one subscriber's issue and needs --dry-run")
     if since and not dry_run:
         raise click.UsageError("--since previews an issue over a window and needs --dry-run")
+    if since or dry_run:  # the composer and renderer; a plain send of an open issue does without them
+        from digest.issue import build as issues
     start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
     store = app.open_store()
     if dry_run:

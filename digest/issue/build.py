@@ -16,10 +16,10 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.intel.analysis import Analyzer
 from digest.issue.compose import ArticleRecord, compose_issue
-from digest.issue.factory import make_factory
+from digest.issue.factory import factory_for, make_factory, rendered_of  # noqa: F401 (re-exported)
 from digest.issue.render import RenderedIssue, render_issue, render_within_budget
 from digest.issue.serialize import issue_to_json
-from digest.mail.message import MessageFactory, Recipient
+from digest.mail.message import Recipient
 from digest.models import ActorHit, IssueContent
 from digest.store import Issue, Store, utcnow
 
@@ -144,10 +144,6 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
         return issue
 
 
-def factory_for(store: Store, config: Config, issue: Issue | None, rendered: RenderedIssue) -> MessageFactory:
-    return make_factory(config, store.secret_key(config.security.secret_key), issue.id if issue else None, rendered)
-
-
 def archive_html(issue: Issue, base_url: str) -> str:
     """The web archive's page of an issue: the mail as sent; when some stories did not fit the mail,
     the same issue with all of them listed (the mail's "N more stories" line links here)."""
@@ -158,10 +154,6 @@ def archive_html(issue: Issue, base_url: str) -> str:
     content = issue_from_json(issue.content)
     archive = f"{base_url.rstrip('/')}/archive/{issue.id}"
     return render_issue(content, base_url=base_url, archive_url=archive, now=issue.period_end, archive=True).html
-
-
-def rendered_of(issue: Issue) -> RenderedIssue:
-    return RenderedIssue(subject=issue.subject, html=issue.html, text=issue.text, preheader="")
 
 
 @dataclass(frozen=True)

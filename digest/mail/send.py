@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 
 from digest.config import Config
 from digest.errors import MailError
-from digest.issue import build as issues
+from digest.issue.factory import factory_for, make_factory, rendered_of
 from digest.issue.serialize import issue_to_json
 from digest.issue.variants import VariantChooser, due_now, has_hour, wants_today
 from digest.mail.deliver import SendReport, check_smtp, deliver
@@ -71,6 +71,8 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
                 if latest != newest and latest is not None:
                     return SendOutcome(latest, False, None, f"issue {latest} was composed and sent by another "
                                                             f"`digest send` meanwhile; nothing sent")
+                from digest.issue import build as issues  # composing: only then the composer and renderer
+
                 prepared = issues.prepare(store, config, now)
                 if prepared.content.empty and not send_empty:
                     return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
@@ -86,7 +88,7 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
     # the sender processes start now and import while this one builds the factory and checks the relay
     senders = spawn_senders(n) if n > 1 and remaining else None
     try:
-        factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+        factory = factory_for(store, config, issue, rendered_of(issue))
         chooser = variant_chooser(store, config, issue, factory, now)
         if remaining:
             check_smtp(config.smtp)  # fail in seconds, not after the retry deadline, when the relay is down
@@ -143,10 +145,12 @@ def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, no
     tz = config.schedule.timezone
     if any(wants_today(prefs, now, tz) for _sid, prefs in store.confirmed_preferences()
            if (prefs or {}).get("frequency") == "weekly"):
+        from digest.issue import build as issues
+
         weekly = issue_to_json(issues.prepare(store, config, now, since=now - timedelta(days=7)).content)
     archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
     return VariantChooser(config, store.secret_key(config.security.secret_key), issue.id, factory,
-                          issue.content, weekly, archive, now, make_factory=issues.make_factory)
+                          issue.content, weekly, archive, now, make_factory=make_factory)
 
 
 def due_subscribers(store: Store, config: Config, now: datetime) -> list[int]:
@@ -169,7 +173,7 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     ledger = DeliveryLedger(store, issue.id)
     if not ids or not ledger.enqueue(ids):
         return SendOutcome(issue.id, False, None, "nobody's delivery hour")
-    factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+    factory = factory_for(store, config, issue, rendered_of(issue))
     report = deliver(store, config.smtp, issue.id, factory, enqueue=False,
                      factory_for=variant_chooser(store, config, issue, factory, now))
     if report.fatal:
