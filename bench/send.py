@@ -112,7 +112,7 @@ unsubscribe_mailto = "unsubscribe@example.org"
 host = "127.0.0.1"
 port = {port}
 pool_size = {pool}
-retry_deadline_seconds = 30.0
+retry_deadline_seconds = 600.0
 [feeds]
 file = "{tmp / 'feeds.toml'}"
 [outbox]
