@@ -121,6 +121,16 @@ def spawn_senders(processes: int) -> list[subprocess.Popen[bytes]]:
                              env=env, close_fds=True) for _ in range(processes)]
 
 
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL when it has not ended 5 s later."""
+    proc.terminate()
+    try:
+        proc.wait(5.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def stop_senders(procs: list[subprocess.Popen[bytes]]) -> None:
     """End sender processes that got no job (or are still running): stdin closed, then terminated."""
     idle = [p for p in procs if p.stdin is not None and not p.stdin.closed]  # no job, so no report reader
@@ -134,12 +144,7 @@ def stop_senders(procs: list[subprocess.Popen[bytes]]) -> None:
             try:
                 proc.wait(2.0)
             except subprocess.TimeoutExpired:
-                proc.terminate()
-                try:
-                    proc.wait(5.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _terminate(proc)
     for proc in idle:
         if proc.stdout is not None:
             proc.stdout.close()
@@ -205,12 +210,7 @@ def _deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, f
     finally:
         for proc, _reader in children:
             if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _terminate(proc)
     total.seconds = time.perf_counter() - t0
     total.waiting = ledger.counts().get("pending", 0)
     if progress:
