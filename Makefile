@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+BENCH_STAMP := $(VENV)/.bench-installed
 
 .PHONY: demo test eval bench lint clean help
 
@@ -33,7 +34,12 @@ eval: $(STAMP)
 	$(BIN)/digest eval-summaries
 	$(BIN)/digest eval-editorial
 
-bench: $(STAMP)
+# the benchmarks' peers and profiler (the bench extra) on top of the dev install
+$(BENCH_STAMP): $(STAMP)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
 	@for b in bench/*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 lint: $(STAMP)

@@ -4,7 +4,10 @@
 Polls the local feed farm (../shared/tools/feedfarm.py over the AnnoCTR texts, or the project's
 own generator; see bench/poll.py) into a fresh SQLite database with the code it is run with, and
 writes what was stored, one JSON object per article in guid order: title, url, text, summary, extract note, topic, CVEs, exploited flag, actors with their mentions, and the
-alias links learned (not the dates: the farm dates its entries from the time it is built). Run it before and after a change and compare:
+alias links learned (not the dates: the farm dates its entries from the time it is built). The
+poll runs one page at a time in one process, so that the order of the articles is the same in
+every run: links learned from one article apply to the later ones, and with a pool of workers
+which worker saw what first varies from run to run. Run it before and after a change and compare:
 
     python bench/poll_outputs.py dump before.jsonl [--feeds 50] [--items 20]
     python bench/poll_outputs.py compare before.jsonl after.jsonl
@@ -39,7 +42,12 @@ def dump(out: Path, feeds: int, items: int) -> None:
     bench.build_farm(farm, feeds, items, port)
     server = bench.serve(farm, port)
     try:
-        cfg = load_config(bench.write_cfg(tmp / "c.toml", tmp / "c.db", fetch_pages=True), env={})
+        # one page at a time into one process: the order of the articles, and so what the alias links
+        # learned from earlier ones make of later ones, is the same in every run (with a pool it is not)
+        path = bench.write_cfg(tmp / "c.toml", tmp / "c.db", fetch_pages=True, workers=1)
+        path.write_text(path.read_text().replace("per_host_concurrency = 4", "per_host_concurrency = 1")
+                        .replace("concurrency = 32", "concurrency = 1"), encoding="utf-8")
+        cfg = load_config(path, env={})
         store = Store.open(cfg)
         report = poll(store, cfg, feed_specs=[FeedSpec(u) for u in (farm / "feeds.txt").read_text().split()])
         print(report.summary(), file=sys.stderr)

@@ -112,3 +112,46 @@ def test_fast_paths_agree_with_the_slow_ones_on_project_texts() -> None:
 def test_sentence_ok_matches_sentence_problems(sentence: str) -> None:
     assert sentence_ok(sentence) == (not sentence_problems(sentence))
 
+
+
+def _is_fragment_slow(s: str) -> bool:
+    """The sentence-fragment rule as it read before its fast paths (every regex over the whole sentence)."""
+    from digest.intel import text as t
+
+    if not t._TERMINAL_END.search(s) or s.endswith(("…", "...")) or not t._CAPITAL_START.match(s):
+        return True
+    if len(t.words(s)) < 5 or s.count("(") != s.count(")") or s.count("[") != s.count("]"):
+        return True
+    if s.count("“") != s.count("”") or s.count('"') % 2:
+        return True
+    if t._CONTINUATION.match(s) or t._ABBREV_END.search(s) or t._BROKEN.search(s) or (
+            ("(" in s or "[" in s) and t._EMPTY_REF.search(s)):
+        return True
+    return bool(s.endswith((":", ";")))
+
+
+def test_the_end_anchored_and_hinted_rules_agree_with_their_slow_forms_on_random_sentences() -> None:
+    """Searching the end-anchored rules from near the end, and the literal hints before the
+    first-person, spaced-decimal and spaced-thousands regexes, change no verdict and no text."""
+    from digest.intel import text as t
+
+    rnd = random.Random(18)
+    pieces = ["A", "The", "word", " ", " ", ".", "..", "!", "?", '"', "'", "”", "’", ")", "(", "]", "[", "\n",
+              ":", ";", " : ", "Art", "No", "approx", "vs", "…", "[...]", "1", "U.S.", "see"]
+    for _ in range(20_000):
+        s = "".join(rnd.choice(pieces) for _ in range(rnd.randint(0, 14)))
+        assert t._is_fragment(s) == _is_fragment_slow(s), repr(s)
+    person = ["I", "my", "me", "myself", " ", "’m", "'", "War ", "x", "“", "”", ".", "a", "Me", "MY"]
+    for _ in range(20_000):
+        s = "".join(rnd.choice(person) for _ in range(rnd.randint(0, 10)))
+        quoted = t._QUOTED.sub(" ", s) if ("“" in s or '"' in s) else s
+        slow = bool(("i" in s.lower() or "m" in s.lower()) and t._FIRST_PERSON_I.search(quoted))
+        assert ("first-person" in t._context_problems(s, s.lower())) == slow, repr(s)
+    figures = ["1", "2", ". ", ", ", "U", "u", "S", "s", "ſ", "K", "\u212a", "N", ".", " ", "000", "m",
+               "million", "a"]
+    for _ in range(20_000):
+        s = "".join(rnd.choice(figures) for _ in range(rnd.randint(0, 12)))
+        dec = t._SPACED_DECIMAL.sub(lambda m: m.group(0).replace(" ", ""), s)
+        assert (dec != s) <= bool(t._SPACED_DECIMAL_HINT.search(s)), repr(s)
+        thou = t._SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(", ", ","), s)
+        assert (thou != s) <= bool(t._SPACED_THOUSANDS_HINT.search(s)), repr(s)

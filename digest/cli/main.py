@@ -124,13 +124,14 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
     subscriber gets it exactly once: running `send` again, also after a crash, only
     delivers what is still missing.
     """
-    from digest.issue import build as issues
 
     app = app_context(ctx)
     if to and not dry_run:
         raise click.UsageError("--to previews one subscriber's issue and needs --dry-run")
     if since and not dry_run:
         raise click.UsageError("--since previews an issue over a window and needs --dry-run")
+    if since or dry_run:  # the composer and renderer; a plain send of an open issue does without them
+        from digest.issue import build as issues
     start = issues.parse_since(since, issues.utcnow(), app.config.schedule.timezone) if since else None
     store = app.open_store()
     from digest.ops.status import compliance_warnings
@@ -165,39 +166,81 @@ def send_cmd(ctx: click.Context, dry_run: bool, out_dir: Path | None, no_poll: b
         ctx.exit(75)  # EX_TEMPFAIL: readers wait for the next run (cron mails the output)
 
 
-def _mount_optional() -> None:
-    """Attach the commands of the other command modules."""
-    from digest.cli.actors import actors
-    from digest.cli.analyse import analyse_cmd, eval_editorial_cmd
-    from digest.cli.bounces import bounces_group, unsuppress_cmd
-    from digest.cli.content import content_eval_cmd, stories, summaries_eval_cmd, summarize_cmd
-    from digest.cli.feeds import feeds_group
-    from digest.cli.kev import kev
-    from digest.cli.ops import demo_cmd, status_cmd, worker_cmd
-    from digest.cli.subscribers import subscribe_cmd, subscribers_group, unsubscribe_cmd
-    from digest.cli.web import serve_cmd
-
-    cli.add_command(actors)
-    cli.add_command(feeds_group, "feeds")
-    cli.add_command(subscribe_cmd, "subscribe")
-    cli.add_command(unsubscribe_cmd, "unsubscribe")
-    cli.add_command(subscribers_group, "subscribers")
-    subscribers_group.add_command(unsuppress_cmd, "unsuppress")
-    cli.add_command(bounces_group, "bounces")
-    cli.add_command(worker_cmd, "worker")
-    cli.add_command(status_cmd, "status")
-    cli.add_command(demo_cmd, "demo")
-    cli.add_command(analyse_cmd, "analyse")
-    cli.add_command(eval_editorial_cmd, "eval-editorial")
-    cli.add_command(kev)
-    cli.add_command(summarize_cmd, "summarize")
-    cli.add_command(stories, "stories")
-    cli.add_command(content_eval_cmd, "eval-content")
-    cli.add_command(summaries_eval_cmd, "eval-summaries")
-    cli.add_command(serve_cmd, "serve")
+#: the commands of the other command modules: name -> (module, attribute), imported when used
+_LAZY = {
+    "actors": ("digest.cli.actors", "actors"),
+    "feeds": ("digest.cli.feeds", "feeds_group"),
+    "subscribe": ("digest.cli.subscribers", "subscribe_cmd"),
+    "unsubscribe": ("digest.cli.subscribers", "unsubscribe_cmd"),
+    "subscribers": ("digest.cli.subscribers", "subscribers_group"),
+    "bounces": ("digest.cli.bounces", "bounces_group"),
+    "worker": ("digest.cli.ops", "worker_cmd"),
+    "status": ("digest.cli.ops", "status_cmd"),
+    "demo": ("digest.cli.ops", "demo_cmd"),
+    "analyse": ("digest.cli.analyse", "analyse_cmd"),
+    "eval-editorial": ("digest.cli.analyse", "eval_editorial_cmd"),
+    "kev": ("digest.cli.kev", "kev"),
+    "summarize": ("digest.cli.content", "summarize_cmd"),
+    "stories": ("digest.cli.content", "stories"),
+    "eval-content": ("digest.cli.content", "content_eval_cmd"),
+    "eval-summaries": ("digest.cli.content", "summaries_eval_cmd"),
+    "serve": ("digest.cli.web", "serve_cmd"),
+}
 
 
-_mount_optional()
+class _LazyCommands(dict[str, click.Command]):
+    """click's table of commands, importing a command's module only when that command is looked up.
+
+    `digest poll` and `digest send` then skip the imports of the analysis, evaluation and web
+    commands (numpy, the clustering and evaluation modules: a noticeable part of their start-up).
+    Listing the table (``--help``, ``items()``) imports everything, so it reads as a plain dict.
+    """
+
+    def __init__(self, base: dict[str, click.Command], lazy: dict[str, tuple[str, str]]) -> None:
+        super().__init__(base)
+        self._lazy = dict(lazy)
+
+    def _load(self, name: str) -> None:
+        spec = self._lazy.pop(name, None)
+        if spec is not None:
+            import importlib
+
+            super().__setitem__(name, getattr(importlib.import_module(spec[0]), spec[1]))
+
+    def _load_all(self) -> None:
+        for name in list(self._lazy):
+            self._load(name)
+
+    def get(self, name: str, default: Any = None) -> Any:  # type: ignore[override]
+        self._load(name)
+        return super().get(name, default)
+
+    def __getitem__(self, name: str) -> click.Command:
+        self._load(name)
+        return super().__getitem__(name)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._lazy or super().__contains__(name)
+
+    def __iter__(self) -> Any:
+        return iter([*super().keys(), *self._lazy])
+
+    def __len__(self) -> int:
+        return super().__len__() + len(self._lazy)
+
+    def keys(self) -> Any:  # type: ignore[override]
+        return list(self)
+
+    def items(self) -> Any:  # type: ignore[override]
+        self._load_all()
+        return super().items()
+
+    def values(self) -> Any:  # type: ignore[override]
+        self._load_all()
+        return super().values()
+
+
+cli.commands = _LazyCommands(cli.commands, _LAZY)
 
 
 def main() -> None:

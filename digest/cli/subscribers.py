@@ -184,3 +184,12 @@ def subscribers_export(ctx: click.Context, dest: Path, status: str | None) -> No
 
         write_private(dest, data)  # a mailing list is personal data: 0600
         click.echo(f"wrote {len(subs)} subscribers to {dest}", err=True)
+
+
+def _mount_unsuppress() -> None:
+    from digest.cli.bounces import unsuppress_cmd  # it lives with the bounce commands
+
+    subscribers_group.add_command(unsuppress_cmd, "unsuppress")
+
+
+_mount_unsuppress()

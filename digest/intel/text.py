@@ -72,6 +72,9 @@ _SPACED_DECIMAL = re.compile(
     r"\b\d+\. \d+(?=\s?(?:m|bn|k|million|billion|trillion|thousand|%|percent|tbps|gbps|mbps|tb|gb|pb)\b)|\bU\. (?:S|K|N)\.",
     re.IGNORECASE)
 _SPACED_THOUSANDS = re.compile(r"\b\d{1,3}(?:, \d{3})+\b(?!,? \d)")
+# what every match of the two above contains (IGNORECASE lets "s" and "k" match "ſ" and the Kelvin sign)
+_SPACED_DECIMAL_HINT = re.compile("\\. (?:\\d|[SsKkNn\u017f\u212a]\\.)")
+_SPACED_THOUSANDS_HINT = re.compile(r"\d, \d\d\d")
 _GLUED_STANDFIRST = re.compile(
     r"([^.!?\n]{15,200}?[a-z0-9’'”)])(?:\s+Updated)?\s+(?=(?:The|A|An|In|More|Some|Many|Most|Several|Multiple|"
     r"Government|Threat|Researchers|Police|Hackers|Attackers|Officials|Authorities|Fashion|"
@@ -93,9 +96,10 @@ def clean_text(text: str) -> str:
         s = re.sub(r" *\n *", "\n", s)
     if "\n\n\n" in s:
         s = re.sub(r"\n{3,}", "\n\n", s)
-    if ". " in s and _SPACED_DECIMAL.search(s):  # "$2. 8 million", "U. S." -> "$2.8 million", "U.S."
+    # (the hints are literal-led, so the regex engine skips to candidates: 10-100x cheaper scans)
+    if _SPACED_DECIMAL_HINT.search(s):  # "$2. 8 million", "U. S." -> "$2.8 million", "U.S."
         s = _SPACED_DECIMAL.sub(lambda m: m.group(0).replace(" ", ""), s)
-    if ", " in s and _SPACED_THOUSANDS.search(s):  # "2, 501, 324 people" -> "2,501,324 people"
+    if _SPACED_THOUSANDS_HINT.search(s):  # "2, 501, 324 people" -> "2,501,324 people"
         s = _SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(", ", ","), s)
     if "](" in s or "**" in s:  # Markdown: a link keeps its words, emphasis marks go
         s = _MD_LINK.sub(lambda m: "" if m.group(1).startswith("[") else m.group(1), s).replace("**", "")
@@ -309,6 +313,9 @@ _QUOTED = re.compile(r"[“\"][^”\"]*[”\"]")
 _FIRST_PERSON_I = re.compile(
     r"(?<!War )(?<!Phase )(?<!Part )(?<!Type )(?<!Level )(?<!Stage )(?<!Tier )(?<!Class )(?<!Category )"
     r"\bI(?:['’](?:m|ve|ll|d))?\b(?=\s+[a-z]|['’])|\b(?:my|me|myself)\b")
+# every match of _FIRST_PERSON_I is a match of this (no lookbehinds: about 6x cheaper to rule out);
+# removing quoted parts only removes matches, so the hint may be tested on the whole sentence
+_FIRST_PERSON_HINT = re.compile(r"\b(?:I|my|me|myself)\b")
 # references left empty when the link was dropped: "(see: )", "[]", "()"
 _EMPTY_REF = re.compile(r"\(\s*(?:see|cf\.?|source|via|link)?:?\s*\)|\[\s*\]")
 # a sentence that starts as the tail of another: "361, part 3 of Art."
@@ -360,7 +367,8 @@ def _context_problems(s: str, low: str) -> list[str]:
         problems.append("boilerplate")
     if _has_hint(_DEICTIC_AC, low) and _DEICTIC.search(s):
         problems.append("deictic: points at something the summary does not show")
-    if ("i" in low or "m" in low) and _FIRST_PERSON_I.search(_QUOTED.sub(" ", s) if ("“" in s or '"' in s) else s):
+    if ("i" in low or "m" in low) and _FIRST_PERSON_HINT.search(s) and \
+            _FIRST_PERSON_I.search(_QUOTED.sub(" ", s) if ("“" in s or '"' in s) else s):
         problems.append("first-person")
     return problems
 
@@ -408,7 +416,11 @@ def sentence_ok(sentence: str, nwords: int | None = None) -> bool:
 
 def _is_fragment(s: str, nwords: int | None = None) -> bool:
     """Not a whole sentence; ``nwords`` is ``len(words(s))`` when the caller has counted already."""
-    if not _TERMINAL_END.search(s) or s.endswith(("…", "...")):
+    # the end-anchored patterns are searched from near the end only (exact: lookbehinds and \b still
+    # see the characters before the start position; ``$`` may also match before a final newline)
+    tail = 0 if s.endswith("\n") else len(s)
+    if not _TERMINAL_END.search(s, max(0, len(s.rstrip("\"'”’)]")) - 1) if tail else 0) or \
+            s.endswith(("…", "...")):
         return True  # no terminal punctuation, or a teaser cut "…"
     if not _CAPITAL_START.match(s):
         return True  # starts mid-sentence
@@ -419,7 +431,8 @@ def _is_fragment(s: str, nwords: int | None = None) -> bool:
         return True
     if s.count("“") != s.count("”") or s.count('"') % 2:
         return True
-    if _CONTINUATION.match(s) or _ABBREV_END.search(s) or _BROKEN.search(s) or (
+    if _CONTINUATION.match(s) or _ABBREV_END.search(s, max(0, tail - 9)) or \
+            ((":" in s or "[" in s) and _BROKEN.search(s)) or (
             ("(" in s or "[" in s) and _EMPTY_REF.search(s)):
         return True  # the tail of a split sentence, a cut at "Art.", a reference whose link was dropped
     return bool(s.endswith((":", ";")))

@@ -17,12 +17,12 @@ from zoneinfo import ZoneInfo
 from digest.config import Config
 from digest.intel.analysis import Analyzer
 from digest.issue.compose import ArticleRecord, compose_issue
+from digest.issue.factory import factory_for, former_actor_ids, make_factory, rendered_of  # noqa: F401 (re-exported)
 from digest.issue.render import RenderedIssue, render_issue, render_within_budget
 from digest.issue.serialize import issue_to_json
-from digest.mail.message import MessageFactory, Recipient
+from digest.mail.message import Recipient
 from digest.models import ActorHit, IssueContent
 from digest.store import Issue, Store, utcnow
-from digest.tokens import TokenSigner
 
 
 @dataclass(frozen=True)
@@ -147,44 +147,6 @@ def create(store: Store, config: Config, prepared: Prepared) -> Issue:
         return issue
 
 
-def factory_for(store: Store, config: Config, issue: Issue | None, rendered: RenderedIssue) -> MessageFactory:
-    return make_factory(config, store.secret_key(config.security.secret_key), issue.id if issue else None, rendered)
-
-
-def make_factory(config: Config, key: bytes, issue_id: int | None, rendered: RenderedIssue) -> MessageFactory:
-    """The message builder for one rendered issue (or one preference variant of it)."""
-    from digest.mail.dkim import dkim_signer
-    from digest.mail.verp import make_verp
-
-    nl = config.newsletter
-    return MessageFactory(rendered, sender=nl.sender, base_url=nl.base_url, signer=TokenSigner(key),
-                          issue_id=issue_id, reply_to=nl.reply_to, list_id=nl.list_id,
-                          unsubscribe_mailto=nl.unsubscribe_mailto, dkim=dkim_signer(config),
-                          verp=make_verp(config, key))
-
-
-def former_actor_ids(store: Store, config: Config) -> dict[str, str]:
-    """Actor ids that readers may follow but issues no longer use -> the id that replaced them.
-
-    A reader who chose Earth Alux before an article said "Jewelbug, also known as Earth Alux"
-    follows "earth-alux"; issues now name the group "jewelbug". Computed only when some confirmed
-    reader follows chosen actors (it needs the recognizer and every stored link).
-    """
-    from sqlalchemy import select
-
-    from digest.intel.actors.recognize import ActorRecognizer
-    from digest.intel.analysis import kb_dir
-    from digest.store import Actor
-
-    if not any((p or {}).get("mode") == "custom" and (p or {}).get("actors")
-               for _sid, p in store.confirmed_preferences()):
-        return {}
-    with store.session() as s:
-        rows = [(r[0], r[1]) for r in s.execute(select(Actor.id, Actor.name))]
-    _hits, former = ActorRecognizer.default(kb_dir(config)).canonical_actors(store.alias_links(), rows)
-    return former
-
-
 def archive_html(issue: Issue, base_url: str, postal_address: str = "") -> str:
     """The web archive's page of an issue: the issue as mailed, with every story (those that did not
     fit the mail too: its "N more stories" line links here) and the archive's footer instead of a
@@ -217,10 +179,6 @@ def is_public(issue: Issue) -> bool:
     if issue.content is not None:
         return bool(issue.content.get("sections") or issue.content.get("updates"))
     return (issue.story_count or 0) > 0
-
-
-def rendered_of(issue: Issue) -> RenderedIssue:
-    return RenderedIssue(subject=issue.subject, html=issue.html, text=issue.text, preheader="")
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
 from digest.intel.editorial import Judgment, story_importance
+from digest.issue.prefs import preference_key
 from digest.models import ActorHit, Alias, IssueContent, Section, StoryItem
 
 ORIGIN_NAMES = {
@@ -389,16 +390,6 @@ def _titles(issue: IssueContent) -> dict[str, str]:
 
 def window_start(period_start: datetime, window_hours: int) -> datetime:
     return period_start - timedelta(hours=window_hours)
-
-
-def preference_key(prefs: dict[str, object] | None) -> str:
-    """A stable key for what a subscriber follows: subscribers with the same key get the same variant."""
-    import json
-
-    if not prefs or prefs.get("mode", "all") != "custom":
-        return "all"
-    keep = {k: sorted(str(x) for x in prefs.get(k, []) or []) for k in ("actors", "countries", "topics")}  # type: ignore[union-attr]
-    return json.dumps(keep, sort_keys=True)
 
 
 def filter_issue(issue: IssueContent, prefs: dict[str, object] | None) -> IssueContent:

@@ -7,7 +7,6 @@ template is rendered once per issue, not once per subscriber.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import datetime
 from functools import lru_cache
 from urllib.parse import quote
@@ -17,12 +16,10 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, pass_context,
 from markupsafe import Markup
 
 from digest.issue.compose import display_name, origin_label, stories_of, trim_issue
+from digest.issue.rendered import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue  # noqa: F401 (re-exported)
 from digest.models import IssueContent, Section, StoryItem
 from digest.resources import templates_dir
 
-UNSUBSCRIBE = "%%UNSUBSCRIBE_URL%%"
-PREFERENCES = "%%PREFERENCES_URL%%"
-PLACEHOLDERS = (UNSUBSCRIBE, PREFERENCES)
 #: after the preheader, so mail clients do not pull the masthead into the inbox preview line
 PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 60)
 #: the HTML part stays under this many bytes (Gmail clips a message at about 102 KB and hides its
@@ -30,14 +27,6 @@ PREHEADER_PADDING = Markup("&#847;&zwnj;&nbsp;" * 60)
 HTML_BUDGET = 100_000
 LINK_ROOM = 2_000
 _ABSOLUTE = re.compile(r"^https?://[^\s/?#]+", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class RenderedIssue:
-    subject: str
-    html: str
-    text: str
-    preheader: str
 
 
 #: a subject longer than this is cut at a word (mail clients show 60-90 characters; RFC 5322 asks

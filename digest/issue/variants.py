@@ -19,9 +19,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from digest.config import Config
-from digest.issue.compose import filter_issue, preference_key
-from digest.issue.render import render_within_budget
-from digest.issue.serialize import issue_from_json
+from digest.issue.prefs import preference_key
 from digest.mail.ledger import Claimed
 from digest.mail.message import MessageFactory
 from digest.models import IssueContent
@@ -109,6 +107,11 @@ class VariantChooser:
         return self._cache[key]
 
     def _build(self, prefs: dict[str, Any], weekly: bool, key: str = "") -> MessageFactory | None:
+        # imported here: a sender process whose readers all take the whole issue never renders
+        from digest.issue.compose import filter_issue
+        from digest.issue.render import render_within_budget
+        from digest.issue.serialize import issue_from_json
+
         source = self.weekly if weekly else self.daily
         if source is None:
             return self.default if not weekly else None

@@ -25,7 +25,7 @@ from email import policy
 from email.utils import formataddr, formatdate, parseaddr
 from urllib.parse import quote
 
-from digest.issue.render import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
+from digest.issue.rendered import PLACEHOLDERS, PREFERENCES, UNSUBSCRIBE, RenderedIssue
 from digest.mail.verp import Verp
 from digest.tokens import TokenSigner
 

@@ -84,8 +84,15 @@ CHILD_CODE = "from digest.mail.parallel import child_main; child_main()"
 
 
 def child_main() -> None:
-    """Entry point of a sender process: job on stdin, report on stdout (both pickled)."""
-    job: _Job = pickle.load(sys.stdin.buffer)
+    """Entry point of a sender process: job on stdin, report on stdout (both pickled).
+
+    A process started ahead of its job (:func:`spawn_senders`) imports while the parent prepares;
+    when the parent closes stdin without a job (nothing to send after all), it exits quietly.
+    """
+    data = sys.stdin.buffer.read()
+    if not data:
+        return
+    job: _Job = pickle.loads(data)
     _die_with_parent(job.parent_pid)
     from digest.store import Store
     from digest.store.db import make_engine
@@ -102,10 +109,68 @@ def child_main() -> None:
     sys.stdout.flush()
 
 
+def spawn_senders(processes: int) -> list[subprocess.Popen[bytes]]:
+    """Start ``processes`` sender interpreters now; each imports the sending code, then waits for its
+    job on stdin (:func:`deliver_parallel` writes it, or closes stdin, or ends them).
+
+    Started before the parent builds the message factory and checks the relay, so the children's
+    start-up (about as long as that work) is not added to the run.
+    """
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)}
+    return [subprocess.Popen([sys.executable, "-c", CHILD_CODE], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                             env=env, close_fds=True) for _ in range(processes)]
+
+
+def _terminate(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, and SIGKILL when it has not ended 5 s later."""
+    proc.terminate()
+    try:
+        proc.wait(5.0)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def stop_senders(procs: list[subprocess.Popen[bytes]]) -> None:
+    """End sender processes that got no job (or are still running): stdin closed, then terminated."""
+    idle = [p for p in procs if p.stdin is not None and not p.stdin.closed]  # no job, so no report reader
+    for proc in idle:
+        try:
+            proc.stdin.close()  # type: ignore[union-attr]
+        except OSError:
+            pass
+    for proc in procs:
+        if proc.poll() is None:
+            try:
+                proc.wait(2.0)
+            except subprocess.TimeoutExpired:
+                _terminate(proc)
+    for proc in idle:
+        if proc.stdout is not None:
+            proc.stdout.close()
+
+
 def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, factory: MessageFactory,
                      processes: int, *, progress: Progress | None = None, batch: int = 200,
-                     enqueue: bool = True, factory_for: FactoryFor | None = None) -> SendReport:
-    """Send issue ``issue_id`` with ``processes`` sender processes sharing the ledger."""
+                     enqueue: bool = True, factory_for: FactoryFor | None = None,
+                     started: list[subprocess.Popen[bytes]] | None = None) -> SendReport:
+    """Send issue ``issue_id`` with ``processes`` sender processes sharing the ledger.
+
+    ``started``: processes from :func:`spawn_senders` to use (ended here whatever happens).
+    """
+    if started is not None:
+        try:
+            return _deliver_parallel(store, db_url, cfg, issue_id, factory, len(started), progress, batch,
+                                     enqueue, factory_for, started)
+        finally:
+            stop_senders(started)
+    return _deliver_parallel(store, db_url, cfg, issue_id, factory, processes, progress, batch, enqueue,
+                             factory_for, None)
+
+
+def _deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, factory: MessageFactory,
+                      processes: int, progress: Progress | None, batch: int, enqueue: bool,
+                      factory_for: FactoryFor | None, started: list[subprocess.Popen[bytes]] | None) -> SendReport:
     ledger = DeliveryLedger(store, issue_id)
     if enqueue:
         ledger.enqueue()
@@ -120,12 +185,9 @@ def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, fa
     rate = cfg.rate_limit_per_second / processes if cfg.rate_limit_per_second > 0 else 0.0
     payload = pickle.dumps(_Job(db_url, cfg, issue_id, factory, factory_for, batch, rate,
                                 cfg.retry_deadline_seconds, os.getpid()))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH", "")) if p)}
     children: list[tuple[subprocess.Popen[bytes], _Reader]] = []
     try:
-        for _ in range(processes):
-            proc = subprocess.Popen([sys.executable, "-c", CHILD_CODE], stdin=subprocess.PIPE,
-                                    stdout=subprocess.PIPE, env=env, close_fds=True)
+        for proc in started if started is not None else spawn_senders(processes):
             assert proc.stdin is not None and proc.stdout is not None
             reader = _Reader(proc.stdout)
             children.append((proc, reader))
@@ -148,12 +210,7 @@ def deliver_parallel(store: Any, db_url: str, cfg: SmtpConfig, issue_id: int, fa
     finally:
         for proc, _reader in children:
             if proc.poll() is None:
-                proc.terminate()
-                try:
-                    proc.wait(5.0)
-                except subprocess.TimeoutExpired:
-                    proc.kill()
-                    proc.wait()
+                _terminate(proc)
     total.seconds = time.perf_counter() - t0
     total.waiting = ledger.counts().get("pending", 0)
     if progress:

@@ -23,12 +23,12 @@ from sqlalchemy import func, select
 
 from digest.config import Config
 from digest.errors import MailError, RelayUnreachable
-from digest.issue import build as issues
+from digest.issue.factory import factory_for, former_actor_ids, make_factory, rendered_of
 from digest.issue.serialize import issue_to_json
 from digest.issue.variants import VariantChooser, due_now, has_hour, wants_today
 from digest.mail.deliver import SendReport, check_smtp, deliver
 from digest.mail.ledger import DeliveryLedger
-from digest.mail.parallel import auto_processes, deliver_parallel
+from digest.mail.parallel import auto_processes, deliver_parallel, spawn_senders, stop_senders
 from digest.ops.lock import compose_lock
 from digest.store import Issue, Store, utcnow
 
@@ -71,26 +71,36 @@ def send_issue(store: Store, config: Config, *, worker: bool = False, send_empty
                 if latest != newest and latest is not None:
                     return SendOutcome(latest, False, None, f"issue {latest} was composed and sent by another "
                                                             f"`digest send` meanwhile; nothing sent")
+                from digest.issue import build as issues  # composing: only then the composer and renderer
+
                 prepared = issues.prepare(store, config, now)
                 if prepared.content.empty and not send_empty:
                     return SendOutcome(None, False, None, "nothing new since the last issue; nothing sent")
                 issue = issues.create(store, config, prepared)
                 _set_status(store, issue.id, "sending")
-    factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
-    chooser = variant_chooser(store, config, issue, factory, now)
     ledger = DeliveryLedger(store, issue.id)
     if not worker:
         ledger.enqueue(due_subscribers(store, config, now) if respect_hours else None)
-    if ledger.remaining():
-        _reach_relay(store, config, issue.id, ledger)
-    if resumed and issue.status != "sending":
-        _set_status(store, issue.id, "sending")
+    remaining = ledger.remaining()
     db_url = store.engine.url.render_as_string(hide_password=False)
     n = processes if processes is not None else auto_processes(
-        ledger.remaining(), db_url, int(getattr(config.smtp, "processes", 0) or 0))
+        remaining, db_url, int(getattr(config.smtp, "processes", 0) or 0))
+    # the sender processes start now and import while this one builds the factory and checks the relay
+    senders = spawn_senders(n) if n > 1 and remaining else None
+    try:
+        factory = factory_for(store, config, issue, rendered_of(issue))
+        chooser = variant_chooser(store, config, issue, factory, now)
+        if remaining:  # fail in seconds, not after the retry deadline, when the relay is down
+            _reach_relay(store, config, issue.id, ledger)
+        if resumed and issue.status != "sending":
+            _set_status(store, issue.id, "sending")
+    except BaseException:
+        if senders is not None:
+            stop_senders(senders)
+        raise
     if n > 1:
         report = deliver_parallel(store, db_url, config.smtp, issue.id, factory, n, progress=progress,
-                                  enqueue=False, factory_for=chooser)
+                                  enqueue=False, factory_for=chooser, started=senders)
     else:
         report = deliver(store, config.smtp, issue.id, factory, enqueue=False, progress=progress,
                          factory_for=chooser)
@@ -149,11 +159,13 @@ def variant_chooser(store: Store, config: Config, issue: Issue, factory: Any, no
     tz = config.schedule.timezone
     if any(wants_today(prefs, now, tz) for _sid, prefs in store.confirmed_preferences()
            if (prefs or {}).get("frequency") == "weekly"):
+        from digest.issue import build as issues
+
         weekly = issue_to_json(issues.prepare(store, config, now, since=now - timedelta(days=7)).content)
     archive = f"{config.newsletter.base_url.rstrip('/')}/archive/{issue.id}"
     return VariantChooser(config, store.secret_key(config.security.secret_key), issue.id, factory,
-                          issue.content, weekly, archive, now, make_factory=issues.make_factory,
-                          former_ids=issues.former_actor_ids(store, config))
+                          issue.content, weekly, archive, now, make_factory=make_factory,
+                          former_ids=former_actor_ids(store, config))
 
 
 def due_subscribers(store: Store, config: Config, now: datetime) -> list[int]:
@@ -177,7 +189,7 @@ def send_due(store: Store, config: Config, now: datetime | None = None) -> SendO
     if not ids or not ledger.enqueue(ids):
         return SendOutcome(issue.id, False, None, "nobody's delivery hour")
     _reach_relay(store, config, issue.id, ledger)
-    factory = issues.factory_for(store, config, issue, issues.rendered_of(issue))
+    factory = factory_for(store, config, issue, rendered_of(issue))
     report = deliver(store, config.smtp, issue.id, factory, enqueue=False,
                      factory_for=variant_chooser(store, config, issue, factory, now))
     if report.waiting:  # the next run (the worker's next hour) resumes it, as after `digest send`
