@@ -174,6 +174,14 @@ def test_two_breaches_told_alike_in_a_small_batch_stay_apart() -> None:
     assert sorted(map(sorted, result)) == [["air"], ["w0", "w1", "w2"]], result
 
 
+def test_one_feeds_unrelated_items_of_a_day_stay_apart() -> None:
+    # the outlet alone is no evidence: one feed's items with unrelated headlines are different stories
+    a = doc("gw", "Critical flaw in gateway appliances exploited by ransomware gang",
+            "Attackers exploited a flaw in gateway appliances, the vendor said.", "One Feed")
+    b = doc("vpn", "A link too long to keep", "The vendor fixed a flaw in its VPN appliance on Tuesday.", "One Feed")
+    assert not same_story(a, b)
+
+
 def test_shipped_model_loads_and_scores() -> None:
     from digest.intel.cluster import story_probability
     from digest.intel.story_features import FEATURES, load_model
