@@ -78,9 +78,8 @@ def test_a_temporary_failure_is_retried_until_accepted(smtp_config: Config, smtp
     ledger.enqueue()
     # first attempt fails with 4xx and is scheduled for retry; the server then recovers
     cfg = smtp_config.replace(smtp={"retry_deadline_seconds": 30.0})
-    import threading
-
-    threading.Timer(0.3, lambda: smtp_server.refuse.clear()).start()
+    # the relay recovers right after refusing once: no timer racing a slow start-up
+    smtp_server.refuse = RefuseOnce(smtp_server.refuse)
     report = deliver(store, cfg.smtp, issue.id, factory(store, issue))
     assert report.retried >= 1 and report.sent == 1
     assert len(smtp_server.to("later@example.org")) == 1
@@ -280,3 +279,10 @@ def test_starttls_and_authentication(config: Config, tmp_path, monkeypatch) -> N
         controller.stop()
     assert report.sent == 1, report.errors
     assert received[0][0] == "tls@example.org" and logins == ["digest"]
+
+
+class RefuseOnce(dict):  # type: ignore[type-arg]
+    """Refusals that each answer one RCPT, then the address is accepted (a relay that recovers)."""
+
+    def __getitem__(self, key: str) -> tuple[int, str]:
+        return dict.pop(self, key)
