@@ -178,9 +178,10 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
 
 
 def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 300,
-          lr: float = 0.5) -> dict[str, Any]:
+          lr: float = 0.5, sample_weight: np.ndarray | None = None) -> dict[str, Any]:
     """Fit the weights by full-batch gradient descent (Nesterov momentum) on the softmax loss with L2.
 
+    ``sample_weight`` weighs each article's loss (mean 1; class weights, for instance).
     Returns the model as the JSON object :func:`predict_section` reads.
     """
     from scipy import sparse
@@ -194,13 +195,14 @@ def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 
     w, b = np.zeros((d, k)), np.zeros(k)
     vw, vb = np.zeros_like(w), np.zeros_like(b)
     onehot = np.eye(k)[y]
+    sw = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64) / np.mean(sample_weight)
     for _ in range(epochs):
         lw, lb = w + 0.9 * vw, b + 0.9 * vb  # look ahead
         logits = x @ lw + lb
         logits -= logits.max(axis=1, keepdims=True)
         p = np.exp(logits)
         p /= p.sum(axis=1, keepdims=True)
-        g = (p - onehot) / n
+        g = (p - onehot) * sw[:, None] / n
         vw = 0.9 * vw - lr * (x.T @ g + l2 * lw)
         vb = 0.9 * vb - lr * g.sum(axis=0)
         w, b = w + vw, b + vb
