@@ -33,6 +33,21 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
       r"certification\ (?:training|course|prep)|learn\ (?:ethical\ hacking|cybersecurity)|register\ (?:now|today)|"
       r"ethical\ hacking\ (?:programme|program|course)|workshops?|white\ ?papers?|thought\ leadership|"
       r"at\ (?:black\ hat|rsac|rsa\ conference|ignite|re:invent)(?:\ usa)?\ 20\d\d)\b"), "title", 1.0, False),
+    # course, event and offer plugs: "Courses on Cyber Security", "X to Headline a Fireside Chat at Y
+    # Conference 2025", "Now Open for Applications", "to Release Free Baseline IT Security Audit"
+    ((r"\bcourses?\ (?:on|in)\ (?:cyber|ethical|information|network|penetration)\w*|"
+      r"\bnow\ open\ for\ (?:applications|registrations?|entries|nominations)\b|"
+      r"\bto\ (?:headline|host|keynote|tackle|speak|present|lead)\b.{0,80}\b(?:(?:conference|summit|expo|forum|"
+      r"festival|event)\ 20\d\d|fireside\ chat|webinar|live\ demo|(?:executive\ )?briefing|workshop)\b|"
+      r"\bfree\ (?:[\w-]+\ ){0,3}(?:audit|assessment|scan|consultation|demo|e-?book|guide|course|training|workshop)s?\b"),
+     "title", 1.0, True),
+    # affiliate listicles ("11 Most Effective Cough Drops") and stock-tip headlines
+    ((r"^\d+\ (?:best|most\ (?:effective|popular|reliable|affordable|comfortable)|cheapest|must-have|"
+      r"top\ (?:picks|deals|gadgets|products|tools|apps|vpns|gifts))\b|"
+      r":\ (?:is\ it\ )?an?\ (?:game-?changer|buy|winner|smart\ move|growth\ catalyst)\?\s*$|"
+      r"\b(?:buy,\ sell\ or\ hold|buy\ or\ sell|time\ to\ buy|should\ you\ buy)\b"), "title", 1.0, True),
+    # law firms' solicitations worded the other way round ("X Data Breach Claims Being Investigated by Y")
+    (r"\bclaims\ (?:being\ )?investigated\ by\b|\binvestigat\w*\b.{0,80}\bdata\ breach\ claims\b", "title", 1.0, False),
     # sponsored posts and op-eds (not "state-sponsored")
     (r"(?<![\w-])(?<!state\ )(?:sponsored|partner\ content|paid\ post|advertorial|promoted|in\ partnership\ with)\b",
      "title", 1.0, False),
@@ -50,7 +65,8 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
                   r"Introduces|Announces|Debuts|Expands|Partners?|Joins|Integrates|Wins|Named|Recogni[sz]ed|Achieves|"
                   r"Embeds|Reaffirms|Delivers|Adds|Selects|Acquires|Releases|Rolls\ Out|Teams\ Up|"
                   r"Collaborates|Strengthens|Enhances|Earns|Receives|Celebrates|Honou?red|Showcases|Powers|Extends|"
-                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked)\b"), "release", 1.0, True),
+                  r"Brings|Offers|First\ to|Lands|Completes|Awarded|Ranked|Now\ (?:Supports?|Available|Offers?))\b"),
+     "release", 1.0, True),
     ((r"\b(?:named\ (?:a|the)\ (?:leader|strong\ performer|visionary|challenger)|names\ [\w\ ]{1,30}\ a\ leader|"
       r"magic\ quadrant|forrester\ wave|gartner|frost\ radar|idc\ marketscape|of\ the\ year|awards?\ 20\d\d|"
       r"(?:wins|receives|earns|named|honou?red)\ .{0,40}\ awards?|™|"
@@ -79,7 +95,7 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
      "ticker", 1.0, False),
     # a press release on a wire service whose headline reports no research, funding or incident
     ((r"--\s*\((?:business\s+wire|globe\s+newswire|accesswire)\)\s*--|\((?:globe\s+newswire|business\s+wire|"
-      r"accesswire)\)\s*--|/\s*prnewswire(?:-prweb)?\s*/"), "wire", 0.5, True),
+      r"accesswire)\)\s*--|/\s*prnewswire(?:-prweb)?\b"), "wire", 0.5, True),
     # a vendor's post on how its product does the job ("Stop ransomware with Falcon Endpoint Security")
     (_CASE.format(r"\bwith\ (?:[A-Z][\w-]*\ ){1,3}(?:Security|Endpoint|Platform|Copilot|Suite|XDR|EDR|SIEM|SOAR|"
                   r"Defender|Falcon|Sentinel|Intune|Protect|Shield|Guard)\b"), "title", 1.0, True),
@@ -105,6 +121,11 @@ _RELEASE_NEWS_TITLE = re.compile(r"\b(?:reports?|finds?|research|researchers|rev
                                  r"funding|round|acqui\w+|breach|incident|notice|regarding)\b", re.IGNORECASE)
 
 
+# a headline that reports a company's research ("Comcast Business Releases 2025 Cybersecurity Threat Report"):
+# vendor research on a wire is news, not an ad
+_RESEARCH_TITLE = re.compile(r"\b(?:reports?|survey|study|index|findings?|finds|reveals?)\b", re.IGNORECASE)
+
+
 def sponsored_reasons(title: str, text: str) -> list[str]:
     """The sponsored rules an item fires, with their weights; it is sponsored at a total of 1.0."""
     ends = f"{text[:1500]}\n{text[-1500:]}" if len(text) > 3000 else text
@@ -120,7 +141,7 @@ def sponsored_reasons(title: str, text: str) -> list[str]:
             # what the product is for; only one before it ("Hacked X Announces ...") reports an incident
             m = pat.search(title)
             incident = threat and (threat_at < (m.end() if m else 0) or _INCIDENT_TITLE.search(title) is not None)
-            if m and not (veto and incident):
+            if m and not (veto and (incident or _RESEARCH_TITLE.search(title))):
                 out.append(f"{weight:g} sponsored (title): {m.group(0)[:60]!r}")
             continue
         if (threat and veto) or (where == "ticker" and not ticker) or (where == "wire" and release_news):
