@@ -171,6 +171,18 @@ def test_kev_update_from_url_and_bad_catalogue(tmp_path: Path, http_server: Loca
         ("Acme Launches Industry-First Coverage for Ransomware and Financial Fraud",
          "SAN FRANCISCO--(BUSINESS WIRE)--Acme launches industry-first coverage."),
         ("Stop Remote Ransomware Attacks with Acme Endpoint Security", "Acme Endpoint Security blocks remote encryption."),
+        # course, event and offer plugs
+        ("Courses on Cyber Security and Ethical Hacking", "The academy has invited online applications."),
+        ("Jane Doe to Headline Fireside Chat on Quantum Threat at Example GRC Conference 2031", "A marquee session."),
+        ("Example Hacking Medicine 2031 Now Open for Applications", "The hackathon runs in November."),
+        ("High Ransomware Payments Spark Acme to Release Free Baseline IT Security Audit", "Acme, a leader in IT."),
+        # affiliate listicles and stock-tip headlines
+        ("11 Most Effective Cough Drops to Soothe Your Cold", "Our picks."),
+        ("Acme Boosts Threat Detection With Example Deal: A Gamechanger?", "Acme teams with Example."),
+        # a law firm's notice worded the other way round
+        ("Example Clinic Data Breach Claims Being Investigated by Smith Jones", "PITTSBURGH (GLOBE NEWSWIRE) -- ..."),
+        ("Smith Jones Investigates Example Healthcare Data Breach Claims", "PITTSBURGH (GLOBE NEWSWIRE) -- ..."),
+        ("Acme QHora Routers Now Support IPS, Enhancing Ransomware Defense", "Acme today announced IPS support."),
     ],
 )
 def test_sponsored(title: str, text: str) -> None:
@@ -198,6 +210,11 @@ def test_sponsored(title: str, text: str) -> None:
         ("Acme Partners confirms ransomware hit, 12,000 caught in data dragnet", "The firm notified regulators."),
         # an acronym in brackets is no ticker without an exchange listing
         ("Cybersecurity agency (CISA) warns of attacks on water utilities", "The agency urged operators to act."),
+        # a vendor's research on a wire is news, whatever verb the company uses
+        ("Acme Business Releases 2031 Cybersecurity Threat Report: 34 Billion Reasons to Get Ready",
+         "PHILADELPHIA--(BUSINESS WIRE)--Acme today released its threat report."),
+        ("Singapore hosted the 5th Counter Ransomware Initiative Summit", "SINGAPORE /PRNewswire/ CRI members met."),
+        ("Police investigate claims hackers stole customer data", "The company said it is looking into it."),
     ],
 )
 def test_not_sponsored(title: str, text: str) -> None:
