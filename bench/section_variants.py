@@ -71,7 +71,7 @@ def _story_weights(golds: Sequence[Any], power: float) -> np.ndarray:
     return np.array([1.0 / (1.0 + len(n)) ** power for n in near])
 
 
-def linear(part: str, l2: float, *, power: float = 0.0, override: bool = False, epochs: int = 300,
+def linear(part: str, l2: float, *, power: float = 0.0, override: bool | str = False, epochs: int = 300,
            tau: float = 0.0, dedup: float = 0.0) -> Callable[[Data, Data], list[str]]:
     def run(tr: Data, te: Data) -> list[str]:
         ys = tr.ys
@@ -84,15 +84,39 @@ def linear(part: str, l2: float, *, power: float = 0.0, override: bool = False, 
             prior = np.array([ys.count(c) / len(ys) for c in model["classes"]])
             p = p / prior ** tau
         out = [model["classes"][int(k)] for k in p.argmax(axis=1)]
-        return [_override(te.x[i], o) for i, o in enumerate(out)] if override else out
+        return [_override(te.x[i], o, override) for i, o in enumerate(out)] if override else out
     return run
 
 
-def _override(x: np.ndarray, pred: str) -> str:
+def ad_restricted(part: str, l2: float, *, override: bool | str = False, tau: float = 0.0) -> Callable[[Data, Data], list[str]]:
+    """A hierarchical decision: an item the sponsored rules flag is filed under "other" or "industry" only
+    (the labels' convention for ads), the others under any section."""
+    from digest.intel.sponsored import sponsored
+
+    def run(tr: Data, te: Data) -> list[str]:
+        ys = tr.ys
+        model = sm.train(_cols(tr.x, part), ys, l2=l2)
+        p = _predict(model, _cols(te.x, part))
+        if tau:
+            prior = np.array([ys.count(c) / len(ys) for c in model["classes"]])
+            p = p / prior ** tau
+        allowed = np.array([c in ("other", "industry") for c in model["classes"]])
+        out = []
+        for i, g in enumerate(te.golds):
+            row = np.where(allowed, p[i], -1.0) if sponsored(g.title, g.text) else p[i]
+            o = model["classes"][int(row.argmax())]
+            out.append(_override(te.x[i], o, override) if override else o)
+        return out
+    return run
+
+
+def _override(x: np.ndarray, pred: str, which: bool | str = True) -> str:
     """The clear cases: a CVE the text says is exploited; a named actor in a headline that says ransomware."""
-    if x[D["has_cve"]] and (x[D["cve_exploited"]] or x[D["says_exploited"]]):
+    if which in (True, "exploited", "exploited-both") and x[D["has_cve"]] and (x[D["cve_exploited"]] or x[D["says_exploited"]]):
         return "exploited"
-    if x[D["has_actor"]] and x[D["title_ransom"]]:
+    if which in (True, "exploited-any", "exploited-both") and x[D["says_exploited"]] and x[D["title_vuln"]]:
+        return "exploited"
+    if which in (True, "ransomware") and x[D["has_actor"]] and x[D["title_ransom"]]:
         return "ransomware"
     return pred
 
@@ -243,6 +267,16 @@ DESIGNS: dict[str, Callable[[Data, Data], list[str]]] = {
     "words+rules+emb, class weights^1": linear("all+emb", 1e-3, power=1.0),
     "words+rules+emb + rule override": linear("all+emb", 1e-3, override=True),
     "hierarchical words+rules+emb, l2 1e-3": hierarchical("all+emb", 1e-3),
+    "words+rules+emb + override exploited (CVE)": linear("all+emb", 1e-3, override="exploited"),
+    "words+rules+emb + override exploited (flaw headline)": linear("all+emb", 1e-3, override="exploited-any"),
+    "ads -> other/industry, words+rules+emb": ad_restricted("all+emb", 1e-3),
+    "ads -> other/industry + override exploited (flaw headline)": ad_restricted("all+emb", 1e-3, override="exploited-any"),
+    "ads -> other/industry + override exploited + prior tau 0.5": ad_restricted("all+emb", 1e-3, override="exploited-any",
+                                                                                tau=0.5),
+    "ads -> other/industry + both exploited overrides": ad_restricted("all+emb", 1e-3, override="exploited-both"),
+    "ads -> other/industry + override exploited, l2 3e-4": ad_restricted("all+emb", 3e-4, override="exploited-any"),
+    "ads -> other/industry + override exploited, rules+emb": ad_restricted("rules+emb", 1e-3, override="exploited-any"),
+    "words+rules+emb + override ransomware": linear("all+emb", 1e-3, override="ransomware"),
     "words+rules+emb, l2 3e-4": linear("all+emb", 3e-4),
     "words+rules+emb, l2 1e-4, 600 epochs": linear("all+emb", 1e-4, epochs=600),
     "words+rules+emb, l2 1e-3, 600 epochs": linear("all+emb", 1e-3, epochs=600),

@@ -366,9 +366,17 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
 
 
 def _folds(rows: Sequence[_DevRow], folds: int = 5) -> list[int]:
-    """A fold per row, whole weeks together: the articles of one story never sit on both sides."""
+    """A fold per row: the dev weeks in date order cut into ``folds`` blocks of about equal size (date-blocked,
+    so a fold is scored by a model fitted on other weeks only, as the test half is)."""
     weeks = sorted({r.gold.week for r in rows})
-    return [weeks.index(r.gold.week) % folds for r in rows]
+    per_week = {w: 0 for w in weeks}
+    for r in rows:
+        per_week[r.gold.week] += 1
+    fold_of_week, seen = {}, 0
+    for w in weeks:
+        fold_of_week[w] = min(folds - 1, seen * folds // max(len(rows), 1))
+        seen += per_week[w]
+    return [fold_of_week[r.gold.week] for r in rows]
 
 
 def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, fold_of: Sequence[int], folds: int = 5) -> float:

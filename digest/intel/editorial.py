@@ -183,10 +183,10 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     flags = tuple(CveFlag(c, e) for c, e in cve_flags(title, text, kev, why))
     from digest.intel.section_model import predict_section
 
-    topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
-                            source=source, why=why, emb=emb)
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
+    topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
+                            source=source, why=why, emb=emb, sponsored=sponsored)
     if why is not None:
         why.extend(reasons)
     features = importance_features(title, text, primary=primary is not None, cves=flags, kev=kev,

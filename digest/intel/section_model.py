@@ -27,7 +27,7 @@ import numpy as np
 from digest.intel.topics import _COMPILED, _score
 from digest.models import TopicInfo
 
-__all__ = ["MODEL_PATH", "SECTIONS", "features", "predict_section", "train"]
+__all__ = ["MODEL_PATH", "SECTIONS", "clear_exploited", "decide", "features", "predict_section", "train"]
 
 MODEL_PATH = Path(__file__).with_name("data") / "section_model.json"
 SECTIONS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
@@ -153,28 +153,56 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
     return w, b, classes
 
 
+AD_SECTIONS = ("other", "industry")  # where the labels file ads: law firms, deals, op-eds; releases, stock pieces
+
+
+def clear_exploited(title: str, info: TopicInfo, cve_exploited: bool) -> bool:
+    """The clear cases of "exploited" the model may not overrule: a CVE the text says (or KEV says) is
+    exploited, or a headline about a flaw in a story whose text says it is exploited."""
+    if info.cves and (cve_exploited or info.exploited):
+        return True
+    return info.exploited and _CUE_RE["vuln"].search(title.lower()) is not None
+
+
+def decide(logits: np.ndarray, classes: Sequence[str], *, sponsored: bool, exploited: bool) -> str:
+    """The section from the model's scores: an ad only under :data:`AD_SECTIONS`, then the exploited override."""
+    allowed = np.array([not sponsored or c in AD_SECTIONS for c in classes])
+    if not allowed.any():
+        allowed[:] = True
+    best = classes[int(np.argmax(np.where(allowed, logits, -np.inf)))]
+    return "exploited" if exploited and "exploited" in classes else best
+
+
 def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
                     scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None,
-                    emb: np.ndarray | None = None) -> str:
-    """The section key of one story (the keyword rule's topic when no model is installed)."""
+                    emb: np.ndarray | None = None, sponsored: bool = False) -> str:
+    """The section key of one story (the keyword rule's topic when no model is installed).
+
+    The model scores every section; a ``sponsored`` item is filed under "other" or "industry" only
+    (a hierarchical decision: ad first, then its kind), and a clear exploited case
+    (:func:`clear_exploited`) goes to "exploited" whatever the model says.
+    """
     model = _model()
     if model is None:
         if why is not None:
             why.append(f"section {info.topic}: keyword rules (no model)")
         return info.topic
     w, b, classes = model
-    x = features(title, text, info=info, cve_exploited=any(c.exploited for c in cves), has_actor=has_actor,
+    cve_exploited = any(c.exploited for c in cves)
+    x = features(title, text, info=info, cve_exploited=cve_exploited, has_actor=has_actor,
                  scores=scores, source=source, embed=w.shape[0] > BASE, emb=emb)
     logits = x @ w + b
-    best = int(np.argmax(logits))
+    exploited = clear_exploited(title, info, cve_exploited)
+    section = decide(logits, classes, sponsored=sponsored, exploited=exploited)
     if why is not None:
         p = np.exp(logits - logits.max())
         p /= p.sum()
         top = sorted(zip(classes, p), key=lambda t: -t[1])[:3]
         dense = {name: x[2 * DIM + i] for i, name in enumerate(DENSE) if x[2 * DIM + i]}
-        why.append("section " + ", ".join(f"{c} {q:.2f}" for c, q in top) + f" (model; rules: {info.topic}; "
-                   + ", ".join(f"{k}={v:.2g}" for k, v in dense.items()) + ")")
-    return classes[best]
+        rule = "; exploited: a clear case" if exploited else "; an ad: other or industry" if sponsored else ""
+        why.append(f"section {section}: " + ", ".join(f"{c} {q:.2f}" for c, q in top)
+                   + f" (model{rule}; rules: {info.topic}; " + ", ".join(f"{k}={v:.2g}" for k, v in dense.items()) + ")")
+    return section
 
 
 def train(xs: np.ndarray, ys: Sequence[str], *, l2: float = 1e-3, epochs: int = 300,
