@@ -183,6 +183,11 @@ def test_kev_update_from_url_and_bad_catalogue(tmp_path: Path, http_server: Loca
         ("Example Clinic Data Breach Claims Being Investigated by Smith Jones", "PITTSBURGH (GLOBE NEWSWIRE) -- ..."),
         ("Smith Jones Investigates Example Healthcare Data Breach Claims", "PITTSBURGH (GLOBE NEWSWIRE) -- ..."),
         ("Acme QHora Routers Now Support IPS, Enhancing Ransomware Defense", "Acme today announced IPS support."),
+        # the guide's securities class-action notices, market-report promotions and "Company (TICKER) Stock:" pieces
+        ("Acme, Inc. Securities Fraud Class Action Result of Data Breach - Investors may Contact Smith Law",
+         "NEW YORK (GLOBE NEWSWIRE) -- ..."),
+        ("Ransomware Protection Market Size, Share and Forecast to 2032: Key Players", "The market will grow."),
+        ("ACME, Inc. (ACM) Stock: Holds Steady As Company Probes Reported Data Breach", "Shares were flat."),
     ],
 )
 def test_sponsored(title: str, text: str) -> None:

@@ -48,6 +48,13 @@ _SPONSORED: list[tuple[str, str, float, bool]] = [
       r"\b(?:buy,\ sell\ or\ hold|buy\ or\ sell|time\ to\ buy|should\ you\ buy)\b"), "title", 1.0, True),
     # law firms' solicitations worded the other way round ("X Data Breach Claims Being Investigated by Y")
     (r"\bclaims\ (?:being\ )?investigated\ by\b|\binvestigat\w*\b.{0,80}\bdata\ breach\ claims\b", "title", 1.0, False),
+    # the guide's other kinds: securities class-action notices, market-report promotions, "Company (TICKER) Stock:"
+    ((r"\bsecurities\ (?:fraud\ )?class\ actions?\b|\blead\ plaintiff\ deadline\b|\bclass\ period\b|"
+      r"\b(?:investors|shareholders)\ (?:who\ (?:lost|suffered|purchased|bought)|may\ contact|with\ (?:large\ )?losses)\b"),
+     "title", 1.0, False),
+    (r"\bmarket\ (?:size|share|analysis|outlook|forecast|report)\b.{0,80}\b(?:forecast|cagr|opportunit\w*|key\ players)\b|\bcagr\b",
+     "title", 1.0, True),
+    (_CASE.format(r"\([A-Z]{1,5}\)\ (?:Stock|Shares)\b"), "title", 1.0, False),
     # sponsored posts and op-eds (not "state-sponsored")
     (r"(?<![\w-])(?<!state\ )(?:sponsored|partner\ content|paid\ post|advertorial|promoted|in\ partnership\ with)\b",
      "title", 1.0, False),
