@@ -461,3 +461,22 @@ def test_a_batch_embeds_once_and_judges_as_one_article_at_a_time(monkeypatch) ->
     assert [o["topic"] for o in out] == one_by_one
     assert calls == [3]
     assert np.allclose(real(stories)[1], section_model.embedding(*stories[1]))
+
+
+# ---------------------------------------------------------------------------- section decision
+
+
+def test_an_ad_is_filed_under_other_or_industry_and_a_clear_exploited_case_under_exploited() -> None:
+    import numpy as np
+
+    from digest.intel.section_model import SECTIONS, decide
+
+    logits = np.array([0.0, 0.0, 5.0, 0.0, 0.0, 1.0, 2.0])  # breach first, then other
+    assert decide(logits, SECTIONS, sponsored=False, exploited=False) == "breach"
+    assert decide(logits, SECTIONS, sponsored=True, exploited=False) == "other"
+    assert decide(logits, SECTIONS, sponsored=False, exploited=True) == "exploited"
+    notice = judge("DATA BREACH ALERT: Smith & Jones LLP Is Investigating Claims on Behalf of Example Clinic Patients",
+                   "Example Clinic suffered a data breach. Contact our attorneys for a free consultation.")
+    assert notice.sponsored and notice.topic in ("other", "industry")
+    bug = judge("Acme patches firewall flaw CVE-2031-0001", "CVE-2031-0001 is being actively exploited in the wild.")
+    assert bug.topic == "exploited"
