@@ -439,3 +439,19 @@ def test_a_batch_embeds_once_and_judges_as_one_article_at_a_time(monkeypatch) ->
     assert [o["topic"] for o in out] == one_by_one
     assert calls == [3]
     assert np.allclose(real(stories)[1], section_model.embedding(*stories[1]))
+
+
+def test_importance_reads_the_section_and_the_embedding_an_off_topic_piece_ranks_low() -> None:
+    """The shipped weights (fitted on dev): a celebrity piece that mentions hacking ranks below a breach."""
+    from digest.intel.editorial import importance_weights, needs_embedding
+
+    gossip = judge("TV star 'shook to the core' over scary baby monitor hacking",
+                   "The reality star told fans she was shaken after hearing a voice from the baby monitor.")
+    breach = judge("Bank confirms attackers stole customer records",
+                   "The bank said attackers copied names and account numbers from a customer database.")
+    assert gossip.topic == "other" and breach.topic == "breach"
+    assert breach.importance > gossip.importance
+    assert importance_weights()["topic_other"] < importance_weights()["topic_breach"]
+    assert needs_embedding()  # the shipped model reads the embedding block
+    why = judge("Bank confirms attackers stole customer records", "Data was copied.", explain=True).why
+    assert any("embedding=" in w and "topic_breach=" in w for w in why), why

@@ -215,6 +215,42 @@ def rank_key(s: StoryItem) -> tuple[float, int, float, str]:
     return (-s.importance, -(1 + len(s.also)), -(s.published.timestamp() if s.published else 0.0), s.key)
 
 
+def weigh_coverage(stories: Sequence[StoryItem], records: Sequence[ArticleRecord]) -> list[StoryItem]:
+    """Stories' importance with the batch's coverage, as ``digest analyse`` weighs it.
+
+    A story counts the outlets that tell its event even where clustering split it off (the larger of
+    its own outlets and those of its articles' loose neighbours, :func:`digest.intel.editorial.coverage`),
+    and a story whose event another story of the window tells with more weight drops by
+    :data:`digest.intel.editorial.REPEAT_PENALTY`, so a split event is ranked once, by its lead.
+    """
+    from digest.intel.editorial import REPEAT_PENALTY, coverage
+
+    if len(stories) < 2:
+        return list(stories)
+    pos = {r.id: n for n, r in enumerate(records)}
+    neighbours = coverage([r.title for r in records], [r.text for r in records],
+                          [r.published or r.fetched for r in records])
+    home = {i: n for n, s in enumerate(stories) for i in s.article_ids}
+    weighed: list[float] = []
+    near: list[set[int]] = []
+    for s in stories:
+        members = [pos[i] for i in s.article_ids if i in pos]
+        around = {k for m in members for k in neighbours[m]}
+        own = {s.source, *(src for src, _url in s.also)}
+        covered = own | {records[k].source for k in around}
+        judgments = [records[m].judgment for m in members if records[m].judgment is not None]
+        weighed.append(story_importance(judgments, outlets=max(len(own), len(covered))) if judgments
+                       else s.importance)
+        near.append({home[records[k].id] for k in around if records[k].id in home} - {len(near)})
+    out: list[StoryItem] = []
+    for n, s in enumerate(stories):
+        value = weighed[n]
+        if any(weighed[o] > value or (weighed[o] == value and o < n) for o in near[n]):
+            value -= REPEAT_PENALTY
+        out.append(replace(s, importance=round(value, 4)) if value != s.importance else s)
+    return out
+
+
 def compose_issue(
     records: Sequence[ArticleRecord],
     *,
@@ -267,6 +303,7 @@ def compose_issue(
         if include is None or include(story):
             stories.append(story)
 
+    stories = weigh_coverage(stories, records)
     stories.sort(key=rank_key)
     return build_issue(stories[:max_stories], title=title, date=now, period_start=period_start, period_end=now,
                        updates=updates, more=stories[max_stories:], topic_titles=topic_titles)
