@@ -265,6 +265,7 @@ def compose_issue(
     include: Callable[[StoryItem], bool] | None = None,
     include_sponsored: bool = False,
     published_since: datetime | None = None,
+    summarize: Callable[[ArticleRecord], str] | None = None,
 ) -> IssueContent:
     """Build the issue from ``records`` (the window, including already-sent articles).
 
@@ -274,7 +275,9 @@ def compose_issue(
     stories make the issue; the rest go to ``IssueContent.more`` (listed in the web archive).
     Articles judged sponsored are left out unless ``include_sponsored``. With ``published_since``
     (the first issue of a new install, or a window asked for) a new article must also have been
-    published since then: a first poll fetches weeks of backlog at once.
+    published since then: a first poll fetches weeks of backlog at once. ``summarize`` writes the
+    summary of the article a story shows when none was stored (``summarizer.when = "compose"``):
+    only for the stories the issue holds, not for every article polled.
     """
     sent = sent or {}
     if not include_sponsored:
@@ -283,6 +286,7 @@ def compose_issue(
     groups = cluster(records) if cluster else [[r.id] for r in records]
     stories: list[StoryItem] = []
     updates: list[StoryItem] = []
+    shown: dict[str, ArticleRecord] = {}  # story key -> the article it shows
     for ids in groups:
         members = [by_id[i] for i in ids if i in by_id]
         fresh = [m for m in members if m.id not in sent and m.fetched >= period_start
@@ -299,12 +303,20 @@ def compose_issue(
                             key=story.key, also=story.also)
             if include is None or include(story):
                 updates.append(story)
+                shown[story.key] = newest
             continue
         if include is None or include(story):
             stories.append(story)
+            shown[story.key] = best
 
     stories = weigh_coverage(stories, records)
     stories.sort(key=rank_key)
+    if summarize is not None:
+        def summarized(s: StoryItem) -> StoryItem:
+            return s if s.summary else replace(s, summary=summarize(shown[s.key]))
+
+        stories[:max_stories] = [summarized(s) for s in stories[:max_stories]]
+        updates = [summarized(s) for s in updates]
     return build_issue(stories[:max_stories], title=title, date=now, period_start=period_start, period_end=now,
                        updates=updates, more=stories[max_stories:], topic_titles=topic_titles)
 
