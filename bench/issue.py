@@ -10,7 +10,7 @@ toolshell
     Typhoon, Violet Typhoon and Storm-2603 each in a section head of the text part (its heading
     line or aka lines); no story listed twice in full; HTML under 100 KB.
 week
-    Each held-out test week of the hand labels (tests/data/realnews/weeks.jsonl, "split": "test",
+    Each held-out test week (``--split dev``: each dev week) of the hand labels (tests/data/realnews/weeks.jsonl, "split": "test",
     "full": true): its newsdatahub items as one RSS feed per outlet (title, link to a page whose
     text is the item's description, the description), dates shifted so the week ends now, then
     `send --dry-run --since 7d`. Checks: every hand-picked top story in the issue and within its
@@ -266,7 +266,7 @@ def week_feeds(site: Path, base: str, items: list[Any], shift: timedelta) -> lis
     return feeds
 
 
-def week(tmp: Path, labels: Path, keep: bool) -> bool:
+def week(tmp: Path, labels: Path, keep: bool, split: str = "test") -> bool:
     if not (SHARED / "corpus" / "news").is_dir():
         print("week: skipped, ../shared/corpus/news is absent")
         return True
@@ -278,7 +278,7 @@ def week(tmp: Path, labels: Path, keep: bool) -> bool:
     rows = rn.load_labels(labels / "editorial.jsonl")
     ok = True
     for w in rn.load_weeks(labels / "weeks.jsonl"):
-        if w.get("split") != "test" or not w.get("full"):
+        if w.get("split") != split or not w.get("full"):
             continue
         start = datetime.fromisoformat(w["week_start"]).replace(tzinfo=UTC)
         end = start + timedelta(days=7)
@@ -333,6 +333,8 @@ def main() -> None:
     ap.add_argument("what", nargs="?", default="all", choices=["toolshell", "week", "all"])
     ap.add_argument("--labels", type=Path, default=ROOT / "tests" / "data" / "realnews",
                     help="folder with editorial.jsonl and weeks.jsonl")
+    ap.add_argument("--split", default="test", choices=["dev", "test"],
+                    help="which labelled weeks (tune on dev; test is the held-out measure)")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (issues to read)")
     a = ap.parse_args()
     if not SHARED.is_dir():
@@ -344,7 +346,7 @@ def main() -> None:
         if a.what in ("toolshell", "all"):
             ok &= toolshell(tmp / "toolshell", a.keep)
         if a.what in ("week", "all"):
-            ok &= week(tmp, a.labels, a.keep)
+            ok &= week(tmp, a.labels, a.keep, a.split)
     finally:
         if not a.keep:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -46,7 +46,8 @@ def dump(out: Path, feeds: int, items: int) -> None:
         # learned from earlier ones make of later ones, is the same in every run (with a pool it is not)
         path = bench.write_cfg(tmp / "c.toml", tmp / "c.db", fetch_pages=True, workers=1)
         path.write_text(path.read_text().replace("per_host_concurrency = 4", "per_host_concurrency = 1")
-                        .replace("concurrency = 32", "concurrency = 1"), encoding="utf-8")
+                        .replace("concurrency = 32", "concurrency = 1")
+                        + '[summarizer]\nwhen = "poll"\n', encoding="utf-8")  # every summary, to compare them
         cfg = load_config(path, env={})
         store = Store.open(cfg)
         report = poll(store, cfg, feed_specs=[FeedSpec(u) for u in (farm / "feeds.txt").read_text().split()])

@@ -124,6 +124,9 @@ class SummarizerConfig:
     api_key: str = field(default="", repr=False)
     timeout_seconds: float = 20.0
     max_words: int = 70
+    # "compose": summarize only the article each story of an issue shows, when the issue is composed;
+    # "poll": summarize every article as it is stored
+    when: str = "compose"
 
 
 @dataclass(frozen=True)
@@ -339,6 +342,8 @@ def _validate(cfg: Config) -> None:
     _validate_bounces(cfg.bounces)
     if cfg.summarizer.backend not in ("extractive", "openai"):
         raise bad("summarizer.backend", f"expected 'extractive' or 'openai', got {cfg.summarizer.backend!r}")
+    if cfg.summarizer.when not in ("compose", "poll"):
+        raise bad("summarizer.when", f"expected 'compose' or 'poll', got {cfg.summarizer.when!r}")
     if cfg.summarizer.backend == "openai" and not cfg.summarizer.endpoint:
         raise bad("summarizer.endpoint", "must be set when summarizer.backend is 'openai'")
 

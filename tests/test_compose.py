@@ -261,3 +261,25 @@ def test_an_actor_without_a_usable_name_is_not_taken_as_named_everywhere() -> No
                    primary="linen-typhoon", text="Linen Typhoon again.")]
     issue = compose_issue(recs, title="D", now=NOW, period_start=NOW - timedelta(days=1))
     assert issue.sections[0].stories[0].named == () and len(issue.sections) == 1
+
+
+def test_an_event_clustering_split_counts_all_its_outlets_and_is_ranked_once() -> None:
+    """Coverage the clusters split still counts (as `digest analyse` weighs it), and the split-off part,
+    telling the same event with less weight, ranks below an unrelated story of equal weight."""
+    from digest.intel.editorial import REPEAT_PENALTY, story_importance
+
+    text = "Acme Bank said attackers stole the records of 2 million customers from its loan systems."
+    split = [record(1, "Acme Bank breach exposes 2 million customers", "S1.", text=text, source="A", importance=2.0),
+             record(2, "Acme Bank confirms breach of 2 million customer records", "S2.", text=text,
+                    source="B", importance=2.0),
+             record(3, "Acme Bank breach: 2 million customers exposed", "S3.", text=text, source="C", importance=1.5)]
+    other = record(4, "Police seize a botnet run from Lisbon", "S4.",
+                   text="Officers took down servers of a botnet used for fraud.", source="D", importance=1.5)
+    issue = compose_issue([*split, other], title="D", now=NOW, period_start=NOW - timedelta(days=1),
+                          cluster=by_groups([[1, 2], [3], [4]]), topic_titles=TOPICS)
+    got = {s.key: s.importance for sec in issue.sections for s in sec.stories}
+    lead = [j.judgment for j in split[:2] if j.judgment is not None]
+    assert got["a1"] == round(story_importance(lead, outlets=3), 4)  # A, B and the split-off C
+    assert got["a3"] == round(story_importance([split[2].judgment], outlets=3) - REPEAT_PENALTY, 4)
+    assert got["a4"] == round(story_importance([other.judgment], outlets=1), 4)  # nothing near it
+    assert got["a3"] < got["a4"]

@@ -480,3 +480,17 @@ def test_an_ad_is_filed_under_other_or_industry_and_a_clear_exploited_case_under
     assert notice.sponsored and notice.topic in ("other", "industry")
     bug = judge("Acme patches firewall flaw CVE-2031-0001", "CVE-2031-0001 is being actively exploited in the wild.")
     assert bug.topic == "exploited"
+def test_importance_reads_the_section_and_the_embedding_an_off_topic_piece_ranks_low() -> None:
+    """The shipped weights (fitted on dev): a celebrity piece that mentions hacking ranks below a breach."""
+    from digest.intel.editorial import importance_weights, needs_embedding
+
+    gossip = judge("TV star 'shook to the core' over scary baby monitor hacking",
+                   "The reality star told fans she was shaken after hearing a voice from the baby monitor.")
+    breach = judge("Bank confirms attackers stole customer records",
+                   "The bank said attackers copied names and account numbers from a customer database.")
+    assert gossip.topic == "other" and breach.topic == "breach"
+    assert breach.importance > gossip.importance
+    assert importance_weights()["topic_other"] < importance_weights()["topic_breach"]
+    assert needs_embedding()  # the shipped model reads the embedding block
+    why = judge("Bank confirms attackers stole customer records", "Data was copied.", explain=True).why
+    assert any("embedding=" in w and "topic_breach=" in w for w in why), why

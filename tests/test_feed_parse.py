@@ -260,3 +260,16 @@ def test_shared_corpus_feed(path: Path) -> None:
         assert e.link.startswith(("http://", "https://"))
         assert e.guid
         assert e.published is None or e.published.tzinfo is not None
+
+
+def test_line_breaks_inside_a_sentence_do_not_split_it() -> None:
+    """A feed's hard-wrapped description stays one sentence (a summary took "Monday, leaking ..." alone);
+    short lines such as headings keep their own line, and so does <pre>."""
+    from digest.ingest.feeds import html_to_text
+
+    wrapped = ("The Akira ransomware gang claimed an attack on a logistics firm in Ohio on\n"
+               "Monday, leaking 40 GB of data.\nKey findings\nThe group used phishing.")
+    assert html_to_text(wrapped) == ("The Akira ransomware gang claimed an attack on a logistics firm in Ohio on "
+                                     "Monday, leaking 40 GB of data.\nKey findings\nThe group used phishing.")
+    assert html_to_text("<p>Attackers breached the\nportal.</p><p>Next</p><pre>a\nb</pre>") == \
+        "Attackers breached the portal.\nNext\na\nb"

@@ -218,7 +218,8 @@ def test_polling_step_alone_stores_the_feed_text_without_analysis(tmp_path: Path
     from digest.store import Article, ArticleActor
 
     http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
-    cfg_file = write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n")
+    cfg_file = write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n"
+                                      "[summarizer]\nwhen = \"poll\"\n")
     config = load_config(cfg_file, env={})
     store = Store.open(config)
     report = poll(store, config, feed_specs=[FeedSpec(http_server.url("/good.xml"))], analyse=analyse)
@@ -235,6 +236,33 @@ def test_polling_step_alone_stores_the_feed_text_without_analysis(tmp_path: Path
     else:
         assert art.summary == "" and art.topic == "other" and actors == 0
         assert not steps & report.stage_seconds.keys()
+
+
+def test_by_default_poll_stores_no_summary_and_the_issue_summarizes_what_it_shows(
+        tmp_path: Path, http_server: LocalHTTPServer) -> None:
+    """summarizer.when = "compose" (the default): the summary work is done for the stories an issue holds."""
+    from sqlalchemy import select
+
+    from digest.config import load_config
+    from digest.ingest.feedlist import FeedSpec
+    from digest.ingest.poll import poll
+    from digest.issue.build import prepare
+    from digest.store import Article
+
+    http_server.route("/good.xml", body=GOOD_RSS, headers={"Content-Type": "application/rss+xml"})
+    cfg_file = write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n")
+    config = load_config(cfg_file, env={})
+    assert config.summarizer.when == "compose"
+    store = Store.open(config)
+    report = poll(store, config, feed_specs=[FeedSpec(http_server.url("/good.xml"))])
+    assert report.new_articles == 1 and "summarize" not in report.stage_seconds
+    with store.session() as s:
+        art = s.scalars(select(Article)).one()
+    assert art.summary == "" and art.topic == "ransomware"
+    story = prepare(store, config).content.sections[0].stories[0]
+    assert story.summary and "Akira" in story.summary and story.summary.split()[0] in art.text
+    with store.session() as s:  # composing writes nothing
+        assert s.scalars(select(Article)).one().summary == ""
 
 
 def test_a_poll_with_nothing_new_starts_no_pool_and_loads_no_links(tmp_path: Path, http_server: LocalHTTPServer,

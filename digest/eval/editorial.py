@@ -418,7 +418,6 @@ def _mask(xs: Any, design: str) -> Any:
     return out
 
 
-_FREE_SIGN = {"vendor", "research", "long_text"}
 
 
 def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]],
@@ -428,13 +427,13 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     Section: each design (rules only, hashed words only, both) and L2 strength is scored by 5-fold
     cross-validation on dev; the best is fitted on all of dev and installed. Returns every
     design's model (fitted on all of dev), so the evaluation can measure each on test too.
-    Importance: ridge regression of the label (1-3, +1 for an item of a week's top story) on the
-    features, the features the issue names as raising importance held non-negative.
+    Importance: :func:`digest.eval.importance.fit_importance` (the label 1-3, +1 for an item of a
+    week's top story, on the features, the section the installed model gives and the embedding).
     """
     import numpy as np
 
     from digest.intel import section_model
-    from digest.intel.editorial import DATA, DEFAULT_WEIGHTS
+    from digest.intel.editorial import DATA
 
     rows = _dev_rows(config, dev)
     labelled = [r for r in rows if r.gold.section in SECTIONS]
@@ -460,35 +459,22 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
 
     top_keys = {k for _w, keys, _lead in tops for k in keys}
     imp_rows = [r for r in rows if r.gold.importance is not None or r.gold.key in top_keys]
-    names = [k for k in DEFAULT_WEIGHTS if k != "bias"]
-    if len(imp_rows) >= 2 * len(names):
-        x = np.array([[r.imp.get(k, 0.0) for k in names] for r in imp_rows])
-        y = np.array([float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows])
-        mu, sd = x.mean(axis=0), x.std(axis=0) + 1e-9
-        z = (x - mu) / sd
-        lam = 0.1 * len(imp_rows)
-        # ridge with signs: what the issue names as mattering more (attribution, exploitation, outlets,
-        # advisories, scale, victims of note) may not count against an article, nor staleness for it
-        from scipy.optimize import lsq_linear
+    if len(imp_rows) >= 40:
+        from digest.eval.importance import fit_importance, write_model
+        from digest.intel.editorial import clear_caches
 
-        lower = [-np.inf if k in _FREE_SIGN or k == "recency_days" else 0.0 for k in names]
-        upper = [0.0 if k == "recency_days" else np.inf for k in names]
-        a_mat = np.vstack([z, math.sqrt(lam) * np.eye(len(names))])
-        b_vec = np.concatenate([y - y.mean(), np.zeros(len(names))])
-        coef = lsq_linear(a_mat, b_vec, bounds=(lower, upper)).x
-        w = coef / sd
-        for n_, k in enumerate(names):
-            if x[:, n_].std() < 1e-6:  # never seen on dev: the default weight stands
-                w[n_] = DEFAULT_WEIGHTS[k]
-        weights = {"bias": round(float(y.mean() - (w * mu).sum()), 4),
-                   **{k: round(float(v), 4) for k, v in zip(names, w)}}
-        (DATA / "importance_weights.json").write_text(json.dumps(
-            {"fitted_on": f"dev half, {len(imp_rows)} articles", "weights": weights}, indent=1) + "\n",
-            encoding="utf-8")
-        from digest.intel.editorial import importance_weights
-
-        importance_weights.cache_clear()
-        echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in weights.items()))
+        w, b, classes = section_model._model() or (None, None, ())
+        feats, embs = [], []
+        for r in imp_rows:
+            # the section the installed model gives (what judge() weighs), and the embedding block
+            topic = classes[int(np.argmax(r.x[: w.shape[0]] @ w + b))] if w is not None else None
+            feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})
+            embs.append(r.x[section_model.BASE:section_model.BASE + section_model.EMB_DIM])
+        labels = [float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows]
+        model = fit_importance(feats, embs, labels, [r.gold.week for r in imp_rows], echo=echo)
+        write_model(DATA / "importance_weights.json", model)
+        clear_caches()
+        echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in model["weights"].items()))
     else:
         echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
     return models

@@ -74,6 +74,7 @@ class _TextParser(HTMLParser):
         self.parts: list[str] = []
         self._skip = 0
         self._quote = 0  # inside a blockquote: lines are marked, a summary never quotes them
+        self._pre = 0  # inside <pre>: line breaks are the text's own
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _SKIP_TAGS:
@@ -82,6 +83,8 @@ class _TextParser(HTMLParser):
             self.parts.append("\n")
         if tag == "blockquote":
             self._quote += 1
+        elif tag == "pre":
+            self._pre += 1
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in _BLOCK_TAGS:
@@ -95,10 +98,14 @@ class _TextParser(HTMLParser):
         if tag == "blockquote":
             self._quote = max(0, self._quote - 1)
             self.parts.append("\n")
+        elif tag == "pre":
+            self._pre = max(0, self._pre - 1)
 
     def handle_data(self, data: str) -> None:
         if self._skip:
             return
+        if not self._pre and "\n" in data:
+            data = data.replace("\r", " ").replace("\n", " ")  # in HTML a line break in text is a space
         if self._quote and data.strip():
             at_line_start = not self.parts or self.parts[-1].endswith("\n")
             lines = data.split("\n")
@@ -107,10 +114,26 @@ class _TextParser(HTMLParser):
         self.parts.append(data)
 
 
+_WRAPPED = re.compile(r"(?:\S+[ \t]+){7}\S*[a-z,]\r?\n(?=[ \t]*[A-Za-z0-9])")
+
+
+def _unwrap(text: str) -> str:
+    """Plain text hard-wrapped inside its sentences: a line of eight words or more that stops in
+    mid-sentence (a lower-case word or a comma) runs on into the next line."""
+    if "\n" not in text:
+        return text
+    return _WRAPPED.sub(lambda m: m.group(0).rstrip("\r\n") + " ", text)
+
+
 def html_to_text(html: str) -> str:
-    """Plain text of an HTML fragment: paragraphs on their own lines, spaces collapsed."""
+    """Plain text of an HTML fragment: paragraphs on their own lines, spaces collapsed.
+
+    A line break inside the text of an element is a space, as a browser shows it (not in <pre>);
+    text without markup keeps its lines, except where they wrap a sentence.
+    """
     if "<" not in html:
         text = unescape(html) if "&" in html else html  # no markup: what the parser would give, cheaper
+        text = _unwrap(text)
     else:
         parser = _TextParser()
         try:

@@ -199,7 +199,8 @@ def process_article(job: _Job) -> _Done:
     seconds: dict[str, float] = {}
     if _ANALYZER is not None and job.analyse:
         try:
-            analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url, seconds=seconds)
+            analysis = _ANALYZER.analyse(job.title, text or job.title, source_id=job.url, seconds=seconds,
+                                         summarize=_ANALYZER.config.summarizer.when == "poll")
         except DigestError as exc:  # analysis must never lose an article
             log.warning("analysis failed for %s: %s", job.url, exc)
     return _Done(text, note, analysis, published, t1 - t0, seconds)

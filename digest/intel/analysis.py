@@ -43,11 +43,12 @@ class Analyzer:
         self.kev = load_kev(kb_dir(config))  # CISA's catalogue, when `digest kev update` installed one
 
     def analyse(self, title: str, text: str, source_id: str = "",
-                seconds: dict[str, float] | None = None) -> Analysis:
+                seconds: dict[str, float] | None = None, summarize: bool = True) -> Analysis:
         """Actors (and the alias links the text states), topic and summary of one article.
 
         ``seconds``, when given, gets the time each step took added under "actors", "topic" and
-        "summarize" (what `digest poll` reports per stage).
+        "summarize" (what `digest poll` reports per stage). ``summarize=False`` leaves the summary
+        empty (`digest poll` with ``summarizer.when = "compose"``: the issue summarizes what it shows).
         """
         from digest.intel.topics import classify
 
@@ -60,11 +61,12 @@ class Analyzer:
         topic = classify(title, text)
         key_terms.extend(topic.cves)
         t2 = time.perf_counter()
-        summary = self.summarizer.summarize(title, text, key_terms=key_terms)
+        summary = self.summarizer.summarize(title, text, key_terms=key_terms) if summarize else ""
         if seconds is not None:
             seconds["actors"] = seconds.get("actors", 0.0) + t1 - t0
             seconds["topic"] = seconds.get("topic", 0.0) + t2 - t1
-            seconds["summarize"] = seconds.get("summarize", 0.0) + time.perf_counter() - t2
+            if summarize:
+                seconds["summarize"] = seconds.get("summarize", 0.0) + time.perf_counter() - t2
         return Analysis(summary=summary, topic=topic, actors=tuple(actors), links=tuple(new_links))
 
     def detect(self, title: str, text: str) -> list[ActorHit]:

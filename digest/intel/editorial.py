@@ -9,8 +9,9 @@ The section comes from a small linear model (:mod:`digest.intel.section_model`, 
 ``data/section_model.json``, trained on the dev half of the real-news labels) over hashed words and
 the keyword rules' scores; the exploited flag is bound per CVE to the sentence that says it
 (:func:`digest.intel.topics.cve_flags`) or to CISA's KEV catalogue; sponsored items are found by
-rules on the headline and the text (:mod:`digest.intel.sponsored`); importance is a weighted sum of features (attribution,
-exploitation, scale, source kind, recency), weighted on the dev half.
+rules on the headline and the text (:mod:`digest.intel.sponsored`); importance is a weighted sum
+of features (attribution, exploitation, scale, source kind, recency, the section, and a ridge
+reading of the headline and lede's embedding), weighted on the dev half.
 """
 
 from __future__ import annotations
@@ -111,28 +112,79 @@ def _notable_victim(title: str) -> bool:
     return any(w.lower() in names for w in words) or any(f" {n} " in f" {low} " for n in names if " " in n)
 
 
+SECTION_KEYS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
 DEFAULT_WEIGHTS: dict[str, float] = {
     "bias": 1.0, "primary_actor": 1.0, "exploited_cve": 1.0, "kev_cve": 0.5, "says_exploited": 0.3,
     "government": 0.6, "vendor": 0.4, "advisory": 0.3, "research": 0.2, "scale": 0.15, "notable_victim": 0.6,
     "recency_days": -0.05, "long_text": 0.2, "outlets": 0.5,
+    # the section (one of these is 1) and the embedding's learned reading of the headline and lede
+    **{f"topic_{t}": 0.0 for t in SECTION_KEYS}, "embedding": 0.0,
 }
+
+
+@lru_cache(maxsize=1)
+def _importance_data() -> dict[str, Any]:
+    try:
+        data = json.loads((DATA / "importance_weights.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 @lru_cache(maxsize=1)
 def importance_weights() -> dict[str, float]:
     """The weights fitted on the dev half (data/importance_weights.json), or the defaults."""
     try:
-        data = json.loads((DATA / "importance_weights.json").read_text(encoding="utf-8"))
-        weights = {k: float(v) for k, v in data["weights"].items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        weights = {k: float(v) for k, v in _importance_data()["weights"].items()}
+    except (KeyError, TypeError, AttributeError, ValueError):
         return dict(DEFAULT_WEIGHTS)
     return {**DEFAULT_WEIGHTS, **weights}
 
 
+@lru_cache(maxsize=1)
+def _embedding_reader() -> tuple[Any, float] | None:
+    """The ridge weights that read importance off the embedding block (None: none shipped)."""
+    import numpy as np
+
+    try:
+        block = _importance_data()["embedding_model"]
+        w = np.asarray(block["weights"], dtype=np.float64)
+        return w, float(block["bias"])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def needs_embedding() -> bool:
+    """Whether importance reads the embedding block (so judge() computes it when the caller did not)."""
+    return _embedding_reader() is not None and importance_weights().get("embedding", 0.0) != 0.0
+
+
+def embedding_importance(emb: Any) -> float:
+    """The embedding's reading of importance (a label-scale number, centred on the dev mean; 0 without one)."""
+    reader = _embedding_reader()
+    if reader is None or emb is None:
+        return 0.0
+    w, b = reader
+    if getattr(emb, "shape", None) != w.shape:
+        return 0.0
+    return float(emb @ w + b)
+
+
+def clear_caches() -> None:
+    """Forget the loaded weights (after training wrote new ones)."""
+    _importance_data.cache_clear()
+    importance_weights.cache_clear()
+    _embedding_reader.cache_clear()
+
+
 def importance_features(title: str, text: str, *, primary: bool, cves: Sequence[CveFlag], kev: frozenset[str],
                         says_exploited: bool, source_kind: str, published: datetime | None,
-                        now: datetime | None) -> dict[str, float]:
-    """The features importance weighs (all but "outlets", which is the story's)."""
+                        now: datetime | None, topic: str | None = None, emb: Any = None) -> dict[str, float]:
+    """The features importance weighs (all but "outlets", which is the story's).
+
+    ``topic`` is the article's section; ``emb`` its embedding block
+    (:func:`digest.intel.section_model.embeddings`), which a ridge fitted on the dev half reads.
+    """
     head = f"{title}\n{text[:3000]}"
     days = 0.0
     if published is not None and now is not None:
@@ -153,6 +205,8 @@ def importance_features(title: str, text: str, *, primary: bool, cves: Sequence[
         "notable_victim": 1.0 if _notable_victim(title) else 0.0,
         "recency_days": min(days, 14.0),
         "long_text": 1.0 if len(text) > 1500 else 0.0,
+        **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTION_KEYS},
+        "embedding": embedding_importance(emb),
     }
 
 
@@ -181,8 +235,11 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
                         sponsored=False, importance=importance, primary=primary.id if primary else None)
     why: list[str] | None = [] if explain else None
     flags = tuple(CveFlag(c, e) for c, e in cve_flags(title, text, kev, why))
+    from digest.intel import section_model
     from digest.intel.section_model import predict_section
 
+    if emb is None and (section_model.needs_embedding() or needs_embedding()):
+        emb = section_model.embedding(title, text)  # once, for the section and for importance
     reasons = sponsored_reasons(title, text)
     sponsored = _is_sponsored(reasons)
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
@@ -191,13 +248,14 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
         why.extend(reasons)
     features = importance_features(title, text, primary=primary is not None, cves=flags, kev=kev,
                                    says_exploited=info.exploited, source_kind=source_kind, published=published,
-                                   now=now)
+                                   now=now, topic=topic, emb=emb)
     weights = importance_weights()
     importance = _weighted(features, weights)
     if sponsored:
         importance -= 2.0
     if why is not None:
-        fired = [f"{k}={v:g}x{weights.get(k, 0.0):+g}" for k, v in features.items() if v and k != "bias"]
+        fired = [f"{k}={v:.3g}x{weights.get(k, 0.0):+g}" for k, v in features.items()
+                 if v and k != "bias" and weights.get(k, 0.0)]
         why.append(f"importance {importance:.2f}: " + (", ".join(fired) or "no feature"))
     return Judgment(topic=topic, cves=flags, sponsored=sponsored, importance=round(importance, 4),
                     primary=primary.id if primary else None, why=tuple(why or ()))

@@ -7,11 +7,13 @@ through the ledger; ``dry_run`` writes what would go out to files.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from html import escape
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from digest.config import Config
@@ -101,6 +103,27 @@ def _best_fn(records: Sequence[ArticleRecord]) -> ArticleRecord:
     return min(records, key=lambda r: (rank.get(r.source_kind, 3), -len(r.text), r.id))
 
 
+@contextmanager
+def _summarizer(config: Config) -> Iterator[Callable[[ArticleRecord], str]]:
+    """What summarizes the article a story shows when poll stored no summary (``summarizer.when``),
+    with its actors' names and its CVEs as key terms, as poll would have; built on first use."""
+    made: list[Any] = []
+
+    def summarize(r: ArticleRecord) -> str:
+        if not made:
+            from digest.intel.summarizer import make_summarizer
+
+            made.append(make_summarizer(config.summarizer))
+        return str(made[0].summarize(r.title, r.text, key_terms=[*(m for a in r.actors for m in a.mentions), *r.cves]))
+
+    try:
+        yield summarize
+    finally:
+        close = getattr(made[0], "close", None) if made else None
+        if callable(close):
+            close()
+
+
 def prepare(store: Store, config: Config, now: datetime | None = None, *,
             since: datetime | None = None) -> Prepared:
     """Compose and render the next issue from what is stored; writes nothing.
@@ -116,11 +139,12 @@ def prepare(store: Store, config: Config, now: datetime | None = None, *,
     records = load_records(store, config, start - window, now + timedelta(seconds=1))
     sent = {} if since else store.sent_story_keys(start - window - timedelta(days=1))
     tz = ZoneInfo(config.schedule.timezone)
-    content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
-                            sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn, topic_titles=dict(TOPICS),
-                            max_stories=config.newsletter.max_stories,
-                            include_sponsored=config.newsletter.include_sponsored,
-                            published_since=start if (since or first) else None)
+    with _summarizer(config) as summarize:
+        content = compose_issue(records, title=config.newsletter.title, now=now.astimezone(tz), period_start=start,
+                                sent=sent, cluster=_cluster_fn(config), pick_best=_best_fn,
+                                topic_titles=dict(TOPICS), max_stories=config.newsletter.max_stories,
+                                include_sponsored=config.newsletter.include_sponsored,
+                                published_since=start if (since or first) else None, summarize=summarize)
     content, rendered = render_within_budget(content, base_url=config.newsletter.base_url, now=now,
                                              postal_address=config.newsletter.postal_address)
     ids = tuple(sorted({i for sec in content.sections for s in sec.stories for i in s.article_ids}

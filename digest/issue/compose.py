@@ -215,6 +215,42 @@ def rank_key(s: StoryItem) -> tuple[float, int, float, str]:
     return (-s.importance, -(1 + len(s.also)), -(s.published.timestamp() if s.published else 0.0), s.key)
 
 
+def weigh_coverage(stories: Sequence[StoryItem], records: Sequence[ArticleRecord]) -> list[StoryItem]:
+    """Stories' importance with the batch's coverage, as ``digest analyse`` weighs it.
+
+    A story counts the outlets that tell its event even where clustering split it off (the larger of
+    its own outlets and those of its articles' loose neighbours, :func:`digest.intel.editorial.coverage`),
+    and a story whose event another story of the window tells with more weight drops by
+    :data:`digest.intel.editorial.REPEAT_PENALTY`, so a split event is ranked once, by its lead.
+    """
+    from digest.intel.editorial import REPEAT_PENALTY, coverage
+
+    if len(stories) < 2:
+        return list(stories)
+    pos = {r.id: n for n, r in enumerate(records)}
+    neighbours = coverage([r.title for r in records], [r.text for r in records],
+                          [r.published or r.fetched for r in records])
+    home = {i: n for n, s in enumerate(stories) for i in s.article_ids}
+    weighed: list[float] = []
+    near: list[set[int]] = []
+    for s in stories:
+        members = [pos[i] for i in s.article_ids if i in pos]
+        around = {k for m in members for k in neighbours[m]}
+        own = {s.source, *(src for src, _url in s.also)}
+        covered = own | {records[k].source for k in around}
+        judgments = [records[m].judgment for m in members if records[m].judgment is not None]
+        weighed.append(story_importance(judgments, outlets=max(len(own), len(covered))) if judgments
+                       else s.importance)
+        near.append({home[records[k].id] for k in around if records[k].id in home} - {len(near)})
+    out: list[StoryItem] = []
+    for n, s in enumerate(stories):
+        value = weighed[n]
+        if any(weighed[o] > value or (weighed[o] == value and o < n) for o in near[n]):
+            value -= REPEAT_PENALTY
+        out.append(replace(s, importance=round(value, 4)) if value != s.importance else s)
+    return out
+
+
 def compose_issue(
     records: Sequence[ArticleRecord],
     *,
@@ -229,6 +265,7 @@ def compose_issue(
     include: Callable[[StoryItem], bool] | None = None,
     include_sponsored: bool = False,
     published_since: datetime | None = None,
+    summarize: Callable[[ArticleRecord], str] | None = None,
 ) -> IssueContent:
     """Build the issue from ``records`` (the window, including already-sent articles).
 
@@ -238,7 +275,9 @@ def compose_issue(
     stories make the issue; the rest go to ``IssueContent.more`` (listed in the web archive).
     Articles judged sponsored are left out unless ``include_sponsored``. With ``published_since``
     (the first issue of a new install, or a window asked for) a new article must also have been
-    published since then: a first poll fetches weeks of backlog at once.
+    published since then: a first poll fetches weeks of backlog at once. ``summarize`` writes the
+    summary of the article a story shows when none was stored (``summarizer.when = "compose"``):
+    only for the stories the issue holds, not for every article polled.
     """
     sent = sent or {}
     if not include_sponsored:
@@ -247,6 +286,7 @@ def compose_issue(
     groups = cluster(records) if cluster else [[r.id] for r in records]
     stories: list[StoryItem] = []
     updates: list[StoryItem] = []
+    shown: dict[str, ArticleRecord] = {}  # story key -> the article it shows
     for ids in groups:
         members = [by_id[i] for i in ids if i in by_id]
         fresh = [m for m in members if m.id not in sent and m.fetched >= period_start
@@ -263,11 +303,20 @@ def compose_issue(
                             key=story.key, also=story.also)
             if include is None or include(story):
                 updates.append(story)
+                shown[story.key] = newest
             continue
         if include is None or include(story):
             stories.append(story)
+            shown[story.key] = best
 
+    stories = weigh_coverage(stories, records)
     stories.sort(key=rank_key)
+    if summarize is not None:
+        def summarized(s: StoryItem) -> StoryItem:
+            return s if s.summary else replace(s, summary=summarize(shown[s.key]))
+
+        stories[:max_stories] = [summarized(s) for s in stories[:max_stories]]
+        updates = [summarized(s) for s in updates]
     return build_issue(stories[:max_stories], title=title, date=now, period_start=period_start, period_end=now,
                        updates=updates, more=stories[max_stories:], topic_titles=topic_titles)
 
