@@ -83,10 +83,14 @@ def analyse_cmd(ctx: click.Context, source: IO[str], explain: bool) -> None:
 @click.option("--labels", "labels", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder with editorial.jsonl and weeks.jsonl (default tests/data/realnews; env DIGEST_REALNEWS_DIR).")
 @click.option("--train", is_flag=True, help="Fit the section model and importance weights on the dev half first.")
+@click.option("--train-importance", is_flag=True,
+              help="Fit only the importance weights on the dev half first (the installed section model stays).")
 @click.option("--errors", is_flag=True, help="List the dev half's errors (never the test half's).")
 @click.pass_context
-def eval_editorial_cmd(ctx: click.Context, labels: Path | None, train: bool, errors: bool) -> None:
+def eval_editorial_cmd(ctx: click.Context, labels: Path | None, train: bool, train_importance: bool,
+                       errors: bool) -> None:
     """Evaluate section, exploited per CVE, sponsored, importance and primary actor on the real-news labels."""
     from digest.eval.editorial import run_eval
 
-    run_eval(_config(ctx), directory=labels, train=train, errors=errors, echo=click.echo)
+    run_eval(_config(ctx), directory=labels, train=train, errors=errors, echo=click.echo,
+             train_importance_only=train_importance)

@@ -433,7 +433,6 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     import numpy as np
 
     from digest.intel import section_model
-    from digest.intel.editorial import DATA
 
     rows = _dev_rows(config, dev)
     labelled = [r for r in rows if r.gold.section in SECTIONS]
@@ -457,27 +456,49 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     section_model._model.cache_clear()
     echo(f"  installed section design {best[1]!r} ({len(ys)} dev articles) in {section_model.MODEL_PATH}")
 
+    train_importance(config, dev, tops, rows=rows, echo=echo)
+    return models
+
+
+def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]], *,
+                     rows: Sequence[_DevRow] | None = None, echo: Callable[[str], None] = print) -> None:
+    """Fit the importance weights on the dev half (:func:`digest.eval.importance.fit_importance`) and
+    write them to data/: the label 1-3, +1 for an item of a week's top story, on the features, the
+    section the installed model decides (as judge() does) and the embedding block."""
+    import numpy as np
+
+    from digest.eval.importance import fit_importance, write_model
+    from digest.intel import section_model
+    from digest.intel.analysis import kb_dir
+    from digest.intel.editorial import DATA, clear_caches
+    from digest.intel.kev import load_kev
+    from digest.intel.sponsored import sponsored
+    from digest.intel.topics import classify, cve_flags
+
+    rows = rows if rows is not None else _dev_rows(config, dev)
     top_keys = {k for _w, keys, _lead in tops for k in keys}
     imp_rows = [r for r in rows if r.gold.importance is not None or r.gold.key in top_keys]
-    if len(imp_rows) >= 40:
-        from digest.eval.importance import fit_importance, write_model
-        from digest.intel.editorial import clear_caches
-
-        w, b, classes = section_model._model() or (None, None, ())
-        feats, embs = [], []
-        for r in imp_rows:
-            # the section the installed model gives (what judge() weighs), and the embedding block
-            topic = classes[int(np.argmax(r.x[: w.shape[0]] @ w + b))] if w is not None else None
-            feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})
-            embs.append(r.x[section_model.BASE:section_model.BASE + section_model.EMB_DIM])
-        labels = [float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows]
-        model = fit_importance(feats, embs, labels, [r.gold.week for r in imp_rows], echo=echo)
-        write_model(DATA / "importance_weights.json", model)
-        clear_caches()
-        echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in model["weights"].items()))
-    else:
+    if len(imp_rows) < 40:
         echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
-    return models
+        return
+    kev = load_kev(kb_dir(config))
+    w, b, classes = section_model._model() or (None, None, ())
+    feats, embs = [], []
+    for r in imp_rows:
+        g = r.gold
+        topic = None
+        if w is not None:
+            info = classify(g.title, g.text)
+            exploited = section_model.clear_exploited(g.title, info, any(e for _c, e in cve_flags(g.title, g.text, kev)))
+            topic = section_model.decide(r.x[: w.shape[0]] @ w + b, classes, sponsored=sponsored(g.title, g.text),
+                                         exploited=exploited)
+        feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})
+        embs.append(np.asarray(r.x[section_model.BASE:section_model.BASE + section_model.EMB_DIM]))
+    labels = [float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows]
+    model = fit_importance(feats, embs, labels, [r.gold.week for r in imp_rows], echo=echo)
+    write_model(DATA / "importance_weights.json", model)
+    clear_caches()
+    echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in model["weights"].items()))
 
 
 def _model_cv() -> str:
@@ -491,7 +512,7 @@ def _model_cv() -> str:
 
 
 def run_eval(config: Config, *, directory: Path | None = None, train: bool = False, errors: bool = False,
-             echo: Callable[[str], None] = print) -> dict[str, dict[str, Figures]]:
+             echo: Callable[[str], None] = print, train_importance_only: bool = False) -> dict[str, dict[str, Figures]]:
     """Print dev and test figures, ours beside the baseline; with ``train``, fit on dev first."""
     try:
         gold, tops = load_gold(directory)
@@ -499,6 +520,8 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
         echo(f"Editorial evaluation: {exc}; skipped")
         return {}
     names = _ActorNames(config)
+    if train_importance_only and not train:
+        train_importance(config, [g for g in gold if g.split == "dev"], tops, echo=echo)
     if train:
         from digest.intel import section_model
 
