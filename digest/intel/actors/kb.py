@@ -59,6 +59,8 @@ _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 _LETTERS_DIGITS = re.compile(r"^([a-z]+) ?(\d+)$")
 _MITRE_SUFFIX = re.compile(r"\s+-\s+G\d{4}$")
 _JUNK_NAME = re.compile(r"^(?:G\d{4}|S\d{4}|Subgroup:.*)$")
+#: last words that a group's name may go without ("INC Ransom" is "INC", "Tonto Team" "Tonto")
+_VARIANT_TAIL = frozenset({"group", "team", "gang", "crew", "ransom", "ransomware", "apt"})
 
 
 @lru_cache(maxsize=65536)
@@ -160,6 +162,9 @@ class KnowledgeBase:
     malware_keys: frozenset[str] = frozenset()
     #: matching keys of every malware family and tool the galaxies list (actor or not)
     malware_names: frozenset[str] = frozenset()
+    #: short forms of names that end in a generic word ("inc" of "INC Ransom", "tonto" of "Tonto
+    #: Team"): names no source lists on their own, taken only beside a group cue
+    variant_keys: frozenset[str] = frozenset()
     #: galaxy type -> version used
     versions: dict[str, int] = field(default_factory=dict)
     #: a short digest of every input, for caches
@@ -452,6 +457,10 @@ class _Builder:
                 nicer = [nm for r in recs for nm in r.names if norm(nm) == norm(canonical) and not nm.isupper()]
                 if nicer:
                     canonical = nicer[0]
+            if canonical.islower():
+                # "radiant group" -> "Radiant Group": a source's capitals, else each word's first letter
+                nicer = [nm for r in recs for nm in r.names if norm(nm) == norm(canonical) and not nm.islower()]
+                canonical = nicer[0] if nicer else " ".join(w[:1].upper() + w[1:] for w in canonical.split(" "))
             aid = slug(canonical)
             n = 2
             while aid in used_ids:
@@ -534,6 +543,7 @@ class _Builder:
             for r in recs:
                 if r.ordinary:
                     ordinary_keys |= {k for nm in r.names for k in name_keys(nm)}
+        variant_keys = _add_variants(names, forms, ransomware_keys, other_keys)
         malware = _malware_keys()
         non_ransom_primary = {norm(r.value) for r in self.records if r.kind != "ransomware"}
         malware_like = {k for k in names if k in malware and k not in non_ransom_primary}
@@ -548,6 +558,36 @@ class _Builder:
             ordinary_keys=frozenset(ordinary_keys),
             malware_keys=frozenset(malware_like),
             malware_names=frozenset(malware - set(names).difference(malware_like)),
+            variant_keys=frozenset(variant_keys),
             versions=versions,
             fingerprint=fingerprint,
         )
+
+
+def _add_variants(names: dict[str, list[str]], forms: dict[str, set[str]], ransomware_keys: set[str],
+                  other_keys: set[str]) -> set[str]:
+    """Add the short form of every name that ends in a generic word ("INC Ransom" -> "INC"); return their keys.
+
+    A short form that is some actor's name already is left alone (it names that actor); one that two
+    names share ("Retefe Gang", "Retefe Group") points at their actors, ambiguous if they differ.
+    """
+    short_of: dict[str, list[str]] = defaultdict(list)
+    for k in names:
+        words = k.split()
+        if len(words) < 2 or words[-1] not in _VARIANT_TAIL or words[0] in ("the", "a", "an"):
+            continue
+        short = " ".join(words[:-1])
+        if short in names or len(short) < 3 or short.replace(" ", "").isdigit():
+            continue
+        short_of[short].append(k)
+    for short, fulls in short_of.items():
+        ids: list[str] = []
+        for k in fulls:
+            ids += [i for i in names[k] if i not in ids]
+            forms.setdefault(short, set()).update(f.rsplit(None, 1)[0] for f in forms.get(k, ()) if " " in f.strip())
+            if k in ransomware_keys:
+                ransomware_keys.add(short)
+            if k in other_keys:
+                other_keys.add(short)
+        names[short] = ids
+    return set(short_of)

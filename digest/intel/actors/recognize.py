@@ -39,6 +39,7 @@ import ahocorasick
 
 from digest.intel.actors.base import (
     _BLOCK,
+    _CTX_STOP,
     _CTX_WORDS,
     _GROUP_NOT_MODIFIER,
     _IS_A,
@@ -76,7 +77,9 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
         self.conv = conv or conventions()
         cfg = _load_names()
         self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
-        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        # a short form ("INC" of "INC Ransom") is treated as an ordinary word: it needs a group cue
+        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys) | \
+            {k for k in kb.variant_keys if not (set(k.split()) & _CTX_STOP)}
         self.adjectives = {k for n in cfg.get("adjectives", []) for k in name_keys(n)}
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
@@ -100,7 +103,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
         self.auto = ahocorasick.Automaton()
         for key in kb.names:
-            if key in self.stop:
+            if key in self.stop or (key in kb.variant_keys and key not in self.ordinary):
                 continue
             self.auto.add_word(f" {key} ", ("kb", key, len(key)))
             # "Scattered Lapsus$ Hunters" reads "scattered lapsus  hunters" in the scanned text (each

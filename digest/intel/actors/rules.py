@@ -7,6 +7,7 @@ import re
 
 from digest.intel.actors.base import (
     _COORD_NAMES,
+    _CTX_STOP,
     _NAMED_BEFORE,
     _RANSOMWARE_AFTER,
     _Cand,
@@ -28,6 +29,13 @@ _GANG_VERB_AFTER = re.compile(
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
 _GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
                              re.IGNORECASE)
+#: a short form of a name before these is a victim's or a product's ("Coinbase hackers")
+_VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users|said|says)\b", re.IGNORECASE)
+#: a capitalised word right before, inside a sentence: the end of a longer name ("Acme Inc")
+_CAPITAL_BEFORE = re.compile(r"(?<![.!?:\n])\s(?P<w>[A-Z][\w&.-]*)[ \t]+$")
+#: a company's name before a legal suffix that is also a gang's short name ("Dulcich, Inc.")
+_CORP_SUFFIX = frozenset({"inc", "ltd", "llc", "corp", "plc", "gmbh", "co"})
+_CORP_BEFORE = re.compile(r"[A-Z][\w&.'’-]*,?[ \t]+$")
 #: "ALPHV/BlackCat": two names joined by a slash, not a path
 _SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
 
@@ -118,6 +126,13 @@ class PrecisionRules:
                                                                           text[max(0, c.start - 4):c.start]) \
                 and not text[c.end:].lstrip()[:1].isupper():
             return False  # "Global ransomware group claims ...": the adjective that opens a sentence
+        if key in _CORP_SUFFIX and not mention.isupper() and _CORP_BEFORE.search(text[max(0, c.start - 40):c.start]):
+            return False  # "Pacific Seafood, aka Dulcich, Inc.": a company
+        if key in self.kb.variant_keys and (
+                _VARIANT_NOT_BEFORE.match(text, c.end) or
+                ((cap := _CAPITAL_BEFORE.search(text[max(0, c.start - 40):c.start])) and cap.group("w").lower()
+                 not in _CTX_STOP)):
+            return False  # "INC" of "INC Ransom", but not "Acme Inc, a group of companies", "Coinbase hackers"
         if c.pkind == "forced" or self._mitre_group_link(text, c.end):
             return True
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):

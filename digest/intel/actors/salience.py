@@ -166,8 +166,21 @@ def _role_in(before: str) -> str:
     return "plain"
 
 
+_GENERIC_TAIL = frozenset({"group", "gang", "team", "crew"})
+
+
+def _names(hit: ActorHit) -> list[str]:
+    """The names to look for: the mentions, and each without a generic last word ("Radiant group": "Radiant")."""
+    names = list(hit.mentions or (hit.name,))
+    for n in list(names):
+        words = n.split()
+        if len(words) > 1 and words[-1].lower() in _GENERIC_TAIL and len(" ".join(words[:-1])) >= 3:
+            names.append(" ".join(words[:-1]))
+    return names
+
+
 def _occurrences(title: str, doc: _Doc, hit: ActorHit) -> list[Occurrence]:
-    names = hit.mentions or (hit.name,)
+    names = _names(hit)
     out = []
     for s in _finds(title, names):
         out.append(Occurrence("title", s, _role_in(title[:s])))
