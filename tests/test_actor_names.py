@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from digest.intel.actors.recognize import ActorRecognizer
-from digest.intel.actors.salience import rank_actors
+from digest.intel.actors.salience import primary_actor, rank_actors
 
 
 @pytest.fixture(scope="module")
@@ -53,3 +53,49 @@ def test_the_headline_names_the_actor_without_its_generic_word(rec: ActorRecogni
     roles = rank_actors(title, text, rec.detect(title, text))
     assert [r.actor.id for r in roles] == ["radiant-group"]
     assert any(o.where == "title" for o in roles[0].occurrences)
+
+
+# ---------------------------------------------------------------- names a headline or a naming phrase introduces
+
+
+def test_a_quoted_name_before_a_group_noun_is_a_new_actor(rec: ActorRecognizer) -> None:
+    title, text = "'Velvet Comet' Attacker Slips Past Passkeys", "Researchers found a novel phishing attack."
+    hit = primary_actor(title, text, rec.detect(title, text))
+    assert hit is not None and hit.name == "Velvet Comet"
+
+
+def test_a_camel_case_word_before_hackers_in_a_headline_is_a_new_actor(rec: ActorRecognizer) -> None:
+    title = "GlassOtter Hackers Bypass Security Keys With QR Phishing"
+    text = "Researchers disclosed a phishing technique that lets threat actors downgrade key protections."
+    assert names(rec.detect(title, text)) == {"GlassOtter"}
+
+
+def test_a_victim_before_hackers_in_a_headline_is_no_actor(rec: ActorRecognizer) -> None:
+    assert rec.detect("SolarWinds Hackers Return With New Malware",
+                      "The hackers behind the SolarWinds attack are back, researchers said.") == []
+    assert rec.detect("Breach at retailer", "Chinese Hackers Target Taiwan, a report says.") == []
+
+
+def test_a_headline_group_word_in_title_case_names_nothing(rec: ActorRecognizer) -> None:
+    hits = rec.detect("TRM Says the Ransomware Group May Have Rebranded to Embargo",
+                      "The Embargo ransomware group moved $34 million.")
+    assert {h.name for h in hits} == {"Embargo"}
+
+
+@pytest.mark.parametrize("text", [
+    "The attackers, known as Sneaky Ferret, used phishing lures and malware.",
+    "Google tracks the activity as Sneaky Ferret, a financially motivated threat actor.",
+    "Researchers tracked the attackers as Sneaky Ferret.",
+    "Ransomware group Sneaky Ferret said it would leak the data.",
+])
+def test_a_naming_phrase_after_hackers_attackers_or_tracks_names_a_group(rec: ActorRecognizer, text: str) -> None:
+    assert names(rec.detect("", text)) == {"Sneaky Ferret"}
+
+
+def test_a_naming_phrase_names_no_bug_and_no_weekday(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "Tenable tracks the flaw as CVE-2025-1234 and the vulnerability is exploited.") == []
+    assert rec.detect("", "Police said the ransomware operators called Tuesday to negotiate.") == []
+
+
+def test_a_group_word_before_a_short_form_makes_it_the_gang(rec: ActorRecognizer) -> None:
+    assert ids(rec.detect("", "Ransomware group Radiant said it was backing down.")) == {"radiant-group"}

@@ -13,10 +13,12 @@ from digest.intel.actors.base import (
     _CTX_GROUP_AT,
     _CTX_ITEM_RE,
     _CTX_LIST,
+    _CTX_NAME,
     _CTX_NOT_NAME_AFTER,
     _CTX_STOP,
     _MALWARE_TAIL,
     _called_malware,
+    _title_case_line,
 )
 from digest.intel.actors.kb import norm
 from digest.intel.actors.vendors import PatternName
@@ -33,6 +35,16 @@ _CTX_COMPANY_AFTER = re.compile(r"\s+group\s*,\s*(?:[A-Z]\w*['’]?s|the|a)\s+(?
 _CTX_CHAT_BEFORE = re.compile(r"\b(?:to|into|in|from|of)\s+(?:a|the|their|its)\s+(?:[\w-]+\s+)?(?:group|chat)\s+"
                               r"(?:called|named)\s*[\"“'‘]?$", re.IGNORECASE)
 
+
+#: the noun at a point, in any case ("Attacker", "Hackers", "Gang" in a headline)
+_NOUN_AT = re.compile(r"(?i:(?P<w>attackers?|hackers?|hacktivists?|group|gang|crew|collective|actors?))(?![\w-])")
+_PREFIX_CI = (r"(?:(?i:ransomware|hacking|hacker|hacktivist|threat|APT|cybercrime|cybercriminal|extortion|espionage|"
+              r"state-sponsored|nation-state)\s+)*")
+#: a quoted name before a group noun coins a name: "'PoisonSeed' Attacker", "the 'Crimson Collective' hackers"
+_QUOTED_BEFORE = re.compile(rf"(?<![\w])[\"“‘'](?P<n>{_CTX_NAME})[\"”’']\s+{_PREFIX_CI}$")
+#: a CamelCase word before a plural group noun in a headline: "PoisonSeed Hackers Bypass FIDO Keys"
+_CAMEL_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?P<n>[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\s+{_PREFIX_CI}$")
+_PLURAL_NOUNS = frozenset({"hackers", "attackers", "hacktivists", "gang", "group", "crew"})
 
 
 class ContextNames:
@@ -88,7 +100,22 @@ class ContextNames:
             out.append(PatternName(s, e, name, self.conv.vendor_of(name), self.conv.origin_of(name), kind))
 
         last = -1
+        title_end = text.find("\n")
+        title_end = len(text) if title_end < 0 else title_end
         for p in sorted(set(points)):
+            noun = _NOUN_AT.match(text, p)
+            if noun:
+                lo = max(0, p - 60)
+                head = text[lo:p]
+                m = _QUOTED_BEFORE.search(head)
+                if m is None and p < title_end and noun.group("w").lower() in _PLURAL_NOUNS:
+                    m = _CAMEL_BEFORE.search(head)
+                    # "SolarWinds Hackers Return": a name the story goes on to use otherwise is a victim's
+                    if m and m.group("n") in text[title_end:]:
+                        m = None
+                if m:
+                    add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context",
+                        noun.group("w").lower().startswith("actor"))
             g = _CTX_GROUP_AT.match(text, p)
             if g:
                 lo = max(0, p - 90)
@@ -101,7 +128,10 @@ class ContextNames:
             lo, last = max(0, p - 16), min(len(text), p + 180)
             chunk = text[lo:last]
             for m in _CTX_AFTER.finditer(chunk):
-                add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
+                n = m.group("n")
+                if " " in n and n.endswith("s") and _title_case_line(text, lo + m.start("n")):
+                    n = n.split(" ")[0]  # "New Ransomware Group Embargo Launders $34M": a headline's verb
+                add(lo + m.start("n"), lo + m.start("n") + len(n), n, "named")
             for m in _CTX_LIST.finditer(chunk):
                 base = lo + m.start("list")
                 for it in _CTX_ITEM_RE.finditer(m.group("list")):

@@ -196,7 +196,8 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
             for p in patterns:
                 i = bisect.bisect_left(starts, p.end)
                 if any(p.start < te and ts < p.end for ts, te in taken[max(0, i - 3):i]):
-                    if p.kind == "list":  # "groups such as SamSam and Dharma": the known name is a group here
+                    if p.kind in ("list", "named"):  # "groups such as SamSam and Dharma", "ransomware group Radiant":
+                        # the known name is a group here
                         forced |= {(ts, te) for ts, te in taken[max(0, i - 3):i] if p.start <= ts and te <= p.end}
                     continue  # a knowledge-base name (or a blocking phrase) covers it
                 cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))

@@ -30,7 +30,7 @@ _GANG_VERB_AFTER = re.compile(
 _GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
                              re.IGNORECASE)
 #: a short form of a name before these is a victim's or a product's ("Coinbase hackers")
-_VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users|said|says)\b", re.IGNORECASE)
+_VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users)\b", re.IGNORECASE)
 #: a capitalised word right before, inside a sentence: the end of a longer name ("Acme Inc")
 _CAPITAL_BEFORE = re.compile(r"(?<![.!?:\n])\s(?P<w>[A-Z][\w&.-]*)[ \t]+$")
 #: a company's name before a legal suffix that is also a gang's short name ("Dulcich, Inc.")
@@ -116,7 +116,7 @@ class PrecisionRules:
         if c.source == "pattern":
             if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
                 return False  # "a man called Harold Leopard" fits a vendor's convention but is a person
-            if c.pkind in ("code", "context", "list"):
+            if c.pkind in ("code", "context", "list", "named"):
                 return True
             return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
         key = c.key
