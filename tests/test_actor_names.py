@@ -99,3 +99,40 @@ def test_a_naming_phrase_names_no_bug_and_no_weekday(rec: ActorRecognizer) -> No
 
 def test_a_group_word_before_a_short_form_makes_it_the_gang(rec: ActorRecognizer) -> None:
     assert ids(rec.detect("", "Ransomware group Radiant said it was backing down.")) == {"radiant-group"}
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Quorvex Ransomware Gang Claims Attack on Regional Hospital", "The hospital said it was investigating."),
+    ("Quorvex ransomware claims attack on hospital", "The hospital said systems were encrypted."),
+    ("Breach", "Quorvex, a ransomware gang that emerged this year, claimed the attack."),
+    ("Breach", "Quorvex, a relatively new ransomware operation, claimed the attack."),
+    ("Breach", "The attack was claimed by Quorvex, a ransomware group active since July."),
+    ("Breach", "The attack was claimed by the Quorvex ransomware operation."),
+    ("Regional Hospital Hit", "The Quorvex crew claimed the breach on its leak site."),
+])
+def test_a_new_gang_named_by_its_act_an_apposition_or_after_a_headline(rec: ActorRecognizer, title: str,
+                                                                         text: str) -> None:
+    assert names(rec.detect(title, text)) == {"Quorvex"}
+
+
+@pytest.mark.parametrize("text", [
+    "The intrusions are the work of Sneaky Ferret, a China-nexus espionage group, researchers said.",
+    "Researchers attributed the campaign to Sneaky Ferret, a Russia-aligned threat actor.",
+    'A threat actor using the alias "Sneaky Ferret" claimed to sell the data on a forum.',
+    'A hacker going by the name "Sneaky Ferret" claimed to sell the data on a forum.',
+])
+def test_an_apposition_or_an_alias_phrase_names_a_new_actor(rec: ActorRecognizer, text: str) -> None:
+    assert names(rec.detect("", text)) == {"Sneaky Ferret"}
+
+
+@pytest.mark.parametrize("text", [
+    "Often, a threat actor will use both impersonation and compromise in one campaign.",
+    "Though the attack was first discovered in August, an attacker had access since May.",
+    "In Germany, a hacking group attacked several ministries.",
+    "After breaching Oracle's E-Business Suite, a well-known group of hackers is extorting executives.",
+    "Kering, the French luxury group, said customer data was stolen by hackers.",
+    "Kering, a French luxury group, said customer data was stolen in a cyberattack.",
+    "Record ransomware claims rose in the third quarter, the insurer said.",
+])
+def test_an_opening_phrase_a_business_group_or_a_noun_is_no_apposition(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("", text) == []

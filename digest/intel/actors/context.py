@@ -37,7 +37,8 @@ _CTX_CHAT_BEFORE = re.compile(r"\b(?:to|into|in|from|of)\s+(?:a|the|their|its)\s
 
 
 #: the noun at a point, in any case ("Attacker", "Hackers", "Gang" in a headline)
-_NOUN_AT = re.compile(r"(?i:(?P<w>attackers?|hackers?|hacktivists?|group|gang|crew|collective|actors?))(?![\w-])")
+_NOUN_AT = re.compile(r"(?i:(?:threat[ \t]+)?(?P<w>attackers?|hackers?|hacktivists?|groups?|gangs?|crews?|collective|"
+                      r"actors?|operation|outfit|cluster|APT))(?![\w-])")
 _PREFIX_CI = (r"(?:(?i:ransomware|hacking|hacker|hacktivist|threat|APT|cybercrime|cybercriminal|extortion|espionage|"
               r"state-sponsored|nation-state)\s+)*")
 #: a quoted name before a group noun coins a name: "'PoisonSeed' Attacker", "the 'Crimson Collective' hackers"
@@ -45,6 +46,32 @@ _QUOTED_BEFORE = re.compile(rf"(?<![\w])[\"“‘'](?P<n>{_CTX_NAME})[\"”’']
 #: a CamelCase word before a plural group noun in a headline: "PoisonSeed Hackers Bypass FIDO Keys"
 _CAMEL_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?P<n>[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\s+{_PREFIX_CI}$")
 _PLURAL_NOUNS = frozenset({"hackers", "attackers", "hacktivists", "gang", "group", "crew"})
+#: words that make a group noun a hacking group's in an apposition ("a China-nexus espionage group")
+_CYBER_WORD = (r"(?i:ransomware|hack\w*|threat|cyber\w*|extortion|espionage|APT|state-sponsored|nation-state|"
+               r"[\w]+-(?:nexus|linked|aligned|backed|based|sponsored)|data-theft|RaaS|criminal)")
+#: an apposition that calls the name a group: "Quorvex, a ransomware gang that emerged", "Sneaky Ferret, a
+#: Russia-aligned threat actor", "claimed by Quorvex, one of the most active ransomware groups"
+_APPOSITION_BEFORE = re.compile(
+    rf"(?<![\w$.-])(?P<n>{_CTX_NAME}),[ \t]+(?:an?|another|one[ \t]+of[ \t]+the)[ \t]+"
+    rf"(?P<mid>(?:[\w-]+[ \t]+){{0,4}}?)$")
+#: what makes "X, a ..." an opening phrase and a new clause, not an apposition: "In Germany, a group",
+#: "After breaching Oracle's E-Business Suite, a group of hackers"
+_INTRO_BEFORE = re.compile(r"(?:\b(?:[Ii]n|[Oo]n|[Aa]t|[Dd]uring|[Ss]ince|[Aa]fter|[Bb]efore|[Ff]rom|[Aa]cross|[Tt]hroughout|"
+                           r"[Ww]ithin|[Ff]or|[Uu]ntil|[Aa]ccording\s+to|[Ll]ike|[Uu]nlike|[Aa]mong)|['’]s)[ \t]+$")
+#: how an apposition goes on after its noun (not with the verb of a clause: "Often, a threat actor will use")
+_APPOSITION_END = re.compile(
+    r"\s*(?:[,.;:)—–]|$|\s(?:that|which|who|whose|known|tracked|behind|responsible|active|based|linked|tied|believed|"
+    r"thought|suspected|operating|with|from|in|since|targeting|focused|specializing|specialising|associated|"
+    r"affiliated|also|first|previously|formerly|and|or|of)\b)")
+#: nouns that need a cyber word in the apposition ("Kering, the French luxury group" is a business)
+_APPOSITION_WEAK = frozenset({"group", "groups", "collective", "operation", "outfit", "cluster"})
+#: "Quorvex ransomware claims attack on hospital", "Quorvex Ransomware Gang Claims Attack": a gang's act
+_RANSOM_ACT_AT = re.compile(
+    r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
+    r"(?:claim(?:s|ed)?[ \t]+(?:responsibility|credit|to[ \t]|(?:the[ \t]+|an?[ \t]+)?(?:attack|breach|hack|"
+    r"intrusion|theft|cyberattack|data))|says|said|threatens|threatened|leaks|leaked|lists|listed|posts|posted|"
+    r"demands|demanded|hits|hit|targets|targeted|breaches|breached)\b)")
+_NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
 
 
 class ContextNames:
@@ -82,6 +109,8 @@ class ContextNames:
         if m.group("art"):
             # "Predator the Thief group": the article is inside a name
             prev = head[:m.start("art")].rstrip(" \t")
+            if not prev or prev[-1] in ".!?:;\n":
+                return True  # "...Regional Hospital\n\nThe Quorvex gang": the article opens a sentence
             pw = prev.rsplit(None, 1)[-1].strip("\"“”‘’'") if prev.split() else ""
             return not (pw[:1].isupper() and pw[-1:].isalnum() and norm(pw) not in _CTX_STOP)
         # without an article the name must not open a sentence ("Some actors", "Many groups")
@@ -103,7 +132,27 @@ class ContextNames:
         title_end = text.find("\n")
         title_end = len(text) if title_end < 0 else title_end
         for p in sorted(set(points)):
+            if text.startswith(("ransomware", "Ransomware", "RANSOMWARE"), p):
+                if _RANSOM_ACT_AT.match(text, p):
+                    lo = max(0, p - 40)
+                    m = _NAME_BEFORE.search(text[lo:p])
+                    if m:
+                        add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
+                continue
             noun = _NOUN_AT.match(text, p)
+            if noun:
+                lo = max(0, p - 90)
+                a = _APPOSITION_BEFORE.search(text[lo:p])
+                w = noun.group("w").lower()
+                if a and (w not in _APPOSITION_WEAK or re.search(_CYBER_WORD, a.group("mid"))) and \
+                        _APPOSITION_END.match(text, noun.end()) and \
+                        not _INTRO_BEFORE.search(text[max(0, lo + a.start("n") - 30):lo + a.start("n")]):
+                    add(lo + a.start("n"), lo + a.end("n"), a.group("n"), "context")
+                if w in ("operation", "outfit"):  # "the Quorvex ransomware operation": only with a cyber word
+                    head = text[lo:p]
+                    m = _CTX_BEFORE.search(head)
+                    if m and head[m.end("n"):].strip(" \t\"”’'") and self._ctx_before_ok(head, m, lo):
+                        add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
             if noun:
                 lo = max(0, p - 60)
                 head = text[lo:p]
