@@ -136,3 +136,9 @@ def test_an_apposition_or_an_alias_phrase_names_a_new_actor(rec: ActorRecognizer
 ])
 def test_an_opening_phrase_a_business_group_or_a_noun_is_no_apposition(rec: ActorRecognizer, text: str) -> None:
     assert rec.detect("", text) == []
+
+
+def test_a_name_of_words_written_as_one_camel_case_word_is_that_actor(rec: ActorRecognizer) -> None:
+    assert ids(rec.detect("", "The BlackNevas ransomware group hit a logistics firm.")) == {"black-nevas"}
+    assert ids(rec.detect("", "Researchers saw ScatteredSpider activity at the retailer.")) == {"scattered-spider"}
+    assert rec.detect("", "A group called Blacknevas-style struck, and blacknevas is no name.") == []

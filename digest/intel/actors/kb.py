@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from digest.intel.actors.variants import add_joined, add_variants
 from digest.intel.actors.vendors import DATA_DIR, Conventions, conventions
 from digest.models import Alias
 
@@ -59,8 +60,6 @@ _NON_ALNUM = re.compile(r"[\W_]+", re.UNICODE)
 _LETTERS_DIGITS = re.compile(r"^([a-z]+) ?(\d+)$")
 _MITRE_SUFFIX = re.compile(r"\s+-\s+G\d{4}$")
 _JUNK_NAME = re.compile(r"^(?:G\d{4}|S\d{4}|Subgroup:.*)$")
-#: last words that a group's name may go without ("INC Ransom" is "INC", "Tonto Team" "Tonto")
-_VARIANT_TAIL = frozenset({"group", "team", "gang", "crew", "ransom", "ransomware", "apt"})
 
 
 @lru_cache(maxsize=65536)
@@ -165,6 +164,8 @@ class KnowledgeBase:
     #: short forms of names that end in a generic word ("inc" of "INC Ransom", "tonto" of "Tonto
     #: Team"): names no source lists on their own, taken only beside a group cue
     variant_keys: frozenset[str] = frozenset()
+    #: names of capitalised words written as one ("blacknevas" of "Black Nevas"): only in that spelling
+    joined_keys: frozenset[str] = frozenset()
     #: galaxy type -> version used
     versions: dict[str, int] = field(default_factory=dict)
     #: a short digest of every input, for caches
@@ -543,7 +544,8 @@ class _Builder:
             for r in recs:
                 if r.ordinary:
                     ordinary_keys |= {k for nm in r.names for k in name_keys(nm)}
-        variant_keys = _add_variants(names, forms, ransomware_keys, other_keys)
+        variant_keys = add_variants(names, forms, ransomware_keys, other_keys)
+        joined_keys = add_joined(names, forms, ransomware_keys, other_keys)
         malware = _malware_keys()
         non_ransom_primary = {norm(r.value) for r in self.records if r.kind != "ransomware"}
         malware_like = {k for k in names if k in malware and k not in non_ransom_primary}
@@ -559,35 +561,8 @@ class _Builder:
             malware_keys=frozenset(malware_like),
             malware_names=frozenset(malware - set(names).difference(malware_like)),
             variant_keys=frozenset(variant_keys),
+            joined_keys=frozenset(joined_keys),
             versions=versions,
             fingerprint=fingerprint,
         )
 
-
-def _add_variants(names: dict[str, list[str]], forms: dict[str, set[str]], ransomware_keys: set[str],
-                  other_keys: set[str]) -> set[str]:
-    """Add the short form of every name that ends in a generic word ("INC Ransom" -> "INC"); return their keys.
-
-    A short form that is some actor's name already is left alone (it names that actor); one that two
-    names share ("Retefe Gang", "Retefe Group") points at their actors, ambiguous if they differ.
-    """
-    short_of: dict[str, list[str]] = defaultdict(list)
-    for k in names:
-        words = k.split()
-        if len(words) < 2 or words[-1] not in _VARIANT_TAIL or words[0] in ("the", "a", "an"):
-            continue
-        short = " ".join(words[:-1])
-        if short in names or len(short) < 3 or short.replace(" ", "").isdigit():
-            continue
-        short_of[short].append(k)
-    for short, fulls in short_of.items():
-        ids: list[str] = []
-        for k in fulls:
-            ids += [i for i in names[k] if i not in ids]
-            forms.setdefault(short, set()).update(f.rsplit(None, 1)[0] for f in forms.get(k, ()) if " " in f.strip())
-            if k in ransomware_keys:
-                ransomware_keys.add(short)
-            if k in other_keys:
-                other_keys.add(short)
-        names[short] = ids
-    return set(short_of)

@@ -126,6 +126,8 @@ class PrecisionRules:
                                                                           text[max(0, c.start - 4):c.start]) \
                 and not text[c.end:].lstrip()[:1].isupper():
             return False  # "Global ransomware group claims ...": the adjective that opens a sentence
+        if key in self.kb.joined_keys and mention not in self.kb.forms.get(key, ()):
+            return False  # "BlackNevas" is "Black Nevas"; "BLACKNEVAS" or "Blacknevas" are nothing known
         if key in _CORP_SUFFIX and not mention.isupper() and _CORP_BEFORE.search(text[max(0, c.start - 40):c.start]):
             return False  # "Pacific Seafood, aka Dulcich, Inc.": a company
         if key in self.kb.variant_keys and (
