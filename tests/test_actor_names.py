@@ -142,3 +142,9 @@ def test_a_name_of_words_written_as_one_camel_case_word_is_that_actor(rec: Actor
     assert ids(rec.detect("", "The BlackNevas ransomware group hit a logistics firm.")) == {"black-nevas"}
     assert ids(rec.detect("", "Researchers saw ScatteredSpider activity at the retailer.")) == {"scattered-spider"}
     assert rec.detect("", "A group called Blacknevas-style struck, and blacknevas is no name.") == []
+
+
+def test_a_well_known_actor_name_of_several_words_in_lower_case_is_still_the_actor(rec: ActorRecognizer) -> None:
+    text = "So instead of ‘fancy bear’ we should call the GRU hackers ‘old bear’."
+    assert ids(rec.detect("", text)) == {"apt28"}
+    assert rec.detect("", "The hackers used play and shadow copies; a temp=hex value hid the payload.") == []

@@ -102,6 +102,15 @@ class PrecisionRules:
         """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
         return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
 
+    def _lower_ok(self, c: _Cand) -> bool:
+        """Whether a name written in lower case is still the actor: a well-known actor's name of several
+        words that is no word, malware or gang name ("instead of ‘fancy bear’")."""
+        if c.source != "kb" or " " not in c.text or not c.text.replace(" ", "").isalpha() or c.key in self.ordinary or c.key in self.kb.malware_keys \
+                or c.key in self.stop or self._gang_key(c.key):
+            return False
+        ids = self.kb.names.get(c.key, ())
+        return len(ids) == 1 and len(self.kb.actors[ids[0]].aliases) >= 4
+
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
         if _ORG_APPOSITION.match(text, c.end):
@@ -109,7 +118,7 @@ class PrecisionRules:
         if c.source == "learned":
             return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
         has_digit = any(ch.isdigit() for ch in mention)
-        if not has_digit and mention == mention.lower():
+        if not has_digit and mention == mention.lower() and not (doc_cyber and self._lower_ok(c)):
             return False  # "play", "mercury", "shadow": words, not names
         if self._in_url(text, c.start, c.end):
             return False
