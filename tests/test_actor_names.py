@@ -148,3 +148,9 @@ def test_a_well_known_actor_name_of_several_words_in_lower_case_is_still_the_act
     text = "So instead of ‘fancy bear’ we should call the GRU hackers ‘old bear’."
     assert ids(rec.detect("", text)) == {"apt28"}
     assert rec.detect("", "The hackers used play and shadow copies; a temp=hex value hid the payload.") == []
+
+
+def test_a_performer_is_no_actor(rec: ActorRecognizer) -> None:
+    assert rec.detect("Trailer for hacking drama", "The trailer sees the Doctor Who actor portray a journalist.") == []
+    assert rec.detect("", "A cyber fraudster was held for hacking the phone of Kannada actor Upendra.") == []
+    assert names(rec.detect("", "The TA4903 actor sent invoice lures in a phishing campaign.")) == {"TA4903"}

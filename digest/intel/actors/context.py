@@ -170,7 +170,10 @@ class ContextNames:
                 lo = max(0, p - 90)
                 head = text[lo:p]
                 m = _CTX_BEFORE.search(head)
-                if m and self._ctx_before_ok(head, m, lo):
+                if m and self._ctx_before_ok(head, m, lo) and not (
+                        g.group(0) == "actor" and not head[m.end("n"):].strip(" \t\"”’'")
+                        and not re.search(r"[0-9]|[a-z][A-Z]", m.group("n"))):
+                    # "the Doctor Who actor", "Kannada actor Upendra": a performer; "the TA505 actor" is not
                     add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context", g.group("w").startswith("actor"))
             if p < last:
                 continue  # the window of an earlier point covers this one
