@@ -155,13 +155,22 @@ class _Doc:
         return role
 
 
+# the subject of the sentence counts its members ("Fifteen ransomware gangs, including X and Y, have
+# announced", "A coalition of ransomware groups, including X"): the list names who did it, not examples
+_MEMBERS = re.compile(
+    r"^\W*(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|both)\s+|"
+    r"(?:a|an|the)\s+(?:\w+\s+)?(?:coalition|alliance|cartel|trio|pair)\s+of\s+)(?:[\w-]+\s+){0,2}?"
+    r"(?:groups|gangs|crews|actors|operations)\s*,?\s+(?:including|such\s+as|like)\b", re.IGNORECASE)
+
+
 def _role_in(before: str) -> str:
+    whole = before
     before = before[-160:]
     if _NEG.search(before):
         return "negated"
     if _HEDGE.search(before):
         return "hedged"
-    if _BACKGROUND.search(before):
+    if _BACKGROUND.search(before) and not _MEMBERS.search(whole):
         return "background"
     return "plain"
 
