@@ -154,3 +154,13 @@ def test_a_performer_is_no_actor(rec: ActorRecognizer) -> None:
     assert rec.detect("Trailer for hacking drama", "The trailer sees the Doctor Who actor portray a journalist.") == []
     assert rec.detect("", "A cyber fraudster was held for hacking the phone of Kannada actor Upendra.") == []
     assert names(rec.detect("", "The TA4903 actor sent invoice lures in a phishing campaign.")) == {"TA4903"}
+
+
+def test_a_list_of_names_after_a_plural_group_noun_are_gangs_and_crowd_the_headline(rec: ActorRecognizer) -> None:
+    title = "New Loader Malware Linked to Major Ransomware Gangs LockBit, BlackBasta, and Qilin"
+    text = "Researchers found a new loader used by ransomware groups as an initial access broker."
+    hits = rec.detect(title, text)
+    assert ids(hits) == {"lockbit", "black-basta", "qilin"}
+    assert primary_actor(title, text, hits) is None  # a headline naming three is about none of them
+    assert rec.detect("Russian Military Cyber Actors Target U.S. and Global Critical Infrastructure",
+                      "A joint advisory on cyber threats.") == []

@@ -36,6 +36,10 @@ _CAPITAL_BEFORE = re.compile(r"(?<![.!?:\n])\s(?P<w>[A-Z][\w&.-]*)[ \t]+$")
 #: a company's name before a legal suffix that is also a gang's short name ("Dulcich, Inc.")
 _CORP_SUFFIX = frozenset({"inc", "ltd", "llc", "corp", "plc", "gmbh", "co"})
 _CORP_BEFORE = re.compile(r"[A-Z][\w&.'’-]*,?[ \t]+$")
+#: a list of names right after a plural group noun, in any case: "Linked to Ransomware Gangs LockBit,
+#: BlackBasta, and Qilin" (each item is a gang there)
+_LIST_AFTER_GROUP = re.compile(r"\b(?i:gangs|groups|crews)[ \t]+(?:[A-Z][\w$.-]*(?:[ \t]+[A-Z0-9][\w$.-]*)?"
+                               r"[ \t]*(?:,[ \t]*and|,[ \t]*or|,|and|or|&)[ \t]+){0,5}$")
 #: "ALPHV/BlackCat": two names joined by a slash, not a path
 _SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
 
@@ -146,6 +150,8 @@ class PrecisionRules:
             return False  # "INC" of "INC Ransom", but not "Acme Inc, a group of companies", "Coinbase hackers"
         if c.pkind == "forced" or self._mitre_group_link(text, c.end):
             return True
+        if key not in self.adjectives and _LIST_AFTER_GROUP.search(text[max(0, c.start - 120):c.start]):
+            return True  # "Ransomware Gangs LockBit, BlackBasta, and Qilin"
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         ransom_name = key in self.kb.ransomware_keys
