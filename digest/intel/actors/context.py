@@ -45,6 +45,7 @@ _PREFIX_CI = (r"(?:(?i:ransomware|hacking|hacker|hacktivist|threat|APT|cybercrim
 _QUOTED_BEFORE = re.compile(rf"(?<![\w])[\"“‘'](?P<n>{_CTX_NAME})[\"”’']\s+{_PREFIX_CI}$")
 #: a CamelCase word before a plural group noun in a headline: "PoisonSeed Hackers Bypass FIDO Keys"
 _CAMEL_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?P<n>[A-Z][a-z0-9]+[A-Z][A-Za-z0-9]*)\s+{_PREFIX_CI}$")
+_QUOTE_END = re.compile(r"[\"”’'][ \t]+(?:[\w-]+[ \t]+){0,3}$")
 _PLURAL_NOUNS = frozenset({"hackers", "attackers", "hacktivists", "gang", "group", "crew"})
 #: words that make a group noun a hacking group's in an apposition ("a China-nexus espionage group")
 _CYBER_WORD = (r"(?i:ransomware|hack\w*|threat|cyber\w*|extortion|espionage|APT|state-sponsored|nation-state|"
@@ -142,21 +143,22 @@ class ContextNames:
             noun = _NOUN_AT.match(text, p)
             if noun:
                 lo = max(0, p - 90)
-                a = _APPOSITION_BEFORE.search(text[lo:p])
+                head = text[lo:p]
+                # the regexes below only where their punctuation is (they are the costly part)
+                a = _APPOSITION_BEFORE.search(head) if "," in head[-60:] else None
                 w = noun.group("w").lower()
                 if a and (w not in _APPOSITION_WEAK or re.search(_CYBER_WORD, a.group("mid"))) and \
                         _APPOSITION_END.match(text, noun.end()) and \
                         not _INTRO_BEFORE.search(text[max(0, lo + a.start("n") - 30):lo + a.start("n")]):
                     add(lo + a.start("n"), lo + a.end("n"), a.group("n"), "context")
                 if w in ("operation", "outfit"):  # "the Quorvex ransomware operation": only with a cyber word
-                    head = text[lo:p]
                     m = _CTX_BEFORE.search(head)
                     if m and head[m.end("n"):].strip(" \t\"”’'") and self._ctx_before_ok(head, m, lo):
                         add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
             if noun:
                 lo = max(0, p - 60)
                 head = text[lo:p]
-                m = _QUOTED_BEFORE.search(head)
+                m = _QUOTED_BEFORE.search(head) if _QUOTE_END.search(head) else None
                 if m is None and p < title_end and noun.group("w").lower() in _PLURAL_NOUNS:
                     m = _CAMEL_BEFORE.search(head)
                     # "SolarWinds Hackers Return": a name the story goes on to use otherwise is a victim's
@@ -165,6 +167,8 @@ class ContextNames:
                 if m:
                     add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context",
                         noun.group("w").lower().startswith("actor"))
+            if noun and noun.group("w").lower() in ("apt", "operation", "outfit"):
+                continue  # cues only for the name before them (above), never for the text after
             g = _CTX_GROUP_AT.match(text, p)
             if g:
                 lo = max(0, p - 90)
