@@ -103,3 +103,12 @@ def test_a_rumoured_victim_does_not_hedge_the_group_that_claims_it(rec: ActorRec
     text = ("A games company is rumoured to be the latest target of the hacker group Crimson Collective, which "
             "shared screenshots of folders it says it stole.")
     assert roles(rec, "Games company reportedly hacked", text)["crimson-collective"] == (True, False)
+
+
+def test_a_list_that_counts_the_subject_s_members_names_who_did_it(rec: ActorRecognizer) -> None:
+    title = "Ransomware crews announce mass retirement"
+    text = "Fifteen ransomware gangs, including Scattered Spider and Lapsus$, have announced their retirement."
+    p = primary_actor(title, text, rec.detect(title, text))
+    assert p is not None and p.id == "scattered-spider"
+    generic = "Ransomware groups, such as Scattered Spider, keep targeting retailers, the annual report says."
+    assert primary_actor("Annual threat report", generic, rec.detect("Annual threat report", generic)) is None

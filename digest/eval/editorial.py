@@ -208,15 +208,20 @@ class _ActorNames:
 
     def keys(self, name: str) -> set[str]:
         if name not in self.cache:
+            from digest.eval.actors import core_name
+
             hit = self.rec.lookup(name)
-            out = {_norm(name)}
+            out = {_norm(name), core_name(name)}  # "Dark Storm Team" is "Dark Storm", as on AnnoCTR
             if hit is not None:
                 out |= {hit.id, _norm(hit.name), *(_norm(a.name) for a in hit.aliases)}
             self.cache[name] = out
         return self.cache[name]
 
     def found_keys(self, actor: dict[str, Any]) -> set[str]:
-        return {actor["id"], _norm(actor["name"]), *(_norm(m) for m in actor.get("mentions", ()))}
+        from digest.eval.actors import core_name
+
+        names = [actor["name"], *actor.get("mentions", ())]
+        return {actor["id"], *(_norm(n) for n in names), *(core_name(n) for n in names)} - {""}
 
 
 def _week_batches(gold: Sequence[Gold]) -> dict[str, list[Gold]]:

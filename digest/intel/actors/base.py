@@ -66,6 +66,10 @@ _CTX_WORDS = frozenset({
     "group", "groups", "gang", "gangs", "crew", "collective", "actor", "actors", "threat actor", "threat actors",
     "threat group", "adversaries", "apts", "calls itself", "calling itself", "call themselves",
     "calling themselves", "called itself", "called themselves", "cluster",
+    # where a headline or a naming phrase may name a group ("'PoisonSeed' Attacker", "PoisonSeed Hackers",
+    # "hackers known as X", "tracks the activity as X"): see ``context._QUOTED_BEFORE``, ``_CAMEL_BEFORE``
+    "hacker", "hackers", "attacker", "attackers", "hacktivist", "hacktivists", "tracks", "tracked", "tracking",
+    "operation", "outfit", "apt", "ransomware",
 })
 _TOK = r"[A-Z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*"
 _CTX_NAME = rf"{_TOK}(?:[ \t]+{_TOK})?"
@@ -81,12 +85,20 @@ _CTX_GROUP_AT = re.compile(r"(?:threat\s+)?(?P<w>group|gang|crew|collective|acto
 _CTX_BEFORE = re.compile(rf"(?:(?<![\w-])(?P<art>the|a|an|The|A|An)\s+)?[\"“‘']?(?<![\w$.-])(?P<n>{_CTX_NAME})[\"”’']?\s+"
                          rf"{_CTX_PREFIX}$")
 _CTX_AFTER = re.compile(
-    r"(?<![\w-])(?:(?:threat\s+(?:actor|group)s?|APT\s+group|hacking\s+group|ransomware\s+(?:gang|group))"
+    r"(?<![\w-])(?:(?:[Tt]hreat\s+(?:actor|group)s?|APT\s+group|"
+    r"(?:[Hh]acking|[Hh]acker|[Hh]acktivist|[Rr]ansomware|[Ee]xtortion|[Cc]ybercrime)\s+(?:gang|group|crew|collective))"
     r"(?:\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed))?|"
     r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
     # "the hacktivist group identifying itself as X", "a threat actor going by the alias X"
-    r"(?:group|gang|crew|collective|actors?)\s*,?\s+(?:identif(?:ying|ies|ied)\s+(?:itself|themselves)\s+as|"
-    r"go(?:ing|es)\s+by(?:\s+the\s+(?:alias|name|handle|moniker))?|under\s+the\s+(?:alias|name|handle|moniker))|"
+    r"(?:group|gang|crew|collective|actors?|hackers?)\s*,?\s+(?:identif(?:ying|ies|ied)\s+(?:itself|themselves)\s+as|"
+    r"go(?:ing|es)\s+by(?:\s+the\s+(?:alias|name|handle|moniker))?|under\s+the\s+(?:alias|name|handle|moniker)|"
+    r"(?:using|with)\s+the\s+(?:alias|handle|moniker|(?:user)?name|nickname))|"
+    # "hackers known as X", "attackers tracked as X" (not "called": "the operators called Monday")
+    r"(?:hackers|attackers|hacktivists?|cybercriminals|adversary|operators)\s*,?\s+"
+    r"(?:(?:also\s+)?known\s+as|tracked\s+as|dubbed|(?:who\s+)?call(?:ing)?\s+themselves)|"
+    # "Google tracks the activity as X", "ESET tracks this group as X"
+    r"(?:tracks?|tracked|tracking)\s+(?:the\s+|this\s+|these\s+|that\s+)?(?:(?:threat|hacking|ransomware)\s+)?"
+    r"(?:activity|actors?|group|cluster|attackers|hackers|operators|adversary|gang|crew)\s+(?:as|under)|"
     # "a group of hackers known as X"
     r"(?:group|gang|crew|collective)\s+of\s+(?:\w+\s+)?(?:hackers|cybercriminals|criminals|attackers|actors)\s*,?\s+"
     r"(?:(?:also\s+)?known\s+as|tracked\s+as|called|named|dubbed)|"
@@ -122,6 +134,10 @@ moreover furthermore however additionally meanwhile therefore thus hence neverth
 likewise similarly instead still yet indeed notably interestingly importantly finally overall initially
 subsequently later earlier recently currently today yesterday then now here there again
 personally
+january february march april may june july august september october november december
+monday tuesday wednesday thursday friday saturday sunday
+often usually typically sometimes occasionally generally frequently unfortunately fortunately ultimately
+specifically essentially basically clearly apparently reportedly allegedly reportedly separately together
 """.strip()))
 #: what a capitalised phrase beside a group word is when these follow it, not a group's name
 _CTX_NOT_NAME_AFTER = re.compile(r"[\s-]*(?:information|data|records|details|numbers?|as[\s-]+a[\s-]+service)\b",

@@ -31,6 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from digest.intel.actors.variants import add_joined, add_variants
 from digest.intel.actors.vendors import DATA_DIR, Conventions, conventions
 from digest.models import Alias
 
@@ -160,6 +161,11 @@ class KnowledgeBase:
     malware_keys: frozenset[str] = frozenset()
     #: matching keys of every malware family and tool the galaxies list (actor or not)
     malware_names: frozenset[str] = frozenset()
+    #: short forms of names that end in a generic word ("inc" of "INC Ransom", "tonto" of "Tonto
+    #: Team"): names no source lists on their own, taken only beside a group cue
+    variant_keys: frozenset[str] = frozenset()
+    #: names of capitalised words written as one ("blacknevas" of "Black Nevas"): only in that spelling
+    joined_keys: frozenset[str] = frozenset()
     #: galaxy type -> version used
     versions: dict[str, int] = field(default_factory=dict)
     #: a short digest of every input, for caches
@@ -452,6 +458,10 @@ class _Builder:
                 nicer = [nm for r in recs for nm in r.names if norm(nm) == norm(canonical) and not nm.isupper()]
                 if nicer:
                     canonical = nicer[0]
+            if canonical.islower():
+                # "radiant group" -> "Radiant Group": a source's capitals, else each word's first letter
+                nicer = [nm for r in recs for nm in r.names if norm(nm) == norm(canonical) and not nm.islower()]
+                canonical = nicer[0] if nicer else " ".join(w[:1].upper() + w[1:] for w in canonical.split(" "))
             aid = slug(canonical)
             n = 2
             while aid in used_ids:
@@ -534,6 +544,8 @@ class _Builder:
             for r in recs:
                 if r.ordinary:
                     ordinary_keys |= {k for nm in r.names for k in name_keys(nm)}
+        variant_keys = add_variants(names, forms, ransomware_keys, other_keys)
+        joined_keys = add_joined(names, forms, ransomware_keys, other_keys)
         malware = _malware_keys()
         non_ransom_primary = {norm(r.value) for r in self.records if r.kind != "ransomware"}
         malware_like = {k for k in names if k in malware and k not in non_ransom_primary}
@@ -548,6 +560,9 @@ class _Builder:
             ordinary_keys=frozenset(ordinary_keys),
             malware_keys=frozenset(malware_like),
             malware_names=frozenset(malware - set(names).difference(malware_like)),
+            variant_keys=frozenset(variant_keys),
+            joined_keys=frozenset(joined_keys),
             versions=versions,
             fingerprint=fingerprint,
         )
+

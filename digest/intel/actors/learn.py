@@ -352,7 +352,9 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
             continue  # a known name (or a convention-built one) is the head: keep it
         cands = [c for c in cands if c not in inside]
         cands.append(_Cand(s, e, name, k, "learned"))
-    cands = [c for c in cands if not (c.source == "kb" and (c.key in rec.stop or c.text == c.text.lower()))]
+    # a short form ("Inc" of "INC Ransom") links nothing: "Pacific Seafood, Inc" is a company's name
+    cands = [c for c in cands if not (c.source == "kb" and (c.key in rec.stop or c.text == c.text.lower()
+                                                             or c.key in rec.kb.variant_keys))]
     cands.sort(key=lambda c: c.start)
     return cands
 

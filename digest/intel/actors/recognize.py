@@ -39,20 +39,12 @@ import ahocorasick
 
 from digest.intel.actors.base import (
     _BLOCK,
-    _CTX_AFTER,
-    _CTX_BEFORE,
-    _CTX_GROUP_AT,
-    _CTX_ITEM_RE,
-    _CTX_LIST,
-    _CTX_NOT_NAME_AFTER,
     _CTX_STOP,
     _CTX_WORDS,
     _GROUP_NOT_MODIFIER,
     _IS_A,
-    _MALWARE_TAIL,
     _PUNCT,
     Mention,
-    _called_malware,
     _Cand,
     _Links,
     _load_names,
@@ -60,6 +52,7 @@ from digest.intel.actors.base import (
     _windows,
     key_is_camel,
 )
+from digest.intel.actors.context import ContextNames
 from digest.intel.actors.kb import KnowledgeBase, name_keys, norm, slug
 from digest.intel.actors.learn import (
     _LINK_CUE_WORDS,
@@ -73,20 +66,7 @@ from digest.models import ActorHit, Alias, AliasLink
 __all__ = ["ActorRecognizer", "Mention"]
 
 
-#: a business group, not a hacking group: "owned by India's Tata group", "part of the Kering group"
-_CTX_COMPANY_BEFORE = re.compile(r"\b(?:owned\s+by|part\s+of|subsidiary\s+of|parent(?:\s+company)?|conglomerate|"
-                                 r"acquired\s+by|bought\s+by)\s+(?:the\s+)?(?:[A-Z]\w+['’]s\s+)?$", re.IGNORECASE)
-#: "the Asahi group, Japan's biggest brewery": an apposition that ranks it among businesses
-_CTX_COMPANY_AFTER = re.compile(r"\s+group\s*,\s*(?:[A-Z]\w*['’]?s|the|a)\s+(?:[\w-]+\s+){0,2}?"
-                                r"(?:biggest|largest|leading|second-largest|top|oldest|best-known)\b"
-                                r"(?!\s+(?:[\w-]+\s+){0,2}?(?:hack|cyber|threat|ransom|espionage|apt|crew|gang|group|actor))",
-                                re.IGNORECASE)
-#: a chat group: "added a random person to a group called 'Mass Text'"
-_CTX_CHAT_BEFORE = re.compile(r"\b(?:to|into|in|from|of)\s+(?:a|the|their|its)\s+(?:[\w-]+\s+)?(?:group|chat)\s+"
-                              r"(?:called|named)\s*[\"“'‘]?$", re.IGNORECASE)
-
-
-class ActorRecognizer(PrecisionRules, LinkSets):
+class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
     """Finds the actors a document is about; see the module docstring for the method."""
 
     _cache: ClassVar[dict[str, ActorRecognizer]] = {}
@@ -97,7 +77,9 @@ class ActorRecognizer(PrecisionRules, LinkSets):
         self.conv = conv or conventions()
         cfg = _load_names()
         self.stop = {k for n in (*cfg.get("stop", []), *cfg.get("never", [])) for k in name_keys(n)}
-        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys)
+        # a short form ("INC" of "INC Ransom") is treated as an ordinary word: it needs a group cue
+        self.ordinary = {k for n in cfg.get("ordinary", []) for k in name_keys(n)} | set(kb.ordinary_keys) | \
+            {k for k in kb.variant_keys if not (set(k.split()) & _CTX_STOP)}
         self.adjectives = {k for n in cfg.get("adjectives", []) for k in name_keys(n)}
         cue = "|".join(re.escape(c) for c in sorted(cfg.get("strong_cues", []), key=len, reverse=True))
         # "the X group", "operators of the X"; "X, also known as", "X is an APT", "X was not the only group"
@@ -121,7 +103,7 @@ class ActorRecognizer(PrecisionRules, LinkSets):
             r"compromised|stole|encrypted)\b)", re.IGNORECASE)
         self.auto = ahocorasick.Automaton()
         for key in kb.names:
-            if key in self.stop:
+            if key in self.stop or (key in kb.variant_keys and key not in self.ordinary):
                 continue
             self.auto.add_word(f" {key} ", ("kb", key, len(key)))
             # "Scattered Lapsus$ Hunters" reads "scattered lapsus  hunters" in the scanned text (each
@@ -214,7 +196,8 @@ class ActorRecognizer(PrecisionRules, LinkSets):
             for p in patterns:
                 i = bisect.bisect_left(starts, p.end)
                 if any(p.start < te and ts < p.end for ts, te in taken[max(0, i - 3):i]):
-                    if p.kind == "list":  # "groups such as SamSam and Dharma": the known name is a group here
+                    if p.kind in ("list", "named"):  # "groups such as SamSam and Dharma", "ransomware group Radiant":
+                        # the known name is a group here
                         forced |= {(ts, te) for ts, te in taken[max(0, i - 3):i] if p.start <= ts and te <= p.end}
                     continue  # a knowledge-base name (or a blocking phrase) covers it
                 cands.append(_Cand(p.start, p.end, p.name, "", "pattern", p.vendor, p.origin, p.kind))
@@ -278,77 +261,6 @@ class ActorRecognizer(PrecisionRules, LinkSets):
         if batch is not None:
             batch[text] = result
         return result
-
-    def _context_ok(self, name: str, text: str = "", start: int = 0, users: bool = False) -> bool:
-        """Whether a capitalised phrase found beside a group word may be a group's name.
-
-        ``users``: the word beside it is "actors" ("the BazaLoader actors"), which after a malware
-        name means the people who use it, not a named group.
-        """
-        if text and self.conv.vendor_at(text, start):
-            return False  # "one actor Intel 471 is tracking"
-        if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
-                      or norm(name) in self.kb.malware_keys or (text and _called_malware(text, name))):
-            return False
-        k = norm(name)
-        words = k.split()
-        if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
-            return False
-        if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
-            return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
-        if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
-            return False
-        if text and (_CTX_COMPANY_BEFORE.search(text[max(0, start - 40):start])
-                     or _CTX_COMPANY_AFTER.match(text, start + len(name))
-                     or _CTX_CHAT_BEFORE.search(text[max(0, start - 50):start])):
-            return False  # "owned by India's Tata group", "the Asahi group, Japan's biggest brewery", "added to a group called"
-        return not name.isdigit()
-
-    @staticmethod
-    def _ctx_before_ok(head: str, m: re.Match[str], lo: int) -> bool:
-        """Whether a name before a group word stands where a name can ("Many groups" opens a sentence)."""
-        s = m.start("n")
-        if m.group("art"):
-            # "Predator the Thief group": the article is inside a name
-            prev = head[:m.start("art")].rstrip(" \t")
-            pw = prev.rsplit(None, 1)[-1].strip("\"“”‘’'") if prev.split() else ""
-            return not (pw[:1].isupper() and pw[-1:].isalnum() and norm(pw) not in _CTX_STOP)
-        # without an article the name must not open a sentence ("Some actors", "Many groups")
-        prev = head[:s].rstrip(" \t\"“‘'")
-        return bool(prev) and prev[-1] not in ".!?:;\n*#|>-•(" and not (s == 0 and lo == 0)
-
-    def _context_names(self, text: str, points: list[int]) -> list[PatternName]:
-        """Names that the sentence around each point says are a group's (see ``_CTX_WORDS``)."""
-        out: list[PatternName] = []
-        seen: set[tuple[int, int]] = set()
-
-        def add(s: int, e: int, name: str, kind: str, users: bool = False) -> None:
-            if (s, e) in seen or not self._context_ok(name, text, s, users):
-                return
-            seen.add((s, e))
-            out.append(PatternName(s, e, name, self.conv.vendor_of(name), self.conv.origin_of(name), kind))
-
-        last = -1
-        for p in sorted(set(points)):
-            g = _CTX_GROUP_AT.match(text, p)
-            if g:
-                lo = max(0, p - 90)
-                head = text[lo:p]
-                m = _CTX_BEFORE.search(head)
-                if m and self._ctx_before_ok(head, m, lo):
-                    add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context", g.group("w").startswith("actor"))
-            if p < last:
-                continue  # the window of an earlier point covers this one
-            lo, last = max(0, p - 16), min(len(text), p + 180)
-            chunk = text[lo:last]
-            for m in _CTX_AFTER.finditer(chunk):
-                add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
-            for m in _CTX_LIST.finditer(chunk):
-                base = lo + m.start("list")
-                for it in _CTX_ITEM_RE.finditer(m.group("list")):
-                    add(base + it.start(), base + it.end(), it.group(0), "list")
-            last -= 60  # a list or name may run past the window: let the next point look again
-        return out
 
     def _all_candidates(self, text: str) -> list[_Cand]:
         """Candidate names of ``text`` (knowledge base and vendor conventions)."""

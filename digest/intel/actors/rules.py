@@ -7,6 +7,7 @@ import re
 
 from digest.intel.actors.base import (
     _COORD_NAMES,
+    _CTX_STOP,
     _NAMED_BEFORE,
     _RANSOMWARE_AFTER,
     _Cand,
@@ -28,6 +29,17 @@ _GANG_VERB_AFTER = re.compile(
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
 _GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
                              re.IGNORECASE)
+#: a short form of a name before these is a victim's or a product's ("Coinbase hackers")
+_VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users)\b", re.IGNORECASE)
+#: a capitalised word right before, inside a sentence: the end of a longer name ("Acme Inc")
+_CAPITAL_BEFORE = re.compile(r"(?<![.!?:\n])\s(?P<w>[A-Z][\w&.-]*)[ \t]+$")
+#: a company's name before a legal suffix that is also a gang's short name ("Dulcich, Inc.")
+_CORP_SUFFIX = frozenset({"inc", "ltd", "llc", "corp", "plc", "gmbh", "co"})
+_CORP_BEFORE = re.compile(r"[A-Z][\w&.'’-]*,?[ \t]+$")
+#: a list of names right after a plural group noun, in any case: "Linked to Ransomware Gangs LockBit,
+#: BlackBasta, and Qilin" (each item is a gang there)
+_LIST_AFTER_GROUP = re.compile(r"\b(?i:gangs|groups|crews)[ \t]+(?:[A-Z][\w$.-]*(?:[ \t]+[A-Z0-9][\w$.-]*)?"
+                               r"[ \t]*(?:,[ \t]*and|,[ \t]*or|,|and|or|&)[ \t]+){0,5}$")
 #: "ALPHV/BlackCat": two names joined by a slash, not a path
 _SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
 
@@ -94,6 +106,15 @@ class PrecisionRules:
         """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
         return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
 
+    def _lower_ok(self, c: _Cand) -> bool:
+        """Whether a name written in lower case is still the actor: a well-known actor's name of several
+        words that is no word, malware or gang name ("instead of ‘fancy bear’")."""
+        if c.source != "kb" or " " not in c.text or not c.text.replace(" ", "").isalpha() or c.key in self.ordinary or c.key in self.kb.malware_keys \
+                or c.key in self.stop or self._gang_key(c.key):
+            return False
+        ids = self.kb.names.get(c.key, ())
+        return len(ids) == 1 and len(self.kb.actors[ids[0]].aliases) >= 4
+
     def _accept(self, c: _Cand, text: str, doc_cyber: bool, vendors_in_doc: set[str]) -> bool:
         mention = c.text
         if _ORG_APPOSITION.match(text, c.end):
@@ -101,14 +122,14 @@ class PrecisionRules:
         if c.source == "learned":
             return any(ch.isupper() for ch in mention) or any(ch.isdigit() for ch in mention)
         has_digit = any(ch.isdigit() for ch in mention)
-        if not has_digit and mention == mention.lower():
+        if not has_digit and mention == mention.lower() and not (doc_cyber and self._lower_ok(c)):
             return False  # "play", "mercury", "shadow": words, not names
         if self._in_url(text, c.start, c.end):
             return False
         if c.source == "pattern":
             if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
                 return False  # "a man called Harold Leopard" fits a vendor's convention but is a person
-            if c.pkind in ("code", "context", "list"):
+            if c.pkind in ("code", "context", "list", "named"):
                 return True
             return self._strong_cue(text, c.start, c.end) or c.vendor in vendors_in_doc
         key = c.key
@@ -118,8 +139,19 @@ class PrecisionRules:
                                                                           text[max(0, c.start - 4):c.start]) \
                 and not text[c.end:].lstrip()[:1].isupper():
             return False  # "Global ransomware group claims ...": the adjective that opens a sentence
+        if key in self.kb.joined_keys and mention not in self.kb.forms.get(key, ()):
+            return False  # "BlackNevas" is "Black Nevas"; "BLACKNEVAS" or "Blacknevas" are nothing known
+        if key in _CORP_SUFFIX and not mention.isupper() and _CORP_BEFORE.search(text[max(0, c.start - 40):c.start]):
+            return False  # "Pacific Seafood, aka Dulcich, Inc.": a company
+        if key in self.kb.variant_keys and (
+                _VARIANT_NOT_BEFORE.match(text, c.end) or
+                ((cap := _CAPITAL_BEFORE.search(text[max(0, c.start - 40):c.start])) and cap.group("w").lower()
+                 not in _CTX_STOP)):
+            return False  # "INC" of "INC Ransom", but not "Acme Inc, a group of companies", "Coinbase hackers"
         if c.pkind == "forced" or self._mitre_group_link(text, c.end):
             return True
+        if key not in self.adjectives and _LIST_AFTER_GROUP.search(text[max(0, c.start - 120):c.start]):
+            return True  # "Ransomware Gangs LockBit, BlackBasta, and Qilin"
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         ransom_name = key in self.kb.ransomware_keys

@@ -155,19 +155,41 @@ class _Doc:
         return role
 
 
+# the subject of the sentence counts its members ("Fifteen ransomware gangs, including X and Y, have
+# announced", "A coalition of ransomware groups, including X"): the list names who did it, not examples
+_MEMBERS = re.compile(
+    r"^\W*(?:(?:\d+|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|both)\s+|"
+    r"(?:a|an|the)\s+(?:\w+\s+)?(?:coalition|alliance|cartel|trio|pair)\s+of\s+)(?:[\w-]+\s+){0,2}?"
+    r"(?:groups|gangs|crews|actors|operations)\s*,?\s+(?:including|such\s+as|like)\b", re.IGNORECASE)
+
+
 def _role_in(before: str) -> str:
+    whole = before
     before = before[-160:]
     if _NEG.search(before):
         return "negated"
     if _HEDGE.search(before):
         return "hedged"
-    if _BACKGROUND.search(before):
+    if _BACKGROUND.search(before) and not _MEMBERS.search(whole):
         return "background"
     return "plain"
 
 
+_GENERIC_TAIL = frozenset({"group", "gang", "team", "crew"})
+
+
+def _names(hit: ActorHit) -> list[str]:
+    """The names to look for: the mentions, and each without a generic last word ("Radiant group": "Radiant")."""
+    names = list(hit.mentions or (hit.name,))
+    for n in list(names):
+        words = n.split()
+        if len(words) > 1 and words[-1].lower() in _GENERIC_TAIL and len(" ".join(words[:-1])) >= 3:
+            names.append(" ".join(words[:-1]))
+    return names
+
+
 def _occurrences(title: str, doc: _Doc, hit: ActorHit) -> list[Occurrence]:
-    names = hit.mentions or (hit.name,)
+    names = _names(hit)
     out = []
     for s in _finds(title, names):
         out.append(Occurrence("title", s, _role_in(title[:s])))
