@@ -332,11 +332,42 @@ def test_headline_claim_spreads_only_when_no_sentence_names_its_cve() -> None:
     "sentence",
     [
         "According to the vendor, the vulnerability is currently not being exploited in the wild.",
-        "Exploitation of public-facing applications [ T1190 ] such as CVE-2031-0041.",
+        # scanning for a flaw is not exploiting it (the guide)
+        "The operators used a scanner to scan for servers vulnerable to CVE-2031-0042.",
+        # a condition, not a claim
+        "If attackers exploited the flaw, they could take over the server.",
+        "Exploitation of the flaw requires local access to the machine.",
+        "Threat actors could leverage the vulnerability to gain access.",
     ],
 )
-def test_more_negations_and_tactics_lines(sentence: str) -> None:
+def test_more_negations_and_scanning(sentence: str) -> None:
     assert exploited_claim(sentence) == ""
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        # an advisory's tactics line with its ATT&CK ID lists what the actors exploit (relabelled, issue 13)
+        "Exploitation of public-facing applications [ T1190 ] such as CVE-2031-0041.",
+        "Throughout the campaign the unit weaponized a mail-client vulnerability ( CVE-2031-0043 ) [ T1187 ].",
+        # actors' use of a flaw, in the verbs advisories use
+        "Their playbook includes leveraging vulnerabilities in VPN appliances ( CVE-2031-0044 ).",
+        "These actors also used a series of webmail CVEs ( CVE-2031-0045 ) to run shell commands.",
+        "The tool attempts to exploit CVE-2031-0046 against a domain controller.",
+        # a relative clause after the claim describes the flaw, it does not hedge the claim
+        "Since last year, the actors leveraged an archiver flaw ( CVE-2031-0047 ) allowing code execution.",
+        "The crew exploited a gateway bug that could let anyone read files.",
+    ],
+)
+def test_actors_use_of_a_flaw_is_a_claim(sentence: str) -> None:
+    assert exploited_claim(sentence) != ""
+
+
+def test_cves_listed_under_an_exploited_heading() -> None:
+    text = ("The actors target mail servers. Appendix B: CVEs exploited. CVE-2031-0061. CVE-2031-0062. "
+            "Mitigations follow. Patch CVE-2031-0063 as well.")
+    assert dict(cve_flags("Advisory on a state actor", text)) == {
+        "CVE-2031-0061": True, "CVE-2031-0062": True, "CVE-2031-0063": False}
 
 
 def test_nominal_exploitation_claim_binds_its_cves() -> None:

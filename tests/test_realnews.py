@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from datetime import datetime
 from pathlib import Path
@@ -106,3 +107,18 @@ def test_weeks_reference_labelled_items(items) -> None:
                        and 0 <= (it.published.date() - start).days < 7]
             missing = [k for k in in_week if k not in labelled]
             assert not missing, f"{len(missing)} items of the full week are unlabelled"
+
+
+def test_load_gold_also_reads_editorial_cves_and_skips_a_key_seen(items, tmp_path: Path) -> None:
+    from digest.eval.editorial import load_gold
+
+    first, second = sorted(items)[:2]
+    row = {"published": "2025-08-01T00:00:00+00:00", "split": "dev", "primary": None, "actors": [],
+           "incidental": [], "topic": "other", "cves": [], "sponsored": False, "importance": 1}
+    (tmp_path / "editorial.jsonl").write_text(json.dumps({"key": first, **row}) + "\n", encoding="utf-8")
+    gold, _tops = load_gold(tmp_path)
+    assert [g.key for g in gold] == [first]
+    extra = [{"key": first, **row, "topic": "policy"}, {"key": second, **row}]
+    (tmp_path / "editorial_cves.jsonl").write_text("".join(json.dumps(r) + "\n" for r in extra), encoding="utf-8")
+    gold, _tops = load_gold(tmp_path)
+    assert [(g.key, g.section) for g in gold] == [(first, "other"), (second, "other")]

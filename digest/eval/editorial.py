@@ -94,6 +94,9 @@ def _kind(source: str) -> str:
 def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str, list[str], str]]]:
     """The labelled articles with their texts, and the weeks' top stories ``(week, [item keys], lead key)``.
 
+    The labels are ``editorial.jsonl`` and, when present, ``editorial_cves.jsonl`` beside it (more
+    items that name CVEs, the same line format; a key already read is skipped).
+
     FileNotFoundError (with the reason) when the labels or the shared corpus are absent.
     """
     folder = directory or labels_dir()
@@ -106,7 +109,11 @@ def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str
         raise FileNotFoundError(f"the shared corpus ({realnews.shared_dir()}) is absent")
     gold: list[Gold] = []
     seen: set[str] = set()
-    for row in realnews.load_labels(labels_path):
+    rows = realnews.load_labels(labels_path)
+    extra = folder / "editorial_cves.jsonl"  # more CVE-naming items, same line format; a key seen is skipped
+    if extra.is_file():
+        rows += realnews.load_labels(extra)
+    for row in rows:
         item = items.get(row["key"])
         if item is None or row["key"] in seen:
             continue

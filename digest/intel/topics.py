@@ -181,7 +181,9 @@ def classify_scored(title: str, text: str) -> tuple[TopicInfo, dict[str, float]]
 _STRONG_LOW = re.compile(
     r"""\b(?:in\ the\ wild|in-the-wild|actively|active\ exploitation|known\ exploited|kev|under\ (?:active\ )?attack|
     exploited\ (?:in|as|by)\b|(?:ongoing|observed|confirmed|widespread|mass)\ exploitation|zero-day\ attacks?|
-    (?:are|were|have\ been|has\ been|is|was)\ (?:being\ )?(?:actively\ )?exploit(?:ed|ing))""",
+    (?:are|were|have\ been|has\ been|is|was)\ (?:being\ )?(?:actively\ )?exploit(?:ed|ing)|
+    (?<!if\ )(?<!unless\ )(?:actors|attackers|hackers|adversaries|operators|intruders|spies|group|gang)\ (?:(?:also|have|had|reportedly|
+    successfully|actively|routinely|then)\ )*(?:exploited|leveraged|weaponi[sz]ed|used)\b)""",
     re.VERBOSE,
 )
 # What makes a weaker claim hypothetical: a modal or condition, a proof of concept, a warning that
@@ -189,7 +191,8 @@ _STRONG_LOW = re.compile(
 _HEDGE_LOW = re.compile(
     r"""\b(?:could|would|might|may|can|if|whether|potential(?:ly)?|possibl[ey]|likely|risk\ of|allow(?:s|ing)?|
     enabl(?:e|es|ing)|lets?|successful(?:ly)?|proof[-\ ]of[-\ ]concept|pocs?|exploitable|theoretical(?:ly)?|
-    to\ exploit|before\ attackers|urg(?:e|es|ed)\ .{0,30}\ to\ patch)\b""",
+    (?<!attempts\ )(?<!attempt\ )(?<!attempted\ )(?<!tried\ )to\ exploit|before\ attackers|
+    requir(?:e|es|ed|ing)|urg(?:e|es|ed)\ .{0,30}\ to\ patch)\b""",
     re.VERBOSE,
 )
 # the month, not the modal: "since May", "in mid-May", "May 2025", "on May 3"
@@ -208,17 +211,23 @@ _CLAIM_EXTRA_LOW = re.compile(
     exploitation\ (?:campaigns?|attempts?|activity)|weaponi[sz]ed|
     (?:actors|adversaries|apts?|groups?|operators|intruders|spies)\ (?:are\ |have\ been\ |had\ |have\ |)
     (?:(?:routinely|actively|successfully|reportedly)\ )?exploit(?:ing|ed)\b|
-    (?:(?:was|were|been|being)\ )?exploited\ (?:to|for|against|by)\b|zero-days?\ exploited)""",
+    (?:(?:was|were|been|being)\ )?exploited\ (?:to|for|against|by)\b|zero-days?\ exploited|
+    ^\W*exploitation\ of\b|attempt(?:s|ed)?\ to\ exploit|(?:tried|trying)\ to\ exploit|
+    (?:leverag(?:e|es|ed|ing)|weaponi[sz](?:e|es|ed|ing))\ (?:[\w'’-]+\ ){0,4}?(?:flaws?|bugs?|vulnerabilit(?:y|ies)|
+    zero-days?|0-days?|cves?)\b|
+    (?:actors|attackers|hackers|adversaries|operators|intruders|group|gang)\ (?:(?:also|have|had)\ )?used\ 
+    (?:[\w'’-]+\ ){0,4}?(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero-days?|0-days?|cves?)\b|
+    (?:cves|vulnerabilities|flaws)\ exploited\b|exploited\ (?:cves?|vulnerabilities)\ (?:list|information|table)|
+    ^\W*(?:appendix|table)\b.{0,40}\bexploited\ cves?)""",
     re.VERBOSE,
 )
 
 
 _NEGATED_EXTRA_LOW = re.compile(
     r"\b(?:not\ (?:currently\ |yet\ )?(?:being|under)|currently\ not|no\ (?:known|active|public|confirmed)\ "
-    r"(?:exploit|attack|in-the-wild)|(?:is|are|was|were)\ not\ (?:believed|thought|known)|without\ any\ evidence)"
+    r"(?:exploit|attack|in-the-wild)|(?:is|are|was|were)\ not\ (?:believed|thought|known)|without\ any\ evidence|"
+    r"scan(?:s|ned|ning)?\ for|probing\ for)"
 )
-# a MITRE ATT&CK technique ID ("[ T1190 ]"): a line of an actor's tactics, not news of an exploited flaw
-_TECHNIQUE = re.compile(r"\bT1\d{3}(?:\.\d{3})?\b")
 
 
 def exploited_claim(sentence: str) -> str:
@@ -230,13 +239,29 @@ def exploited_claim(sentence: str) -> str:
     low = sentence.lower()
     if not (_says_exploited(low) or _CLAIM_EXTRA_LOW.search(low)) or _NEGATED_LOW.search(low):
         return ""
-    if _NEGATED_EXTRA_LOW.search(low) or _TECHNIQUE.search(sentence):
+    if _NEGATED_EXTRA_LOW.search(low):
         return ""
     if _STRONG_LOW.search(low):
         return "strong"
-    return "" if _HEDGE_LOW.search(_MONTH_MAY.sub(" ", low)) else "weak"
+    return "" if _HEDGE_LOW.search(_MONTH_MAY.sub(" ", _claim_scope(low))) else "weak"
 
 
+_RELATIVE_LOW = re.compile(r"\b(?:that|which|who)\b")
+
+
+def _claim_scope(low: str) -> str:
+    """The sentence up to the relative clause after its claim: "exploited a flaw that could let ..."
+    describes the flaw, it does not hedge the claim (a hedge before the claim still counts)."""
+    found = [m for m in (_EXPLOITED_LOW.search(low), _CLAIM_EXTRA_LOW.search(low)) if m]
+    if not found:
+        return low
+    end = min(m.end() for m in found)
+    rel = _RELATIVE_LOW.search(low, end)
+    return low[:rel.start()] if rel else low
+
+
+# a line of a list that holds nothing but CVE IDs
+_ID_LINE = re.compile(r"[\W_]*(?:CVE[\s\-‐‑–—]?\d{4}[\-‐‑–—]\d{4,7}[\W_]*)+", re.IGNORECASE)
 _PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
 
 
@@ -253,7 +278,10 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
 
     The flag binds to the CVE IDs of the sentence that says exploited; a sentence without an ID
     binds to the story's only CVE, or to the IDs of the sentence before it when it points back
-    ("The flaw is exploited in the wild."). A CVE in CISA's KEV catalogue is exploited. ``why``,
+    ("The flaw is exploited in the wild."); an ID-only line under a heading that says the CVEs are
+    exploited ("Appendix B: CVEs exploited") is exploited. A claim reads actors' use of a flaw as
+    well ("the actors leveraged", "weaponized", "attempts to exploit", an advisory's "Exploitation
+    of ..." line with its ATT&CK ID), never scanning for one. A CVE in CISA's KEV catalogue is exploited. ``why``,
     when given, gets one line per decision (for ``digest analyse --explain``).
     """
     cves = extract_cves(f"{title}\n{text}")
@@ -266,9 +294,15 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
         sentences = [title, *split_sentences(head)]
         prev: tuple[str, ...] = ()
         explicit = False  # a text sentence names the CVE it says is exploited
+        listing = ""  # a heading that says the CVEs below are exploited ("Appendix B: CVEs exploited")
         for i, sentence in enumerate(sentences):
             ids = extract_cves(sentence)
             claim = exploited_claim(sentence)
+            if listing and ids and _ID_LINE.fullmatch(sentence):
+                _flag(flagged, ids, f"listed under: {listing[:120]}", why)
+                prev = ids
+                continue
+            listing = sentence if claim and not ids and i > 0 and _PLURAL_LOW.search(sentence.lower()) else ""
             if claim:
                 if ids:
                     bound = ids
