@@ -525,3 +525,17 @@ def test_importance_reads_the_section_and_the_embedding_an_off_topic_piece_ranks
     assert needs_embedding()  # the shipped model reads the embedding block
     why = judge("Bank confirms attackers stole customer records", "Data was copied.", explain=True).why
     assert any("embedding=" in w and "topic_breach=" in w for w in why), why
+
+
+def test_an_actor_advisory_listing_exploited_cves_is_not_forced_into_exploited() -> None:
+    """The CVEs a gang uses among its tools do not make its advisory a vulnerability story; a flaw headline does."""
+    from digest.intel.section_model import clear_exploited
+    from digest.intel.topics import classify
+
+    text = "The Medusa actors exploited CVE-2024-1709 in ScreenConnect to gain initial access."
+    info = classify("#StopRansomware: Medusa Ransomware", text)
+    assert info.cves
+    assert not clear_exploited("#StopRansomware: Medusa Ransomware", info, True, has_actor=True)
+    assert clear_exploited("#StopRansomware: Medusa Ransomware", info, True, has_actor=False)
+    flaw = "ScreenConnect flaw exploited by Medusa ransomware"
+    assert clear_exploited(flaw, classify(flaw, text), True, has_actor=True)

@@ -501,7 +501,9 @@ def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[s
         topic = None
         if w is not None:
             info = classify(g.title, g.text)
-            exploited = section_model.clear_exploited(g.title, info, any(e for _c, e in cve_flags(g.title, g.text, kev)))
+            has_actor = bool(r.x[2 * section_model.DIM + section_model.DENSE.index("has_actor")])
+            exploited = section_model.clear_exploited(g.title, info, any(e for _c, e in cve_flags(g.title, g.text, kev)),
+                                                      has_actor)
             topic = section_model.decide(r.x[: w.shape[0]] @ w + b, classes, sponsored=sponsored(g.title, g.text),
                                          exploited=exploited)
         feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})

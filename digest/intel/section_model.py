@@ -161,12 +161,15 @@ def _model() -> tuple[np.ndarray, np.ndarray, tuple[str, ...]] | None:
 AD_SECTIONS = ("other", "industry")  # where the labels file ads: law firms, deals, op-eds; releases, stock pieces
 
 
-def clear_exploited(title: str, info: TopicInfo, cve_exploited: bool) -> bool:
+def clear_exploited(title: str, info: TopicInfo, cve_exploited: bool, has_actor: bool = False) -> bool:
     """The clear cases of "exploited" the model may not overrule: a CVE the text says (or KEV says) is
-    exploited, or a headline about a flaw in a story whose text says it is exploited."""
-    if info.cves and (cve_exploited or info.exploited):
+    exploited, or a headline about a flaw in a story whose text says it is exploited. A story about
+    an actor (an advisory on a gang or a group, the CVEs it uses among its tools) is the actor's
+    news, not the flaw's, unless its headline is about the flaw: the model decides it."""
+    flaw_title = _CUE_RE["vuln"].search(title.lower()) is not None
+    if info.cves and (cve_exploited or info.exploited) and (flaw_title or not has_actor):
         return True
-    return info.exploited and _CUE_RE["vuln"].search(title.lower()) is not None
+    return info.exploited and flaw_title
 
 
 def decide(logits: np.ndarray, classes: Sequence[str], *, sponsored: bool, exploited: bool) -> str:
@@ -197,7 +200,7 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
     x = features(title, text, info=info, cve_exploited=cve_exploited, has_actor=has_actor,
                  scores=scores, source=source, embed=w.shape[0] > BASE, emb=emb)
     logits = x @ w + b
-    exploited = clear_exploited(title, info, cve_exploited)
+    exploited = clear_exploited(title, info, cve_exploited, has_actor)
     section = decide(logits, classes, sponsored=sponsored, exploited=exploited)
     if why is not None:
         p = np.exp(logits - logits.max())
