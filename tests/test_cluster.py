@@ -250,9 +250,10 @@ def test_cli_cluster_contract() -> None:
     assert "line 2" in result.stderr
 
 
-def test_vectorised_pair_features_equal_the_scalar_ones() -> None:
+def test_vectorised_pair_features_equal_the_scalar_ones(monkeypatch: pytest.MonkeyPatch) -> None:
     import numpy as np
 
+    from digest.intel import story_features
     from digest.intel.story_features import PairScorer, features, prepare
 
     cve_a = doc("cve-a", "CrushFTP zero-day CVE-2025-54309 exploited", "Attackers exploit CVE-2025-54309 in CrushFTP "
@@ -268,3 +269,5 @@ def test_vectorised_pair_features_equal_the_scalar_ones() -> None:
     for row, (i, j) in enumerate(zip(ii, jj, strict=True)):
         assert np.allclose(bulk[row], features(prepared[i], prepared[j], 72 * 3600.0), atol=1e-6), (i, j)
     assert bulk[:, 9:13].any()  # the CVE and actor columns were exercised
+    monkeypatch.setattr(story_features, "PAIR_CHUNK", 4)  # scored in slices, as a big batch is: the same numbers
+    assert np.array_equal(scorer.features(ii, jj), bulk)

@@ -114,7 +114,7 @@ def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
         for k in keys:
             index[k].append(i)
     pairs: set[tuple[int, int]] = set()
-    cap = max(50, n // 4)  # a term in a quarter of the batch is no evidence
+    cap = min(max(50, n // 4), 300)  # a term in a quarter of the batch (or in 300 articles) is no evidence
     for members in index.values():
         if 2 <= len(members) <= cap:
             for x in range(len(members)):

@@ -337,6 +337,9 @@ def _dot(u: Any, v: Any) -> float:
     return float(u @ v) if u is not None and v is not None else 0.0
 
 
+PAIR_CHUNK = 20_000  # pairs scored at once (memory: about 100 terms of each article per pair)
+
+
 class PairScorer:
     """Vectorised :func:`features` over many pairs of one prepared batch (sparse matrices, numpy).
 
@@ -378,6 +381,9 @@ class PairScorer:
 
         i = np.asarray(i, dtype=np.int64)
         j = np.asarray(j, dtype=np.int64)
+        if len(i) > PAIR_CHUNK:  # the row products below materialise every pair's terms: bound them
+            return np.vstack([self.features(i[k:k + PAIR_CHUNK], j[k:k + PAIR_CHUNK])
+                              for k in range(0, len(i), PAIR_CHUNK)])
         out = np.zeros((len(i), len(FEATURES)))
         if not len(i):
             return out
