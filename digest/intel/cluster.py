@@ -28,7 +28,7 @@ actors, and from each article's nearest neighbours by embedding; only those are 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,6 +183,12 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         # firm's or a wire's), never one story, however alike the rest of the wording is
         probs[x[:, FEATURES.index("same_source_both_miss")] > 0] = 0.0
         need, link = m.threshold, m.link
+    support, support_level, diameter = (m.support, m.support_level,
+                                        m.diameter) if tfidf_threshold is None else (0.0, 0.0, 0.0)
+    figure_guard = m.figure_guard and tfidf_threshold is None
+    bridges = m.bridges if tfidf_threshold is None else 0
+    bridge_level = m.bridge_level or need
+    emb = np.stack([p.emb for p in prepared]) if use_embedding and diameter > 0 else None
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
     for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True):
         if p > 0:
@@ -206,6 +212,18 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         stamps = [prepared[k].ts for k in ga + gb if prepared[k].ts is not None]
         return not stamps or max(stamps) - min(stamps) <= span
 
+    def amounts_differ(ga: list[int], gb: list[int]) -> bool:
+        # each group's headlines agree on an amount (two or more carry it) and neither group's
+        # articles mention the other's: two seizures, two fines, two breaches of different sizes
+        def agreed(g: list[int]) -> set[str]:
+            counts = Counter(f for k in g for f in prepared[k].title_figures)
+            return {f for f, c in counts.items() if c >= 2}
+
+        fa, fb = agreed(ga), agreed(gb)
+        if not fa or not fb:
+            return False
+        return not any(fa & prepared[k].figures for k in gb) and not any(fb & prepared[k].figures for k in ga)
+
     for _p, i, j in edges:
         ri, rj = find(i), find(j)
         if ri == rj:
@@ -213,10 +231,19 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         ga, gb = groups[ri], groups[rj]
         if not span_ok(ga, gb):
             continue
+        if figure_guard and amounts_differ(ga, gb):
+            continue
         if len(ga) * len(gb) > 1:
             small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
-            total = sum(p for a in small for b, p in neighbours[a].items() if find(b) == other)
-            if total < link * len(ga) * len(gb):
+            cross = [p for a in small for b, p in neighbours[a].items() if find(b) == other]
+            size = len(ga) * len(gb)
+            if sum(cross) < link * size:
+                continue
+            if support > 0 and sum(1 for p in cross if p >= support_level) < support * size:
+                continue
+            if bridges and min(len(ga), len(gb)) >= 2 and sum(1 for p in cross if p >= bridge_level) < bridges:
+                continue
+            if diameter > 0 and emb is not None and float((emb[ga] @ emb[gb].T).min()) < diameter:
                 continue
         parent[rj] = ri
         groups[ri] = ga + gb
