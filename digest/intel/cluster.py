@@ -183,12 +183,9 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         # firm's or a wire's), never one story, however alike the rest of the wording is
         probs[x[:, FEATURES.index("same_source_both_miss")] > 0] = 0.0
         need, link = m.threshold, m.link
-    support, support_level, diameter = (m.support, m.support_level,
-                                        m.diameter) if tfidf_threshold is None else (0.0, 0.0, 0.0)
     figure_guard = m.figure_guard and tfidf_threshold is None
     bridges = m.bridges if tfidf_threshold is None else 0
     bridge_level = m.bridge_level or need
-    emb = np.stack([p.emb for p in prepared]) if use_embedding and diameter > 0 else None
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
     for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True):
         if p > 0:
@@ -236,14 +233,10 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         if len(ga) * len(gb) > 1:
             small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
             cross = [p for a in small for b, p in neighbours[a].items() if find(b) == other]
-            size = len(ga) * len(gb)
-            if sum(cross) < link * size:
+            if sum(cross) < link * len(ga) * len(gb):
                 continue
-            if support > 0 and sum(1 for p in cross if p >= support_level) < support * size:
-                continue
+            # two groups of two or more: one strong pair between them is a chain, not a story
             if bridges and min(len(ga), len(gb)) >= 2 and sum(1 for p in cross if p >= bridge_level) < bridges:
-                continue
-            if diameter > 0 and emb is not None and float((emb[ga] @ emb[gb].T).min()) < diameter:
                 continue
         parent[rj] = ri
         groups[ri] = ga + gb

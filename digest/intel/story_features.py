@@ -64,10 +64,6 @@ FEATURES = (
     "template",  # headline cosine times name_miss: one headline template, different names in it
     "both_miss",  # each headline names someone the other article never mentions (two victims, one template)
     "same_source_both_miss",  # ... and both from one outlet: its follow-ups keep their subject's name
-    "figure_conflict_lede",  # both headline + lede carry amounts or counts, none in common
-    "event_conflict",  # both headlines tell a development (arrest, seizure, lawsuit, fine, recovery...), none in common
-    "emb_x_cos",  # cross embedding times TF-IDF cosine: alike in meaning and in wording
-    "gap_x_emb",  # time gap times the embedding cosine
 )
 
 # --------------------------------------------------------------------------- entities
@@ -139,23 +135,6 @@ def title_names(title: str, lede: str) -> frozenset[str]:
     return frozenset(w for w in _cap_words(title)
                      if len(w) >= 3 and w not in _COMMON_CAPS and w not in STOPWORDS and w not in lower
                      and not w.isdigit())
-
-
-_EVENTS = {k: re.compile(v, re.IGNORECASE) for k, v in {
-    "arrest": r"\b(?:arrest\w*|charged|charges|indict\w*|sentenc\w*|plead\w*|extradit\w*|jail\w*|convict\w*|guilty)\b",
-    "takedown": r"\b(?:seiz\w*|takedown|taken\s+down|takes?\s+down|dismantl\w*|sanction\w*|crackdown|raid\w*)\b",
-    "legal": r"\b(?:sue[sd]?|lawsuits?|class\s+action|settle\w*|litigation)\b",
-    "fine": r"\b(?:fined?|fines|penalt\w*)\b",
-    "recovery": r"\b(?:recover\w*|reopen\w*|resum\w*|restor\w*|bounce\w*\s+back|back\s+online|restart\w*)\b",
-    "finance": r"\b(?:profits?|sales|shares|revenues?|losses|earnings|results)\b",
-    "leak": r"\b(?:leak\w*|dump\w*|dark\s+web|publish\w*)\b",
-}.items()}
-
-
-def events(title: str) -> frozenset[str]:
-    """Kinds of development a headline tells (an arrest, a seizure, a lawsuit, a fine, a recovery,
-    financial results, a leak of the stolen data)."""
-    return frozenset(k for k, rx in _EVENTS.items() if rx.search(title))
 
 
 def figures(text: str) -> frozenset[str]:
@@ -233,7 +212,6 @@ class Prepared:
     title_name_w: dict[str, float] = field(default_factory=dict)
     emb: Any = None
     emb_title: Any = None
-    title_events: frozenset[str] = frozenset()
 
 
 def _timestamp(dt: datetime | None) -> float | None:
@@ -278,7 +256,7 @@ def prepare(docs: Sequence[Any], *, use_embedding: bool = True) -> list[Prepared
             id=d.id, order=i, ts=_timestamp(d.published), source=d.source.strip().lower(),
             actors=frozenset(d.actors), cves=frozenset(d.cves) | frozenset(extract_cves(f"{d.title}\n{d.text[:20000]}")),
             names=names(head), title_names=title_names(d.title, lede), figures=figures(head), title_figures=figures(d.title), roundup=is_roundup(d.title, d.text), has_lede=has_lede,
-            tf_all=tf_all, title_events=events(d.title)))
+            tf_all=tf_all))
         tfs.append((title_tf, lede_tf))
         texts.append(f"{d.title}. {first_words(d.text, _EMBED_WORDS)}")
         titles.append(d.title)
@@ -352,10 +330,6 @@ def features(a: Prepared, b: Prepared, window: float) -> list[float]:
         cos(a.vec_title, b.vec_title) * min(_miss(a, b), _miss(b, a)),
         1.0 if a.title_names - b.names and b.title_names - a.names else 0.0,
         1.0 if a.source and a.source == b.source and a.title_names - b.names and b.title_names - a.names else 0.0,
-        1.0 if a.figures and b.figures and not a.figures & b.figures else 0.0,
-        1.0 if a.title_events and b.title_events and not a.title_events & b.title_events else 0.0,
-        max(_dot(a.emb_title, b.emb), _dot(b.emb_title, a.emb)) * cos(a.vec_all, b.vec_all),
-        gap * emb,
     ]
 
 
@@ -390,7 +364,6 @@ class PairScorer:
         fig_vocab = {k: n for n, k in enumerate(sorted({k for p in prepared for k in p.figures | p.title_figures}))}
         self._figures = _csr([dict.fromkeys(p.figures, 1.0) for p in prepared], fig_vocab)
         self._title_figures = _csr([dict.fromkeys(p.title_figures, 1.0) for p in prepared], fig_vocab)
-        self._events = _csr([dict.fromkeys(p.title_events, 1.0) for p in prepared], {k: n for n, k in enumerate(_EVENTS)})
         has_emb = all(p.emb is not None for p in prepared) and self.n > 0
         self._emb = np.stack([p.emb for p in prepared]) if has_emb else None
         self._emb_title = np.stack([p.emb_title for p in prepared]) if has_emb else None
@@ -461,12 +434,6 @@ class PairScorer:
         out[:, col("both_miss")] = (tn_i & (hit_ab < self._title_names_count[i])) & \
             (tn_j & (hit_ba < self._title_names_count[j]))
         out[:, col("same_source_both_miss")] = out[:, col("same_source")] * out[:, col("both_miss")]
-        f_i, f_j = nonempty(self._figures)
-        out[:, col("figure_conflict_lede")] = f_i & f_j & (dot(self._figures) == 0)
-        e_i, e_j = nonempty(self._events)
-        out[:, col("event_conflict")] = e_i & e_j & (dot(self._events) == 0)
-        out[:, col("emb_x_cos")] = out[:, col("emb_cross")] * out[:, col("cos_all")]
-        out[:, col("gap_x_emb")] = out[:, col("time_gap")] * out[:, col("embedding")]
         return out
 
 
@@ -501,14 +468,12 @@ class StoryModel:
     link: float  # mean probability over all cross pairs needed to merge two groups (the chaining guard)
     uses_embedding: bool
     note: str = ""
-    # stricter chaining guards (0 = off): a share ``support`` of the cross pairs must reach
-    # ``support_level``; every cross pair's embedding cosine must reach ``diameter``
-    support: float = 0.0
-    support_level: float = 0.0
-    diameter: float = 0.0
-    figure_guard: bool = False  # two groups whose headlines agree on different amounts never merge
-    bridges: int = 0  # two groups of two or more merge only through this many pairs above the threshold
-    bridge_level: float = 0.0  # ... above this probability instead of the threshold
+    # stricter chaining guards, off by default: two groups whose headlines agree on different
+    # amounts never merge; two groups of two or more articles merge only through ``bridges`` cross
+    # pairs of probability ``bridge_level`` or more (the pair threshold when 0)
+    figure_guard: bool = False
+    bridges: int = 0
+    bridge_level: float = 0.0
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
@@ -524,8 +489,8 @@ class StoryModel:
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
                 "threshold": self.threshold, "link": self.link, "uses_embedding": self.uses_embedding,
-                "note": self.note, "support": self.support, "support_level": self.support_level,
-                "diameter": self.diameter, "figure_guard": self.figure_guard}
+                "note": self.note, "figure_guard": self.figure_guard, "bridges": self.bridges,
+                "bridge_level": self.bridge_level}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> StoryModel:
@@ -533,8 +498,8 @@ class StoryModel:
             raise ValueError(f"story model features {obj['features']} do not match {list(FEATURES)}")
         return cls(tuple(float(w) for w in obj["weights"]), float(obj["bias"]), float(obj["threshold"]),
                    float(obj["link"]), bool(obj["uses_embedding"]), str(obj.get("note", "")),
-                   float(obj.get("support", 0.0)), float(obj.get("support_level", 0.0)),
-                   float(obj.get("diameter", 0.0)), bool(obj.get("figure_guard", False)))
+                   bool(obj.get("figure_guard", False)), int(obj.get("bridges", 0)),
+                   float(obj.get("bridge_level", 0.0)))
 
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "story_model.json"
