@@ -19,7 +19,9 @@ Fixed rules stay around it:
   stories (the same outlet's follow-up keeps its subject's name);
 * clusters grow by average linkage over the pair probabilities (two groups merge only when the mean
   probability over all their cross pairs clears ``link``), so one loose pair cannot chain unrelated
-  stories together.
+  stories together; with the shipped model, two groups whose headlines agree on different amounts
+  stay apart, and two groups of two or more articles merge only through ``bridges`` cross pairs of
+  probability ``bridge_level`` or more (the stricter guards of issue 14's second round).
 
 Candidate pairs come from an inverted index of each article's strongest terms, names, CVEs and
 actors, and from each article's nearest neighbours by embedding; only those are scored.
