@@ -56,8 +56,8 @@ def main() -> None:
             continue
         mask = np.array([f in cols for f in FEATURES])
         counts = cross_validate(dev, docs, prepared, x, y, folds, cols=mask, l2=l2)
-        (th, link), pr, rc = best_setting(counts)
-        print(f"{name:28} best threshold {th} link {link}: precision {pr:.3f} recall {rc:.3f}")
+        (th, link, *guard), pr, rc = best_setting(counts)
+        print(f"{name:28} best threshold {th} link {link} guards {guard}: precision {pr:.3f} recall {rc:.3f}")
         if "-v" in sys.argv:
             for g, (tp, fp, fn, _tn) in counts.items():
                 print(f"    {g}: tp {tp} fp {fp} fn {fn}")

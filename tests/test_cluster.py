@@ -271,3 +271,36 @@ def test_vectorised_pair_features_equal_the_scalar_ones(monkeypatch: pytest.Monk
     assert bulk[:, 9:13].any()  # the CVE and actor columns were exercised
     monkeypatch.setattr(story_features, "PAIR_CHUNK", 4)  # scored in slices, as a big batch is: the same numbers
     assert np.array_equal(scorer.features(ii, jj), bulk)
+
+
+def _plain_model(**guards: object) -> object:
+    # headline TF-IDF cosine alone decides: alike headlines are one story (a small, readable model)
+    from digest.intel.story_features import FEATURES, StoryModel
+
+    weights = [0.0] * len(FEATURES)
+    weights[FEATURES.index("cos_all")] = 20.0
+    return StoryModel(tuple(weights), -5.0, 0.5, 0.05, False, **guards)  # type: ignore[arg-type]
+
+
+SEIZE = [doc("bs-1", "Police seize $1M from the BlackSuit ransomware gang", "Police seized crypto.", "A"),
+         doc("bs-2", "Police seize $1M from the BlackSuit ransomware gang", "Police seized crypto.", "B", 1),
+         doc("zp-1", "Police seize $2.8M from a Zeppelin ransomware operator", "Police seized crypto.", "C", 2),
+         doc("zp-2", "Police seize $2.8M from a Zeppelin ransomware operator", "Police seized crypto.", "D", 3)]
+
+
+def test_groups_agreeing_on_different_amounts_stay_apart() -> None:
+    assert len(cluster(SEIZE, model=_plain_model())) == 1  # alike enough to chain without the guard
+    stories_ = cluster(SEIZE, model=_plain_model(figure_guard=True))
+    assert sorted(sorted(s) for s in stories_) == [["bs-1", "bs-2"], ["zp-1", "zp-2"]]
+
+
+def test_two_groups_joined_by_one_pair_stay_apart_with_bridges() -> None:
+    # one article of the first story mentions the second in its lede: two strong cross pairs, not three
+    said = "Northwind bank said the outage continues."
+    docs = [doc("a-1", "Northwind bank outage after ransomware attack", said, "A"),
+            doc("a-2", "Northwind bank outage after ransomware attack", said + " Engineers restored the systems overnight.",
+                "B", 1),
+            doc("b-1", "Contoso airline systems restored after outage", "Contoso airline said flights resume.", "C", 2),
+            doc("b-2", "Contoso airline systems restored after outage", "Contoso airline said flights resume.", "D", 3)]
+    assert len(cluster(docs, model=_plain_model())) == 1
+    assert len(cluster(docs, model=_plain_model(bridges=3, bridge_level=0.3))) == 2

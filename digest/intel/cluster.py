@@ -19,7 +19,9 @@ Fixed rules stay around it:
   stories (the same outlet's follow-up keeps its subject's name);
 * clusters grow by average linkage over the pair probabilities (two groups merge only when the mean
   probability over all their cross pairs clears ``link``), so one loose pair cannot chain unrelated
-  stories together.
+  stories together; with the shipped model, two groups whose headlines agree on different amounts
+  stay apart, and two groups of two or more articles merge only through ``bridges`` cross pairs of
+  probability ``bridge_level`` or more (the stricter guards of issue 14's second round).
 
 Candidate pairs come from an inverted index of each article's strongest terms, names, CVEs and
 actors, and from each article's nearest neighbours by embedding; only those are scored.
@@ -28,7 +30,7 @@ actors, and from each article's nearest neighbours by embedding; only those are 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -183,6 +185,9 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         # firm's or a wire's), never one story, however alike the rest of the wording is
         probs[x[:, FEATURES.index("same_source_both_miss")] > 0] = 0.0
         need, link = m.threshold, m.link
+    figure_guard = m.figure_guard and tfidf_threshold is None
+    bridges = m.bridges if tfidf_threshold is None else 0
+    bridge_level = m.bridge_level or need
     neighbours: list[dict[int, float]] = [{} for _ in range(n)]
     for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True):
         if p > 0:
@@ -206,6 +211,18 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         stamps = [prepared[k].ts for k in ga + gb if prepared[k].ts is not None]
         return not stamps or max(stamps) - min(stamps) <= span
 
+    def amounts_differ(ga: list[int], gb: list[int]) -> bool:
+        # each group's headlines agree on an amount (two or more carry it) and neither group's
+        # articles mention the other's: two seizures, two fines, two breaches of different sizes
+        def agreed(g: list[int]) -> set[str]:
+            counts = Counter(f for k in g for f in prepared[k].title_figures)
+            return {f for f, c in counts.items() if c >= 2}
+
+        fa, fb = agreed(ga), agreed(gb)
+        if not fa or not fb:
+            return False
+        return not any(fa & prepared[k].figures for k in gb) and not any(fb & prepared[k].figures for k in ga)
+
     for _p, i, j in edges:
         ri, rj = find(i), find(j)
         if ri == rj:
@@ -213,10 +230,15 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         ga, gb = groups[ri], groups[rj]
         if not span_ok(ga, gb):
             continue
+        if figure_guard and amounts_differ(ga, gb):
+            continue
         if len(ga) * len(gb) > 1:
             small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
-            total = sum(p for a in small for b, p in neighbours[a].items() if find(b) == other)
-            if total < link * len(ga) * len(gb):
+            cross = [p for a in small for b, p in neighbours[a].items() if find(b) == other]
+            if sum(cross) < link * len(ga) * len(gb):
+                continue
+            # two groups of two or more: one strong pair between them is a chain, not a story
+            if bridges and min(len(ga), len(gb)) >= 2 and sum(1 for p in cross if p >= bridge_level) < bridges:
                 continue
         parent[rj] = ri
         groups[ri] = ga + gb

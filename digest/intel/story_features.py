@@ -474,6 +474,12 @@ class StoryModel:
     link: float  # mean probability over all cross pairs needed to merge two groups (the chaining guard)
     uses_embedding: bool
     note: str = ""
+    # stricter chaining guards, off by default: two groups whose headlines agree on different
+    # amounts never merge; two groups of two or more articles merge only through ``bridges`` cross
+    # pairs of probability ``bridge_level`` or more (the pair threshold when 0)
+    figure_guard: bool = False
+    bridges: int = 0
+    bridge_level: float = 0.0
 
     def probability(self, x: Sequence[float]) -> float:
         z = self.bias + sum(w * v for w, v in zip(self.weights, x, strict=True))
@@ -489,14 +495,17 @@ class StoryModel:
     def to_json(self) -> dict[str, Any]:
         return {"features": list(FEATURES), "weights": list(self.weights), "bias": self.bias,
                 "threshold": self.threshold, "link": self.link, "uses_embedding": self.uses_embedding,
-                "note": self.note}
+                "note": self.note, "figure_guard": self.figure_guard, "bridges": self.bridges,
+                "bridge_level": self.bridge_level}
 
     @classmethod
     def from_json(cls, obj: dict[str, Any]) -> StoryModel:
         if list(obj["features"]) != list(FEATURES):
             raise ValueError(f"story model features {obj['features']} do not match {list(FEATURES)}")
         return cls(tuple(float(w) for w in obj["weights"]), float(obj["bias"]), float(obj["threshold"]),
-                   float(obj["link"]), bool(obj["uses_embedding"]), str(obj.get("note", "")))
+                   float(obj["link"]), bool(obj["uses_embedding"]), str(obj.get("note", "")),
+                   bool(obj.get("figure_guard", False)), int(obj.get("bridges", 0)),
+                   float(obj.get("bridge_level", 0.0)))
 
 
 MODEL_PATH = Path(__file__).resolve().parent / "data" / "story_model.json"
