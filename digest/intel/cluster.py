@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from digest.intel.story_features import FEATURES, PairScorer, StoryModel, cos, features, load_model, prepare
 from digest.intel.text import words
@@ -107,6 +108,15 @@ def best_source(docs: Sequence[ClusterDoc]) -> ClusterDoc:
 
 def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
     """Pairs worth scoring: sharing a distinctive term, name, CVE or actor, or near by embedding."""
+    ii, jj = _candidate_arrays(prepared, use_embedding)
+    return set(zip(ii.tolist(), jj.tolist(), strict=True))
+
+
+def _candidate_arrays(prepared: list, use_embedding: bool) -> tuple[Any, Any]:
+    """:func:`_candidates` as two arrays (i < j), in sorted order, without a Python object per pair
+    (a big window of near-duplicates has millions of candidate pairs)."""
+    import numpy as np
+
     n = len(prepared)
     index: dict[str, list[int]] = defaultdict(list)
     for i, p in enumerate(prepared):
@@ -115,16 +125,15 @@ def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
         keys += [f"a:{a}" for a in p.actors]
         for k in keys:
             index[k].append(i)
-    pairs: set[tuple[int, int]] = set()
+    codes: list[Any] = []
     cap = min(max(50, n // 4), 300)  # a term in a quarter of the batch (or in 300 articles) is no evidence
     for members in index.values():
         if 2 <= len(members) <= cap:
-            for x in range(len(members)):
-                for y in range(x + 1, len(members)):
-                    pairs.add((members[x], members[y]))
+            m = np.asarray(members, dtype=np.int64)
+            a, b = np.triu_indices(len(m), 1)
+            lo, hi = np.minimum(m[a], m[b]), np.maximum(m[a], m[b])
+            codes.append(lo * n + hi)
     if use_embedding and n > 1 and prepared[0].emb is not None:
-        import numpy as np
-
         mat = np.stack([p.emb for p in prepared])
         k = min(_NEIGHBOURS, n - 1)
         for start in range(0, n, 512):
@@ -132,12 +141,14 @@ def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
             rows = np.arange(sims.shape[0])
             sims[rows, rows + start] = -1.0
             near = np.argpartition(-sims, k - 1, axis=1)[:, :k]
-            for row, js in enumerate(near):
-                i = start + row
-                for j in js[sims[row, js] >= _NEIGHBOUR_MIN]:
-                    j = int(j)
-                    pairs.add((i, j) if i < j else (j, i))
-    return pairs
+            ok = np.take_along_axis(sims, near, axis=1) >= _NEIGHBOUR_MIN
+            i_idx = np.broadcast_to((rows + start)[:, None], near.shape)[ok]
+            j_idx = near[ok].astype(np.int64)
+            codes.append(np.minimum(i_idx, j_idx) * n + np.maximum(i_idx, j_idx))
+    if not codes:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    unique = np.unique(np.concatenate(codes))
+    return unique // n, unique % n
 
 
 def cluster(docs: Sequence[ClusterDoc], *, window_hours: int = 72, model: StoryModel | None = None,
@@ -166,11 +177,9 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
     n = len(prepared)
 
     # score the candidate pairs (all at once); pairs never scored count as probability 0
-    cand = sorted(_candidates(prepared, use_embedding))
+    ii, jj = _candidate_arrays(prepared, use_embedding)
     ts = np.array([np.nan if p.ts is None else p.ts for p in prepared])
     roundup = np.array([p.roundup for p in prepared], dtype=bool)
-    ii = np.array([c[0] for c in cand], dtype=np.int64)
-    jj = np.array([c[1] for c in cand], dtype=np.int64)
     gap = np.abs(ts[ii] - ts[jj])
     keep = ~(gap > window) & ~roundup[ii] & ~roundup[jj]  # NaN gap (unknown date) is kept
     ii, jj = ii[keep], jj[keep]
