@@ -454,3 +454,26 @@ def test_smtp_time_refusals_record_their_reason(tmp_path: Path, smtp_server: Smt
     assert report.bounced == 1 and report.suppressed == 1
     status, _score, reason = _status(store, sub.id)
     assert status == "suppressed" and "SMTP time" in (reason or "") and "5.1.1 no such user" in (reason or "")
+
+
+def test_pipe_reads_an_oversized_message_only_up_to_its_cap(tmp_path: Path) -> None:
+    """A runaway or hostile sender piping megabytes: the first 10 MB are read (the status is at the top),
+    one line says so, the rest is drained, and the bounce is still handled."""
+    from digest.cli.bounces import MAX_BOUNCE_BYTES
+
+    path, cfg = _config(tmp_path)
+    store = Store.open(cfg)
+    sub, _ = store.add_subscriber("gone@example.net", confirmed=True)
+    from digest.mail.verp import make_verp
+
+    verp = make_verp(cfg, store.secret_key(SECRET))
+    assert verp is not None
+    dsn = fx.postfix(verp.address(sub.id, None), "gone@example.net")
+    big = dsn + b"\n" + (b"x" * 76 + b"\n") * ((MAX_BOUNCE_BYTES // 77) + 20000)
+    assert len(big) > MAX_BOUNCE_BYTES
+    r = _digest(path, "bounces", "process", "-", stdin=big)
+    assert r.returncode == 0, r.stderr
+    err_lines = r.stderr.decode().strip().splitlines()
+    assert any("only its first 10,000,000 bytes are read" in ln for ln in err_lines), err_lines
+    assert r.stdout.decode().startswith("suppressed: hard")  # handled from what was read
+    assert _status(store, sub.id)[0] == "suppressed"

@@ -12,6 +12,9 @@ from digest.cli.common import app_context, err, when
 
 EX_NOINPUT = 66
 EX_TEMPFAIL = 75
+#: a bounce is read up to this size: its status is at the top (headers, the DSN part); what a hostile or
+#: runaway sender pipes beyond it is not read into memory
+MAX_BOUNCE_BYTES = 10_000_000
 
 
 @click.group("bounces")
@@ -48,10 +51,20 @@ def process_cmd(ctx: click.Context, file: str, recipients: tuple[str, ...]) -> N
 
     app = app_context(ctx)
     try:
-        raw = sys.stdin.buffer.read() if file == "-" else open(file, "rb").read()  # noqa: SIM115
+        stream = sys.stdin.buffer if file == "-" else open(file, "rb")  # noqa: SIM115
+        with stream:
+            raw = stream.read(MAX_BOUNCE_BYTES + 1)
+            cut = len(raw) > MAX_BOUNCE_BYTES
+            if cut:
+                raw = raw[:MAX_BOUNCE_BYTES]
+                while stream.read(1 << 20):  # drain the rest, so the MTA's pipe does not fail
+                    pass
     except OSError as exc:
         err.print(f"bounces process: cannot read {escape(file)}: {escape(exc.strerror or str(exc))}", highlight=False)
         ctx.exit(EX_NOINPUT)
+    if cut:
+        click.echo(f"bounces process: message over {MAX_BOUNCE_BYTES:,} bytes; only its first "
+                   f"{MAX_BOUNCE_BYTES:,} bytes are read", err=True)
     envelope = list(recipients) or [v for v in (os.environ.get("ORIGINAL_RECIPIENT"), os.environ.get("RECIPIENT"))
                                     if v]
     try:
