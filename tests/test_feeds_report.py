@@ -158,3 +158,21 @@ def test_subscribers_export_is_csv_that_import_reads_back(tmp_path: Path) -> Non
         return sorted(run(cfg, "subscribers", "list").stdout.replace("\t", " ").splitlines())
 
     assert [s.rsplit(" ", 1)[0] for s in subs(cfg1)] == [s.rsplit(" ", 1)[0] for s in subs(cfg2)]
+
+
+def test_subscribers_export_guards_cells_a_spreadsheet_would_run_and_import_takes_the_guard_off(
+        tmp_path: Path) -> None:
+    """'=1+1@example.org' and '-x@example.org' are valid addresses; in the CSV they start with an
+    apostrophe (no spreadsheet runs them as formulas), and import reads the address back unchanged."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    one.mkdir(), two.mkdir()
+    cfg1, cfg2 = write_config(one), write_config(two)
+    for address in ("=1+1@example.org", "-x@example.org", "plain@example.org"):
+        assert run(cfg1, "subscribe", "--confirmed", "--", address).exit_code == 0
+    exported = tmp_path / "subscribers.csv"
+    assert run(cfg1, "subscribers", "export", str(exported)).exit_code == 0
+    emails = sorted(r["email"] for r in csv.DictReader(io.StringIO(exported.read_text())))
+    assert emails == ["'-x@example.org", "'=1+1@example.org", "plain@example.org"]
+    assert run(cfg2, "subscribers", "import", "--confirmed", str(exported)).exit_code == 0
+    listed = run(cfg2, "subscribers", "list").stdout
+    assert "=1+1@example.org\t" in listed and "-x@example.org\t" in listed and "'" not in listed

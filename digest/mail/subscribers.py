@@ -224,9 +224,22 @@ def read_subscriber_file(path: Path) -> list[tuple[str, str]]:
             shown = ", ".join(repr(clean_header_text(f, 40)) for f in list(fields)[:10])
             raise InvalidAddressError(f"{path}: CSV has no 'email' column (columns: {shown})")
         status = fields.get("status")
-        return [((row.get(fields["email"]) or "").strip(),
+        return [(_unguard((row.get(fields["email"]) or "").strip()),
                  (row.get(status) or "").strip().lower() if status else "") for row in reader]
     return [(ln.strip(), "") for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _guard(cell: str) -> str:
+    """A cell a spreadsheet would run as a formula ("=1+1"@example.org is a valid address) gets a
+    leading apostrophe, as OWASP advises for CSV exports; :func:`_unguard` takes it off on import."""
+    return "'" + cell if cell.startswith(_FORMULA_START) else cell
+
+
+def _unguard(cell: str) -> str:
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(_FORMULA_START) else cell
 
 
 def write_subscriber_csv(subscribers: list[Subscriber]) -> str:
@@ -235,5 +248,5 @@ def write_subscriber_csv(subscribers: list[Subscriber]) -> str:
     writer = csv.writer(buf, lineterminator="\n")
     writer.writerow(["email", "status", "created_at"])
     for sub in subscribers:
-        writer.writerow([sub.email, sub.status, sub.created_at.isoformat() if sub.created_at else ""])
+        writer.writerow([_guard(sub.email), sub.status, sub.created_at.isoformat() if sub.created_at else ""])
     return buf.getvalue()
