@@ -197,11 +197,19 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
     figure_guard = m.figure_guard and tfidf_threshold is None
     bridges = m.bridges if tfidf_threshold is None else 0
     bridge_level = m.bridge_level or need
-    neighbours: list[dict[int, float]] = [{} for _ in range(n)]
-    for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True):
-        if p > 0:
-            neighbours[i][j] = p
-            neighbours[j][i] = p
+    # each article's scored neighbours as one sorted array (CSR rows: by article, then by neighbour),
+    # not a dict per article: a big window has close to a million scored pairs
+    scored = probs > 0
+    rows = np.concatenate([ii[scored], jj[scored]])
+    cols = np.concatenate([jj[scored], ii[scored]])
+    vals = np.concatenate([probs[scored], probs[scored]])
+    order = np.lexsort((cols, rows))
+    rows, cols, vals = rows[order], cols[order], vals[order]
+    indptr = np.searchsorted(rows, np.arange(n + 1))
+
+    def neighbours_of(a: int) -> Any:
+        s, e = indptr[a], indptr[a + 1]
+        return zip(cols[s:e].tolist(), vals[s:e].tolist(), strict=True)
     edges = sorted(((p, i, j) for i, j, p in zip(ii.tolist(), jj.tolist(), probs.tolist(), strict=True)
                     if p >= need), key=lambda e: (-e[0], e[1], e[2]))
 
@@ -243,7 +251,7 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
             continue
         if len(ga) * len(gb) > 1:
             small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
-            cross = [p for a in small for b, p in neighbours[a].items() if find(b) == other]
+            cross = [p for a in small for b, p in neighbours_of(a) if find(b) == other]
             if sum(cross) < link * len(ga) * len(gb):
                 continue
             # two groups of two or more: one strong pair between them is a chain, not a story
