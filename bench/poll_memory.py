@@ -7,7 +7,11 @@ again with nothing new (every feed answers 304) and reports CPU per feed of that
 peak RSS of the process and of its extraction workers; then composes an issue over everything
 stored (`digest send --dry-run --since 2d`, a fresh process) and reports its time and peak RSS.
 
-    python bench/poll_memory.py [--feeds 50] [--items 200]
+    python bench/poll_memory.py [--feeds 50] [--items 200] [--distinct]
+
+``--distinct`` serves a farm of the project's own making instead, every page a different article
+(bench/content.py's articles of real corpus sentences, 10 days of dates): feedfarm's farm holds
+6,000 distinct items however many pages it is asked for, and the poll keeps each item once.
 """
 
 from __future__ import annotations
@@ -49,16 +53,56 @@ print(json.dumps({{"new": first.new_articles, "wall": wall, "feeds": second.feed
 """
 
 
+def distinct_farm(farm: Path, feeds: int, items: int, port: int) -> None:
+    """feeds x items pages, each a different article, and an RSS feed per feed listing its pages."""
+    import html
+    from datetime import UTC, datetime, timedelta
+    from email.utils import format_datetime
+
+    from content import build_articles  # bench/content.py
+
+    arts = build_articles(feeds * items, seed=11)
+    base = f"http://127.0.0.1:{port}"
+    (farm / "feeds").mkdir(parents=True)
+    (farm / "a").mkdir()
+    now = datetime.now(UTC)
+    for f in range(feeds):
+        entries = []
+        for k in range(items):
+            n = f * items + k
+            _id, title, text, _when = arts[n]
+            title = f"{title} ({n})"  # one headline is reused across pages: each page is its own article
+            paras = "".join(f"<p>{html.escape(p)}</p>" for p in text.split("\n\n"))
+            (farm / "a" / f"{n}.html").write_text(
+                f"<html><head><title>{html.escape(title)}</title></head><body><article><h1>{html.escape(title)}"
+                f"</h1>{paras}</article></body></html>", encoding="utf-8")
+            when = format_datetime(now - timedelta(minutes=n % 2000))
+            entries.append(f"<item><title>{html.escape(title)}</title><link>{base}/a/{n}.html</link>"
+                           f"<guid>{base}/a/{n}.html</guid><pubDate>{when}</pubDate>"
+                           f"<description>{html.escape(text.split(chr(10))[0][:300])}</description></item>")
+        (farm / "feeds" / f"f{f:03d}.xml").write_text(
+            f'<?xml version="1.0"?><rss version="2.0"><channel><title>Distinct {f}</title><link>{base}/</link>'
+            + "".join(entries) + "</channel></rss>", encoding="utf-8")
+    (farm / "feeds.txt").write_text("\n".join(f"{base}/feeds/f{f:03d}.xml" for f in range(feeds)) + "\n")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--feeds", type=int, default=50)
     ap.add_argument("--items", type=int, default=200)
+    ap.add_argument("--distinct", action="store_true", help="every page a different article (see above)")
     a = ap.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="digest-bench-mem-"))
     port = bench.free_port()
     farm = tmp / "farm"
-    bench.build_farm(farm, a.feeds, a.items, port)
-    server = bench.serve(farm, port)
+    if a.distinct:
+        distinct_farm(farm, a.feeds, a.items, port)
+        server = subprocess.Popen([sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1",
+                                   "--directory", str(farm)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(1.0)
+    else:
+        bench.build_farm(farm, a.feeds, a.items, port)
+        server = bench.serve(farm, port)
     try:
         cfg = bench.write_cfg(tmp / "c.toml", tmp / "c.db", fetch_pages=True)
         cfg.write_text(cfg.read_text().replace("max_entries_per_feed = 1000", f"max_entries_per_feed = {a.items}")
