@@ -240,22 +240,28 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
             return False
         return not any(fa & prepared[k].figures for k in gb) and not any(fb & prepared[k].figures for k in ga)
 
+    # two groups that may not merge stay so while neither grows: a group only changes by merging, so
+    # (root, size) names its members, and the many edges between two big groups are judged once
+    rejected: set[tuple[int, int, int, int]] = set()
     for _p, i, j in edges:
         ri, rj = find(i), find(j)
         if ri == rj:
             continue
         ga, gb = groups[ri], groups[rj]
-        if not span_ok(ga, gb):
+        key = (ri, len(ga), rj, len(gb)) if ri < rj else (rj, len(gb), ri, len(ga))
+        if key in rejected:
             continue
-        if figure_guard and amounts_differ(ga, gb):
+        if not span_ok(ga, gb) or (figure_guard and amounts_differ(ga, gb)):
+            rejected.add(key)
             continue
         if len(ga) * len(gb) > 1:
             small, other = (ga, rj) if len(ga) <= len(gb) else (gb, ri)
             cross = [p for a in small for b, p in neighbours_of(a) if find(b) == other]
-            if sum(cross) < link * len(ga) * len(gb):
-                continue
-            # two groups of two or more: one strong pair between them is a chain, not a story
-            if bridges and min(len(ga), len(gb)) >= 2 and sum(1 for p in cross if p >= bridge_level) < bridges:
+            # the mean probability over all cross pairs must clear the link; and two groups of two or
+            # more joined by fewer strong pairs than ``bridges`` are a chain, not a story
+            if sum(cross) < link * len(ga) * len(gb) or (
+                    bridges and min(len(ga), len(gb)) >= 2 and sum(1 for p in cross if p >= bridge_level) < bridges):
+                rejected.add(key)
                 continue
         parent[rj] = ri
         groups[ri] = ga + gb
