@@ -36,7 +36,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from digest.intel.story_features import FEATURES, PairScorer, StoryModel, cos, features, load_model, prepare
+from digest.intel.story_features import (
+    FEATURES,
+    PAIR_CHUNK,
+    PairScorer,
+    StoryModel,
+    cos,
+    features,
+    load_model,
+    prepare,
+)
 from digest.intel.text import words
 
 __all__ = ["ClusterDoc", "best_source", "cluster", "cluster_prepared", "same_story", "similarity", "story_probability"]
@@ -184,16 +193,21 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
     keep = ~(gap > window) & ~roundup[ii] & ~roundup[jj]  # NaN gap (unknown date) is kept
     ii, jj = ii[keep], jj[keep]
     scorer = PairScorer(prepared, window)
-    x = scorer.features(ii, jj)
-    if tfidf_threshold is not None:
-        probs = (x[:, FEATURES.index("cos_all")] >= tfidf_threshold).astype(float)
-        need, link = 0.5, 0.5
-    else:
-        probs = m.probabilities(x)
+
+    def score(x: Any) -> Any:
+        if tfidf_threshold is not None:
+            return (x[:, FEATURES.index("cos_all")] >= tfidf_threshold).astype(float)
+        p = m.probabilities(x)
         # one outlet's two headlines naming different subjects: two victims in one template (a law
         # firm's or a wire's), never one story, however alike the rest of the wording is
-        probs[x[:, FEATURES.index("same_source_both_miss")] > 0] = 0.0
-        need, link = m.threshold, m.link
+        p[x[:, FEATURES.index("same_source_both_miss")] > 0] = 0.0
+        return p
+
+    # in slices: a big window has millions of candidate pairs, and only their probabilities are kept
+    chunk = 5 * PAIR_CHUNK
+    probs = np.concatenate([score(scorer.features(ii[k:k + chunk], jj[k:k + chunk]))
+                            for k in range(0, len(ii), chunk)]) if len(ii) else np.zeros(0)
+    need, link = (0.5, 0.5) if tfidf_threshold is not None else (m.threshold, m.link)
     figure_guard = m.figure_guard and tfidf_threshold is None
     bridges = m.bridges if tfidf_threshold is None else 0
     bridge_level = m.bridge_level or need
