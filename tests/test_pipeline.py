@@ -265,6 +265,39 @@ def test_by_default_poll_stores_no_summary_and_the_issue_summarizes_what_it_show
         assert s.scalars(select(Article)).one().summary == ""
 
 
+def test_a_summary_that_fails_at_composition_leaves_that_story_without_one_and_the_issue_goes_on(
+        tmp_path: Path, http_server: LocalHTTPServer, monkeypatch: pytest.MonkeyPatch,
+        caplog: pytest.LogCaptureFixture) -> None:
+    from digest.config import load_config
+    from digest.ingest.feedlist import FeedSpec
+    from digest.ingest.poll import poll
+    from digest.intel import summarize as summarize_mod
+    from digest.issue.build import prepare
+
+    two = GOOD_RSS.replace(b"</channel>", b"<item><title>Water utility hit by a phishing campaign</title>"
+                                          b"<link>http://127.0.0.1:9/nowhere-2</link><guid>good-2</guid><description>"
+                                          b"A water utility in Oregon said a phishing campaign reached 40 staff "
+                                          b"mailboxes last week.</description></item></channel>")
+    http_server.route("/good.xml", body=two, headers={"Content-Type": "application/rss+xml"})
+    config = load_config(write_config(tmp_path, "[feeds]\nfetch_pages = false\nallow_private_networks = true\n"),
+                         env={})
+    store = Store.open(config)
+    assert poll(store, config, feed_specs=[FeedSpec(http_server.url("/good.xml"))]).new_articles == 2
+    real = summarize_mod.ExtractiveSummarizer.summarize
+
+    def flaky(self, title, text, *, key_terms=()):  # type: ignore[no-untyped-def]
+        if "Akira" in title:
+            raise ValueError("a text the summarizer chokes on")
+        return real(self, title, text, key_terms=key_terms)
+
+    monkeypatch.setattr(summarize_mod.ExtractiveSummarizer, "summarize", flaky)
+    stories = {s.headline: s for sec in prepare(store, config).content.sections for s in sec.stories}
+    assert set(stories) == {"Akira ransomware gang hits a logistics firm", "Water utility hit by a phishing campaign"}
+    assert stories["Akira ransomware gang hits a logistics firm"].summary == ""
+    assert "phishing campaign" in stories["Water utility hit by a phishing campaign"].summary
+    assert any("summary failed for article" in r.getMessage() for r in caplog.records)
+
+
 def test_a_poll_with_nothing_new_starts_no_pool_and_loads_no_links(tmp_path: Path, http_server: LocalHTTPServer,
                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
     from digest.config import load_config

@@ -6,6 +6,7 @@ through the ledger; ``dry_run`` writes what would go out to files.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -35,6 +36,8 @@ class Prepared:
     period_end: datetime
     article_ids: tuple[int, ...]
 
+
+log = logging.getLogger(__name__)
 
 _DURATION = re.compile(r"^\s*(\d+)\s*([mhdw])\s*$", re.IGNORECASE)
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
@@ -114,7 +117,13 @@ def _summarizer(config: Config) -> Iterator[Callable[[ArticleRecord], str]]:
             from digest.intel.summarizer import make_summarizer
 
             made.append(make_summarizer(config.summarizer))
-        return str(made[0].summarize(r.title, r.text, key_terms=[*(m for a in r.actors for m in a.mentions), *r.cves]))
+        try:
+            return str(made[0].summarize(r.title, r.text,
+                                         key_terms=[*(m for a in r.actors for m in a.mentions), *r.cves]))
+        except Exception as exc:  # noqa: BLE001 - one article's text must never stop the issue
+            log.warning("summary failed for article %s (%s): %s; the story goes out without one",
+                        r.id, r.url[:200], " ".join(str(exc).split())[:200])
+            return ""
 
     try:
         yield summarize
