@@ -33,19 +33,16 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from train_stories import (
     FIRST_ROUND,
-    L2,
     NOT_FITTED,
     WINDOW,
     best_setting,
+    cross_validate,
     date_folds,
-    fit,
     random_negatives,
-    with_priors,
 )
 
 from digest.eval.pairs import distractors, load_real_items, load_real_pairs
-from digest.intel.cluster import cluster_prepared
-from digest.intel.story_features import FEATURES, PairScorer, StoryModel, prepare
+from digest.intel.story_features import FEATURES, PairScorer, prepare
 
 THRESHOLDS = (0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 LINKS = (0.05, 0.1)
@@ -55,33 +52,6 @@ GUARDS = {  # name: ((figure guard, bridges, bridge level), ...)
     "+ amounts + bridges": tuple((True, k, lv) for k in (2, 3, 4) for lv in (0.0, 0.3, 0.2)),
     "bridges alone": tuple((False, k, lv) for k in (2, 3, 4) for lv in (0.0, 0.3, 0.2)),
 }
-
-
-def cross_validate(dev, docs, prepared, x, y, folds, extra, cols, grid):
-    counts = {g: np.zeros(4, dtype=int) for g in grid}
-    errors: dict[tuple, list[str]] = {g: [] for g in grid}
-    for k in sorted(set(folds.tolist())):
-        train = folds != k
-        xt = np.vstack([x[train], extra])[:, cols]
-        yt = np.concatenate([y[train], np.zeros(len(extra))])
-        w, b = fit(xt, yt, l2=L2)
-        full = with_priors(w, cols)
-        for g in grid:
-            th, link, figs, bridges, level = g
-            model = StoryModel(tuple(full), b, th, link, True, figure_guard=figs, bridges=bridges,
-                               bridge_level=level)
-            where: dict[str, int] = {}
-            for n, members in enumerate(cluster_prepared(docs, prepared, model=model)):
-                for m in members:
-                    where[m] = n
-            for p, f in zip(dev, folds, strict=True):
-                if f == k:
-                    same = where[p["a"]] == where[p["b"]]
-                    cell = 0 if p["same"] and same else 1 if same else 2 if p["same"] else 3
-                    counts[g][cell] += 1
-                    if cell in (1, 2):
-                        errors[g].append(f"{'merged' if cell == 1 else 'missed'} {p['a']} / {p['b']} ({p['kind']})")
-    return counts, errors
 
 
 def main() -> None:
@@ -107,14 +77,16 @@ def main() -> None:
         cols = np.ones(len(FEATURES), dtype=bool)
         grid = [FIRST_ROUND] + [(th, link, *gd) for th, link in itertools.product(THRESHOLDS, LINKS) for gd in guards]
         grid = list(dict.fromkeys(grid))
-        counts, errors = cross_validate(dev, docs, prepared, x, y, folds, extra, cols, grid)
+        errors: dict[tuple, list[str]] = {}
+        counts = cross_validate(dev, docs, prepared, x, y, folds, cols=cols, grid=grid, extra=extra,
+                                errors=errors)
         tp0, _fp0, fn0, _tn0 = counts[FIRST_ROUND]
         g, pr, rc = best_setting(counts, tp0 / (tp0 + fn0))
         tp, fp, fn, _tn = counts[g]
         print(f"{name:40} {g}: precision {pr:.3f} recall {rc:.3f} (fp {fp}, fn {fn}) "
               f"[{time.perf_counter() - t0:.0f} s]", flush=True)
         if "-v" in sys.argv:
-            for e in errors[g]:
+            for e in errors.get(g, []):
                 a, _, b = e.split(" ", 1)[1].split(" (")[0].partition(" / ")
                 print(f"    {e}\n      {items[a].title}\n      {items[b].title}")
         if "-a" in sys.argv:

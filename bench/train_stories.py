@@ -141,8 +141,11 @@ def random_negatives(prepared: list, n: int = RANDOM_NEGATIVES, seed: int = 14) 
 
 def cross_validate(dev: list[dict], docs: list, prepared: list, x: np.ndarray, y: np.ndarray, folds: np.ndarray, *,
                    cols: np.ndarray | None = None, l2: float = L2, use_embedding: bool = True,
-                   grid: tuple = GRID, extra: np.ndarray | None = None) -> dict[tuple[float, float], np.ndarray]:
-    """Counts (tp, fp, fn, tn) per (threshold, link) on held-out folds, the whole dev batch clustered."""
+                   grid: tuple = GRID, extra: np.ndarray | None = None,
+                   errors: dict[tuple, list[str]] | None = None) -> dict[tuple[float, float], np.ndarray]:
+    """Counts (tp, fp, fn, tn) per (threshold, link) on held-out folds, the whole dev batch clustered.
+
+    ``errors``, when given, gets each setting's wrong pairs ("merged a / b (kind)", "missed ...")."""
     counts = {g: np.zeros(4, dtype=int) for g in grid}
     for k in sorted(set(folds.tolist())):
         train = folds != k
@@ -164,7 +167,11 @@ def cross_validate(dev: list[dict], docs: list, prepared: list, x: np.ndarray, y
             for p, f in zip(dev, folds, strict=True):
                 if f == k:
                     same = where[p["a"]] == where[p["b"]]
-                    counts[g][0 if p["same"] and same else 1 if same else 2 if p["same"] else 3] += 1
+                    cell = 0 if p["same"] and same else 1 if same else 2 if p["same"] else 3
+                    counts[g][cell] += 1
+                    if errors is not None and cell in (1, 2):
+                        errors.setdefault(g, []).append(
+                            f"{'merged' if cell == 1 else 'missed'} {p['a']} / {p['b']} ({p['kind']})")
     return counts
 
 
