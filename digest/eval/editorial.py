@@ -333,6 +333,9 @@ class _DevRow:
     gold: Gold
     x: Any  # section features
     imp: dict[str, float]  # importance features, outlets included
+    info: Any = None  # the keyword rules' TopicInfo
+    cve_exploited: bool = False
+    has_actor: bool = False
 
 
 def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
@@ -367,13 +370,14 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
         for i, g in enumerate(golds):
             info = classify(g.title, g.text)
             flags = flags_all[i]
-            x = features(g.title, g.text, info=info, cve_exploited=any(c.exploited for c in flags),
+            cve_exploited = any(c.exploited for c in flags)
+            x = features(g.title, g.text, info=info, cve_exploited=cve_exploited,
                          has_actor=prims[i] is not None, source=g.source)
             imp = importance_features(g.title, g.text, primary=prims[i] is not None, cves=flags, kev=kev,
                                       says_exploited=info.exploited, source_kind=g.source_kind,
                                       published=g.published, now=now)
             imp["outlets"] = math.log2(max(outlets[i], 1))
-            rows.append(_DevRow(g, x, imp))
+            rows.append(_DevRow(g, x, imp, info, cve_exploited, prims[i] is not None))
     return rows
 
 
@@ -481,11 +485,8 @@ def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[s
 
     from digest.eval.importance import fit_importance, write_model
     from digest.intel import section_model
-    from digest.intel.analysis import kb_dir
     from digest.intel.editorial import DATA, clear_caches
-    from digest.intel.kev import load_kev
     from digest.intel.sponsored import sponsored
-    from digest.intel.topics import classify, cve_flags
 
     rows = rows if rows is not None else _dev_rows(config, dev)
     top_keys = {k for _w, keys, _lead in tops for k in keys}
@@ -493,19 +494,11 @@ def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[s
     if len(imp_rows) < 40:
         echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
         return
-    kev = load_kev(kb_dir(config))
-    w, b, classes = section_model._model() or (None, None, ())
     feats, embs = [], []
     for r in imp_rows:
-        g = r.gold
-        topic = None
-        if w is not None:
-            info = classify(g.title, g.text)
-            has_actor = bool(r.x[2 * section_model.DIM + section_model.DENSE.index("has_actor")])
-            exploited = section_model.clear_exploited(g.title, info, any(e for _c, e in cve_flags(g.title, g.text, kev)),
-                                                      has_actor)
-            topic = section_model.decide(r.x[: w.shape[0]] @ w + b, classes, sponsored=sponsored(g.title, g.text),
-                                         exploited=exploited)
+        # the section judge() would give (the installed model, its ad and exploited rules)
+        topic = section_model.section_of(r.x, title=r.gold.title, info=r.info, cve_exploited=r.cve_exploited,
+                                         has_actor=r.has_actor, sponsored=sponsored(r.gold.title, r.gold.text))
         feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})
         embs.append(np.asarray(r.x[section_model.BASE:section_model.BASE + section_model.EMB_DIM]))
     labels = [float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows]

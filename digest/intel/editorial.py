@@ -29,7 +29,7 @@ from typing import Any
 from digest.intel.actors.salience import primary_actor
 from digest.intel.sponsored import is_sponsored as _is_sponsored
 from digest.intel.sponsored import sponsored_reasons
-from digest.intel.topics import classify_scored, cve_flags
+from digest.intel.topics import TOPICS, classify_scored, cve_flags
 from digest.models import ActorHit
 
 __all__ = ["CveFlag", "Judgment", "importance_features", "judge", "sponsored_reasons", "story_importance"]
@@ -112,7 +112,7 @@ def _notable_victim(title: str) -> bool:
     return any(w.lower() in names for w in words) or any(f" {n} " in f" {low} " for n in names if " " in n)
 
 
-SECTION_KEYS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
+SECTION_KEYS = tuple(TOPICS)  # the section keys: exploited, ransomware, breach, malware, policy, industry, other
 DEFAULT_WEIGHTS: dict[str, float] = {
     "bias": 1.0, "primary_actor": 1.0, "exploited_cve": 1.0, "kev_cve": 0.5, "says_exploited": 0.3,
     "government": 0.6, "vendor": 0.4, "advisory": 0.3, "research": 0.2, "scale": 0.15, "notable_victim": 0.6,

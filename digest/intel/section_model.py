@@ -32,7 +32,7 @@ import numpy as np
 from digest.intel.topics import _COMPILED, _score
 from digest.models import TopicInfo
 
-__all__ = ["MODEL_PATH", "SECTIONS", "clear_exploited", "decide", "features", "predict_section", "train"]
+__all__ = ["MODEL_PATH", "SECTIONS", "clear_exploited", "decide", "features", "predict_section", "section_of", "train"]
 
 MODEL_PATH = Path(__file__).with_name("data") / "section_model.json"
 SECTIONS = ("exploited", "ransomware", "breach", "malware", "policy", "industry", "other")
@@ -181,6 +181,24 @@ def decide(logits: np.ndarray, classes: Sequence[str], *, sponsored: bool, explo
     return "exploited" if exploited and "exploited" in classes else best
 
 
+def _decide_from(model: tuple[np.ndarray, np.ndarray, tuple[str, ...]], x: np.ndarray, title: str,
+                 info: TopicInfo, cve_exploited: bool, has_actor: bool,
+                 sponsored: bool) -> tuple[str, np.ndarray, bool]:
+    """The section, the model's scores and whether the exploited override applied, for features ``x``."""
+    w, b, classes = model
+    logits = x[: w.shape[0]] @ w + b
+    exploited = clear_exploited(title, info, cve_exploited, has_actor)
+    return decide(logits, classes, sponsored=sponsored, exploited=exploited), logits, exploited
+
+
+def section_of(x: np.ndarray, *, title: str, info: TopicInfo, cve_exploited: bool, has_actor: bool,
+               sponsored: bool) -> str | None:
+    """What :func:`predict_section` decides for a feature vector :func:`features` already built (the
+    evaluation's rows); None when no model is installed."""
+    model = _model()
+    return None if model is None else _decide_from(model, x, title, info, cve_exploited, has_actor, sponsored)[0]
+
+
 def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[Any], has_actor: bool,
                     scores: dict[str, float] | None = None, source: str = "", why: list[str] | None = None,
                     emb: np.ndarray | None = None, sponsored: bool = False) -> str:
@@ -195,13 +213,11 @@ def predict_section(title: str, text: str, *, info: TopicInfo, cves: Sequence[An
         if why is not None:
             why.append(f"section {info.topic}: keyword rules (no model)")
         return info.topic
-    w, b, classes = model
+    w, _b, classes = model
     cve_exploited = any(c.exploited for c in cves)
     x = features(title, text, info=info, cve_exploited=cve_exploited, has_actor=has_actor,
                  scores=scores, source=source, embed=w.shape[0] > BASE, emb=emb)
-    logits = x @ w + b
-    exploited = clear_exploited(title, info, cve_exploited, has_actor)
-    section = decide(logits, classes, sponsored=sponsored, exploited=exploited)
+    section, logits, exploited = _decide_from(model, x, title, info, cve_exploited, has_actor, sponsored)
     if why is not None:
         p = np.exp(logits - logits.max())
         p /= p.sum()
