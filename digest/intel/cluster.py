@@ -115,15 +115,10 @@ def best_source(docs: Sequence[ClusterDoc]) -> ClusterDoc:
     return min(((d, i) for i, d in enumerate(docs)), key=lambda di: _best_key(*di))[0]
 
 
-def _candidates(prepared: list, use_embedding: bool) -> set[tuple[int, int]]:
-    """Pairs worth scoring: sharing a distinctive term, name, CVE or actor, or near by embedding."""
-    ii, jj = _candidate_arrays(prepared, use_embedding)
-    return set(zip(ii.tolist(), jj.tolist(), strict=True))
-
-
 def _candidate_arrays(prepared: list, use_embedding: bool) -> tuple[Any, Any]:
-    """:func:`_candidates` as two arrays (i < j), in sorted order, without a Python object per pair
-    (a big window of near-duplicates has millions of candidate pairs)."""
+    """Pairs worth scoring, sharing a distinctive term, name, CVE or actor, or near by embedding: two
+    arrays (i < j) in sorted order, without a Python object per pair (a big window of near-duplicates
+    has millions of candidate pairs)."""
     import numpy as np
 
     n = len(prepared)
@@ -204,9 +199,8 @@ def cluster_prepared(docs: Sequence[ClusterDoc], prepared: list, *, window_hours
         return p
 
     # in slices: a big window has millions of candidate pairs, and only their probabilities are kept
-    chunk = 5 * PAIR_CHUNK
-    probs = np.concatenate([score(scorer.features(ii[k:k + chunk], jj[k:k + chunk]))
-                            for k in range(0, len(ii), chunk)]) if len(ii) else np.zeros(0)
+    probs = np.concatenate([score(scorer.features(ii[k:k + PAIR_CHUNK], jj[k:k + PAIR_CHUNK]))
+                            for k in range(0, len(ii), PAIR_CHUNK)]) if len(ii) else np.zeros(0)
     need, link = (0.5, 0.5) if tfidf_threshold is not None else (m.threshold, m.link)
     figure_guard = m.figure_guard and tfidf_threshold is None
     bridges = m.bridges if tfidf_threshold is None else 0
