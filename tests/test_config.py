@@ -69,6 +69,7 @@ def test_secrets_come_from_the_environment_only(tmp_path: Path) -> None:
         ('[feeds]\nallow_private_networks = "yes"\n', {}, "feeds.allow_private_networks"),
         ('[newsletter]\nsender = "no address"\n', {}, "newsletter.sender"),
         ('[database]\nurl = "mysql://x"\n', {}, "database.url"),
+        ('[summarizer]\nwhen = "later"\n', {}, "summarizer.when"),
         ("", {"DIGEST_SMTP_PORT": "abc"}, "smtp.port"),
         ("", {"DIGEST_SMTP_HOSTNAME": "x"}, "smtp.hostname"),
         ('[smtp\n', {}, "invalid TOML"),
