@@ -539,3 +539,27 @@ def test_an_actor_advisory_listing_exploited_cves_is_not_forced_into_exploited()
     assert clear_exploited("#StopRansomware: Medusa Ransomware", info, True, has_actor=False)
     flaw = "ScreenConnect flaw exploited by Medusa ransomware"
     assert clear_exploited(flaw, classify(flaw, text), True, has_actor=True)
+
+
+def test_coverage_links_one_event_but_not_two_products_sharing_a_headline_vocabulary() -> None:
+    """Words alone link two different bugs ("critical ... unpatched ... exploited", two CVEs); the
+    story model's confirmation keeps them apart, and two outlets on one event stay linked."""
+    from datetime import UTC, datetime
+
+    from digest.intel.editorial import coverage
+
+    titles = ["Critical Unpatched Zendesk Zero-Day Actively Exploited, Breaches 60+ Company Servers",
+              "Hackers Exploit Critical Veeam Flaw to Gain Admin Access on Unpatched Servers",
+              "Zendesk zero-day CVE-2026-2222 under active exploitation, 60 company servers breached"]
+    texts = [("A critical zero-day in Zendesk Server, tracked as CVE-2026-2222, has been weaponized in an active, "
+             "large-scale exploitation campaign: more than 60 unpatched company servers were breached."),
+             ("Threat actors are abusing CVE-2026-1111, a critical flaw in Veeam Backup and Replication, to gain "
+             "admin access on unpatched servers, researchers at Huntress said on Friday."),
+             ("Attackers are exploiting CVE-2026-2222, a Zendesk Server zero-day, in a large campaign; some 60 "
+             "company servers were breached so far.")]
+    when = [datetime(2026, 3, 2, 9, tzinfo=UTC)] * 3
+    words = coverage(titles, texts, when, sources=["A", "B", "C"], confirm=0)
+    confirmed = coverage(titles, texts, when, sources=["A", "B", "C"])
+    assert 1 in words[0]  # the words alone take the Veeam story for the same event
+    assert 1 not in confirmed[0] and 0 not in confirmed[1]
+    assert 2 in confirmed[0] and 0 in confirmed[2]

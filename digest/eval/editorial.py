@@ -364,7 +364,8 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
                            source_kind=g.source_kind) for g in golds]
         outlets = _outlets(config, docs, [[h.id for h in hits[str(i)]] for i in range(len(golds))],
                            [[c.id for c in f] for f in flags_all])
-        neighbours = coverage([g.title for g in golds], [g.text for g in golds], [g.published for g in golds])
+        neighbours = coverage([g.title for g in golds], [g.text for g in golds], [g.published for g in golds],
+                              sources=[g.source for g in golds])
         outlets = [max(n, len({golds[k].source for k in neighbours[i]} | {golds[i].source}))
                    for i, n in enumerate(outlets)]
         for i, g in enumerate(golds):
@@ -476,24 +477,22 @@ def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, 
     return models
 
 
-def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]], *,
-                     rows: Sequence[_DevRow] | None = None, echo: Callable[[str], None] = print) -> None:
-    """Fit the importance weights on the dev half (:func:`digest.eval.importance.fit_importance`) and
-    write them to data/: the label 1-3, +1 for an item of a week's top story, on the features, the
-    section the installed model decides (as judge() does) and the embedding block."""
+def importance_model(rows: Sequence[_DevRow], tops: Sequence[tuple[str, list[str], str]], *,
+                     echo: Callable[[str], None] = print) -> dict[str, Any] | None:
+    """The importance model fitted on ``rows`` (:func:`digest.eval.importance.fit_importance`): the label
+    1-3, +1 for an item of a week's top story, on the features, the section the installed model decides
+    (as judge() does) and the embedding block. None: too few labelled rows."""
     import numpy as np
 
-    from digest.eval.importance import fit_importance, write_model
+    from digest.eval.importance import fit_importance
     from digest.intel import section_model
-    from digest.intel.editorial import DATA, clear_caches
     from digest.intel.sponsored import sponsored
 
-    rows = rows if rows is not None else _dev_rows(config, dev)
     top_keys = {k for _w, keys, _lead in tops for k in keys}
     imp_rows = [r for r in rows if r.gold.importance is not None or r.gold.key in top_keys]
     if len(imp_rows) < 40:
         echo(f"  importance: {len(imp_rows)} labelled dev articles, too few to fit; defaults kept")
-        return
+        return None
     feats, embs = [], []
     for r in imp_rows:
         # the section judge() would give (the installed model, its ad and exploited rules)
@@ -502,7 +501,18 @@ def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[s
         feats.append({**r.imp, **{f"topic_{t}": 1.0 if topic == t else 0.0 for t in SECTIONS}})
         embs.append(np.asarray(r.x[section_model.BASE:section_model.BASE + section_model.EMB_DIM]))
     labels = [float(r.gold.importance or 2) + (1.0 if r.gold.key in top_keys else 0.0) for r in imp_rows]
-    model = fit_importance(feats, embs, labels, [r.gold.week for r in imp_rows], echo=echo)
+    return fit_importance(feats, embs, labels, [r.gold.week for r in imp_rows], echo=echo)
+
+
+def train_importance(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]], *,
+                     rows: Sequence[_DevRow] | None = None, echo: Callable[[str], None] = print) -> None:
+    """Fit the importance weights on the dev half (:func:`importance_model`) and write them to data/."""
+    from digest.eval.importance import write_model
+    from digest.intel.editorial import DATA, clear_caches
+
+    model = importance_model(rows if rows is not None else _dev_rows(config, dev), tops, echo=echo)
+    if model is None:
+        return
     write_model(DATA / "importance_weights.json", model)
     clear_caches()
     echo("  importance weights: " + ", ".join(f"{k} {v:+.3f}" for k, v in model["weights"].items()))

@@ -83,7 +83,8 @@ def analyse_batch(config: Config, docs: Sequence[AnalyseDoc], *, explain: bool =
     if baseline:
         batch = [(j.importance + 0.5 * max(n - 1, 0), f"outlets in batch: {n}") for j, n in zip(judgments, outlets)]
     else:
-        neighbours = coverage([d.title for d in docs], [d.text for d in docs], [d.published for d in docs])
+        neighbours = coverage([d.title for d in docs], [d.text for d in docs], [d.published for d in docs],
+                              sources=[d.source for d in docs])
         batch = batch_importance(judgments, [d.source for d in docs], outlets, neighbours,
                                  [d.published for d in docs])
     results: list[dict[str, Any]] = []

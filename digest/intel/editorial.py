@@ -264,16 +264,54 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
 # --------------------------------------------------------------------------- batch context
 
 COVERAGE_SIMILARITY = 0.25  # headline+lede cosine at which two articles tell the same event
+# the story model's probability a coverage link also needs: words alone link two different events
+# that share a headline's vocabulary ("critical unpatched ... exploited" of two products)
+COVERAGE_CONFIRM = 0.2
 REPEAT_PENALTY = 1.0  # an article whose event another article of the batch tells with more weight
 
 
 def coverage(titles: Sequence[str], texts: Sequence[str], published: Sequence[datetime | None], *,
-             window_hours: float = 72.0) -> list[set[int]]:
+             window_hours: float = 72.0, sources: Sequence[str] | None = None,
+             confirm: float = COVERAGE_CONFIRM) -> list[set[int]]:
     """For each article, the others of the batch that tell the same event (loosely, by headline and lede).
 
     Looser than story clustering on purpose: it counts how widely an event is covered even where
     the clusters split it, and lets importance rank an event once (see :func:`batch_importance`).
+    A link is a headline-and-lede TF-IDF cosine of :data:`COVERAGE_SIMILARITY` that the story model
+    (:mod:`digest.intel.story_features`) also gives a probability of at least ``confirm`` (0: words alone).
     """
+    out = _word_coverage(titles, texts, published, window_hours=window_hours)
+    if confirm > 0:
+        _confirm_links(out, titles, texts, published, sources, confirm, window_hours)
+    return out
+
+
+def _confirm_links(out: list[set[int]], titles: Sequence[str], texts: Sequence[str],
+                   published: Sequence[datetime | None], sources: Sequence[str] | None, level: float,
+                   window_hours: float) -> None:
+    """Drop the links of ``out`` the story model scores below ``level`` (in place)."""
+    from digest.intel.cluster import ClusterDoc
+    from digest.intel.story_features import PairScorer, load_model, prepare
+
+    linked = sorted({i for i, near in enumerate(out) if near})
+    if not linked:
+        return
+    model = load_model()
+    docs = [ClusterDoc(id=str(i), title=titles[i], text=texts[i], source=(sources[i] if sources else "") or f"#{i}",
+                       published=published[i]) for i in linked]
+    at = {i: n for n, i in enumerate(linked)}
+    pairs = [(a, b) for a in linked for b in sorted(out[a]) if a < b]
+    scorer = PairScorer(prepare(docs, use_embedding=model.uses_embedding), window_hours * 3600.0)
+    probs = model.probabilities(scorer.features([at[a] for a, _ in pairs], [at[b] for _, b in pairs]))
+    for (a, b), p in zip(pairs, probs):
+        if p < level:
+            out[a].discard(b)
+            out[b].discard(a)
+
+
+def _word_coverage(titles: Sequence[str], texts: Sequence[str], published: Sequence[datetime | None], *,
+                   window_hours: float) -> list[set[int]]:
+    """The links of :func:`coverage` by words alone."""
     from digest.intel.text import content_tokens, first_words
 
     n = len(titles)

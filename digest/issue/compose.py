@@ -229,7 +229,7 @@ def weigh_coverage(stories: Sequence[StoryItem], records: Sequence[ArticleRecord
         return list(stories)
     pos = {r.id: n for n, r in enumerate(records)}
     neighbours = coverage([r.title for r in records], [r.text for r in records],
-                          [r.published or r.fetched for r in records])
+                          [r.published or r.fetched for r in records], sources=[r.source for r in records])
     home = {i: n for n, s in enumerate(stories) for i in s.article_ids}
     weighed: list[float] = []
     near: list[set[int]] = []
