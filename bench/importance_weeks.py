@@ -79,6 +79,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("-v", action="store_true", help="print each top story's rank")
     ap.add_argument("--show", action="store_true", help="print the stories above each week's lowest top story")
+    ap.add_argument("--no-baseline", action="store_true", help="skip the baseline (quicker)")
     ap.add_argument("--weeks", type=int, default=0, help="only the first N weeks (quick look)")
     a = ap.parse_args()
     config = load_config(None)
@@ -100,7 +101,7 @@ def main() -> None:
         model = ev.importance_model(train_rows, tops, echo=lambda _s: None)
         install(model)
         docs = week_docs(corpus, start)
-        for name, base in (("digest", False), ("baseline", True)):
+        for name, base in (("digest", False), ("baseline", True))[: 1 if a.no_baseline else 2]:
             rk = ranks(config, docs, by_week[w], baseline=base, show=a.show and not base)
             tally[name] += rk
             if a.v:
@@ -110,6 +111,8 @@ def main() -> None:
     limits = [math.ceil(1.5 * len(by_week[w])) for w in weeks for _ in by_week[w]]
     print(f"dev weeks {len(weeks)}, top stories {n} (leave-one-week-out; every item of the week)")
     for name, rk in tally.items():
+        if not rk:
+            continue
         print(f"  {name:8} top 5: {sum(r <= 5 for r in rk):3}/{n}  top 8: {sum(r <= 8 for r in rk):3}/{n}  "
               f"top 1.5k: {sum(r <= k for r, k in zip(rk, limits)):3}/{n}  median rank {sorted(rk)[n // 2]}")
 
