@@ -1,0 +1,112 @@
+"""Sponsored items by a small logistic regression over words, with the rules of :mod:`digest.intel.sponsored` as features.
+
+Features: hashed word unigrams and bigrams of the headline, hashed words of the text's opening and
+closing (sub-linear counts, each block L2-normalised), and the rules: which of them fired, their
+total weight and whether the headline reports an incident. The weights ship as JSON in
+``data/sponsored_model.json`` and are fitted on the dev half of the real-news labels by
+``bench/sponsored_model.py --install``, which compares the designs by time-ordered cross-validation
+on dev. Without the file the rules alone decide, as before.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import math
+import re
+import zlib
+from collections.abc import Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from digest.intel.sponsored import _THREAT_TITLE, RULES, fired_rules
+
+__all__ = ["MODEL_PATH", "features", "probability", "train"]
+
+MODEL_PATH = Path(__file__).with_name("data") / "sponsored_model.json"
+DIM = 1024
+_WORD = re.compile(r"[a-z][a-z0-9'$%-]+|\d+%?|[$£€]")
+DENSE = RULES + 3  # one per rule, the rules' total weight (capped at 2), an incident headline
+
+
+def _block(tokens: Sequence[str]) -> dict[int, float]:
+    counts: dict[int, float] = {}
+    for t in tokens:
+        k = zlib.crc32(t.encode("utf-8")) % DIM
+        counts[k] = counts.get(k, 0.0) + 1.0
+    vec = {k: 1.0 + math.log(v) for k, v in counts.items()}
+    norm = math.sqrt(sum(v * v for v in vec.values())) or 1.0
+    return {k: v / norm for k, v in vec.items()}
+
+
+def features(title: str, text: str) -> np.ndarray:
+    """[headline words | text words | rules] of one item."""
+    tw = _WORD.findall(title.lower())
+    words = text.split()
+    body = words[:120] + (words[-60:] if len(words) > 180 else words[120:])
+    bw = _WORD.findall(" ".join(body).lower())
+    vec = np.zeros(2 * DIM + DENSE)
+    for k, v in _block([f"t:{w}" for w in tw] + [f"t:{a} {b}" for a, b in itertools.pairwise(tw)]).items():
+        vec[k] = v
+    for k, v in _block([f"b:{w}" for w in bw]).items():
+        vec[DIM + k] = v
+    total = 0.0
+    for n, weight, _match in fired_rules(title, text):
+        vec[2 * DIM + n] = 1.0
+        total += weight
+    vec[2 * DIM + RULES] = min(total, 2.0)
+    vec[2 * DIM + RULES + 1] = 1.0 if _THREAT_TITLE.search(title) else 0.0
+    vec[2 * DIM + RULES + 2] = 1.0 if total >= 1.0 else 0.0
+    return vec
+
+
+def train(xs: np.ndarray, ys: Sequence[bool], *, l2: float = 1e-3, epochs: int = 400, lr: float = 1.0,
+          threshold: float = 0.5, pos_weight: float = 1.0) -> dict[str, Any]:
+    """Fit a logistic regression by full-batch gradient descent (Nesterov momentum) with L2.
+
+    ``pos_weight`` weighs each sponsored item's loss (the class is rare). Returns the model as the
+    JSON object :func:`probability` reads (``threshold``: the decision's cut).
+    """
+    x = np.asarray(xs, dtype=np.float64)
+    y = np.asarray(ys, dtype=np.float64)
+    sw = np.where(y > 0, pos_weight, 1.0)
+    sw = sw / sw.mean()
+    n, d = x.shape
+    w, b = np.zeros(d), 0.0
+    vw, vb = np.zeros(d), 0.0
+    for _ in range(epochs):
+        lw, lb = w + 0.9 * vw, b + 0.9 * vb
+        p = 1.0 / (1.0 + np.exp(-(x @ lw + lb)))
+        g = (p - y) * sw / n
+        vw = 0.9 * vw - lr * (x.T @ g + l2 * lw)
+        vb = 0.9 * vb - lr * float(g.sum())
+        w, b = w + vw, b + vb
+    return {"dim": DIM, "dense": DENSE, "threshold": threshold,
+            "weights": np.round(w, 5).tolist(), "bias": round(float(b), 5)}
+
+
+def score(model: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """The model's probability for each row of ``x``."""
+    z = np.asarray(x) @ np.asarray(model["weights"]) + float(model["bias"])
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+@lru_cache(maxsize=1)
+def _model() -> dict[str, Any] | None:
+    try:
+        data = json.loads(MODEL_PATH.read_text(encoding="utf-8"))
+        ok = data["dim"] == DIM and data["dense"] == DENSE and len(data["weights"]) == 2 * DIM + DENSE
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return data if ok else None
+
+
+def probability(title: str, text: str) -> tuple[float, float] | None:
+    """(the model's probability that an item is sponsored, its threshold); None without an installed model."""
+    model = _model()
+    if model is None:
+        return None
+    return float(score(model, features(title, text)[None, :])[0]), float(model["threshold"])
