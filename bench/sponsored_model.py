@@ -32,21 +32,14 @@ CACHE = Path("/tmp") / f"sponsored_model_{ROOT.name}.pkl"
 RULE_COLS = slice(2 * sm.DIM, None)
 WORD_COLS = slice(0, 2 * sm.DIM)
 
-# name -> (columns, l2, threshold, combine, positive weight, epochs): combine "or" = the rules OR the model
+# name -> (columns, l2, threshold, combine, positive weight, iterations): combine "or" = the rules OR the model
 DESIGNS: dict[str, tuple[str, float, float, str, float, int]] = {}
-for _l2 in (1e-4, 1e-3, 1e-2):
-    for _t in (0.3, 0.5, 0.7):
-        DESIGNS[f"words+rules l2={_l2:g} t={_t}"] = ("all", _l2, _t, "model", 1.0, 400)
-        DESIGNS[f"rules OR words l2={_l2:g} t={_t}"] = ("words", _l2, _t, "or", 1.0, 400)
-        DESIGNS[f"words l2={_l2:g} t={_t}"] = ("words", _l2, _t, "model", 1.0, 400)
-    DESIGNS[f"rules OR words+rules l2={_l2:g} t=0.5"] = ("all", _l2, 0.5, "or", 1.0, 400)
-DESIGNS["rule features l2=1e-3 t=0.5"] = ("rules", 1e-3, 0.5, "model", 1.0, 400)
-# the rare class weighed up and the fit run longer (the words alone underfit at 400 steps)
-for _l2 in (1e-4, 1e-3):
-    for _t in (0.5, 0.7, 0.85):
-        DESIGNS[f"words pw=4 x1500 l2={_l2:g} t={_t}"] = ("words", _l2, _t, "model", 4.0, 1500)
-        DESIGNS[f"rules OR words pw=4 x1500 l2={_l2:g} t={_t}"] = ("words", _l2, _t, "or", 4.0, 1500)
-        DESIGNS[f"words+rules pw=4 x1500 l2={_l2:g} t={_t}"] = ("all", _l2, _t, "model", 4.0, 1500)
+for _l2 in (1e-5, 1e-4, 1e-3):
+    for _pw in (1.0, 4.0):
+        for _t in (0.5, 0.7):
+            DESIGNS[f"words l2={_l2:g} pw={_pw:g} t={_t}"] = ("words", _l2, _t, "model", _pw, 500)
+            DESIGNS[f"rules OR words l2={_l2:g} pw={_pw:g} t={_t}"] = ("words", _l2, _t, "or", _pw, 500)
+            DESIGNS[f"words+rules l2={_l2:g} pw={_pw:g} t={_t}"] = ("all", _l2, _t, "model", _pw, 500)
 
 
 def _load(rebuild: bool) -> dict[str, tuple[list, np.ndarray, np.ndarray, np.ndarray]]:
