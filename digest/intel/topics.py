@@ -238,6 +238,7 @@ _CLAIM_PROSE_LOW = re.compile(
     rf"""\b(?:(?:by|through|via|after)\ exploit(?:ing|ation)\b|^\W*(?:exploited|leveraged)\b|
     exploit(?:ed|ing|s)?\ (?:[\w'’-]+\ ){{0,3}}?cve-\d|exploit(?:ed|ing|s)\ (?:[\w'’-]+\ ){{0,2}}?(?:vulnerable|unpatched|outdated)\b|
     exploitation\ of\ (?:[\w'’-]+\ ){{0,4}}?{_VULN_NOUN}|known\ exploitation|evidence\ of\ exploitation|
+    exploit(?:ed|ing|s)\ (?:[\w'’-]+\ ){{0,6}}?(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero[-\ ]days?)\b|
     (?:actors|attackers|hackers|adversaries|operators|affiliates|group|gang|ransomware|campaigns?|activity|attacks)\ 
     (?:(?:also|have|had|routinely|actively|successfully|reportedly|then|now|are|were|continue\ to)\ )*exploit(?:s|ed|ing)?\b|
     (?:actors|attackers|hackers|group|gang)\ (?:use|uses|used)\ [^.]{{0,60}}\bto\ exploit\b|
@@ -264,7 +265,7 @@ _NOT_CLAIM_LOW = re.compile(
 _NON_VULN_OBJECT_LOW = re.compile(
     r"""\bexploit(?:s|ed|ing)?\ (?:the\ |a\ |an\ |their\ |its\ )?(?:[\w'’-]+\ ){0,3}?(?:records|platforms?|files|ads?\b|
     human|trust|popularity|users|people|data|ai|chaos|fears|tokens|keys|credentials|passwords|misconfigur\w+|
-    smart\ contracts|extensions|features?|framework|relationships)\b""",
+    smart\ contracts|extensions|features?|framework|relationships|organi[sz]ations|companies|businesses|victims)\b""",
     re.VERBOSE,
 )
 _FLAW_LOW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero[-\ ]days?|0-days?|cves?|cve-\d{4}-\d+)\b")
@@ -298,7 +299,9 @@ def exploited_claim(sentence: str) -> str:
     """
     low = _POST_EXPLOIT_LOW.sub(" ", sentence.lower())
     found = _claims(low)
-    if not found or _NEGATED_LOW.search(low) or _NEGATED_EXTRA_LOW.search(low) or _NOT_CLAIM_LOW.search(low):
+    # a negation in a clause after the claim ("... and target networks where patches have not been
+    # applied") is about something else
+    if not found or _NEGATED_LOW.search(_claim_scope(low)) or _NEGATED_EXTRA_LOW.search(low) or _NOT_CLAIM_LOW.search(low):
         return ""
     if not _HAS_VULN_LOW.search(low):
         return ""  # "under attack" with no flaw in sight ("the next battlefield is already under attack")
@@ -319,7 +322,7 @@ def exploited_claim(sentence: str) -> str:
     return "" if hedged else "weak"
 
 
-_RELATIVE_LOW = re.compile(r"\b(?:that|which|who)\b")
+_RELATIVE_LOW = re.compile(r"\b(?:that|which|who|where)\b")
 
 
 def _claim_scope(low: str) -> str:
