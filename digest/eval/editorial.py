@@ -577,4 +577,7 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
                 echo(f"  dev errors: {kind} ({len(lines)})")
                 for line in lines:
                     echo(f"    {line}")
+    from digest.eval.exploited import run as run_exploited
+
+    run_exploited(directory=directory, echo=echo)  # the long-prose exploited labels, both halves
     return out

@@ -29,6 +29,7 @@ from typing import Any
 from digest.intel.actors.salience import primary_actor
 from digest.intel.sponsored import is_sponsored as _is_sponsored
 from digest.intel.sponsored import sponsored_reasons
+from digest.intel.sponsored_model import decide as decide_sponsored
 from digest.intel.topics import TOPICS, classify_scored, cve_flags
 from digest.models import ActorHit
 
@@ -241,7 +242,9 @@ def judge(title: str, text: str, *, actors: Sequence[ActorHit] = (), source: str
     if emb is None and (section_model.needs_embedding() or needs_embedding()):
         emb = section_model.embedding(title, text)  # once, for the section and for importance
     reasons = sponsored_reasons(title, text)
-    sponsored = _is_sponsored(reasons)
+    sponsored, model_reason = decide_sponsored(title, text, source, _is_sponsored(reasons))
+    if model_reason:
+        reasons.append(model_reason)
     topic = predict_section(title, text, info=info, cves=flags, has_actor=primary is not None, scores=scores,
                             source=source, why=why, emb=emb, sponsored=sponsored)
     if why is not None:

@@ -135,27 +135,39 @@ _RESEARCH_TITLE = re.compile(r"\b(?:reports?|survey|study|index|findings?|finds|
 
 def sponsored_reasons(title: str, text: str) -> list[str]:
     """The sponsored rules an item fires, with their weights; it is sponsored at a total of 1.0."""
+    return [f"{weight:g} sponsored ({_WHERE.get(_SPONSORED[n][1], _SPONSORED[n][1])}): {match[:60]!r}"
+            for n, weight, match in fired_rules(title, text)]
+
+
+_WHERE = {"release": "title"}  # how a reason names where its rule looked
+
+
+RULES = len(_SPONSORED)  # the number of rules (features of :mod:`digest.intel.sponsored_model`)
+
+
+def fired_rules(title: str, text: str) -> list[tuple[int, float, str]]:
+    """``(rule index, weight, matched text)`` of each rule an item fires."""
     ends = f"{text[:1500]}\n{text[-1500:]}" if len(text) > 3000 else text
-    out: list[str] = []
+    out: list[tuple[int, float, str]] = []
     threat_m = _THREAT_TITLE.search(title)
     threat = threat_m is not None
     ticker = _TICKER_TITLE.search(title) is not None
     release_news = _RELEASE_NEWS_TITLE.search(title) is not None
     threat_at = threat_m.start() if threat_m else -1
-    for pat, where, weight, veto in _SPONSORED_RE:
+    for n, (pat, where, weight, veto) in enumerate(_SPONSORED_RE):
         if where == "release":
             # "X Launches Coverage for Ransomware and Fraud": a threat word after the company's verb is
             # what the product is for; only one before it ("Hacked X Announces ...") reports an incident
             m = pat.search(title)
             incident = threat and (threat_at < (m.end() if m else 0) or _INCIDENT_TITLE.search(title) is not None)
             if m and not (veto and (incident or _RESEARCH_TITLE.search(title))):
-                out.append(f"{weight:g} sponsored (title): {m.group(0)[:60]!r}")
+                out.append((n, weight, m.group(0)))
             continue
         if (threat and veto) or (where == "ticker" and not ticker) or (where == "wire" and release_news):
             continue
         m = pat.search(title if where == "title" else text[:800] if where in ("ticker", "wire") else ends)
         if m:
-            out.append(f"{weight:g} sponsored ({where}): {m.group(0)[:60]!r}")
+            out.append((n, weight, m.group(0)))
     return out
 
 

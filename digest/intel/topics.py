@@ -200,7 +200,7 @@ _MONTH_MAY = re.compile(r"\b(?:in|since|of|early|late|mid|until|by|last|this|nex
                         r"[\ -]may\b|\bmay\ \d")
 # an exploited-sentence without a CVE ID that points back at the flaw(s) of the sentence before
 _ANAPHORA_LOW = re.compile(
-    r"^(?:\W*)(?:the|this|these|both|all|that|those|it|they|which)\b|\b(?:the|this|these|both)\ "
+    r"^(?:\W*)(?:this|these|both|all|that|those|it|they|which)\b|\b(?:the|this|these|both)\ "
     r"(?:flaws?|bugs?|vulnerabilit(?:y|ies)|issues?|zero-days?|security\ holes?)\b"
 )
 
@@ -230,29 +230,105 @@ _NEGATED_EXTRA_LOW = re.compile(
 )
 
 
+# claims in the prose of threat reports and advisories: an agent's use of a flaw, "by exploiting",
+# "exploitation of CVE-...", a CVE or a vulnerable product as the object of "exploited"
+_VULN_NOUN = (r"(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero[-\ ]days?|0-days?|cves?|cve-\d{4}-\d+|weakness(?:es)?|"
+              r"security\ holes?|exploits?)")
+_CLAIM_PROSE_LOW = re.compile(
+    rf"""\b(?:(?:by|through|via|after)\ exploit(?:ing|ation)\b|^\W*(?:exploited|leveraged)\b|
+    exploit(?:ed|ing|s)?\ (?:[\w'’-]+\ ){{0,3}}?cve-\d|exploit(?:ed|ing|s)\ (?:[\w'’-]+\ ){{0,2}}?(?:vulnerable|unpatched|outdated)\b|
+    exploitation\ of\ (?:[\w'’-]+\ ){{0,4}}?{_VULN_NOUN}|known\ exploitation|evidence\ of\ exploitation|
+    exploit(?:ed|ing|s)\ (?:[\w'’-]+\ ){{0,6}}?(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero[-\ ]days?)\b|
+    (?:actors|attackers|hackers|adversaries|operators|affiliates|group|gang|ransomware|campaigns?|activity|attacks)\ 
+    (?:(?:also|have|had|routinely|actively|successfully|reportedly|then|now|are|were|continue\ to)\ )*exploit(?:s|ed|ing)?\b|
+    (?:actors|attackers|hackers|group|gang)\ (?:use|uses|used)\ [^.]{{0,60}}\bto\ exploit\b|
+    (?:software|servers?|appliances?|products?|instances?)\ (?:were\ |was\ |are\ |is\ )?(?:being\ )?exploited\b|
+    attacks?\ (?:on|against|targeting)\ (?:[\w'’-]+\ ){{0,3}}?(?:zero[-\ ]days?|flaws?|vulnerabilit)|
+    deploy\w*\ (?:[\w'’-]+\ ){{0,2}}?zero[-\ ]days|exploited\ as\ (?:a\ )?zero\ days?|
+    (?:via|using|through|by)\ (?:the\ )?(?:[\w'’-]+\ ){{0,2}}?exploit\ kits?|
+    (?:leverag(?:e|es|ed|ing)|weaponi[sz](?:e|es|ed|ing))\ (?:[\w'’-]+\ ){{0,4}}?(?:exploits?|weakness(?:es)?)\b|
+    {_VULN_NOUN}\b[^.]{{0,60}}\b(?:been|was|were|is|are)\ weaponi[sz]ed)""",
+    re.VERBOSE,
+)
+# not a claim whatever it says: advice ("Prioritize patching known exploited vulnerabilities"), the
+# related-links lines outlets append, red-team exercises
+_NOT_CLAIM_LOW = re.compile(
+    r"""^\W*(?:more\ for\ you|related\b|read\ (?:more|also)|see\ also|previous(?:ly)?\ (?:coverage|reported)|
+    (?:prioriti[sz]e|keep|identify|perform|harden|monitor|implement|apply|ensure|review|consider|if|
+    for\ (?:patch|more)\ information)\b)|\brefer\ to\ the\b|
+    \b(?:stops?|prevents?|blocks?|keeps?)\b[^.]{0,40}\bfrom\ exploiting|
+    \b(?:detect|mitigat|block|prevent|stop|defend\ against|protect\ against)\w*\ (?:[\w-]+\ ){0,2}exploitation|
+    \bred\ team|\bpenetration\ test|\bvulnerability\ disclosure\ program|\bvdp\b|\bnone\ of\b""",
+    re.VERBOSE,
+)
+# what an "exploit" is when it is no flaw: a platform, a file type, data, people ("Hackers Exploit DNS TXT Records")
+_NON_VULN_OBJECT_LOW = re.compile(
+    r"""\bexploit(?:s|ed|ing)?\ (?:the\ |a\ |an\ |their\ |its\ )?(?:[\w'’-]+\ ){0,3}?(?:records|platforms?|files|ads?\b|
+    human|trust|popularity|users|people|data|ai|chaos|fears|tokens|keys|credentials|passwords|misconfigur\w+|
+    smart\ contracts|extensions|features?|framework|relationships|organi[sz]ations|companies|businesses|victims)\b""",
+    re.VERBOSE,
+)
+_FLAW_LOW = re.compile(r"\b(?:flaws?|bugs?|vulnerabilit(?:y|ies)|zero[-\ ]days?|0-days?|cves?|cve-\d{4}-\d+)\b")
+_HAS_VULN_LOW = re.compile(rf"\b{_VULN_NOUN}\b|\bexploit(?:s|ed|ing|ation)?\b|\bkev\b")
+# a hedge after the claim counts only as a modal or a condition ("attackers exploiting it could ...");
+# "allowing", "likely", "requires" there describe the flaw or something else
+_HEDGE_AFTER_LOW = re.compile(r"\b(?:could|would|might|may|can|if|whether|requir(?:e|es|ed|ing))\b")
+# a modal or a condition anywhere before the claim hedges it; the other hedges only just before it
+# ("allegedly leveraged", "possibly exploited"; not "a threat actor with likely links to X is leveraging")
+_MODAL_BEFORE_LOW = re.compile(r"\b(?:could|would|might|may|can|if|whether|unless)\b")
+_SOFT_HEDGE_LOW = re.compile(r"\b(?:allegedly|alleged|suspected\ to|claim(?:s|ed)?\ to)\b")
+# an underground market's interest in a flaw, not its use: "posts seeking to develop code to leverage it"
+_MARKET_HEDGE_LOW = re.compile(r"\b(?:seek(?:s|ing)?\ to|sought|interest(?:ed)?\ in|for\ future|circulated|shared|"
+                               r"develop(?:ing)?\ (?:code|an\ exploit|exploits))\b")
+HEDGE_WINDOW = 25  # characters before the claim a hedge other than a modal must stand within
+MARKET_WINDOW = 60
+_POST_EXPLOIT_LOW = re.compile(r"\bpost[-\ ]exploit\w*")
+
+
+def _claims(low: str) -> list[re.Match[str]]:
+    return [m for m in (_EXPLOITED_LOW.search(low), _CLAIM_EXTRA_LOW.search(low), _CLAIM_PROSE_LOW.search(low)) if m]
+
+
 def exploited_claim(sentence: str) -> str:
     """"strong", "weak" or "" for what one sentence says about exploitation.
 
-    "" when it says nothing, negates it ("not aware of any exploitation", "no evidence") or only
-    hedges a weak claim ("could be exploited", a proof of concept, "successful exploitation lets").
+    "" when it says nothing, negates it ("not aware of any exploitation", "no evidence"), gives
+    advice, is a related-links line, or only hedges a weak claim ("could be exploited", a proof of
+    concept, "successful exploitation lets", "allegedly"); a hedge counts when it stands just before
+    the claim or, as a modal or condition, after it.
     """
-    low = sentence.lower()
-    if not (_says_exploited(low) or _CLAIM_EXTRA_LOW.search(low)) or _NEGATED_LOW.search(low):
+    low = _POST_EXPLOIT_LOW.sub(" ", sentence.lower())
+    found = _claims(low)
+    # a negation in a clause after the claim ("... and target networks where patches have not been
+    # applied") is about something else
+    if not found or _NEGATED_LOW.search(_claim_scope(low)) or _NEGATED_EXTRA_LOW.search(low) or _NOT_CLAIM_LOW.search(low):
         return ""
-    if _NEGATED_EXTRA_LOW.search(low):
-        return ""
-    if _STRONG_LOW.search(low):
+    if not _HAS_VULN_LOW.search(low):
+        return ""  # "under attack" with no flaw in sight ("the next battlefield is already under attack")
+    strong = _STRONG_LOW.search(low)
+    if strong and not _NON_VULN_OBJECT_LOW.search(low):
         return "strong"
-    return "" if _HEDGE_LOW.search(_MONTH_MAY.sub(" ", _claim_scope(low))) else "weak"
+    if _NON_VULN_OBJECT_LOW.search(low) and not _FLAW_LOW.search(low):
+        return ""
+    low = _MONTH_MAY.sub(" ", low)
+    start = min(m.start() for m in found)
+    end = min(m.end() for m in found)
+    before = low[max(0, start - HEDGE_WINDOW):start]
+    scope = _claim_scope(low)
+    after = scope[end:] if len(scope) > end else ""
+    hedged = (_HEDGE_LOW.search(before) or _SOFT_HEDGE_LOW.search(before) or _MODAL_BEFORE_LOW.search(low[:start])
+              or _MARKET_HEDGE_LOW.search(low[max(0, start - MARKET_WINDOW):start])
+              or _HEDGE_AFTER_LOW.search(after))
+    return "" if hedged else "weak"
 
 
-_RELATIVE_LOW = re.compile(r"\b(?:that|which|who)\b")
+_RELATIVE_LOW = re.compile(r"\b(?:that|which|who|where)\b")
 
 
 def _claim_scope(low: str) -> str:
     """The sentence up to the relative clause after its claim: "exploited a flaw that could let ..."
     describes the flaw, it does not hedge the claim (a hedge before the claim still counts)."""
-    found = [m for m in (_EXPLOITED_LOW.search(low), _CLAIM_EXTRA_LOW.search(low)) if m]
+    found = _claims(low)
     if not found:
         return low
     end = min(m.end() for m in found)
@@ -261,7 +337,8 @@ def _claim_scope(low: str) -> str:
 
 
 # a line of a list that holds nothing but CVE IDs
-_ID_LINE = re.compile(r"[\W_]*(?:CVE[\s\-‐‑–—]?\d{4}[\-‐‑–—]\d{4,7}[\W_]*)+", re.IGNORECASE)
+_ID_LINE = re.compile(r"(?:[\W_]|\[\d+\]|\bo\b)*(?:CVE[\s\-‐‑–—]?\d{4}[\-‐‑–—]\d{4,7}(?:[\W_]|\[\d+\]|\bo\b)*)+",
+                      re.IGNORECASE)
 _PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
 
 
@@ -270,6 +347,10 @@ def _flag(flagged: dict[str, None], ids: Sequence[str], reason: str, why: list[s
         if c not in flagged and why is not None:
             why.append(f"{c} exploited ({reason})")
         flagged.setdefault(c, None)
+
+
+TABLE_CELL_WORDS = 16  # a line this short without a claim or a full stop is a table cell, not prose
+HEAD_CHARS = 60000  # how much of a text the CVE flags read (threat reports name CVEs late)
 
 
 def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(),
@@ -288,9 +369,9 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
     if not cves:
         return ()
     flagged: dict[str, None] = {}
-    head = text[:20000]
+    head = text[:HEAD_CHARS]
     low_all = f"{title}\n{head}".lower()
-    if _says_exploited(low_all) or _CLAIM_EXTRA_LOW.search(low_all):
+    if _says_exploited(low_all) or _CLAIM_EXTRA_LOW.search(low_all) or _CLAIM_PROSE_LOW.search(low_all):
         sentences = [title, *split_sentences(head)]
         prev: tuple[str, ...] = ()
         explicit = False  # a text sentence names the CVE it says is exploited
@@ -298,10 +379,13 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
         for i, sentence in enumerate(sentences):
             ids = extract_cves(sentence)
             claim = exploited_claim(sentence)
-            if listing and ids and _ID_LINE.fullmatch(sentence):
+            cell = not claim and len(sentence.split()) <= TABLE_CELL_WORDS and not sentence.rstrip().endswith(".")
+            if listing and ids and (_ID_LINE.fullmatch(sentence) or cell):
                 _flag(flagged, ids, f"listed under: {listing[:120]}", why)
                 prev = ids
                 continue
+            if listing and not ids and cell:
+                continue  # a table's header or cell under the heading ("Vendor", "Code Injection")
             listing = sentence if claim and not ids and i > 0 and _PLURAL_LOW.search(sentence.lower()) else ""
             if claim:
                 if ids:
