@@ -88,7 +88,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
         self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*{_IS_A}(?:also\s+)?(?:\b(?:{cue})\b)", re.IGNORECASE)
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
         self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
-        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
+        self._ransom_cue = re.compile(r"\b(?:ransom(?:ware)?|extort\w*|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
         group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
                  r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
         self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",

@@ -155,12 +155,16 @@ class PrecisionRules:
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         ransom_name = key in self.kb.ransomware_keys
+        gang = self._gang_key(key)
         adjective = key in self.adjectives and not mention.isupper()  # "Global ransomware attacks rose"
-        if ransom_name and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
-            return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
-        if self._gang_key(key) and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and (
-                _GANG_VERB_AFTER.match(text, c.end) or _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start])):
-            return True  # "Akira says it will leak ...", "claimed by Qilin", in a story about ransomware
+        if gang and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+            return True  # "Qilin ransomware claimed", "a Clop ransomware attack": the gang, in news
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and \
+                _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]):
+            return True  # "claimed by Qilin", "an attack attributed to Clop", in a cyber story
+        if gang and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and \
+                _GANG_VERB_AFTER.match(text, c.end):
+            return True  # "Akira says it will leak ...", in a story about ransomware
         if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
