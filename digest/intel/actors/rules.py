@@ -40,6 +40,9 @@ _CORP_BEFORE = re.compile(r"[A-Z][\w&.'’-]*,?[ \t]+$")
 #: BlackBasta, and Qilin" (each item is a gang there)
 _LIST_AFTER_GROUP = re.compile(r"\b(?i:gangs|groups|crews)[ \t]+(?:[A-Z][\w$.-]*(?:[ \t]+[A-Z0-9][\w$.-]*)?"
                                r"[ \t]*(?:,[ \t]*and|,[ \t]*or|,|and|or|&)[ \t]+){0,5}$")
+#: where a link's address opens, right after its text ("[title](https://...", "[title]\n(https://...")
+_LINK_OPEN = re.compile(r"\s{0,3}\(")
+_LINE_END = re.compile(r"[\s\xa0.,;]*(?:\n|$)")
 #: "ALPHV/BlackCat": two names joined by a slash, not a path
 _SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
 
@@ -102,6 +105,20 @@ class PrecisionRules:
         return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
 
     @staticmethod
+    def _in_link_title(text: str, s: int, e: int) -> bool:
+        """Whether the name sits in the text of a link that cites another article by its title ("May 2021 –
+        [New attack from NOBELIUM](https://...)"): a reference, not what the text is about."""
+        i = text.rfind("[", max(0, s - 300), s)
+        if i < 0 or "]" in text[i:s] or "\n" in text[i:s]:
+            return False
+        j = text.find("]", e, e + 300)
+        if j < 0 or "[" in text[e:j] or "\n" in text[e:j] or not (m := _LINK_OPEN.match(text, j + 1)):
+            return False
+        k = text.find(")", m.end(), m.end() + 500)
+        # the link ends its line (a reference list's entry), and its text is a title of four words or more
+        return k >= 0 and _LINE_END.match(text, k + 1) is not None and len(_words(text[i + 1:j])) >= 4
+
+    @staticmethod
     def _mitre_group_link(text: str, e: int) -> bool:
         """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
         return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
@@ -124,7 +141,7 @@ class PrecisionRules:
         has_digit = any(ch.isdigit() for ch in mention)
         if not has_digit and mention == mention.lower() and not (doc_cyber and self._lower_ok(c)):
             return False  # "play", "mercury", "shadow": words, not names
-        if self._in_url(text, c.start, c.end):
+        if self._in_url(text, c.start, c.end) or self._in_link_title(text, c.start, c.end):
             return False
         if c.source == "pattern":
             if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):

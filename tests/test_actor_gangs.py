@@ -1,0 +1,59 @@
+"""Issue 13, third pass: ransomware and extortion brands as the attacker, and names in cited titles;
+each from a sentence written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.intel.actors.recognize import ActorRecognizer
+from digest.intel.actors.salience import primary_actor
+
+
+@pytest.fixture(scope="module")
+def rec() -> ActorRecognizer:
+    return ActorRecognizer.default()
+
+
+def ids(hits) -> set[str]:
+    return {h.id for h in hits}
+
+
+# ---------------------------------------------------------------- gang names that are also malware names
+
+
+def test_a_gang_that_a_threat_actor_entry_also_lists_is_the_gang_before_ransomware(rec: ActorRecognizer) -> None:
+    # Clop is in the threat-actor galaxy and the ransomware galaxy, and a malware name as well
+    hits = rec.detect("City council hit by Clop ransomware attack", "Services were down for a week.")
+    assert ids(hits) == {"clop"}
+    assert primary_actor("City council hit by Clop ransomware attack", "Services were down for a week.",
+                         hits).id == "clop"
+    assert ids(rec.detect("", "A CL0P ransomware attack disrupted the clinic's records system.")) == {"clop"}
+
+
+def test_a_gang_named_as_the_claimant_in_a_cyber_story_without_the_word_ransomware(rec: ActorRecognizer) -> None:
+    text = "The airline said hackers stole staff records. The breach was claimed by Clop, which emailed executives."
+    assert ids(rec.detect("Airline confirms data theft", text)) == {"clop"}
+    extort = "Clop has listed the insurer on its site while extorting other customers of the vendor."
+    assert ids(rec.detect("Insurer investigates", extort)) == {"clop"}
+
+
+def test_a_malware_name_before_ransomware_outside_a_ransomware_story_is_still_no_gang(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "Engineers fixed the Clop river bridge after the storm.") == []
+
+
+# ---------------------------------------------------------------- names in cited titles
+
+
+def test_a_name_in_a_reference_entry_that_cites_an_article_title_is_no_mention(rec: ActorRecognizer) -> None:
+    text = ("The loader spread through invoices.\n\nReferences\n\n"
+            "May 2021 – [New phishing wave from NOBELIUM hits agencies](https://example.com/nobelium-wave)\n"
+            "June 2021 – [TA2101 poses as a tax office again](https://example.com/ta2101)\n")
+    assert rec.detect("", text) == []
+
+
+def test_a_name_in_an_inline_link_or_in_the_body_is_still_a_mention(rec: ActorRecognizer) -> None:
+    inline = "Crews like [groups such as TA2101](https://example.com/ta2101) send these lures to firms."
+    assert ids(rec.detect("", inline)) == {"ta2101"}
+    both = ("NOBELIUM sent the lures.\n\nMay 2021 – [New phishing wave from NOBELIUM hits agencies]"
+            "(https://example.com/x)\n")
+    assert ids(rec.detect("", both)) == {"apt29"}
