@@ -57,3 +57,21 @@ def test_a_name_in_an_inline_link_or_in_the_body_is_still_a_mention(rec: ActorRe
     both = ("NOBELIUM sent the lures.\n\nMay 2021 – [New phishing wave from NOBELIUM hits agencies]"
             "(https://example.com/x)\n")
     assert ids(rec.detect("", both)) == {"apt29"}
+
+
+def test_a_gang_named_by_its_act_in_a_title_case_headline(rec: ActorRecognizer) -> None:
+    title = "Medusa Strikes Regional Hospital Network"
+    hits = rec.detect(title, "The ransomware attack forced the hospital to divert ambulances.")
+    assert ids(hits) == {"medusa"}
+    assert rec.detect("Chaos Strikes Regional Hospital Network", "Storms cut power to the wards.") == []
+
+
+# ---------------------------------------------------------------- gang names the galaxy writes as one word
+
+
+def test_a_gang_the_galaxy_writes_as_one_lower_case_word_is_found_in_two_capitalised_words(
+        rec: ActorRecognizer) -> None:
+    hits = rec.detect("", "The World Leaks extortion group says it stole files from the maker.")
+    assert [(h.id, h.name) for h in hits] == [("worldleaks", "World Leaks")]
+    assert rec.detect("", "Readers of World Leaks magazine.") == []
+    assert rec.detect("", "A ransomware gang posted the files on world leaks forums.") == []

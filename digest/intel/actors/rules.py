@@ -190,6 +190,8 @@ class PrecisionRules:
                 mention != mention.upper() and not _title_word_run(mention):
             return True  # "Scattered Lapsus$ Hunters": a gang's name of several words is no malware name
         if key in self.kb.malware_keys:
+            if not doc_cyber:  # "Chaos Strikes Hospital" over a story about a storm: a verb says nothing
+                return self._strong_cue(text, c.start, c.end)
             if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
                 return self._group_cue(text, c.start, c.end, after_only=True)
             return self._group_cue(text, c.start, c.end)
