@@ -75,3 +75,37 @@ def test_a_gang_the_galaxy_writes_as_one_lower_case_word_is_found_in_two_capital
     assert [(h.id, h.name) for h in hits] == [("worldleaks", "World Leaks")]
     assert rec.detect("", "Readers of World Leaks magazine.") == []
     assert rec.detect("", "A ransomware gang posted the files on world leaks forums.") == []
+
+
+# ---------------------------------------------------------------- a gang's own things and acts
+
+
+@pytest.mark.parametrize("text", [
+    "The college was among the victims of Clop's data theft campaign against file-transfer servers.",
+    "The college appeared on Qilin’s leak site on Tuesday, the hacking story says.",
+    "Clop-linked hackers stole student files from the college, officials said in a cyber notice.",
+])
+def test_a_gangs_possessions_name_the_gang_in_a_cyber_story(rec: ActorRecognizer, text: str) -> None:
+    assert len(rec.detect("College confirms data theft", text)) == 1
+
+
+def test_a_gang_that_exploited_or_stole_in_a_ransomware_story(rec: ActorRecognizer) -> None:
+    text = "Qilin exploited a flaw in the firewall and stole 40 GB before the ransomware ran."
+    assert ids(rec.detect("Council says systems restored", text)) == {"qilin"}
+
+
+# ---------------------------------------------------------------- new names as the agent of a ransomware attack
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Port hit by Quorvex ransomware", "Container traffic halted for days after the cyberattack."),
+    ("Quorvex ransomware abuses smart contracts", "Researchers found the encryptor hides its servers."),
+    ("New Quorvex ransomware targets hypervisors", "The strain encrypts virtual machines."),
+])
+def test_a_new_name_is_the_gang_when_its_ransomware_acts(rec: ActorRecognizer, title: str, text: str) -> None:
+    assert [h.name for h in rec.detect(title, text)] == ["Quorvex"]
+
+
+def test_a_victim_or_platform_before_ransomware_is_no_gang(rec: ActorRecognizer) -> None:
+    text = "Servers were hit by Windows ransomware. Plants were hit by the Asahi ransomware attack."
+    assert rec.detect("Brewer restores systems", text) == []

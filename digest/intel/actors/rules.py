@@ -24,7 +24,15 @@ from digest.intel.actors.learn import (
 #: what a ransomware gang does, right after its name ("Akira says it will leak", "the Qilin intrusion")
 _GANG_VERB_AFTER = re.compile(
     r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|claims?|claimed|threatens|threatened|posted|listed|"
-    r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site)\b",
+    r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site|"
+    r"exploited|exploits|stole|steals|hit|hits|targeted|targets|breached|encrypted|extorted|compromised|attacked|"
+    r"extortion)\b", re.IGNORECASE)
+#: what only a gang has, right after its name: "Clop's leak site", "Qilin's data theft campaign", "Clop-linked hackers"
+_GANG_OWN_AFTER = re.compile(
+    r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:leak[ \t]+site|data[ \t]+leak|extortion|campaign|victims?|attacks?|"
+    r"affiliates?|operators?|ransom|negotiators?)\b|"
+    # "Clop-linked hackers"
+    r"[-–](?:linked|affiliated|tied|backed)[ \t]+(?:hackers|attackers|actors|criminals|cybercriminals|gang|group)\b",
     re.IGNORECASE)
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
 _GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
@@ -176,9 +184,9 @@ class PrecisionRules:
         adjective = key in self.adjectives and not mention.isupper()  # "Global ransomware attacks rose"
         if gang and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
             return True  # "Qilin ransomware claimed", "a Clop ransomware attack": the gang, in news
-        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and \
-                _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]):
-            return True  # "claimed by Qilin", "an attack attributed to Clop", in a cyber story
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) and (
+                _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]) or _GANG_OWN_AFTER.match(text, c.end)):
+            return True  # "claimed by Qilin", "Clop's leak site", "Clop-linked hackers", in a cyber story
         if gang and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and \
                 _GANG_VERB_AFTER.match(text, c.end):
             return True  # "Akira says it will leak ...", in a story about ransomware
