@@ -109,3 +109,19 @@ def test_a_new_name_is_the_gang_when_its_ransomware_acts(rec: ActorRecognizer, t
 def test_a_victim_or_platform_before_ransomware_is_no_gang(rec: ActorRecognizer) -> None:
     text = "Servers were hit by Windows ransomware. Plants were hit by the Asahi ransomware attack."
     assert rec.detect("Brewer restores systems", text) == []
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Carmaker hit by cyberattack", "Clop took responsibility for the incident on Friday."),
+    ("Carmaker confirms hack", "Qilin is demanding $5 million for the stolen files."),
+    ("Akira leaks data of carmaker", "The company said customer data was stolen."),
+    ("Carmaker confirms data theft", "Researchers attributed the theft to Clop."),
+])
+def test_a_gang_named_by_its_act_in_a_story_about_a_hack_without_the_word_ransomware(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert len(rec.detect(title, text)) == 1
+
+
+def test_an_ordinary_word_gang_in_a_title_case_headline_over_a_ransomware_story(rec: ActorRecognizer) -> None:
+    assert ids(rec.detect("Akira Leaks Carmaker Files Online", "The ransomware gang posted 40 GB.")) == {"akira"}
+    assert rec.detect("Akira Leaks Carmaker Files Online", "The anime studio's files leaked early.") == []

@@ -26,7 +26,8 @@ _GANG_VERB_AFTER = re.compile(
     r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|claims?|claimed|threatens|threatened|posted|listed|"
     r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site|"
     r"exploited|exploits|stole|steals|hit|hits|targeted|targets|breached|encrypted|extorted|compromised|attacked|"
-    r"extortion)\b", re.IGNORECASE)
+    r"extortion|took\s+responsibility|(?:is|are|was)\s+demanding|added|released|(?:is\s+|was\s+)?behind|leaks|posts|"
+    r"lists|publishes|demands)\b", re.IGNORECASE)
 #: what only a gang has, right after its name: "Clop's leak site", "Qilin's data theft campaign", "Clop-linked hackers"
 _GANG_OWN_AFTER = re.compile(
     r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:leak[ \t]+site|data[ \t]+leak|extortion|campaign|victims?|attacks?|"
@@ -35,7 +36,8 @@ _GANG_OWN_AFTER = re.compile(
     r"[-–](?:linked|affiliated|tied|backed)[ \t]+(?:hackers|attackers|actors|criminals|cybercriminals|gang|group)\b",
     re.IGNORECASE)
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
-_GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
+_GANG_BY_BEFORE = re.compile(r"\b(?:(?:claimed|attributed|blamed|carried\s+out|published|posted|leaked|stolen|encrypted)"
+                             r"\s+(?:by|on|to)|attributed\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?to)\s+(?:the\s+)?$",
                              re.IGNORECASE)
 #: a short form of a name before these is a victim's or a product's ("Coinbase hackers")
 _VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users)\b", re.IGNORECASE)
@@ -187,9 +189,9 @@ class PrecisionRules:
         if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) and (
                 _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]) or _GANG_OWN_AFTER.match(text, c.end)):
             return True  # "claimed by Qilin", "Clop's leak site", "Clop-linked hackers", in a cyber story
-        if gang and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and \
-                _GANG_VERB_AFTER.match(text, c.end):
-            return True  # "Akira says it will leak ...", in a story about ransomware
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) \
+                and _GANG_VERB_AFTER.match(text, c.end):
+            return True  # "Akira says it will leak ...", in a cyber story
         if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
@@ -212,8 +214,9 @@ class PrecisionRules:
             if not ordinary and not self._doc_ransom(text):
                 return False
         if ordinary:
-            if _title_case_line(text, c.start):
-                return self._strong_cue(text, c.start, c.end, after_only=True)
+            if _title_case_line(text, c.start):  # "Akira Leaks Carmaker Data" over a ransomware story
+                return self._strong_cue(text, c.start, c.end, after_only=True) or (
+                    self._gang_key(key) and self._doc_ransom(text) and self._group_cue(text, c.start, c.end, after_only=True))
             if self._strong_cue(text, c.start, c.end):
                 return True
             upper_form = any(f.isupper() for f in forms)
