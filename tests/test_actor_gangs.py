@@ -125,3 +125,17 @@ def test_a_gang_named_by_its_act_in_a_story_about_a_hack_without_the_word_ransom
 def test_an_ordinary_word_gang_in_a_title_case_headline_over_a_ransomware_story(rec: ActorRecognizer) -> None:
     assert ids(rec.detect("Akira Leaks Carmaker Files Online", "The ransomware gang posted 40 GB.")) == {"akira"}
     assert rec.detect("Akira Leaks Carmaker Files Online", "The anime studio's files leaked early.") == []
+
+
+@pytest.mark.parametrize("text", [
+    "A new ransomware strain dubbed Quorvex is abusing smart contracts to hide its servers.",
+    "Ransomware called Quorvex hides its servers on a blockchain, researchers found.",
+    "The Quorvex ransomware family hides its servers on a blockchain, researchers found.",
+])
+def test_a_ransomware_strain_named_in_research_is_a_brand(rec: ActorRecognizer, text: str) -> None:
+    assert [h.name for h in rec.detect("Researchers warn of new ransomware", text)] == ["Quorvex"]
+
+
+def test_a_comparison_is_no_strain_name(rec: ActorRecognizer) -> None:
+    text = "A ransomware called WannaCry-like by some outlets spread through the network."
+    assert rec.detect("Researchers warn of new ransomware", text) == []

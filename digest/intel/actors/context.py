@@ -76,6 +76,12 @@ _RANSOM_ACT_AT = re.compile(
     r"resurfaces)\b)")
 _NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+|[Nn]ew[ \t]+|A[ \t]+new[ \t]+|a[ \t]+new[ \t]+)?"
                           rf"[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
+#: a ransomware strain named after it: "ransomware dubbed Quorvex", "a new ransomware strain called Quorvex"
+_RANSOM_NAMED_AT = re.compile(
+    rf"(?i:ransomware(?:[ \t]+(?:strain|family|variant|operation|brand))?[ \t]*,?[ \t]+(?:dubbed|called|named|"
+    rf"known[ \t]+as|tracked[ \t]+as))[ \t]+[\"“‘']?(?P<n>{_CTX_NAME})")
+#: "the Quorvex ransomware family": a strain (a brand, for the digest)
+_STRAIN_AFTER = re.compile(r"[ \t]+(?i:strain|family|variant)\b")
 #: what makes "X ransomware" an event named after its victim ("hit by the Asahi ransomware attack")
 _EVENT_AFTER = re.compile(r"[ \t-]+(?i:attacks?|incidents?|breach|hack|outage|cyberattack|disruption|event|crisis|"
                           r"fallout|scare|shutdown)\b")
@@ -98,6 +104,8 @@ class ContextNames:
         if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
                       or norm(name) in self.kb.malware_keys or (text and _called_malware(text, name))):
             return False
+        if re.search(r"-(?i:like|style|based|type|related)$", name):
+            return False  # "WannaCry-like malware", "Russia-based actors"
         k = norm(name)
         words = k.split()
         if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
@@ -145,7 +153,12 @@ class ContextNames:
             if text.startswith(("ransomware", "Ransomware", "RANSOMWARE"), p):
                 lo = max(0, p - 40)
                 m = _NAME_BEFORE.search(text[lo:p])
-                if m and (_RANSOM_ACT_AT.match(text, p) or (
+                n = _RANSOM_NAMED_AT.match(text, p)
+                if n and " " in n.group("n") and n.group("n").split()[-1][:1].islower():
+                    pass
+                elif n:
+                    add(n.start("n"), n.end("n"), n.group("n"), "context")
+                if m and (_RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
                         _BY_BEFORE.search(text[max(0, lo + m.start() - 30):lo + m.start()])
                         and not _EVENT_AFTER.match(text, p + len("ransomware")))):
                     add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
