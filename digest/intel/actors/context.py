@@ -71,8 +71,23 @@ _RANSOM_ACT_AT = re.compile(
     r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
     r"(?:claim(?:s|ed)?[ \t]+(?:responsibility|credit|to[ \t]|(?:the[ \t]+|an?[ \t]+)?(?:attack|breach|hack|"
     r"intrusion|theft|cyberattack|data))|says|said|threatens|threatened|leaks|leaked|lists|listed|posts|posted|"
-    r"demands|demanded|hits|hit|targets|targeted|breaches|breached)\b)")
-_NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+)?[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
+    r"demands|demanded|hits|hit|targets|targeted|breaches|breached|strikes|struck|cripples|crippled|disrupts|"
+    r"encrypts|encrypted|extorts|steals|stole|uses|abuses|exploits|deploys|infects|spreads|emerges|returns|"
+    r"resurfaces)\b)")
+_NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+|[Nn]ew[ \t]+|A[ \t]+new[ \t]+|a[ \t]+new[ \t]+)?"
+                          rf"[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
+#: a ransomware strain named after it: "ransomware dubbed Quorvex", "a new ransomware strain called Quorvex"
+_RANSOM_NAMED_AT = re.compile(
+    rf"(?i:ransomware(?:[ \t]+(?:strain|family|variant|operation|brand))?[ \t]*,?[ \t]+(?:dubbed|called|named|"
+    rf"known[ \t]+as|tracked[ \t]+as))[ \t]+[\"“‘']?(?P<n>{_CTX_NAME})")
+#: "the Quorvex ransomware family": a strain (a brand, for the digest)
+_STRAIN_AFTER = re.compile(r"[ \t]+(?i:strain|family|variant)\b")
+#: what makes "X ransomware" an event named after its victim ("hit by the Asahi ransomware attack")
+_EVENT_AFTER = re.compile(r"[ \t-]+(?i:attacks?|incidents?|breach|hack|outage|cyberattack|disruption|event|crisis|"
+                          r"fallout|scare|shutdown)\b")
+#: the agent of an attack, before "X ransomware": "hit by Quorvex ransomware", "encrypted by the Quorvex ransomware"
+_BY_BEFORE = re.compile(r"\b(?:hit|attacked|targeted|claimed|breached|compromised|encrypted|crippled|disrupted|struck|"
+                        r"paralysed|paralyzed|locked|extorted)[ \t]+by[ \t]+$", re.IGNORECASE)
 
 
 class ContextNames:
@@ -89,6 +104,8 @@ class ContextNames:
         if users and (_MALWARE_TAIL.search(name) or norm(name) in self.kb.malware_names
                       or norm(name) in self.kb.malware_keys or (text and _called_malware(text, name))):
             return False
+        if re.search(r"-(?i:like|style|based|type|related)$", name):
+            return False  # "WannaCry-like malware", "Russia-based actors"
         k = norm(name)
         words = k.split()
         if not words or len(k) < 3 or words[0] in _CTX_STOP or words[-1] in _CTX_STOP:
@@ -134,11 +151,17 @@ class ContextNames:
         title_end = len(text) if title_end < 0 else title_end
         for p in sorted(set(points)):
             if text.startswith(("ransomware", "Ransomware", "RANSOMWARE"), p):
-                if _RANSOM_ACT_AT.match(text, p):
-                    lo = max(0, p - 40)
-                    m = _NAME_BEFORE.search(text[lo:p])
-                    if m:
-                        add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
+                lo = max(0, p - 40)
+                m = _NAME_BEFORE.search(text[lo:p])
+                n = _RANSOM_NAMED_AT.match(text, p)
+                if n and " " in n.group("n") and n.group("n").split()[-1][:1].islower():
+                    pass
+                elif n:
+                    add(n.start("n"), n.end("n"), n.group("n"), "context")
+                if m and (_RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
+                        _BY_BEFORE.search(text[max(0, lo + m.start() - 30):lo + m.start()])
+                        and not _EVENT_AFTER.match(text, p + len("ransomware")))):
+                    add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
                 continue
             noun = _NOUN_AT.match(text, p)
             if noun:

@@ -31,7 +31,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from digest.intel.actors.variants import add_joined, add_variants
+from digest.intel.actors.variants import add_joined, add_split, add_variants
 from digest.intel.actors.vendors import DATA_DIR, Conventions, conventions
 from digest.models import Alias
 
@@ -546,6 +546,7 @@ class _Builder:
                     ordinary_keys |= {k for nm in r.names for k in name_keys(nm)}
         variant_keys = add_variants(names, forms, ransomware_keys, other_keys)
         joined_keys = add_joined(names, forms, ransomware_keys, other_keys)
+        joined_keys |= add_split(names, forms, ransomware_keys, other_keys)
         malware = _malware_keys()
         non_ransom_primary = {norm(r.value) for r in self.records if r.kind != "ransomware"}
         malware_like = {k for k in names if k in malware and k not in non_ransom_primary}

@@ -88,7 +88,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
         self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*{_IS_A}(?:also\s+)?(?:\b(?:{cue})\b)", re.IGNORECASE)
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
         self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
-        self._ransom_cue = re.compile(r"\b(?:ransomware|extortion|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
+        self._ransom_cue = re.compile(r"\b(?:ransom(?:ware)?|extort\w*|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
         group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
                  r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
         self._group_before = re.compile(rf"\b(?:{group})\b(?:\s+(?:of|behind)(?:\s+the)?)?[\s,:\"'“”‘’(]*$",
@@ -100,7 +100,8 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
             r"(?:ransomware\s+(?:gang\s+|group\s+|operators?\s+|affiliates?\s+)?)?"
             r"(?:has\s+|have\s+|had\s+)?(?:claimed|claims|claiming|said|says|posted|listed|leaked|demanded|"
             r"threatened|published|announced|took\s+responsibility|added|targeted|targets|breached|hit|attacked|"
-            r"compromised|stole|encrypted)\b)", re.IGNORECASE)
+            r"compromised|stole|encrypted|hits|strikes|struck|breaches|leaks|lists|posts|steals|extorts|encrypts)\b)",
+            re.IGNORECASE)
         self.auto = ahocorasick.Automaton()
         for key in kb.names:
             if key in self.stop or (key in kb.variant_keys and key not in self.ordinary):
@@ -346,6 +347,8 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
             country = country or self.conv.origin_of(spelled)
         if not motivation:  # "Octo Tempest": Microsoft's Tempest family is financially motivated
             motivation = next((m for a in aliases if (m := self.conv.motive_of(a.name))), "")
+        if " " not in name and name[1:].islower():  # the galaxy's "worldleaks", written "World Leaks": the text's spelling is the name
+            name = next((m for m in mentions if " " in m and m.replace(" ", "").lower() == name.lower()), name)
         return ActorHit(id=aid, name=name, aliases=tuple(aliases), mentions=tuple(mentions), country=country,
                         description=description, motivation=motivation)
 

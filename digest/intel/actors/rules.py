@@ -24,10 +24,20 @@ from digest.intel.actors.learn import (
 #: what a ransomware gang does, right after its name ("Akira says it will leak", "the Qilin intrusion")
 _GANG_VERB_AFTER = re.compile(
     r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|claims?|claimed|threatens|threatened|posted|listed|"
-    r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site)\b",
+    r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site|"
+    r"exploited|exploits|stole|steals|hit|hits|targeted|targets|breached|encrypted|extorted|compromised|attacked|"
+    r"extortion|took\s+responsibility|(?:is|are|was)\s+demanding|added|released|(?:is\s+|was\s+)?behind|leaks|posts|"
+    r"lists|publishes|demands)\b", re.IGNORECASE)
+#: what only a gang has, right after its name: "Clop's leak site", "Qilin's data theft campaign", "Clop-linked hackers"
+_GANG_OWN_AFTER = re.compile(
+    r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:leak[ \t]+site|data[ \t]+leak|extortion|campaign|victims?|attacks?|"
+    r"affiliates?|operators?|ransom|negotiators?)\b|"
+    # "Clop-linked hackers"
+    r"[-–](?:linked|affiliated|tied|backed)[ \t]+(?:hackers|attackers|actors|criminals|cybercriminals|gang|group)\b",
     re.IGNORECASE)
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
-_GANG_BY_BEFORE = re.compile(r"\b(?:claimed|attributed|blamed|carried\s+out)\s+(?:by|on|to)\s+(?:the\s+)?$",
+_GANG_BY_BEFORE = re.compile(r"\b(?:(?:claimed|attributed|blamed|carried\s+out|published|posted|leaked|stolen|encrypted)"
+                             r"\s+(?:by|on|to)|attributed\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?to)\s+(?:the\s+)?$",
                              re.IGNORECASE)
 #: a short form of a name before these is a victim's or a product's ("Coinbase hackers")
 _VARIANT_NOT_BEFORE = re.compile(r"[\s\"”’']+(?:hackers?|attackers?|hack|breach|customers|users)\b", re.IGNORECASE)
@@ -40,6 +50,9 @@ _CORP_BEFORE = re.compile(r"[A-Z][\w&.'’-]*,?[ \t]+$")
 #: BlackBasta, and Qilin" (each item is a gang there)
 _LIST_AFTER_GROUP = re.compile(r"\b(?i:gangs|groups|crews)[ \t]+(?:[A-Z][\w$.-]*(?:[ \t]+[A-Z0-9][\w$.-]*)?"
                                r"[ \t]*(?:,[ \t]*and|,[ \t]*or|,|and|or|&)[ \t]+){0,5}$")
+#: where a link's address opens, right after its text ("[title](https://...", "[title]\n(https://...")
+_LINK_OPEN = re.compile(r"\s{0,3}\(")
+_LINE_END = re.compile(r"[\s\xa0.,;]*(?:\n|$)")
 #: "ALPHV/BlackCat": two names joined by a slash, not a path
 _SLASH_PAIR = re.compile(r"^[A-Za-z][\w$-]*/$")
 
@@ -102,6 +115,20 @@ class PrecisionRules:
         return nxt[:1] in ("/", "@", "_") or (nxt[:1] == "." and nxt[1:2].isalnum())
 
     @staticmethod
+    def _in_link_title(text: str, s: int, e: int) -> bool:
+        """Whether the name sits in the text of a link that cites another article by its title ("May 2021 –
+        [New attack from NOBELIUM](https://...)"): a reference, not what the text is about."""
+        i = text.rfind("[", max(0, s - 300), s)
+        if i < 0 or "]" in text[i:s] or "\n" in text[i:s]:
+            return False
+        j = text.find("]", e, e + 300)
+        if j < 0 or "[" in text[e:j] or "\n" in text[e:j] or not (m := _LINK_OPEN.match(text, j + 1)):
+            return False
+        k = text.find(")", m.end(), m.end() + 500)
+        # the link ends its line (a reference list's entry), and its text is a title of four words or more
+        return k >= 0 and _LINE_END.match(text, k + 1) is not None and len(_words(text[i + 1:j])) >= 4
+
+    @staticmethod
     def _mitre_group_link(text: str, e: int) -> bool:
         """Whether the name is the text of a link to its MITRE ATT&CK group page ("[Patchwork](https://attack...")."""
         return text.startswith("](", e) and "attack.mitre.org/groups/" in text[e:e + 48]
@@ -124,7 +151,7 @@ class PrecisionRules:
         has_digit = any(ch.isdigit() for ch in mention)
         if not has_digit and mention == mention.lower() and not (doc_cyber and self._lower_ok(c)):
             return False  # "play", "mercury", "shadow": words, not names
-        if self._in_url(text, c.start, c.end):
+        if self._in_url(text, c.start, c.end) or self._in_link_title(text, c.start, c.end):
             return False
         if c.source == "pattern":
             if not doc_cyber or _PERSON_BEFORE.search(text[max(0, c.start - 40):c.start]):
@@ -155,12 +182,16 @@ class PrecisionRules:
         if _ALIAS_LIST.search(text[max(0, c.start - 100):c.start]):
             return True  # "APT28 (aka Sofacy, Sednit, Fancy Bear": a name in an actor's alias list
         ransom_name = key in self.kb.ransomware_keys
+        gang = self._gang_key(key)
         adjective = key in self.adjectives and not mention.isupper()  # "Global ransomware attacks rose"
-        if ransom_name and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
-            return True  # "Qilin ransomware claimed", "a Qilin ransomware attack": the gang, in news
-        if self._gang_key(key) and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and (
-                _GANG_VERB_AFTER.match(text, c.end) or _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start])):
-            return True  # "Akira says it will leak ...", "claimed by Qilin", in a story about ransomware
+        if gang and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
+            return True  # "Qilin ransomware claimed", "a Clop ransomware attack": the gang, in news
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) and (
+                _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]) or _GANG_OWN_AFTER.match(text, c.end)):
+            return True  # "claimed by Qilin", "Clop's leak site", "Clop-linked hackers", in a cyber story
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) \
+                and _GANG_VERB_AFTER.match(text, c.end):
+            return True  # "Akira says it will leak ...", in a cyber story
         if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
@@ -169,6 +200,8 @@ class PrecisionRules:
                 mention != mention.upper() and not _title_word_run(mention):
             return True  # "Scattered Lapsus$ Hunters": a gang's name of several words is no malware name
         if key in self.kb.malware_keys:
+            if not doc_cyber:  # "Chaos Strikes Hospital" over a story about a storm: a verb says nothing
+                return self._strong_cue(text, c.start, c.end)
             if _title_case_line(text, c.start):  # "Breach Linked to Global Cyberattack": capitals say nothing
                 return self._group_cue(text, c.start, c.end, after_only=True)
             return self._group_cue(text, c.start, c.end)
@@ -181,8 +214,9 @@ class PrecisionRules:
             if not ordinary and not self._doc_ransom(text):
                 return False
         if ordinary:
-            if _title_case_line(text, c.start):
-                return self._strong_cue(text, c.start, c.end, after_only=True)
+            if _title_case_line(text, c.start):  # "Akira Leaks Carmaker Data" over a ransomware story
+                return self._strong_cue(text, c.start, c.end, after_only=True) or (
+                    self._gang_key(key) and self._doc_ransom(text) and self._group_cue(text, c.start, c.end, after_only=True))
             if self._strong_cue(text, c.start, c.end):
                 return True
             upper_form = any(f.isupper() for f in forms)

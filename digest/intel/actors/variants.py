@@ -1,6 +1,7 @@
 """Variant spellings of the knowledge base's names: a name without its generic last word ("INC" of "INC
 Ransom", taken only beside a group cue) and a name of capitalised words written as one CamelCase word
-("BlackNevas" of "Black Nevas", taken only in exactly that spelling)."""
+("BlackNevas" of "Black Nevas", taken only in exactly that spelling), and a gang's name that the ransomware
+galaxy writes as one lower-case word, written as two capitalised words ("World Leaks" of "worldleaks")."""
 
 from __future__ import annotations
 
@@ -67,3 +68,31 @@ def add_joined(names: dict[str, list[str]], forms: dict[str, set[str]], ransomwa
         names[key] = ids
         forms[key] = spelled[key]
     return set(joined)
+
+
+def add_split(names: dict[str, list[str]], forms: dict[str, set[str]], ransomware_keys: set[str],
+              other_keys: set[str]) -> set[str]:
+    """Add every two-word spelling of a gang's name that the ransomware galaxy writes as one lower-case word
+    ("worldleaks" -> "World Leaks", "Worl Dleaks", ...); return their keys.
+
+    Only the spellings of two capitalised words are forms (see ``rules``: such a key is a name only in
+    exactly that spelling), so the splits that are no words never match a text.
+    """
+    split: dict[str, list[str]] = defaultdict(list)
+    for k in sorted(ransomware_keys - other_keys):
+        fs = forms.get(k, set())
+        if len(k) < 8 or not k.isalpha() or not fs or not all(f.islower() and f.isalpha() for f in fs):
+            continue
+        for i in range(3, len(k) - 2):
+            key = f"{k[:i]} {k[i:]}"
+            if key not in names:
+                split[key].append(k)
+    out: set[str] = set()
+    for key, fulls in split.items():
+        if len(fulls) > 1:
+            continue  # two gangs' names split alike: neither
+        names[key] = list(names[fulls[0]])
+        forms[key] = {" ".join(w[:1].upper() + w[1:] for w in key.split())}
+        ransomware_keys.add(key)
+        out.add(key)
+    return out

@@ -1,0 +1,141 @@
+"""Issue 13, third pass: ransomware and extortion brands as the attacker, and names in cited titles;
+each from a sentence written here."""
+
+from __future__ import annotations
+
+import pytest
+
+from digest.intel.actors.recognize import ActorRecognizer
+from digest.intel.actors.salience import primary_actor
+
+
+@pytest.fixture(scope="module")
+def rec() -> ActorRecognizer:
+    return ActorRecognizer.default()
+
+
+def ids(hits) -> set[str]:
+    return {h.id for h in hits}
+
+
+# ---------------------------------------------------------------- gang names that are also malware names
+
+
+def test_a_gang_that_a_threat_actor_entry_also_lists_is_the_gang_before_ransomware(rec: ActorRecognizer) -> None:
+    # Clop is in the threat-actor galaxy and the ransomware galaxy, and a malware name as well
+    hits = rec.detect("City council hit by Clop ransomware attack", "Services were down for a week.")
+    assert ids(hits) == {"clop"}
+    assert primary_actor("City council hit by Clop ransomware attack", "Services were down for a week.",
+                         hits).id == "clop"
+    assert ids(rec.detect("", "A CL0P ransomware attack disrupted the clinic's records system.")) == {"clop"}
+
+
+def test_a_gang_named_as_the_claimant_in_a_cyber_story_without_the_word_ransomware(rec: ActorRecognizer) -> None:
+    text = "The airline said hackers stole staff records. The breach was claimed by Clop, which emailed executives."
+    assert ids(rec.detect("Airline confirms data theft", text)) == {"clop"}
+    extort = "Clop has listed the insurer on its site while extorting other customers of the vendor."
+    assert ids(rec.detect("Insurer investigates", extort)) == {"clop"}
+
+
+def test_a_malware_name_before_ransomware_outside_a_ransomware_story_is_still_no_gang(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "Engineers fixed the Clop river bridge after the storm.") == []
+
+
+# ---------------------------------------------------------------- names in cited titles
+
+
+def test_a_name_in_a_reference_entry_that_cites_an_article_title_is_no_mention(rec: ActorRecognizer) -> None:
+    text = ("The loader spread through invoices.\n\nReferences\n\n"
+            "May 2021 – [New phishing wave from NOBELIUM hits agencies](https://example.com/nobelium-wave)\n"
+            "June 2021 – [TA2101 poses as a tax office again](https://example.com/ta2101)\n")
+    assert rec.detect("", text) == []
+
+
+def test_a_name_in_an_inline_link_or_in_the_body_is_still_a_mention(rec: ActorRecognizer) -> None:
+    inline = "Crews like [groups such as TA2101](https://example.com/ta2101) send these lures to firms."
+    assert ids(rec.detect("", inline)) == {"ta2101"}
+    both = ("NOBELIUM sent the lures.\n\nMay 2021 – [New phishing wave from NOBELIUM hits agencies]"
+            "(https://example.com/x)\n")
+    assert ids(rec.detect("", both)) == {"apt29"}
+
+
+def test_a_gang_named_by_its_act_in_a_title_case_headline(rec: ActorRecognizer) -> None:
+    title = "Medusa Strikes Regional Hospital Network"
+    hits = rec.detect(title, "The ransomware attack forced the hospital to divert ambulances.")
+    assert ids(hits) == {"medusa"}
+    assert rec.detect("Chaos Strikes Regional Hospital Network", "Storms cut power to the wards.") == []
+
+
+# ---------------------------------------------------------------- gang names the galaxy writes as one word
+
+
+def test_a_gang_the_galaxy_writes_as_one_lower_case_word_is_found_in_two_capitalised_words(
+        rec: ActorRecognizer) -> None:
+    hits = rec.detect("", "The World Leaks extortion group says it stole files from the maker.")
+    assert [(h.id, h.name) for h in hits] == [("worldleaks", "World Leaks")]
+    assert rec.detect("", "Readers of World Leaks magazine.") == []
+    assert rec.detect("", "A ransomware gang posted the files on world leaks forums.") == []
+
+
+# ---------------------------------------------------------------- a gang's own things and acts
+
+
+@pytest.mark.parametrize("text", [
+    "The college was among the victims of Clop's data theft campaign against file-transfer servers.",
+    "The college appeared on Qilin’s leak site on Tuesday, the hacking story says.",
+    "Clop-linked hackers stole student files from the college, officials said in a cyber notice.",
+])
+def test_a_gangs_possessions_name_the_gang_in_a_cyber_story(rec: ActorRecognizer, text: str) -> None:
+    assert len(rec.detect("College confirms data theft", text)) == 1
+
+
+def test_a_gang_that_exploited_or_stole_in_a_ransomware_story(rec: ActorRecognizer) -> None:
+    text = "Qilin exploited a flaw in the firewall and stole 40 GB before the ransomware ran."
+    assert ids(rec.detect("Council says systems restored", text)) == {"qilin"}
+
+
+# ---------------------------------------------------------------- new names as the agent of a ransomware attack
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Port hit by Quorvex ransomware", "Container traffic halted for days after the cyberattack."),
+    ("Quorvex ransomware abuses smart contracts", "Researchers found the encryptor hides its servers."),
+    ("New Quorvex ransomware targets hypervisors", "The strain encrypts virtual machines."),
+])
+def test_a_new_name_is_the_gang_when_its_ransomware_acts(rec: ActorRecognizer, title: str, text: str) -> None:
+    assert [h.name for h in rec.detect(title, text)] == ["Quorvex"]
+
+
+def test_a_victim_or_platform_before_ransomware_is_no_gang(rec: ActorRecognizer) -> None:
+    text = "Servers were hit by Windows ransomware. Plants were hit by the Asahi ransomware attack."
+    assert rec.detect("Brewer restores systems", text) == []
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Carmaker hit by cyberattack", "Clop took responsibility for the incident on Friday."),
+    ("Carmaker confirms hack", "Qilin is demanding $5 million for the stolen files."),
+    ("Akira leaks data of carmaker", "The company said customer data was stolen."),
+    ("Carmaker confirms data theft", "Researchers attributed the theft to Clop."),
+])
+def test_a_gang_named_by_its_act_in_a_story_about_a_hack_without_the_word_ransomware(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert len(rec.detect(title, text)) == 1
+
+
+def test_an_ordinary_word_gang_in_a_title_case_headline_over_a_ransomware_story(rec: ActorRecognizer) -> None:
+    assert ids(rec.detect("Akira Leaks Carmaker Files Online", "The ransomware gang posted 40 GB.")) == {"akira"}
+    assert rec.detect("Akira Leaks Carmaker Files Online", "The anime studio's files leaked early.") == []
+
+
+@pytest.mark.parametrize("text", [
+    "A new ransomware strain dubbed Quorvex is abusing smart contracts to hide its servers.",
+    "Ransomware called Quorvex hides its servers on a blockchain, researchers found.",
+    "The Quorvex ransomware family hides its servers on a blockchain, researchers found.",
+])
+def test_a_ransomware_strain_named_in_research_is_a_brand(rec: ActorRecognizer, text: str) -> None:
+    assert [h.name for h in rec.detect("Researchers warn of new ransomware", text)] == ["Quorvex"]
+
+
+def test_a_comparison_is_no_strain_name(rec: ActorRecognizer) -> None:
+    text = "A ransomware called WannaCry-like by some outlets spread through the network."
+    assert rec.detect("Researchers warn of new ransomware", text) == []
