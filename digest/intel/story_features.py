@@ -93,7 +93,7 @@ _LISTICLE = re.compile(
 
 def is_roundup(title: str, text: str) -> bool:
     """A roundup of several stories (weekly recap, news in brief, a markets live blog, a morning
-    newsletter), which never joins a specific story."""
+    newsletter, a listicle), which never joins a specific story."""
     return bool(_ROUNDUP.search(title) or _THIS_WEEK_IN.search(title) or _AND_MORE.search(title)
                 or _LISTICLE.search(title) or _ROUNDUP.search(text[:400]))
 
