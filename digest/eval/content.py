@@ -118,8 +118,9 @@ def load_pairs(path: Path | None = None) -> list[dict[str, Any]]:
 
 
 def evaluate_pairs(pairs: Sequence[dict[str, Any]], *, window_hours: int = 72, with_actors: bool = True,
-                   batch: bool = True) -> PairResult:
-    """Cluster the pair articles (as one batch, or each pair alone) and score the same-story decision."""
+                   batch: bool = True, model: Any = None) -> PairResult:
+    """Cluster the pair articles (as one batch, or each pair alone) and score the same-story decision
+    (of ``model``, a :class:`~digest.intel.story_features.StoryModel`; the shipped one when None)."""
     result = PairResult()
     docs: dict[str, ClusterDoc] = {}
     for p in pairs:
@@ -127,7 +128,7 @@ def evaluate_pairs(pairs: Sequence[dict[str, Any]], *, window_hours: int = 72, w
             docs.setdefault(p[side]["id"], doc_from_json(p[side], with_actors=with_actors))
     where: dict[str, int] = {}
     if batch:
-        for k, members in enumerate(cluster(list(docs.values()), window_hours=window_hours)):
+        for k, members in enumerate(cluster(list(docs.values()), window_hours=window_hours, model=model)):
             for m in members:
                 where[m] = k
     for p in pairs:
@@ -135,7 +136,7 @@ def evaluate_pairs(pairs: Sequence[dict[str, Any]], *, window_hours: int = 72, w
         if batch:
             decided = where[a] == where[b]
         else:
-            decided = len(cluster([docs[a], docs[b]], window_hours=window_hours)) == 1
+            decided = len(cluster([docs[a], docs[b]], window_hours=window_hours, model=model)) == 1
         if p["same"] and decided:
             result.tp += 1
         elif p["same"]:

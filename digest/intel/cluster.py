@@ -13,8 +13,8 @@ Fixed rules stay around it:
 * articles further apart in time than the window (default 72 h) are never one story, and a story
   never spans more than the window;
 * a roundup ("This Week in ...", "The Week in Ransomware", "weekly recap", "Infosec In Brief", a
-  markets live blog, a morning newsletter, "X, Y, More") is a story of its own: it mentions many
-  events and must not swallow a specific one;
+  markets live blog, a morning newsletter, "X, Y, More", a listicle: "7 settlements to claim ...") is a
+  story of its own: it mentions many events and must not swallow a specific one;
 * one outlet's two articles whose headlines each name a subject the other never mentions are two
   stories (the same outlet's follow-up keeps its subject's name);
 * clusters grow by average linkage over the pair probabilities (two groups merge only when the mean

@@ -82,13 +82,20 @@ _ROUNDUP = re.compile(
 _AND_MORE = re.compile(r"^\W*(?:\S+\s+){0,2}\S+,.*,.*\band\s+more\s*$|^\W*(?:\S+\s+){0,2}\S+,[^,]+,\s*(?:&\s*)?more\s*$",
                        re.IGNORECASE)
 _THIS_WEEK_IN = re.compile(r"\bthis\s+week\s+in\b", re.IGNORECASE)  # headline only: "said this week in a report"
+# a listicle headline ("7 settlements to claim before ...", "5 things to know for ...", "10 biggest breaches
+# of the year"): several events in one article; "15 ransomware gangs announce ..." or "4 teens arrested"
+# is one event, so only nouns that list things count
+_LISTICLE = re.compile(
+    r"^\W*(?:the\s+)?(?:top\s+)?(?:[3-9]|[1-9]\d)\s+(?:\w+\s+){0,2}?(?:settlements|things|ways|myths|tips|reasons|lessons|"
+    r"takeaways|mistakes|questions|trends|predictions|stories|headlines|breaches|hacks|data\s+breaches)\b",
+    re.IGNORECASE)
 
 
 def is_roundup(title: str, text: str) -> bool:
     """A roundup of several stories (weekly recap, news in brief, a markets live blog, a morning
-    newsletter), which never joins a specific story."""
+    newsletter, a listicle), which never joins a specific story."""
     return bool(_ROUNDUP.search(title) or _THIS_WEEK_IN.search(title) or _AND_MORE.search(title)
-                or _ROUNDUP.search(text[:400]))
+                or _LISTICLE.search(title) or _ROUNDUP.search(text[:400]))
 
 
 _NAME = re.compile(r"\b[A-Z][\w&'’.\-]*[A-Za-z0-9](?:\s+(?:of\s+|de\s+|&\s+)?[A-Z][\w&'’.\-]*[A-Za-z0-9])*")
