@@ -62,18 +62,12 @@ def folds(dev: Data, scheme: str) -> list[tuple[list[int], list[int]]]:
     raise KeyError(scheme)
 
 
-# a headline about legal or police action (the guide's "policy": arrests, charges, pleas, sentences,
-# extraditions, takedowns and seizures, sanctions, fines, lawsuits and settlements)
-LEGAL = re.compile(r"\b(?:arrest(?:s|ed)?|charged|fined?|fines|sentenced|jailed|pleads?|pleaded|guilty|indicted|"
-                   r"indictment|extradit\w*|sanction(?:s|ed)?|sues|sued|suing|lawsuits?|settle(?:s|d|ment)|"
-                   r"class[- ]action|convicted|court|trial|prosecut\w+|penalt(?:y|ies)|jail|prison|takedown|"
-                   r"taken\ down|seiz(?:e|es|ed|ure)|dismantl\w+)\b", re.IGNORECASE)
 RULES: dict[str, set[str]] = {}  # design name -> the extra rules of its decision
 
 
 def decide_all(p: np.ndarray, te: Data, rules: set[str] | frozenset[str] = frozenset()) -> list[str]:
     """The installed decision on probabilities over CLASSES: ads under other/industry, then the exploited
-    override; ``rules``: "legal" files a headline about legal action under policy (not an ad, not exploited)."""
+    override; ``rules``: "legal" adds the legal-headline one (:func:`digest.intel.section_model.clear_policy`)."""
     out = []
     for i, g in enumerate(te.golds):
         x = te.x[i]
@@ -82,10 +76,8 @@ def decide_all(p: np.ndarray, te: Data, rules: set[str] | frozenset[str] = froze
         flaw_title = sm._CUE_RE["vuln"].search(g.title.lower()) is not None
         clear = (info_cves and (cve_exp or says) and (flaw_title or not actor)) or (says and flaw_title)
         ad = sponsored(g.title, g.text)
-        section = sm.decide(np.log(p[i] + 1e-12), CLASSES, sponsored=ad, exploited=clear)
-        if "legal" in rules and not ad and not clear and LEGAL.search(g.title):
-            section = "policy"
-        out.append(section)
+        out.append(sm.decide(np.log(p[i] + 1e-12), CLASSES, sponsored=ad, exploited=clear,
+                             policy="legal" in rules and sm.clear_policy(g.title)))
     return out
 
 
