@@ -49,3 +49,77 @@ def test_judge_files_an_arrest_after_an_outage_under_policy_and_says_why() -> No
     plain = judge("Cyber attack disrupts check-in at European airports",
                   "Travellers faced delays after an attack on a check-in software supplier.")
     assert plain.topic != "policy"
+
+
+def test_forward_cross_validation_fits_on_earlier_blocks_only(monkeypatch) -> None:
+    """Forward folds: block k is scored by a model fitted on blocks 0..k-1, never on later weeks."""
+    from digest.eval import editorial
+    from digest.intel import section_model
+
+    sizes: list[int] = []
+    real = section_model.train
+
+    def recording(xs, ys, **kw):
+        sizes.append(len(ys))
+        return real(xs, ys, **kw)
+
+    monkeypatch.setattr(section_model, "train", recording)
+    fold_of = [b for b in range(5) for _ in range(4)]  # five blocks of four articles
+    xs = np.eye(20)
+    ys = ["breach", "policy"] * 10
+    editorial._cv_accuracy(xs, ys, 1e-3, fold_of, forward=True)
+    assert sizes == [8, 12, 16]  # blocks 2, 3, 4 fitted on the 2, 3, 4 blocks before them
+    sizes.clear()
+    editorial._cv_accuracy(xs, ys, 1e-3, fold_of)
+    assert sizes == [16] * 5  # date-blocked: each block fitted on the four others
+
+
+def test_eval_editorial_dev_only_never_runs_the_test_half(tmp_path, monkeypatch) -> None:
+    import json
+    import textwrap
+
+    from digest.config import load_config
+    from digest.eval.editorial import run_eval
+
+    loader = tmp_path / "loader.py"
+    loader.write_text(textwrap.dedent('''
+        import json
+        from dataclasses import dataclass
+        from datetime import datetime
+        from pathlib import Path
+
+        @dataclass
+        class RealItem:
+            key: str
+            title: str
+            text: str
+            source: str
+            published: datetime
+            link: str
+
+        def shared_dir():
+            return "nowhere"
+
+        def load_items(shared=None):
+            rows = [("a", "Police arrest two over council data theft", "2025-09-02T10:00:00+00:00"),
+                    ("b", "Retailer says hackers stole customer records", "2025-12-02T10:00:00+00:00")]
+            return {k: RealItem(k, t, "The council said so.", "Example News", datetime.fromisoformat(d), "")
+                    for k, t, d in rows}
+
+        def load_labels(path):
+            return [json.loads(line) for line in Path(path).read_text().splitlines()]
+
+        def load_weeks(path):
+            return []
+    '''))
+    labels = tmp_path / "labels"
+    labels.mkdir()
+    lines = [{"key": "a", "split": "dev", "topic": "policy", "sponsored": False, "importance": 2},
+             {"key": "b", "split": "test", "topic": "breach", "sponsored": False, "importance": 2}]
+    (labels / "editorial.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    monkeypatch.setenv("DIGEST_REALNEWS_LOADER", str(loader))
+    seen: list[str] = []
+    out = run_eval(load_config(None, env={}), directory=labels, echo=seen.append, dev_only=True)
+    assert list(out) == ["dev"]
+    assert any("dev half (1 labelled" in s for s in seen) and not any("test half" in s for s in seen)
+    assert out["dev"]["ours"].section_right == 1  # the arrest headline: policy
