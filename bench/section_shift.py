@@ -264,7 +264,15 @@ DESIGNS: dict[str, Proba] = {
                                                               design(None, words={**ROBUST, "min_df": 3})),
 }
 
-for _name in ("installed (words+rules+emb, l2 1e-3)", "installed, prior tau 0.5", "rules+emb"):
+DESIGNS.update({
+    "installed, emb x2": design("installed", emb_scale=2.0),
+    "installed, emb x0.5": design("installed", emb_scale=0.5),
+    "installed, class weights^0.5, prior tau 0.5": design("installed", class_power=0.5, tau=0.5),
+    "installed, class weights^1": design("installed", class_power=1.0),
+    "installed, class weights^0.5, l2 3e-4": design("installed", class_power=0.5, l2=3e-4),
+})
+for _name in ("installed (words+rules+emb, l2 1e-3)", "installed, prior tau 0.5", "rules+emb",
+              "installed, class weights^0.5", "installed, class weights^0.5, prior tau 0.5"):
     DESIGNS[f"{_name} + legal headline -> policy"] = DESIGNS[_name]
     RULES[f"{_name} + legal headline -> policy"] = {"legal"}
 

@@ -53,7 +53,7 @@ def test_judge_files_an_arrest_after_an_outage_under_policy_and_says_why() -> No
 
 def test_forward_cross_validation_fits_on_earlier_blocks_only(monkeypatch) -> None:
     """Forward folds: block k is scored by a model fitted on blocks 0..k-1, never on later weeks."""
-    from digest.eval import editorial
+    from digest.eval import section_fit
     from digest.intel import section_model
 
     sizes: list[int] = []
@@ -67,10 +67,10 @@ def test_forward_cross_validation_fits_on_earlier_blocks_only(monkeypatch) -> No
     fold_of = [b for b in range(5) for _ in range(4)]  # five blocks of four articles
     xs = np.eye(20)
     ys = ["breach", "policy"] * 10
-    editorial._cv_accuracy(xs, ys, 1e-3, fold_of, forward=True)
+    section_fit.cv_accuracy(xs, ys, 1e-3, fold_of, forward=True)
     assert sizes == [8, 12, 16]  # blocks 2, 3, 4 fitted on the 2, 3, 4 blocks before them
     sizes.clear()
-    editorial._cv_accuracy(xs, ys, 1e-3, fold_of)
+    section_fit.cv_accuracy(xs, ys, 1e-3, fold_of)
     assert sizes == [16] * 5  # date-blocked: each block fitted on the four others
 
 
@@ -123,3 +123,16 @@ def test_eval_editorial_dev_only_never_runs_the_test_half(tmp_path, monkeypatch)
     assert list(out) == ["dev"]
     assert any("dev half (1 labelled" in s for s in seen) and not any("test half" in s for s in seen)
     assert out["dev"]["ours"].section_right == 1  # the arrest headline: policy
+
+
+def test_cross_validation_scores_the_installed_decision_when_given_the_rules() -> None:
+    """With every row's legal-headline flag set, every scored row is filed under policy."""
+    from digest.eval.section_fit import cv_accuracy
+
+    fold_of = [b for b in range(5) for _ in range(4)]
+    ys = ["policy"] + ["breach"] * 19  # the one policy row in the first block
+    legal = [(False, False, True)] * 20  # (sponsored, clear exploited, legal headline)
+    assert cv_accuracy(np.eye(20), ys, 1e-3, fold_of, forward=True) == 1.0
+    assert cv_accuracy(np.eye(20), ys, 1e-3, fold_of, forward=True, rules=legal) == 0.0
+    ad = [(True, False, True)] * 20  # an ad is not filed under policy
+    assert cv_accuracy(np.eye(20), ys, 1e-3, fold_of, forward=True, rules=ad) == 1.0
