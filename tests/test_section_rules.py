@@ -117,6 +117,11 @@ def test_eval_editorial_dev_only_never_runs_the_test_half(tmp_path, monkeypatch)
     lines = [{"key": "a", "split": "dev", "topic": "policy", "sponsored": False, "importance": 2},
              {"key": "b", "split": "test", "topic": "breach", "sponsored": False, "importance": 2}]
     (labels / "editorial.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+    import sys
+
+    import digest.eval.realnews as real_loader
+
+    monkeypatch.setitem(sys.modules, "digest.eval.realnews", real_loader)  # the fake loader registers itself there
     monkeypatch.setenv("DIGEST_REALNEWS_LOADER", str(loader))
     seen: list[str] = []
     out = run_eval(load_config(None, env={}), directory=labels, echo=seen.append, dev_only=True)
