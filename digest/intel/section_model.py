@@ -7,8 +7,9 @@ actor is named), and, in the "+ embedding" design, wordllama's bundled 256-d sta
 the headline and the opening 60 words (:func:`digest.intel.story_features.embedder`, never
 downloaded; zeros when the package is absent, so the words and rules still decide). Inference is a few numpy dot products; the weights ship as JSON in
 ``data/section_model.json`` and are rebuilt with ``digest eval-editorial --train`` from the dev
-half of the real-news labels (or ``bench/section_designs.py --install``, which compares the designs by
-date-blocked cross-validation on dev). Without the file the keyword rules decide, as before.
+half of the real-news labels (:mod:`digest.eval.section_fit`: design, L2 and class weights chosen by
+forward cross-validation on dev, earlier months fitted and later ones scored; ``bench/section_shift.py``
+compares more designs the same way). Without the file the keyword rules decide, as before.
 
 The decision is hierarchical (:func:`decide`): an item the sponsored rules flag is filed under
 "other" or "industry" only, the labels' convention for ads; a clear exploited case
