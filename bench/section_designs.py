@@ -9,6 +9,9 @@ confusion matrix): every such run is one look at test and must be reported.
 
 The features are cached in /tmp, or the file $SECTION_CACHE names (``--rebuild`` recomputes them).
 Run: ``.venv/bin/python bench/section_designs.py [design ...] [-v] [--test NAME] [--install]``.
+``--install`` writes the second pass's design (l2 1e-3, no class weights); the installed model now
+comes from ``digest eval-editorial --train`` (:mod:`digest.eval.section_fit`, chosen by forward CV),
+and ``bench/section_shift.py`` compares designs by forward CV too.
 """
 
 from __future__ import annotations
