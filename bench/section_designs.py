@@ -7,12 +7,16 @@ design's accuracy and, with ``-v``, its confusion matrix (rows gold, columns pre
 half is read only with ``--test NAME`` (fit NAME on all of dev, print its test accuracy and
 confusion matrix): every such run is one look at test and must be reported.
 
-The features are cached in /tmp (``--rebuild`` recomputes them).
+The features are cached in /tmp, or the file $SECTION_CACHE names (``--rebuild`` recomputes them).
 Run: ``.venv/bin/python bench/section_designs.py [design ...] [-v] [--test NAME] [--install]``.
+``--install`` writes the second pass's design (l2 1e-3, no class weights); the installed model now
+comes from ``digest eval-editorial --train`` (:mod:`digest.eval.section_fit`, chosen by forward CV),
+and ``bench/section_shift.py`` compares designs by forward CV too.
 """
 
 from __future__ import annotations
 
+import os
 import pickle
 import sys
 import time
@@ -29,7 +33,7 @@ from section_variants import DESIGNS, Data, fit_predict
 from digest.config import load_config
 from digest.eval.editorial import SECTIONS, _dev_rows, load_gold
 
-CACHE = Path("/tmp") / f"section_designs_{ROOT.name}.pkl"
+CACHE = Path(os.environ.get("SECTION_CACHE") or Path("/tmp") / f"section_designs_{ROOT.name}.pkl")
 
 
 def _load(rebuild: bool) -> tuple[Data, Data]:

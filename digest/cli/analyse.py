@@ -86,11 +86,12 @@ def analyse_cmd(ctx: click.Context, source: IO[str], explain: bool) -> None:
 @click.option("--train-importance", is_flag=True,
               help="Fit only the importance weights on the dev half first (the installed section model stays).")
 @click.option("--errors", is_flag=True, help="List the dev half's errors (never the test half's).")
+@click.option("--dev-only", is_flag=True, help="Run the dev half only (tuning; no look at the test half).")
 @click.pass_context
 def eval_editorial_cmd(ctx: click.Context, labels: Path | None, train: bool, train_importance: bool,
-                       errors: bool) -> None:
+                       errors: bool, dev_only: bool) -> None:
     """Evaluate section, exploited per CVE, sponsored, importance and primary actor on the real-news labels."""
     from digest.eval.editorial import run_eval
 
     run_eval(_config(ctx), directory=labels, train=train, errors=errors, echo=click.echo,
-             train_importance_only=train_importance)
+             train_importance_only=train_importance, dev_only=dev_only)

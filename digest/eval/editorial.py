@@ -382,97 +382,20 @@ def _dev_rows(config: Config, dev: Sequence[Gold]) -> list[_DevRow]:
     return rows
 
 
-def _folds(rows: Sequence[_DevRow], folds: int = 5) -> list[int]:
-    """A fold per row: the dev weeks in date order cut into ``folds`` blocks of about equal size (date-blocked,
-    so a fold is scored by a model fitted on other weeks only, as the test half is)."""
-    weeks = sorted({r.gold.week for r in rows})
-    per_week = {w: 0 for w in weeks}
-    for r in rows:
-        per_week[r.gold.week] += 1
-    fold_of_week, seen = {}, 0
-    for w in weeks:
-        fold_of_week[w] = min(folds - 1, seen * folds // max(len(rows), 1))
-        seen += per_week[w]
-    return [fold_of_week[r.gold.week] for r in rows]
-
-
-def _cv_accuracy(xs: Any, ys: Sequence[str], l2: float, fold_of: Sequence[int], folds: int = 5) -> float:
-    import numpy as np
-
-    from digest.intel.section_model import train
-
-    n = len(ys)
-    right = 0
-    for f in range(folds):
-        test_idx = [i for i in range(n) if fold_of[i] == f]
-        train_idx = [i for i in range(n) if fold_of[i] != f]
-        if not test_idx or not train_idx:
-            continue
-        model = train(xs[train_idx], [ys[i] for i in train_idx], l2=l2)
-        w, b = np.asarray(model["weights"]), np.asarray(model["bias"])
-        pred = np.argmax(xs[test_idx] @ w + b, axis=1)
-        right += sum(1 for i, p in zip(test_idx, pred) if model["classes"][p] == ys[i])
-    return right / n if n else 0.0
-
-
-DESIGNS = {
-    "rules only": "dense",
-    "words only": "words",
-    "words + rules": "all",
-    "words + rules + embedding": "all+emb",
-}
-
-
-def _mask(xs: Any, design: str) -> Any:
-    """The columns a design uses: the embedding block is cut off where a design has none, the others zeroed."""
-    from digest.intel.section_model import BASE, DIM
-
-    out = xs.copy() if design == "all+emb" else xs[:, :BASE].copy()
-    if design == "dense":
-        out[:, : 2 * DIM] = 0.0
-    elif design == "words":
-        out[:, 2 * DIM:] = 0.0
-    return out
-
-
-
-
 def train_models(config: Config, dev: Sequence[Gold], tops: Sequence[tuple[str, list[str], str]],
                  echo: Callable[[str], None] = print) -> dict[str, dict[str, Any]]:
     """Fit the section model and the importance weights on the dev half and write them to data/.
 
-    Section: each design (rules only, hashed words only, both) and L2 strength is scored by 5-fold
-    cross-validation on dev; the best is fitted on all of dev and installed. Returns every
-    design's model (fitted on all of dev), so the evaluation can measure each on test too.
+    Section: :func:`digest.eval.section_fit.fit_section` (each design chosen by forward cross-validation
+    on dev, the best fitted on all of dev and installed). Returns every design's model (fitted on all
+    of dev), so the evaluation can measure each on test too.
     Importance: :func:`digest.eval.importance.fit_importance` (the label 1-3, +1 for an item of a
     week's top story, on the features, the section the installed model gives and the embedding).
     """
-    import numpy as np
-
-    from digest.intel import section_model
+    from digest.eval.section_fit import fit_section
 
     rows = _dev_rows(config, dev)
-    labelled = [r for r in rows if r.gold.section in SECTIONS]
-    xs = np.vstack([r.x for r in labelled])
-    ys = [r.gold.section or "other" for r in labelled]
-    fold_of = _folds(labelled)
-    models: dict[str, dict[str, Any]] = {}
-    best: tuple[float, str] = (-1.0, "")
-    for name, design in DESIGNS.items():
-        xd = _mask(xs, design)
-        scores = {l2: _cv_accuracy(xd, ys, l2, fold_of) for l2 in (1e-3, 3e-3, 1e-2, 3e-2)}
-        l2 = max(scores, key=lambda k: scores[k])
-        echo(f"  section design {name!r}: dev cross-validated accuracy {scores[l2]:.3f} (l2={l2:g}; "
-             + ", ".join(f"{k:g}: {v:.3f}" for k, v in scores.items()) + ")")
-        model = section_model.train(xd, ys, l2=l2)
-        model["design"] = name
-        model["dev_cv_accuracy"] = round(scores[l2], 4)
-        models[name] = model
-        best = max(best, (scores[l2], name))
-    section_model.MODEL_PATH.write_text(json.dumps(models[best[1]], separators=(",", ":")), encoding="utf-8")
-    section_model._model.cache_clear()
-    echo(f"  installed section design {best[1]!r} ({len(ys)} dev articles) in {section_model.MODEL_PATH}")
-
+    models = fit_section([r for r in rows if r.gold.section in SECTIONS], echo=echo)
     train_importance(config, dev, tops, rows=rows, echo=echo)
     return models
 
@@ -523,14 +446,18 @@ def _model_cv() -> str:
 
     try:
         data = json.loads(section_model.MODEL_PATH.read_text(encoding="utf-8"))
-        return f"{float(data['dev_cv_accuracy']):.3f} ({data.get('design', '?')})"
+        fwd = f"forward {float(data['dev_forward_cv_accuracy']):.3f}, " if "dev_forward_cv_accuracy" in data else ""
+        return f"{fwd}date-blocked {float(data['dev_cv_accuracy']):.3f} ({data.get('design', '?')})"
     except (OSError, ValueError, KeyError, TypeError):
         return ""
 
 
 def run_eval(config: Config, *, directory: Path | None = None, train: bool = False, errors: bool = False,
-             echo: Callable[[str], None] = print, train_importance_only: bool = False) -> dict[str, dict[str, Figures]]:
-    """Print dev and test figures, ours beside the baseline; with ``train``, fit on dev first."""
+             echo: Callable[[str], None] = print, train_importance_only: bool = False,
+             dev_only: bool = False) -> dict[str, dict[str, Figures]]:
+    """Print dev and test figures, ours beside the baseline; with ``train``, fit on dev first;
+    ``dev_only``: the dev half only (for tuning; the test half is not run)."""
+    splits = ("dev",) if dev_only else ("dev", "test")
     try:
         gold, tops = load_gold(directory)
     except FileNotFoundError as exc:
@@ -549,7 +476,7 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
                 section_model.MODEL_PATH.write_text(json.dumps(model), encoding="utf-8")
                 section_model._model.cache_clear()
                 acc = []
-                for split in ("dev", "test"):
+                for split in splits:
                     f = evaluate(config, [g for g in gold if g.split == split], [], baseline=False, names=names)
                     acc.append(f"{split} {f.section_right / max(f.section_n, 1):.3f}")
                 echo(f"  section design {name!r} fitted on all of dev: " + ", ".join(acc))
@@ -557,7 +484,7 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
             section_model.MODEL_PATH.write_text(installed, encoding="utf-8")
             section_model._model.cache_clear()
     out: dict[str, dict[str, Figures]] = {}
-    for split in ("dev", "test"):
+    for split in splits:
         part = [g for g in gold if g.split == split]
         part_keys = {g.key for g in part}
         part_tops = [t for t in tops if t[2] in part_keys]
