@@ -188,3 +188,12 @@ def test_spaced_is_the_punctuation_substitution() -> None:
     for text in samples:
         assert spaced(text) == _PUNCT.sub(" ", text)
         assert len(spaced(text)) == len(text)
+
+
+def test_start_is_before_the_earliest_literal_whatever_their_lengths() -> None:
+    text = "lorem ipsum dolor, then a data breach notice and a breach"
+    # "data breach" starts before "breach" and ends after it: the earliest start wins
+    assert topics._start(("breach", "data breach"), text, 5) == text.index("data breach") - 5
+    assert topics._start(("data breach", "breach"), text, 5) == text.index("data breach") - 5
+    assert topics._start(("ransom",), text, 5) == -1
+    assert topics._start(None, text, 5) == 0

@@ -148,12 +148,12 @@ def _start(literals: tuple[str, ...] | None, text: str, width: int | None) -> in
     """
     if literals is None or width is None:
         return 0
-    first = -1
+    first = len(text)
     for lit in literals:
-        at = text.find(lit)
-        if at >= 0 and (first < 0 or at < first):
+        at = text.find(lit, 0, first + len(lit) - 1)  # only an occurrence before the earliest so far counts
+        if at >= 0:
             first = at
-    return max(0, first - width) if first >= 0 else -1
+    return max(0, first - width) if first < len(text) else -1
 
 
 def _score(pats: list[tuple[re.Pattern[str], float, tuple[str, ...] | None, int | None]], title: str,
