@@ -197,3 +197,16 @@ def test_start_is_before_the_earliest_literal_whatever_their_lengths() -> None:
     assert topics._start(("data breach", "breach"), text, 5) == text.index("data breach") - 5
     assert topics._start(("ransom",), text, 5) == -1
     assert topics._start(None, text, 5) == 0
+
+
+def test_furniture_prefilter_agrees_with_the_regex() -> None:
+    from digest.ingest.extract import _BOILERPLATE_ANYWHERE, _mentions_furniture
+
+    lines = ["SUBSCRIBE to our newsletter", "Copyright 2024 Example Media", "We use cookies on this site",
+             "ſubscribe for updates", "Sign up for our alerts", "The attackers signed the binaries",
+             "All Rights Reserved.", "A plain sentence about a breach."]
+    lines += [ln.strip() for raw in _project_texts()[:60] for ln in re.sub(r"<[^>]+>", "\n", raw).splitlines()
+              if 0 < len(ln.strip()) < 140]
+    assert len(lines) > 100
+    for line in lines:
+        assert _mentions_furniture(line) == (_BOILERPLATE_ANYWHERE.search(line) is not None), line
