@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from digest.intel import topics
-from digest.intel.prefilter import might_match, required_literals
+from digest.intel.prefilter import max_width, might_match, required_literals
 from digest.intel.text import clean_text, sentence_ok, sentence_problems, split_sentences
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -63,7 +63,7 @@ def test_prefilter_is_sound_on_random_texts() -> None:
     """Wherever a keyword regex matches, its literals are present (so skipping is exact)."""
     rnd = random.Random(7)
     vocab = _vocabulary()
-    compiled = [(rx, lits) for ps in topics._COMPILED.values() for rx, _w, lits in ps]
+    compiled = [(rx, lits) for ps in topics._COMPILED.values() for rx, _w, lits, _width in ps]
     compiled.append((topics._EXPLOITED_LOW, topics._EXPLOITED_LITERALS))
     assert all(lits is not None for _rx, lits in compiled)  # every pattern got a prefilter
     matched = 0
@@ -74,6 +74,28 @@ def test_prefilter_is_sound_on_random_texts() -> None:
                 matched += 1
                 assert might_match(lits, text), (rx.pattern[:60], text)
     assert matched > 1000  # the texts do exercise the patterns
+
+
+def test_keyword_counts_started_near_the_first_literal_are_the_full_counts() -> None:
+    """A keyword's count, searched from ``_start`` and stopped at three, is min(findall, 3) from 0."""
+    rnd = random.Random(11)
+    vocab = _vocabulary() + ["lorem", "ipsum", "(the)", "report,", "—", "said.", "x"]
+    patterns = [p for ps in topics._COMPILED.values() for p in ps]
+    assert all(width is not None for *_rest, width in patterns)  # every keyword pattern is bounded
+    counted = 0
+    for _ in range(1500):
+        body = " ".join(rnd.choice(vocab) for _ in range(rnd.randint(1, 120)))
+        for rx, weight, lits, width in patterns:
+            assert all(len(m.group()) <= width for m in rx.finditer(body))
+            full = min(len(rx.findall(body)), 3)
+            counted += full
+            assert topics._score([(rx, weight, lits, width)], "", body) == weight * full, (rx.pattern[:60], body)
+    assert counted > 1000
+
+
+def test_max_width() -> None:
+    assert max_width(re.compile(r"\bransoms?\b")) == 7
+    assert max_width(re.compile(r"a+")) is None
 
 
 def _project_texts() -> list[str]:
@@ -155,3 +177,36 @@ def test_the_end_anchored_and_hinted_rules_agree_with_their_slow_forms_on_random
         assert (dec != s) <= bool(t._SPACED_DECIMAL_HINT.search(s)), repr(s)
         thou = t._SPACED_THOUSANDS.sub(lambda m: m.group(0).replace(", ", ","), s)
         assert (thou != s) <= bool(t._SPACED_THOUSANDS_HINT.search(s)), repr(s)
+
+
+def test_spaced_is_the_punctuation_substitution() -> None:
+    from digest.intel.actors.base import _PUNCT, spaced
+
+    samples = ["APT-29 (a.k.a. “Cozy Bear”) hit the_agency’s servers — again…",
+               "Ścieżka: Łódź, São Paulo & Zürich; 東京 2025/26 ½ ²", "emoji \U0001F600 and a lone \udc80 surrogate", ""]
+    samples += [r for r in _project_texts()[:40]]
+    for text in samples:
+        assert spaced(text) == _PUNCT.sub(" ", text)
+        assert len(spaced(text)) == len(text)
+
+
+def test_start_is_before_the_earliest_literal_whatever_their_lengths() -> None:
+    text = "lorem ipsum dolor, then a data breach notice and a breach"
+    # "data breach" starts before "breach" and ends after it: the earliest start wins
+    assert topics._start(("breach", "data breach"), text, 5) == text.index("data breach") - 5
+    assert topics._start(("data breach", "breach"), text, 5) == text.index("data breach") - 5
+    assert topics._start(("ransom",), text, 5) == -1
+    assert topics._start(None, text, 5) == 0
+
+
+def test_furniture_prefilter_agrees_with_the_regex() -> None:
+    from digest.ingest.extract import _BOILERPLATE_ANYWHERE, _mentions_furniture
+
+    lines = ["SUBSCRIBE to our newsletter", "Copyright 2024 Example Media", "We use cookies on this site",
+             "ſubscribe for updates", "Sign up for our alerts", "The attackers signed the binaries",
+             "All Rights Reserved.", "A plain sentence about a breach."]
+    lines += [ln.strip() for raw in _project_texts()[:60] for ln in re.sub(r"<[^>]+>", "\n", raw).splitlines()
+              if 0 < len(ln.strip()) < 140]
+    assert len(lines) > 100
+    for line in lines:
+        assert _mentions_furniture(line) == (_BOILERPLATE_ANYWHERE.search(line) is not None), line

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 import trafilatura
 
 from digest.errors import ExtractError
+from digest.intel.prefilter import might_match, required_literals
 from digest.intel.text import QUOTE_MARK
 
 __all__ = ["MAX_HTML_BYTES", "MIN_TEXT_CHARS", "Extracted", "drop_boilerplate", "extract_article"]
@@ -49,6 +50,9 @@ _BOILERPLATE_ANYWHERE = re.compile(
     )""",
     re.IGNORECASE | re.VERBOSE,
 )
+# one of these occurs (lower-cased) in any line the pattern finds: on an ASCII line (where ignoring
+# case is lower-casing) the search runs only when one does, about a third of the lines
+_ANYWHERE_LITERALS = required_literals(_BOILERPLATE_ANYWHERE.pattern.lower(), verbose=True)
 # a heading after which the rest of the page is lists of other content
 _TAIL_START = re.compile(
     r"^(?:related\s+(?:articles?|posts?|stories|reading|content)|you\s+(?:may|might)\s+also\s+like"
@@ -82,7 +86,7 @@ def drop_boilerplate(text: str) -> str:
         if total > 4 and i >= total * 0.6 and _TAIL_START.match(line):
             break
         if (len(line) < _SHORT_LINE and _BOILERPLATE.match(line.rstrip(" :|»›>-–—"))) or \
-                (len(line) < _SHORT_MENTION and _BOILERPLATE_ANYWHERE.search(line)):
+                (len(line) < _SHORT_MENTION and _mentions_furniture(line)):
             after_drop = True
             continue
         if after_drop and len(line) < 25 and not line.endswith((".", ":", "?")):
@@ -90,6 +94,12 @@ def drop_boilerplate(text: str) -> str:
         after_drop = False
         kept.append(line)
     return "\n".join(kept)
+
+
+def _mentions_furniture(line: str) -> bool:
+    if line.isascii() and not might_match(_ANYWHERE_LITERALS, line.lower()):
+        return False
+    return _BOILERPLATE_ANYWHERE.search(line) is not None
 
 
 def _date(value: str | None) -> datetime | None:

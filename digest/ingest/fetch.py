@@ -1,6 +1,8 @@
 """HTTP fetching for feeds and article pages: polite, bounded and guarded against SSRF.
 
-One :class:`Fetcher` per poll run wraps one :class:`httpx.AsyncClient`. Every fetch
+One :class:`Fetcher` per poll run holds one set of keep-alive HTTP/1.1 connections
+(:mod:`digest.ingest.http11`: h11 over asyncio streams; 1.0 ms of CPU a page with httpx's client,
+see that module). Every fetch
 
 * sends the stored validators (``If-None-Match`` / ``If-Modified-Since``); a 304 becomes a
   :class:`FetchResult` whose ``not_modified`` is true, not an error;
@@ -18,15 +20,16 @@ One :class:`Fetcher` per poll run wraps one :class:`httpx.AsyncClient`. Every fe
   unspecified, shared (CGNAT), IPv4-mapped forms of those and cloud metadata addresses unless
   ``feeds.allow_private_networks`` is set.
 
-The address check lives in the connection layer (:class:`_GuardedBackend`, an httpcore network
-backend): the host is resolved once, every address is checked, and the socket is opened to the
+The address check lives in the connection layer (:class:`_GuardedBackend`, the only way the
+fetcher opens a socket): the host is resolved once, every address is checked, and the socket is opened to the
 very address that was checked, so a DNS answer that changes between check and connect (DNS
 rebinding) cannot slip through. TLS still verifies the certificate against the host name.
-Environment proxies are ignored (``trust_env=False``): through a proxy the guard would check the
-proxy, not the target.
+Environment proxies are never used: through a proxy the guard would check the proxy, not the
+target.
 
-httpx's own decoding is not used: it decodes each network chunk whole, every layer without a
-limit, so one 64 KiB chunk of a two-layer gzip body can become gigabytes before any size check.
+Bodies are decoded here, not by an HTTP library: httpx's decoder decodes each network chunk
+whole, every layer without a limit, so one 64 KiB chunk of a two-layer gzip body can become
+gigabytes before any size check.
 """
 
 from __future__ import annotations
@@ -39,17 +42,17 @@ import socket
 import ssl
 import time
 import zlib
-from collections.abc import Iterable, Iterator
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Self
+from typing import Self
 from urllib.parse import urljoin, urlsplit
 
-import httpcore
 import httpx
 
 from digest.config import FeedsConfig
 from digest.errors import BlockedAddressError, FetchError
+from digest.ingest import http11
 
 __all__ = ["DEFAULT_ACCEPT", "FetchResult", "Fetcher", "address_problem"]
 
@@ -139,11 +142,10 @@ def _literal(host: str) -> str | None:
         return None
 
 
-class _GuardedBackend(httpcore.AsyncNetworkBackend):
-    """An httpcore network backend that resolves, checks, then connects to the checked address."""
+class _GuardedBackend:
+    """Resolves, checks, then connects to the checked address (the fetcher's only way to open a socket)."""
 
     def __init__(self, allow_private: bool) -> None:
-        self._inner = httpcore.AnyIOBackend()
         self._allow_private = allow_private
 
     async def _resolve(self, host: str, port: int) -> list[str]:
@@ -177,56 +179,38 @@ class _GuardedBackend(httpcore.AsyncNetworkBackend):
                 verb = " is" if literal else ""
                 raise _Refused(f"refused: {subject}{verb} {why} {_ALLOW_HINT}", blocked=True)
 
-    async def _open(self, addr: str, port: int, timeout: float | None, local_address: str | None,
-                    socket_options: Iterable[Any] | None) -> httpcore.AsyncNetworkStream:
-        """Open the TCP connection to an already checked address (a seam for test tripwires)."""
-        return await self._inner.connect_tcp(addr, port, timeout=timeout, local_address=local_address,
-                                             socket_options=socket_options)
+    async def _open(self, addr: str, port: int, tls: ssl.SSLContext | None,
+                    server_hostname: str | None) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """Open the TCP (and TLS) connection to an already checked address (a seam for test tripwires)."""
+        return await asyncio.open_connection(addr, port, ssl=tls, server_hostname=server_hostname,
+                                             limit=http11.READ_BYTES)
 
-    async def connect_tcp(self, host: str, port: int, timeout: float | None = None,
-                          local_address: str | None = None,
-                          socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
+    async def connect(self, scheme: str, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        """A connection to ``host``: every address it resolves to is checked first, then tried in turn.
+
+        TLS verifies the certificate against the host name, not the address.
+        """
         addrs = await self._resolve(host, port)
         self.check(host, addrs)
-        last: Exception | None = None
+        tls = _ssl_context() if scheme == "https" else None
+        last: OSError | None = None
         for addr in addrs:
             try:
-                return await self._open(addr, port, timeout, local_address, socket_options)
-            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                return await self._open(addr, port, tls, host if tls is not None else None)
+            except ssl.SSLError:
+                raise
+            except OSError as exc:
                 last = exc
         assert last is not None
         raise last
-
-    async def connect_unix_socket(self, path: str, timeout: float | None = None,
-                                  socket_options: Iterable[Any] | None = None) -> httpcore.AsyncNetworkStream:
-        raise _Refused("refused: unix sockets are not allowed", blocked=True)
-
-    async def sleep(self, seconds: float) -> None:
-        await self._inner.sleep(seconds)
 
 
 @functools.lru_cache(maxsize=1)
 def _ssl_context() -> ssl.SSLContext:
     """One verifying TLS context per process: loading the CA bundle costs ~40 ms each time."""
-    return httpx.create_ssl_context(trust_env=False)
-
-
-class _GuardedTransport(httpx.AsyncHTTPTransport):
-    """httpx's own transport with its connection pool rebuilt on the guarded backend."""
-
-    def __init__(self, cfg: FeedsConfig) -> None:
-        limits = httpx.Limits(max_connections=cfg.concurrency, max_keepalive_connections=cfg.concurrency,
-                              keepalive_expiry=30.0)
-        super().__init__(verify=_ssl_context(), trust_env=False, limits=limits)
-        self._pool = httpcore.AsyncConnectionPool(
-            ssl_context=_ssl_context(),
-            max_connections=limits.max_connections,
-            max_keepalive_connections=limits.max_keepalive_connections,
-            keepalive_expiry=limits.keepalive_expiry,
-            http1=True,
-            http2=False,
-            network_backend=_GuardedBackend(cfg.allow_private_networks),
-        )
+    ctx = httpx.create_ssl_context(trust_env=False)
+    ctx.set_alpn_protocols(["http/1.1"])
+    return ctx
 
 
 class _Undecodable(Exception):
@@ -301,7 +285,7 @@ def _seconds(value: float) -> str:
     return f"{value:g}s"
 
 
-def _describe(exc: httpx.HTTPError) -> str:
+def _describe(exc: BaseException) -> str:
     """A short reason for a transport error."""
     chain: list[BaseException] = []
     cur: BaseException | None = exc
@@ -315,30 +299,19 @@ def _describe(exc: httpx.HTTPError) -> str:
     text = _one_line(str(exc)) or type(exc).__name__
     if "Connection refused" in text or "Errno 111" in text:
         return "connection refused"
-    if isinstance(exc, httpx.ConnectError):
-        if "CERTIFICATE" in text.upper() or "SSL" in text.upper():
-            return f"TLS error: {text}"
-        return f"connection failed: {text}"
-    if isinstance(exc, httpx.RemoteProtocolError):
+    if isinstance(exc, ssl.SSLError):
+        return f"TLS error: {text}"
+    if isinstance(exc, http11.ProtocolError):
         return f"protocol error: {text}"
-    if isinstance(exc, httpx.DecodingError):
-        return f"could not decode the response: {text}"
-    if isinstance(exc, httpx.ReadError):
+    if isinstance(exc, _Connecting):
+        return f"connection failed: {_one_line(str(exc.__cause__)) or type(exc.__cause__).__name__}"
+    if isinstance(exc, OSError):
         return f"read error: {text}"
     return f"{type(exc).__name__}: {text}"
 
 
-class _Cookies(httpx.Cookies):
-    """httpx's cookie jar, skipping the stdlib jar when a response sets no cookie.
-
-    Building the stdlib request/response adapters for every response costs more CPU than the rest
-    of a 304 answer; with no Set-Cookie header they would add nothing (Set-Cookie2 is ignored by
-    the stdlib's default policy anyway). Cookies that are set, e.g. on a redirect hop, still work.
-    """
-
-    def extract_cookies(self, response: httpx.Response) -> None:
-        if "set-cookie" in response.headers:
-            super().extract_cookies(response)
+class _Connecting(Exception):
+    """Opening a connection failed (the cause says why)."""
 
 
 class Fetcher:
@@ -346,20 +319,23 @@ class Fetcher:
 
     def __init__(self, cfg: FeedsConfig) -> None:
         self.cfg = cfg
-        self._client: httpx.AsyncClient | None = None
+        self._client: http11.Connections | None = None
         self._global = asyncio.Semaphore(cfg.concurrency)
         self._hosts: dict[str, asyncio.Semaphore] = {}
 
     async def __aenter__(self) -> Self:
-        self._client = httpx.AsyncClient(
-            transport=_GuardedTransport(self.cfg),
-            follow_redirects=False,
-            trust_env=False,
-            timeout=httpx.Timeout(self.cfg.timeout_seconds),
-            headers={"User-Agent": self.cfg.user_agent, "Accept-Encoding": ACCEPT_ENCODING},
-        )
-        if isinstance(getattr(self._client, "_cookies", None), httpx.Cookies):
-            self._client._cookies = _Cookies()  # the client's own jar, see _Cookies
+        backend = _GuardedBackend(self.cfg.allow_private_networks)
+
+        async def connect(scheme: str, host: str, port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+            try:
+                return await backend.connect(scheme, host, port)
+            except (_Refused, ssl.SSLError, ConnectionRefusedError):
+                raise
+            except OSError as exc:
+                raise _Connecting() from exc
+
+        self._client = http11.Connections(connect, self.cfg.user_agent, ACCEPT_ENCODING,
+                                          keepalive=self.cfg.concurrency, expiry=30.0)
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
@@ -383,11 +359,11 @@ class Fetcher:
         """
         if self._client is None:
             raise RuntimeError("Fetcher.get called outside 'async with Fetcher(cfg)'")
-        headers = {"Accept": accept}
+        headers = [("Accept", accept)]
         if etag:
-            headers["If-None-Match"] = etag
+            headers.append(("If-None-Match", etag))
         if last_modified:
-            headers["If-Modified-Since"] = last_modified
+            headers.append(("If-Modified-Since", last_modified))
         loop = asyncio.get_running_loop()
         deadline: float | None = None
         started = time.perf_counter()
@@ -430,53 +406,61 @@ class Fetcher:
             raise FetchError(url, f"URL has no host: {_one_line(current, 100)!r}")
         return f"{parts.hostname.lower()}:{port or (443 if scheme == 'https' else 80)}"
 
-    async def _request(self, url: str, current: str, headers: dict[str, str]
+    async def _request(self, url: str, current: str, headers: list[tuple[str, str]]
                        ) -> tuple[int, str | None, tuple[bytes, str | None, str | None, str] | None]:
         """One hop: (status, redirect location or None, (body, etag, last_modified, type) or None)."""
         assert self._client is not None
         cap = self.cfg.max_bytes
-        try:
-            async with self._client.stream("GET", current, headers=headers) as resp:
-                status = resp.status_code
-                if status in _REDIRECTS:
-                    loc = resp.headers.get("location", "").strip()
-                    if not loc:
-                        raise FetchError(url, f"HTTP {status} redirect without a Location header")
-                    return status, urljoin(str(resp.url), loc), None
-                rh = resp.headers
-                meta = (rh.get("etag"), rh.get("last-modified"), rh.get("content-type", ""))
-                if status == 304:
-                    return status, None, (b"", *meta)
-                if not 200 <= status < 300:
-                    raise FetchError(url, f"HTTP {status}")
-                length = rh.get("content-length", "")
-                if length.isdigit() and int(length) > cap:
+
+        async def read(resp: http11.Head, chunks: AsyncIterator[bytes]
+                       ) -> tuple[int, str | None, tuple[bytes, str | None, str | None, str] | None]:
+            status = resp.status
+            if status in _REDIRECTS:
+                loc = resp.get("location").strip()
+                if not loc:
+                    raise FetchError(url, f"HTTP {status} redirect without a Location header")
+                raise _Redirect(status, urljoin(resp.url, loc))  # the body is not read: the connection closes
+            meta = (resp.value("etag"), resp.value("last-modified"), resp.get("content-type"))
+            if status == 304:
+                async for _chunk in chunks:  # none: a 304 has no body; reading it keeps the connection
+                    pass
+                return status, None, (b"", *meta)
+            if not 200 <= status < 300:
+                raise FetchError(url, f"HTTP {status}")
+            length = resp.get("content-length")
+            if length.isdigit() and int(length) > cap:
+                raise FetchError(url, f"response larger than {cap} bytes")
+            encoding = ", ".join(resp.get_list("content-encoding"))
+            decoder = _Decoder(encoding)
+            body = bytearray()
+            wire = 0
+            async for chunk in chunks:
+                wire += len(chunk)
+                if wire > cap:
                     raise FetchError(url, f"response larger than {cap} bytes")
-                encoding = ", ".join(rh.get_list("content-encoding"))
-                decoder = _Decoder(encoding)
-                body = bytearray()
-                wire = 0
-                async for chunk in resp.aiter_raw():
-                    wire += len(chunk)
-                    if wire > cap:
-                        raise FetchError(url, f"response larger than {cap} bytes")
-                    for piece in decoder.feed(chunk):
-                        body += piece
-                        if len(body) > cap:
-                            raise FetchError(url, f"response larger than {cap} bytes once decoded "
-                                                  f"(Content-Encoding: {_one_line(encoding, 60)}; "
-                                                  f"{wire} bytes read)")
-                return status, None, (bytes(body), *meta)
+                for piece in decoder.feed(chunk):
+                    body += piece
+                    if len(body) > cap:
+                        raise FetchError(url, f"response larger than {cap} bytes once decoded "
+                                              f"(Content-Encoding: {_one_line(encoding, 60)}; "
+                                              f"{wire} bytes read)")
+            return status, None, (bytes(body), *meta)
+
+        try:
+            return await self._client.get(current, headers, read)  # type: ignore[no-any-return]
+        except _Redirect as r:
+            return r.status, r.location, None
         except _Undecodable as exc:
             raise FetchError(url, str(exc)) from None
         except _Refused as exc:
             cls = BlockedAddressError if exc.blocked else FetchError
             raise cls(url, exc.reason) from None
-        except httpx.TimeoutException:
-            raise FetchError(url, f"timed out after {_seconds(self.cfg.timeout_seconds)}") from None
         except httpx.InvalidURL as exc:
             raise FetchError(url, f"invalid URL: {_one_line(str(exc))}") from None
-        except httpx.UnsupportedProtocol as exc:
-            raise FetchError(url, f"unsupported scheme: {_one_line(str(exc))}") from None
-        except httpx.HTTPError as exc:
+        except (OSError, http11.ProtocolError, _Connecting) as exc:
             raise FetchError(url, _describe(exc)) from None
+
+
+class _Redirect(Exception):
+    def __init__(self, status: int, location: str) -> None:
+        self.status, self.location = status, location

@@ -488,12 +488,18 @@ def _store_articles(store: Store, new: list[_NewEntry], report: PollReport, pend
             hits = {h.id: h for item in chunk if item.analysis for h in item.analysis.actors}
             if hits:
                 store.upsert_actors(s, hits.values())
+            # Core rows, not ORM objects (one executemany per batch); the refusals are read once per batch
+            mentions = [{"article_id": art_id, "actor_id": h.id, "mentions": list(h.mentions)}
+                        for art_id, item in zip(ids, chunk, strict=True) if item.analysis
+                        for h in item.analysis.actors]
+            if mentions:
+                s.execute(insert(ArticleActor), mentions)
+            refused = None
             for art_id, item in zip(ids, chunk, strict=True):
-                if item.analysis:
-                    s.add_all(ArticleActor(article_id=art_id, actor_id=h.id, mentions=list(h.mentions))
-                              for h in item.analysis.actors)
-                    if item.analysis.links:
-                        store.save_links(s, item.analysis.links, art_id)
+                if item.analysis and item.analysis.links:
+                    if refused is None:
+                        refused = store.refused_pairs(s)
+                    store.save_links(s, item.analysis.links, art_id, refused=refused)
             complete = pending.stored([item.feed.id for item in chunk]) if pending is not None else []
             if complete:
                 ids_ = [o[0].id for o in complete]

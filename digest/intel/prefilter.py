@@ -13,7 +13,9 @@ it does not understand makes it answer None ("no prefilter"), never a wrong set.
 
 from __future__ import annotations
 
-__all__ = ["might_match", "required_literals"]
+import re
+
+__all__ = ["max_width", "might_match", "required_literals"]
 
 _CLASS_ESCAPES = set("dDwWsS")
 _ZERO_WIDTH_ESCAPES = set("bBAZ")
@@ -37,6 +39,17 @@ def required_literals(pattern: str, *, verbose: bool = False) -> tuple[str, ...]
     except _Unsupported:
         return None
     return tuple(sorted(alts)) if alts else None
+
+
+def max_width(rx: re.Pattern[str]) -> int | None:
+    """The most characters a match of ``rx`` can span, or None when unbounded (or unknown)."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        hi = int(_parser.parse(rx.pattern, rx.flags).getwidth()[1])
+    except (ImportError, AttributeError, TypeError, ValueError, re.error):  # a private module: no bound
+        return None
+    return hi if hi < _parser.MAXREPEAT else None
 
 
 def might_match(literals: tuple[str, ...] | None, text: str) -> bool:

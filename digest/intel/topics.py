@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from digest.intel.prefilter import might_match, required_literals
+from digest.intel.prefilter import max_width, might_match, required_literals
 from digest.intel.text import split_sentences
 from digest.models import TopicInfo
 
@@ -130,21 +130,46 @@ _KEYWORDS: dict[str, list[tuple[str, float]]] = {
 }
 # matched against lower-cased text: case-sensitive matching of lower-case patterns is much faster
 # than re.IGNORECASE (the patterns hold no upper-case escapes); each carries the literals one of
-# which any match contains, so a pattern whose literals are absent is not searched at all
+# which any match contains, so a pattern whose literals are absent is not searched at all, and the
+# longest match it can make (None: unbounded), so that the search starts near the first literal
 _COMPILED = {
-    topic: [(re.compile(rf"\b(?:{pat.lower()})\b", re.VERBOSE), weight, required_literals(pat.lower(), verbose=True))
+    topic: [(rx := re.compile(rf"\b(?:{pat.lower()})\b", re.VERBOSE), weight,
+             required_literals(pat.lower(), verbose=True), max_width(rx))
             for pat, weight in pats]
     for topic, pats in _KEYWORDS.items()
 }
 
 
-def _score(pats: list[tuple[re.Pattern[str], float, tuple[str, ...] | None]], title: str, body: str) -> float:
+def _start(literals: tuple[str, ...] | None, text: str, width: int | None) -> int:
+    """Where a search for a match of at most ``width`` characters may begin; -1: it cannot match.
+
+    Every match holds one of ``literals``, so none ends before the first of them in the text, nor
+    starts more than ``width`` characters before it (``\\b`` still sees the characters before).
+    """
+    if literals is None or width is None:
+        return 0
+    first = len(text)
+    for lit in literals:
+        at = text.find(lit, 0, first + len(lit) - 1)  # only an occurrence before the earliest so far counts
+        if at >= 0:
+            first = at
+    return max(0, first - width) if first < len(text) else -1
+
+
+def _score(pats: list[tuple[re.Pattern[str], float, tuple[str, ...] | None, int | None]], title: str,
+           body: str) -> float:
     score = 0.0
-    for pat, weight, literals in pats:
+    for pat, weight, literals, width in pats:
         if might_match(literals, title) and pat.search(title):
             score += 3 * weight
-        if might_match(literals, body):
-            score += weight * min(len(pat.findall(body)), 3)
+        start = _start(literals, body, width)
+        if start >= 0:
+            hits = 0  # min(len(pat.findall(body)), 3), without scanning past the third
+            for _m in pat.finditer(body, start):
+                hits += 1
+                if hits == 3:
+                    break
+            score += weight * hits
     return score
 
 

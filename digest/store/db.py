@@ -265,18 +265,20 @@ class Store(FeedQueries):
     def _pair(a: str, b: str) -> frozenset[str]:
         return frozenset((a.strip().casefold(), b.strip().casefold()))
 
-    def _refused_pairs(self, session: Session) -> set[frozenset[str]]:
-        return {self._pair(r.name_a, r.name_b)
-                for r in session.scalars(select(ActorLink).where(ActorLink.relation == self.REFUSED))}
+    def refused_pairs(self, session: Session) -> set[frozenset[str]]:
+        """The name pairs of the links the operator removed (see ``save_links``)."""
+        return {self._pair(a, b) for a, b in session.execute(
+            select(ActorLink.name_a, ActorLink.name_b).where(ActorLink.relation == self.REFUSED))}
 
-    def save_links(self, session: Session, links: Iterable[AliasLink], article_id: int | None) -> int:
+    def save_links(self, session: Session, links: Iterable[AliasLink], article_id: int | None,
+                   refused: set[frozenset[str]] | None = None) -> int:
+        """Store the new ones of ``links``; ``refused``: ``refused_pairs`` when the caller has read it."""
         added = 0
-        refused: set[frozenset[str]] | None = None
         for link in links:
             if link.relation == self.REFUSED:
                 continue
             if refused is None:
-                refused = self._refused_pairs(session)
+                refused = self.refused_pairs(session)
             if self._pair(link.name_a, link.name_b) in refused:
                 continue  # the operator removed this link: it stays removed
             exists = session.scalar(select(ActorLink.id).where(
@@ -308,7 +310,7 @@ class Store(FeedQueries):
         removed: list[AliasLink] = []
         wanted = {self._pair(a, b) for a, b in pairs}
         with self.session() as s:
-            refused = self._refused_pairs(s)
+            refused = self.refused_pairs(s)
             for row in s.scalars(select(ActorLink).where(ActorLink.relation != self.REFUSED)).all():
                 pair = self._pair(row.name_a, row.name_b)
                 if pair not in wanted:

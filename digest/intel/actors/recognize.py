@@ -51,6 +51,7 @@ from digest.intel.actors.base import (
     _lower_same_length,
     _windows,
     key_is_camel,
+    spaced,
 )
 from digest.intel.actors.context import ContextNames
 from digest.intel.actors.kb import KnowledgeBase, name_keys, norm, slug
@@ -141,6 +142,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
             if t not in self.auto:
                 self.auto.add_word(t, ("trigger", kind, len(t)))
         self.auto.make_automaton()
+        spaced(" ")  # its table is built here, once (a forked worker inherits it)
         self._memo: tuple[str, tuple] | None = None  # the last text scanned (detect reads it twice)
         self._ransom_memo: tuple[str, bool] | None = None
         self._local = threading.local()  # .batch: scans kept for the length of one detect_batch
@@ -217,7 +219,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
         if memo is not None and (memo[0] is text or memo[0] == text):
             return memo[1]
         low = _lower_same_length(text)
-        padded = " " + _PUNCT.sub(" ", low) + " "
+        padded = " " + spaced(low) + " "
         raw: list[tuple[int, int, str, str]] = []
         vendors: set[str] = set()
         triggers: list[int] = []
