@@ -146,6 +146,7 @@ class PR:
     tp: int = 0
     fp: int = 0
     fn: int = 0
+    tn: int = 0
 
     def add(self, predicted: bool, gold: bool) -> None:
         if predicted and gold:
@@ -154,6 +155,18 @@ class PR:
             self.fp += 1
         elif gold:
             self.fn += 1
+        else:
+            self.tn += 1
+
+    @property
+    def n(self) -> int:
+        return self.tp + self.fp + self.fn + self.tn
+
+    def text(self) -> str:
+        """"P 0.900 R 0.800 (tp/fp/fn)", n/a where a ratio has no cases."""
+        p = f"{self.tp / (self.tp + self.fp):.3f}" if self.tp + self.fp else "n/a"
+        r = f"{self.tp / (self.tp + self.fn):.3f}" if self.tp + self.fn else "n/a"
+        return f"P {p} R {r} ({self.tp}/{self.fp}/{self.fn})"
 
     @property
     def precision(self) -> float:
@@ -506,5 +519,5 @@ def run_eval(config: Config, *, directory: Path | None = None, train: bool = Fal
                     echo(f"    {line}")
     from digest.eval.exploited import run as run_exploited
 
-    run_exploited(directory=directory, echo=echo)  # the long-prose exploited labels, both halves
+    run_exploited(directory=directory, splits=splits, echo=echo)  # the long-prose exploited labels, the same halves
     return out
