@@ -22,7 +22,6 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +42,7 @@ from digest.ingest.limits import (
     cut_at_word,
 )
 from digest.ingest.rules import FeedRules
+from digest.ingest.workers import WorkerPool
 from digest.intel.analysis import Analysis, Analyzer
 from digest.models import FeedEntry
 from digest.store import Article, ArticleActor, Feed, Store, utcnow
@@ -246,10 +246,10 @@ class _Pool:
 
     def __init__(self, store: Store, config: Config, workers: int, analyse: bool) -> None:
         self.store, self.config, self.workers, self.analyse = store, config, workers, analyse
-        self.executor: Executor | None = None
+        self.executor: WorkerPool | None = None
         self.started = False
 
-    def start(self) -> Executor | None:
+    def start(self) -> WorkerPool | None:
         """The pool (None: work in this process), started on first use.
 
         The analyzer (actor automata, summarizer: about 0.45 s of CPU) is built once, here, and the
@@ -265,9 +265,9 @@ class _Pool:
             forked = multiprocessing.get_start_method(allow_none=False) == "fork"
             if self.analyse and (self.workers == 1 or forked):
                 _init_worker(self.config, links)
-            if self.workers > 1:
-                self.executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
+            if self.workers > 1:  # (started in the poll's event loop, which reads their results)
+                self.executor = WorkerPool(
+                    self.workers, process_article,
                     initializer=None if forked or not self.analyse else _init_worker,
                     initargs=() if forked or not self.analyse else (self.config, links))
         return self.executor
@@ -275,7 +275,8 @@ class _Pool:
     def close(self) -> None:
         global _ANALYZER
         if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor.close()
+            self.executor = None
         _ANALYZER = None
 
 
@@ -346,7 +347,6 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
         executor = pool.start() if fc.fetch_pages or analyse else None
 
         # pages: fetch concurrently; extract and analyse in the pool as each page arrives
-        loop = asyncio.get_running_loop()
         pages_done = 0
 
         async def page_one_inner(item: _NewEntry) -> None:
@@ -374,7 +374,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             if not analyse and html is None:  # the polling step alone: store the feed's own text as is
                 done_ = _Done(job.fallback, job.fallback_note, None, None, 0.0)
             elif executor is not None:
-                done_ = await loop.run_in_executor(executor, process_article, job)
+                done_ = await executor.run(job)
             else:
                 done_ = process_article(job)
             if html is not None and done_.note.startswith("used the feed's text"):
