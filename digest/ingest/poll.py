@@ -1,8 +1,9 @@
 """`digest poll`: fetch due feeds, find new entries, fetch and extract their pages, analyse, store.
 
-Fetching is async (httpx) with per-host limits; extraction is CPU-bound and runs in a process
-pool; analysis (summary, actors, topic) runs in this process while the pool extracts. Each
-feed's failure is recorded on the feed and the run goes on.
+Fetching is async (the fetcher's own HTTP/1.1) with per-host limits; extraction and analysis
+(actors, topic; the summary when ``summarizer.when = "poll"``) are CPU-bound and run in worker
+processes (:mod:`digest.ingest.workers`) whose results the event loop reads. Each feed's failure is
+recorded on the feed and the run goes on.
 
 Poll state never runs ahead of the data. A feed's validators (ETag, Last-Modified) and poll
 times are what make the next poll skip it (304, or not yet due), so for a feed with new entries

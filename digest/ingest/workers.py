@@ -134,7 +134,8 @@ class WorkerPool:
 
     def _fail(self, w: _Worker, exc: BaseException) -> None:
         """A worker died: every job held or waiting fails, and so does every later one."""
-        code = w.proc.exitcode if not w.proc.is_alive() else None
+        w.proc.join(1.0)  # its socket closed: it is exiting (a brief wait, on this path only, for the code)
+        code = w.proc.exitcode
         self.broken = BrokenProcessPool(f"an extraction worker stopped (exit code {code}): {exc!r}"
                                         if code is not None else f"an extraction worker stopped: {exc!r}")
         for x in self.workers:
