@@ -419,3 +419,33 @@ def test_a_family_name_written_in_capitals_is_still_the_vendors(rec: ActorRecogn
     assert rec.conv.vendor_of("BRONZE UNION") == "Secureworks"  # an upper-case prefix convention first
     [hit] = rec.detect("Bitter APT hackers target Pakistan", "")
     assert Alias("HAZY TIGER", "CrowdStrike") in hit.aliases  # who calls it what, for the aka line
+
+
+NAMING_SENTENCES = (
+    "The threat group Quiet Otter, also known as Grey Mantis, hit ports.",
+    "The threat group Velvet Heron, referred to as Storm-9901 by Microsoft, hit banks.",
+    "The threat group Amber Crane aka Dusty Gecko hit banks.",
+    "The threat group Amber Crane a.k.a. Dusty Gecko hit banks.",
+    "The threat group Amber Crane, which Microsoft calls Opal Sleet, hit banks.",
+    "The threat group Amber Crane, which Mandiant tracks as UNC7777, hit banks.",
+    "The threat group Amber Crane overlaps with Wan Heron, researchers said.",
+    "The threat group Amber Crane is the same actor as Dusty Gecko.",
+    "The threat group, dubbed Rusty Heron, hit banks.",
+    "The threat group, named Salt Lynx, hit banks.",
+    "The threat group Salt Lynx, rebranded as Pale Lynx, hit banks.",
+    "The threat group Salt Lynx, renamed to Ash Lynx, hit banks.",
+    "The threat group called Grey Finch hit banks; the group also hit Amber Crane again.",
+)
+
+
+def test_sentences_without_a_naming_word_are_not_searched_and_nothing_changes(
+        rec: ActorRecognizer, monkeypatch: pytest.MonkeyPatch) -> None:
+    from digest.intel.actors import learn
+
+    def read() -> list[object]:
+        return [(rec.learn_links(s, "d"), rec.detect("Report", s)) for s in NAMING_SENTENCES]
+
+    fast = read()
+    monkeypatch.setattr(learn, "_NAMING_LITERALS", ("",))  # every sentence searched
+    assert read() == fast
+    assert any(links for links, _hits in fast)

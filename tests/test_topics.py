@@ -72,3 +72,13 @@ def test_classify_returns_cves_and_flag() -> None:
     assert info.topic == "exploited" and info.exploited
     assert info.cves == ("CVE-2025-20281", "CVE-2025-20337")
     assert info.topic in TOPICS
+
+
+def test_keywords_count_in_the_first_400_words_only() -> None:
+    from digest.intel.topics import classify_scored
+
+    filler = "the council met again on tuesday\n" * 66  # 396 words, spread over lines
+    early = classify_scored("Council news", filler + "a new ransomware strain, ransomware again")[1]
+    late = classify_scored("Council news", filler + "one two three four five ransomware ransomware")[1]
+    assert early["ransomware"] == 2.0  # "ransomware" is word 399 (counted) and word 401 (not)
+    assert late["ransomware"] == 0.0  # words 402 and 403: past the opening the score reads

@@ -1,8 +1,9 @@
 """`digest poll`: fetch due feeds, find new entries, fetch and extract their pages, analyse, store.
 
-Fetching is async (httpx) with per-host limits; extraction is CPU-bound and runs in a process
-pool; analysis (summary, actors, topic) runs in this process while the pool extracts. Each
-feed's failure is recorded on the feed and the run goes on.
+Fetching is async (the fetcher's own HTTP/1.1) with per-host limits; extraction and analysis
+(actors, topic; the summary when ``summarizer.when = "poll"``) are CPU-bound and run in worker
+processes (:mod:`digest.ingest.workers`) whose results the event loop reads. Each feed's failure is
+recorded on the feed and the run goes on.
 
 Poll state never runs ahead of the data. A feed's validators (ETag, Last-Modified) and poll
 times are what make the next poll skip it (304, or not yet due), so for a feed with new entries
@@ -22,7 +23,6 @@ import os
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
-from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -43,6 +43,7 @@ from digest.ingest.limits import (
     cut_at_word,
 )
 from digest.ingest.rules import FeedRules
+from digest.ingest.workers import WorkerPool
 from digest.intel.analysis import Analysis, Analyzer
 from digest.models import FeedEntry
 from digest.store import Article, ArticleActor, Feed, Store, utcnow
@@ -246,10 +247,10 @@ class _Pool:
 
     def __init__(self, store: Store, config: Config, workers: int, analyse: bool) -> None:
         self.store, self.config, self.workers, self.analyse = store, config, workers, analyse
-        self.executor: Executor | None = None
+        self.executor: WorkerPool | None = None
         self.started = False
 
-    def start(self) -> Executor | None:
+    def start(self) -> WorkerPool | None:
         """The pool (None: work in this process), started on first use.
 
         The analyzer (actor automata, summarizer: about 0.45 s of CPU) is built once, here, and the
@@ -265,9 +266,9 @@ class _Pool:
             forked = multiprocessing.get_start_method(allow_none=False) == "fork"
             if self.analyse and (self.workers == 1 or forked):
                 _init_worker(self.config, links)
-            if self.workers > 1:
-                self.executor = ProcessPoolExecutor(
-                    max_workers=self.workers,
+            if self.workers > 1:  # (started in the poll's event loop, which reads their results)
+                self.executor = WorkerPool(
+                    self.workers, process_article,
                     initializer=None if forked or not self.analyse else _init_worker,
                     initargs=() if forked or not self.analyse else (self.config, links))
         return self.executor
@@ -275,7 +276,8 @@ class _Pool:
     def close(self) -> None:
         global _ANALYZER
         if self.executor is not None:
-            self.executor.shutdown(wait=True, cancel_futures=True)
+            self.executor.close()
+            self.executor = None
         _ANALYZER = None
 
 
@@ -346,7 +348,6 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
         executor = pool.start() if fc.fetch_pages or analyse else None
 
         # pages: fetch concurrently; extract and analyse in the pool as each page arrives
-        loop = asyncio.get_running_loop()
         pages_done = 0
 
         async def page_one_inner(item: _NewEntry) -> None:
@@ -374,7 +375,7 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             if not analyse and html is None:  # the polling step alone: store the feed's own text as is
                 done_ = _Done(job.fallback, job.fallback_note, None, None, 0.0)
             elif executor is not None:
-                done_ = await loop.run_in_executor(executor, process_article, job)
+                done_ = await executor.run(job)
             else:
                 done_ = process_article(job)
             if html is not None and done_.note.startswith("used the feed's text"):

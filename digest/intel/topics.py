@@ -182,7 +182,7 @@ def classify_scored(title: str, text: str) -> tuple[TopicInfo, dict[str, float]]
     """:func:`classify` and each topic's keyword score (features of the section model)."""
     cves = extract_cves(f"{title}\n{text}")
     exploited = is_exploited(title, text)
-    body = " ".join(text.split()[:400])
+    body = " ".join(text.split(None, 400)[:400])  # the first 400 words, without splitting the rest
     title_low, body_low = title.lower(), body.lower()
     scores = {topic: _score(_COMPILED[topic], title_low, body_low)
               for topic in ("ransomware", "breach", "malware", "policy", "industry")}

@@ -19,6 +19,7 @@ from digest.intel.actors.base import (
 )
 from digest.intel.actors.kb import name_keys, norm
 from digest.intel.actors.vendors import Conventions
+from digest.intel.prefilter import required_literals
 from digest.models import AliasLink
 
 if TYPE_CHECKING:
@@ -234,6 +235,11 @@ _HEAD_NAME = re.compile(
     r"(?=(?:also\s+|previously\s+|formerly\s+)?(?:known|tracked|referred\s+to)\s+(?:by\s+[^,.;]{2,60}\s+)?as\b|"
     r"aka\b|a\.k\.a\.|which\s+[A-Z][\w ]{1,40}?\s+(?:calls|tracks)|(?:which\s+|that\s+)?overlaps?\s+with\b|"
     r"(?:is|was)\s+the\s+same\s+(?:threat\s+)?(?:actor|group)\s+as\b)")
+#: one of these occurs (as written: both patterns are case-sensitive) in every match of ``_NEW_NAME``
+#: and of ``_HEAD_NAME``'s lookahead (known / tracked / referred to ... as, aka, a.k.a., which X calls /
+#: tracks, overlaps with, is the same actor as); a sentence without any is not searched
+_NAMING_LITERALS = tuple(sorted(set(required_literals(_NEW_NAME.pattern) or ("",)) | {
+    "known", "tracked", "referred", "aka", "a.k.a.", "calls", "tracks", "overlap", "same"}))
 _NEW_NAME_STOP = {
     "the", "a", "an", "this", "that", "it", "its", "they", "microsoft", "google", "apple", "windows",
     "linux", "android", "ios", "operation", "russia", "china", "iran", "north", "korea", "ukraine",
@@ -305,8 +311,10 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
     # unknown names right after a naming phrase ("also known as Sneaky Ferret"), and the rest of a
     # list of names that follows it ("also known as Sneaky Ferret, Puffy Owl or Stinky Badger")
     spans: list[tuple[int, int, str]] = []
-    about_actors = _ACTOR_WORDS.search(sentence) is not None  # "CDO, previously known as OLE Messaging or ..."
-    for m in _NEW_NAME.finditer(sentence):
+    # both naming patterns need one of their words: most cue sentences ("also", "same") have none
+    naming = any(lit in sentence for lit in _NAMING_LITERALS)
+    about_actors = naming and _ACTOR_WORDS.search(sentence) is not None  # "CDO, previously known as OLE Messaging or ..."
+    for m in _NEW_NAME.finditer(sentence) if naming else ():
         if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start() - 80):m.start("n")]):
             continue  # "a chain of bugs known as ProxyLogon", "the breach known as SolarWinds"
         spans.append((*m.span("n"), m.group("n")))
@@ -329,7 +337,7 @@ def _with_new_names(rec: ActorRecognizer, sentence: str, offset: int, cands: lis
             continue
         cands.append(_Cand(s, e, name, k, "learned"))
     # unknown names right before a link phrase ("Sneaky Ferret (aka ...", "Okapi Lynx, tracked as ...")
-    for m in _HEAD_NAME.finditer(sentence):
+    for m in _HEAD_NAME.finditer(sentence) if naming else ():
         if _NOT_ACTOR_NOUN.search(sentence[max(0, m.start("n") - 80):m.start("n")]):
             continue  # "a malware project dubbed Project 420 aka Dolphin"
         s, e = m.span("n")
