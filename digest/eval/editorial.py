@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from digest.config import Config
+from digest.eval.tally import PR
 from digest.intel.analyse import AnalyseDoc, analyse_batch
 
 __all__ = ["Gold", "evaluate", "load_gold", "run_eval", "train_models"]
@@ -140,42 +141,6 @@ def load_gold(directory: Path | None = None) -> tuple[list[Gold], list[tuple[str
 
 
 # --------------------------------------------------------------------------- scoring
-
-@dataclass
-class PR:
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
-
-    def add(self, predicted: bool, gold: bool) -> None:
-        if predicted and gold:
-            self.tp += 1
-        elif predicted:
-            self.fp += 1
-        elif gold:
-            self.fn += 1
-        else:
-            self.tn += 1
-
-    @property
-    def n(self) -> int:
-        return self.tp + self.fp + self.fn + self.tn
-
-    def text(self) -> str:
-        """"P 0.900 R 0.800 (tp/fp/fn)", n/a where a ratio has no cases."""
-        p = f"{self.tp / (self.tp + self.fp):.3f}" if self.tp + self.fp else "n/a"
-        r = f"{self.tp / (self.tp + self.fn):.3f}" if self.tp + self.fn else "n/a"
-        return f"P {p} R {r} ({self.tp}/{self.fp}/{self.fn})"
-
-    @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
 
 @dataclass
 class Figures:
