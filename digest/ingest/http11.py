@@ -11,8 +11,11 @@ scheme and host checks, redirects, the deadline, the size caps and the bounded d
 
 URLs are normalised by ``httpx.URL`` as before (percent-encoding, IDNA host names), so the
 requests on the wire are the ones the httpx client sent. Idle connections are kept per scheme,
-host and port (at most ``keepalive`` of them, for ``expiry`` seconds) and reused; a reused
-connection that the server has closed meanwhile is retried once on a new one. Cookies go through
+host and port (at most ``keepalive`` of them, for ``expiry`` seconds; when full, expired ones and
+then the least recently used one make room) and reused; a reused connection that the server has
+closed meanwhile is retried once on a new one. A connection that received bytes past the end of
+a response is never reused: they would be read as the answer to the next request. Header values
+go out as ASCII only (h11's rule), so validators and cookies that are not ASCII are not sent back. Cookies go through
 the standard library's cookie jar with the same rules as httpx's (which is that jar), and only
 when a response sets one.
 """
