@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import pytest
 
@@ -151,3 +152,112 @@ def test_a_redirect_with_a_body_is_followed_on_a_new_connection(status: int) -> 
     assert isinstance(results[0], FetchResult) and results[0].content == b"new page"
     assert results[0].url.endswith("/new")
 
+
+
+SMUGGLED = b"HTTP/1.1 200 OK\r\nContent-Length: 13\r\n\r\nsmuggled page"
+
+
+def test_bytes_past_the_content_length_never_answer_the_next_request() -> None:
+    def over_sends(n: int, head: bytes) -> bytes:
+        if head.startswith(b"GET /a "):
+            return b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst" + SMUGGLED  # one packet
+        return _ok(b"the right page")(n, head)
+    results, log = _run(over_sends, ["/a", "/b"])
+    assert [r.content for r in results if isinstance(r, FetchResult)] == [b"first", b"the right page"]
+    assert log["connections"] == 2  # the spoilt connection was not kept
+
+
+def test_bytes_sent_while_a_connection_is_idle_spoil_it() -> None:
+    log = {"connections": 0}
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        log["connections"] += 1
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                if head.startswith(b"GET /a "):
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nfirst")
+                    await writer.drain()
+                    await asyncio.sleep(0.05)  # the client has the whole response and keeps the connection
+                    writer.write(SMUGGLED)
+                else:
+                    writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 14\r\n\r\nthe right page")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        writer.close()
+
+    async def go() -> list[bytes]:
+        server = await asyncio.start_server(handle, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        async with server, Fetcher(CFG) as f:
+            first = await f.get(f"http://127.0.0.1:{port}/a")
+            await asyncio.sleep(0.2)
+            second = await f.get(f"http://127.0.0.1:{port}/b")
+        await asyncio.sleep(0.05)  # the handlers see the client close
+        return [first.content, second.content]
+
+    assert asyncio.run(go()) == [b"first", b"the right page"]
+    assert log["connections"] == 2
+
+
+def test_a_full_idle_pool_lets_the_least_recently_used_connection_go() -> None:
+    counts = [0, 0, 0]
+
+    def handler(i: int) -> Callable[[asyncio.StreamReader, asyncio.StreamWriter], Any]:
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            counts[i] += 1
+            try:
+                while True:
+                    await reader.readuntil(b"\r\n\r\n")
+                    writer.write(_ok(f"server {i}".encode())(0, b""))
+                    await writer.drain()
+            except (asyncio.IncompleteReadError, ConnectionError):
+                pass
+            writer.close()
+        return handle
+
+    async def go() -> list[bytes]:
+        servers = [await asyncio.start_server(handler(i), "127.0.0.1", 0) for i in range(3)]
+        ports = [s.sockets[0].getsockname()[1] for s in servers]
+        out = []
+        async with Fetcher(replace(CFG, concurrency=2)) as f:  # keeps at most 2 idle connections
+            for i in (0, 1, 2, 2, 0):
+                out.append((await f.get(f"http://127.0.0.1:{ports[i]}/feed")).content)
+        await asyncio.sleep(0.05)  # the handlers see the client close
+        for s in servers:
+            s.close()
+            await s.wait_closed()
+        return out
+
+    assert asyncio.run(go()) == [b"server 0", b"server 1", b"server 2", b"server 2", b"server 0"]
+    # the third host's connection was kept (the first host's, least recently used, went) and reused
+    assert counts == [2, 1, 1]
+
+
+def test_validators_and_cookies_that_are_not_ascii_are_not_sent() -> None:
+    seen: list[bytes] = []
+
+    def record(n: int, head: bytes) -> bytes:
+        seen.append(head)
+        cookies = ("Set-Cookie: lang=fran\u00e7ais; Path=/\r\nSet-Cookie: session=abc123; Path=/\r\n"
+                   "ETag: \"caf\u00e9\"\r\n")
+        return _ok(b"<rss/>", cookies)(n, head).decode("latin-1").encode("utf-8")
+
+    async def go() -> list[FetchResult]:
+        writers: list[asyncio.StreamWriter] = []
+        server, port = await _serve(record, None, {"connections": 0, "requests": 0}, writers)
+        async with server, Fetcher(CFG) as f:
+            url = f"http://127.0.0.1:{port}/feed.xml"
+            out = [await f.get(url), await f.get(url, etag='"caf\u00e9"', last_modified="Mi\u00e9, 3 Dec 2026")]
+            for w in writers:
+                w.close()
+            await asyncio.sleep(0.01)
+        return out
+
+    results = asyncio.run(go())
+    assert [r.content for r in results] == [b"<rss/>", b"<rss/>"]
+    assert results[0].etag is None  # kept, it would be sent back on the next poll
+    second = seen[1].decode("latin-1").lower()
+    assert "if-none-match" not in second and "if-modified-since" not in second
+    assert "cookie: session=abc123\r\n" in second  # the ASCII cookie still goes back

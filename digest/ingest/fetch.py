@@ -281,6 +281,15 @@ def _one_line(text: str, limit: int = 200) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+def _validator(value: str | None) -> str | None:
+    """An ETag / Last-Modified value the fetcher may send back, or None.
+
+    h11 sends header values as ASCII only, and a value that came in as UTF-8 or latin-1 could not
+    be sent back as the same bytes anyway: such a validator is dropped (the feed is fetched whole).
+    """
+    return value if value and http11.sendable(value) else None
+
+
 def _seconds(value: float) -> str:
     return f"{value:g}s"
 
@@ -360,6 +369,7 @@ class Fetcher:
         if self._client is None:
             raise RuntimeError("Fetcher.get called outside 'async with Fetcher(cfg)'")
         headers = [("Accept", accept)]
+        etag, last_modified = _validator(etag), _validator(last_modified)
         if etag:
             headers.append(("If-None-Match", etag))
         if last_modified:
@@ -419,8 +429,13 @@ class Fetcher:
                 loc = resp.get("location").strip()
                 if not loc:
                     raise FetchError(url, f"HTTP {status} redirect without a Location header")
-                raise _Redirect(status, urljoin(resp.url, loc))  # the body is not read: the connection closes
-            meta = (resp.value("etag"), resp.value("last-modified"), resp.get("content-type"))
+                try:
+                    target = urljoin(resp.url, loc)
+                except ValueError:
+                    raise FetchError(url, f"invalid redirect Location {_one_line(loc, 100)!r}") from None
+                raise _Redirect(status, target)  # the body is not read: the connection closes
+            meta = (_validator(resp.value("etag")), _validator(resp.value("last-modified")),
+                    resp.get("content-type"))
             if status == 304:
                 async for _chunk in chunks:  # none: a 304 has no body; reading it keeps the connection
                     pass
@@ -459,6 +474,8 @@ class Fetcher:
             raise FetchError(url, f"invalid URL: {_one_line(str(exc))}") from None
         except (OSError, http11.ProtocolError, _Connecting) as exc:
             raise FetchError(url, _describe(exc)) from None
+        except ValueError as exc:  # UnicodeError too: a request h11 or the URL parser would not build
+            raise FetchError(url, f"invalid request: {type(exc).__name__}: {_one_line(str(exc), 120)}") from None
 
 
 class _Redirect(Exception):

@@ -11,8 +11,11 @@ scheme and host checks, redirects, the deadline, the size caps and the bounded d
 
 URLs are normalised by ``httpx.URL`` as before (percent-encoding, IDNA host names), so the
 requests on the wire are the ones the httpx client sent. Idle connections are kept per scheme,
-host and port (at most ``keepalive`` of them, for ``expiry`` seconds) and reused; a reused
-connection that the server has closed meanwhile is retried once on a new one. Cookies go through
+host and port (at most ``keepalive`` of them, for ``expiry`` seconds; when full, expired ones and
+then the least recently used one make room) and reused; a reused connection that the server has
+closed meanwhile is retried once on a new one. A connection that received bytes past the end of
+a response is never reused: they would be read as the answer to the next request. Header values
+go out as ASCII only (h11's rule), so validators and cookies that are not ASCII are not sent back. Cookies go through
 the standard library's cookie jar with the same rules as httpx's (which is that jar), and only
 when a response sets one.
 """
@@ -30,7 +33,7 @@ from typing import Any
 import h11
 import httpx
 
-__all__ = ["Connections", "Head", "ProtocolError"]
+__all__ = ["Connections", "Head", "ProtocolError", "sendable"]
 
 READ_BYTES = 64 * 1024  # one read from the socket (as httpcore)
 MAX_HEAD_BYTES = 100 * 1024  # the status line and headers together (as httpcore's h11 setting)
@@ -60,9 +63,18 @@ class _Conn:
     def close(self) -> None:
         self.writer.close()
 
+    def leftover(self) -> bool:
+        """True when bytes beyond the response were received: they would answer the next request."""
+        return bool(self.h11.trailing_data[0]) or bool(getattr(self.reader, "_buffer", b""))
+
     def usable(self, now: float, expiry: float) -> bool:
         return (now - self.idle_since < expiry and self.h11.our_state is h11.IDLE
-                and not self.reader.at_eof() and not self.writer.is_closing())
+                and not self.reader.at_eof() and not self.writer.is_closing() and not self.leftover())
+
+
+def sendable(value: str) -> bool:
+    """True when ``value`` can go in a request header as it is: ASCII, no control characters."""
+    return value.isascii() and not any(ch < " " or ch == "\x7f" for ch in value)
 
 
 def _decoder(raw: list[tuple[bytes, bytes]]) -> str:
@@ -141,13 +153,40 @@ class Connections:
         return None
 
     def _give_back(self, key: tuple[str, str, int], c: _Conn) -> None:
-        if c.h11.our_state is h11.DONE and c.h11.their_state is h11.DONE:
+        """Keep ``c`` idle for the next request to ``key`` when it is clean, making room if need be.
+
+        A connection with bytes past the end of its response is closed, never reused (they would
+        be taken for the answer to the next request). When ``keepalive`` connections are idle
+        already, expired ones are closed first, then the least recently used one.
+        """
+        if c.h11.our_state is h11.DONE and c.h11.their_state is h11.DONE and not c.leftover():
             c.h11.start_next_cycle()
-            if sum(len(v) for v in self._idle.values()) < self._keepalive:
+            if self._keepalive > 0:
+                self._make_room()
                 c.idle_since = time.monotonic()
                 self._idle.setdefault(key, []).append(c)
                 return
         c.close()
+
+    def _make_room(self) -> None:
+        """Close idle connections until one more can be kept: expired ones, then the oldest."""
+        now = time.monotonic()
+        for k in list(self._idle):
+            keep = []
+            for c in self._idle[k]:
+                if c.usable(now, self._expiry):
+                    keep.append(c)
+                else:
+                    c.close()
+            if keep:
+                self._idle[k] = keep
+            else:
+                del self._idle[k]
+        while sum(len(v) for v in self._idle.values()) >= self._keepalive:
+            k = min(self._idle, key=lambda k: self._idle[k][0].idle_since)
+            self._idle[k].pop(0).close()
+            if not self._idle[k]:
+                del self._idle[k]
 
     async def get(self, url: str, headers: list[tuple[str, str]],
                   body: Callable[[Head, AsyncIterator[bytes]], Awaitable[Any]]) -> Any:
@@ -177,6 +216,7 @@ class Connections:
                 raise
             if "set-cookie" in (k for k, _v in head.headers):
                 self._jar.extract_cookies(_CookieResponse(head), urllib.request.Request(str(u)))  # type: ignore[arg-type]
+                self._drop_unsendable_cookies()
             done = False
             try:
                 result = await body(head, self._chunks(conn))
@@ -189,13 +229,19 @@ class Connections:
                     conn.close()
         raise ProtocolError("Server disconnected without sending a response.")  # pragma: no cover
 
+    def _drop_unsendable_cookies(self) -> None:
+        """Forget cookies h11 could not send back (it sends header values as ASCII only)."""
+        for c in list(self._jar):
+            if not all(sendable(x) for x in (c.name, c.value or "", c.domain, c.path)):
+                self._jar.clear(c.domain, c.path, c.name)
+
     def _cookie_header(self, url: str) -> list[tuple[str, str]]:
         if not len(self._jar):
             return []
         req = urllib.request.Request(url)
         self._jar.add_cookie_header(req)
         cookie = req.get_header("Cookie") or req.unredirected_hdrs.get("Cookie")
-        return [("Cookie", cookie)] if cookie else []
+        return [("Cookie", cookie)] if cookie and sendable(cookie) else []
 
     async def _send(self, conn: _Conn, target: bytes, headers: list[tuple[str, str]], url: str) -> Head:
         try:

@@ -335,6 +335,12 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
                 report.errors.append((feed.url, exc.reason))
                 log.debug("feed failed: %s: %s", feed.url, exc.reason, extra={"feed": feed.url})
                 failures.append((feed, exc.reason))
+            except Exception as exc:  # noqa: BLE001 - a bug or a reply nothing foresaw: this feed fails
+                reason = _unexpected(exc)
+                report.failed += 1
+                report.errors.append((feed.url, reason))
+                log.warning("feed failed: %s: %s", feed.url, reason, extra={"feed": feed.url})
+                failures.append((feed, reason))
             finally:
                 done += 1
                 if progress:
@@ -370,6 +376,10 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
             except FeedError as exc:
                 note = f"used the feed's text: {exc.reason}"
                 report.fallbacks += 1
+            except Exception as exc:  # noqa: BLE001 - this page fails alone: the feed's text is kept
+                note = f"used the feed's text: {_unexpected(exc)}"
+                report.fallbacks += 1
+                log.warning("page failed: %s: %s", item.entry.link, _unexpected(exc), extra={"feed": item.feed.url})
             job = _Job(html, item.entry.link, item.entry.title, item.entry.summary, note,
                        need_date=item.entry.published is None, analyse=analyse)
             if not analyse and html is None:  # the polling step alone: store the feed's own text as is
@@ -407,7 +417,11 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
 
         async def page_one(item: _NewEntry) -> None:
             async with in_flight:
-                await page_one_inner(item)
+                try:
+                    await page_one_inner(item)
+                except Exception as exc:  # noqa: BLE001 - not stored; its feed is polled again next time
+                    log.warning("article not stored: %s: %s", item.entry.link, _unexpected(exc),
+                                extra={"feed": item.feed.url})
 
         if not fc.fetch_pages and not analyse:  # the polling step alone: nothing to wait for per entry
             for item in new:
@@ -420,6 +434,12 @@ async def _poll(store: Store, config: Config, feeds: Sequence[Feed], progress: P
         flush_ready()
 
     return report
+
+
+def _unexpected(exc: BaseException) -> str:
+    """One line for an exception no handler expected: its type and message."""
+    text = " ".join(str(exc).split())
+    return f"unexpected error: {type(exc).__name__}" + (f": {text[:200]}" if text else "")
 
 
 def _record_feed_states(store: Store, outcomes: list[_Outcome], failures: list[tuple[Feed, str]]) -> None:
