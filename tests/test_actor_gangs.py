@@ -139,3 +139,54 @@ def test_a_ransomware_strain_named_in_research_is_a_brand(rec: ActorRecognizer, 
 def test_a_comparison_is_no_strain_name(rec: ActorRecognizer) -> None:
     text = "A ransomware called WannaCry-like by some outlets spread through the network."
     assert rec.detect("Researchers warn of new ransomware", text) == []
+
+
+# ---------------------------------------------------------------- words, places and victims that are no gang
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Modern ransomware uses stolen credentials", "Defenders should rotate passwords."),
+    ("Enterprise ransomware deploys wipers", "The report covers large firms."),
+    ("Healthcare ransomware emerges as a threat", "Hospitals are easy targets, the report says."),
+    ("Industrial ransomware returns", "Plants saw more attacks this year."),
+    ("Targeted ransomware strikes again", "Attackers pick victims that can pay."),
+    ("Data ransomware spreads", "Backups remain the best defence against the ransomware."),
+    ("Mobile ransomware steals photos", "Phones locked by ransomware show a ransom note."),
+    ("New York ransomware strikes", "City services were down after the ransomware attack."),
+    ("New Zealand ransomware emerges", "Agencies warned of a ransomware wave."),
+])
+def test_an_adjective_or_place_before_ransomware_and_a_generic_verb_is_no_gang(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "The Rust ransomware family hides its servers, researchers found.",
+    "The Python ransomware variant spreads through scripts, researchers found.",
+    "The Java ransomware family encrypts shared drives, researchers found.",
+    "The Golang ransomware variant targets hypervisors, researchers found.",
+    "The store's tills were crippled by Christmas ransomware last year.",
+])
+def test_a_language_or_holiday_before_ransomware_is_no_strain(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("Researchers warn of new ransomware", text) == []
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Band update", "Nova released a statement about the tour. Fans were hacked off by the delay."),
+    ("Game studio news", "Play targets younger players with its new app. One account was hacked."),
+    ("Airport delays", "Fog hits the airport again. Police found a stolen car near the gate."),
+    ("Blog platform update", "Ghost released a new theme this week, with a life hack for editors."),
+    ("Climbing season", "Everest's victims this year included two guides. Their gear was stolen."),
+    ("Locksmith review", "Key's victims were left locked out. One said a bike was stolen."),
+])
+def test_an_ordinary_word_gang_in_a_story_that_only_says_stolen_or_hack_is_no_gang(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Target Company said data was stolen in a ransomware attack.",
+    "Off White said data was stolen in a ransomware attack.",
+])
+def test_a_victim_whose_name_splits_a_gang_name_is_no_gang(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("Retailer confirms breach", text) == []

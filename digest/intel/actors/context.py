@@ -71,9 +71,13 @@ _RANSOM_ACT_AT = re.compile(
     r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
     r"(?:claim(?:s|ed)?[ \t]+(?:responsibility|credit|to[ \t]|(?:the[ \t]+|an?[ \t]+)?(?:attack|breach|hack|"
     r"intrusion|theft|cyberattack|data))|says|said|threatens|threatened|leaks|leaked|lists|listed|posts|posted|"
-    r"demands|demanded|hits|hit|targets|targeted|breaches|breached|strikes|struck|cripples|crippled|disrupts|"
-    r"encrypts|encrypted|extorts|steals|stole|uses|abuses|exploits|deploys|infects|spreads|emerges|returns|"
-    r"resurfaces)\b)")
+    r"demands|demanded|hits|hit|targets|targeted|breaches|breached|cripples|crippled|disrupts|"
+    r"encrypts|encrypted|extorts|abuses|exploits|infects)\b)")
+#: what any ransomware does ("Modern ransomware uses", "Mobile ransomware spreads"): an act of a gang the
+#: knowledge base knows only
+_RANSOM_GENERIC_AT = re.compile(
+    r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
+    r"(?:uses|used|deploys|deployed|emerges|emerged|returns|returned|resurfaces|strikes|struck|spreads|steals|stole)\b)")
 _NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+|[Nn]ew[ \t]+|A[ \t]+new[ \t]+|a[ \t]+new[ \t]+)?"
                           rf"[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
 #: a ransomware strain named after it: "ransomware dubbed Quorvex", "a new ransomware strain called Quorvex"
@@ -120,6 +124,17 @@ class ContextNames:
             return False  # "owned by India's Tata group", "the Asahi group, Japan's biggest brewery", "added to a group called"
         return not name.isdigit()
 
+    def _common_name(self, name: str, text: str) -> bool:
+        """Whether a new name found beside "ransomware" may be a name: no common word, language, platform,
+        holiday or place (``context_common``), and not a word the text also writes in lower case."""
+        words = norm(name).split()
+        if not words or any(w in self.context_common for w in words):
+            return False
+        if len(words) == 1 and len(words[0]) > 5 and words[0].endswith("ed") and name[1:].islower():
+            return False  # "Targeted ransomware": a participle
+        return not any(re.search(rf"(?<![\w-]){re.escape(w.lower())}(?![\w-])", text) for w in name.split()
+                       if w[:1].isupper() and w[1:].islower() and w.isalpha())
+
     @staticmethod
     def _ctx_before_ok(head: str, m: re.Match[str], lo: int) -> bool:
         """Whether a name before a group word stands where a name can ("Many groups" opens a sentence)."""
@@ -156,9 +171,13 @@ class ContextNames:
                 n = _RANSOM_NAMED_AT.match(text, p)
                 if n and " " in n.group("n") and n.group("n").split()[-1][:1].islower():
                     pass
-                elif n:
+                elif n and self._common_name(n.group("n"), text):
                     add(n.start("n"), n.end("n"), n.group("n"), "context")
-                if m and (_RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
+                if m and not self._common_name(m.group("n"), text):
+                    m = None  # "Modern ransomware", "the Rust ransomware family", "New York ransomware"
+                # a generic verb ("uses", "spreads") is an act only of a gang the knowledge base knows
+                known_act = m is not None and self._gang_key(norm(m.group("n"))) and _RANSOM_GENERIC_AT.match(text, p)
+                if m and (known_act or _RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
                         _BY_BEFORE.search(text[max(0, lo + m.start() - 30):lo + m.start()])
                         and not _EVENT_AFTER.match(text, p + len("ransomware")))):
                     add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")
