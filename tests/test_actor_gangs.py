@@ -190,3 +190,19 @@ def test_an_ordinary_word_gang_in_a_story_that_only_says_stolen_or_hack_is_no_ga
 ])
 def test_a_victim_whose_name_splits_a_gang_name_is_no_gang(rec: ActorRecognizer, text: str) -> None:
     assert rec.detect("Retailer confirms breach", text) == []
+
+
+@pytest.mark.parametrize("title", [
+    "Automotive ransomware targets parts suppliers",
+    "Dangerous ransomware hits clinics",
+    "Financial ransomware claims another bank",
+])
+def test_an_adjective_before_ransomware_is_no_gang_even_with_a_gang_verb(rec: ActorRecognizer, title: str) -> None:
+    assert rec.detect(title, "The report counts more attacks this year.") == []
+
+
+def test_a_name_the_text_also_writes_in_lower_case_is_a_word(rec: ActorRecognizer) -> None:
+    text = "The Quorvex ransomware family hides its servers. Its chaos spreads."
+    assert [h.name for h in rec.detect("", text)] == ["Quorvex"]
+    text = "The Carbonite ransomware family hides its servers. Old carbonite copies were safe."
+    assert rec.detect("", text) == []

@@ -93,6 +93,9 @@ _EVENT_AFTER = re.compile(r"[ \t-]+(?i:attacks?|incidents?|breach|hack|outage|cy
 _BY_BEFORE = re.compile(r"\b(?:hit|attacked|targeted|claimed|breached|compromised|encrypted|crippled|disrupted|struck|"
                         r"paralysed|paralyzed|locked|extorted)[ \t]+by[ \t]+$", re.IGNORECASE)
 
+#: how adjectives and participles end ("Targeted", "Industrial", "Automotive", "Dangerous", "Stealthy")
+_ADJECTIVE_END = re.compile(r"(?:[^e]ed|ial|ical|ive|ous|ern|ary|ful|less|able|ible|thy)$")
+
 
 class ContextNames:
     """Names found beside group words (see the module docstring)."""
@@ -130,8 +133,8 @@ class ContextNames:
         words = norm(name).split()
         if not words or any(w in self.context_common for w in words):
             return False
-        if len(words) == 1 and len(words[0]) > 5 and words[0].endswith("ed") and name[1:].islower():
-            return False  # "Targeted ransomware": a participle
+        if len(words) == 1 and len(words[0]) > 5 and _ADJECTIVE_END.search(words[0]) and name[1:].islower():
+            return False  # "Targeted ransomware", "Aggressive ransomware", "Automotive ransomware": an adjective
         return not any(re.search(rf"(?<![\w-]){re.escape(w.lower())}(?![\w-])", text) for w in name.split()
                        if w[:1].isupper() and w[1:].islower() and w.isalpha())
 
