@@ -206,3 +206,11 @@ def test_a_name_the_text_also_writes_in_lower_case_is_a_word(rec: ActorRecognize
     assert [h.name for h in rec.detect("", text)] == ["Quorvex"]
     text = "The Carbonite ransomware family hides its servers. Old carbonite copies were safe."
     assert rec.detect("", text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Researchers tracked the Enterprise hacking group for months.",
+    "The threat actor Python used phishing lures against banks.",
+])
+def test_a_common_word_or_language_beside_a_group_word_is_no_new_name(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("", text) == []

@@ -119,7 +119,7 @@ class ContextNames:
             return False
         if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
             return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
-        if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
+        if k in self.stop or k in self.context_common or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
         if text and (_CTX_COMPANY_BEFORE.search(text[max(0, start - 40):start])
                      or _CTX_COMPANY_AFTER.match(text, start + len(name))
