@@ -214,3 +214,8 @@ def test_a_name_the_text_also_writes_in_lower_case_is_a_word(rec: ActorRecognize
 ])
 def test_a_common_word_or_language_beside_a_group_word_is_no_new_name(rec: ActorRecognizer, text: str) -> None:
     assert rec.detect("", text) == []
+
+
+def test_new_and_a_capitalised_word_inside_a_sentence_is_a_place(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "Police say New Caledonia ransomware hit the port on Monday.") == []
+    assert [h.name for h in rec.detect("", "Analysts say the new Quorvex ransomware hit the port.")] == ["Quorvex"]

@@ -176,6 +176,9 @@ class ContextNames:
                     pass
                 elif n and self._common_name(n.group("n"), text):
                     add(n.start("n"), n.end("n"), n.group("n"), "context")
+                prev = text[max(0, lo + m.start() - 3):lo + m.start()].rstrip(" \t\"“‘'") if m else ""
+                if m and m.group(0).startswith("New") and prev and prev[-1] not in ".!?:;\n*#|>-•(":
+                    m = None  # "Police say New Caledonia ransomware hit": inside a sentence "New" opens a place's name
                 if m and not self._common_name(m.group("n"), text):
                     m = None  # "Modern ransomware", "the Rust ransomware family", "New York ransomware"
                 # a generic verb ("uses", "spreads") is an act only of a gang the knowledge base knows
