@@ -219,3 +219,14 @@ def test_a_common_word_or_language_beside_a_group_word_is_no_new_name(rec: Actor
 def test_new_and_a_capitalised_word_inside_a_sentence_is_a_place(rec: ActorRecognizer) -> None:
     assert rec.detect("", "Police say New Caledonia ransomware hit the port on Monday.") == []
     assert [h.name for h in rec.detect("", "Analysts say the new Quorvex ransomware hit the port.")] == ["Quorvex"]
+
+
+@pytest.mark.parametrize("title", [
+    "New Caledonia ransomware hits port",
+    "Sweden ransomware targets firms",
+    "Swedish ransomware targets firms",
+    "Ohio ransomware targets firms",
+    "Airline ransomware targets firms",
+])
+def test_a_country_language_state_or_sector_before_ransomware_is_no_gang(rec: ActorRecognizer, title: str) -> None:
+    assert rec.detect(title, "The report counts more ransomware attacks.") == []

@@ -6,6 +6,7 @@ conventions, stop names and blocking phrases)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from digest.intel.actors.base import (
     _CTX_AFTER,
@@ -93,8 +94,20 @@ _EVENT_AFTER = re.compile(r"[ \t-]+(?i:attacks?|incidents?|breach|hack|outage|cy
 _BY_BEFORE = re.compile(r"\b(?:hit|attacked|targeted|claimed|breached|compromised|encrypted|crippled|disrupted|struck|"
                         r"paralysed|paralyzed|locked|extorted)[ \t]+by[ \t]+$", re.IGNORECASE)
 
+@lru_cache(maxsize=1)
+def _places_and_languages() -> frozenset[str]:
+    """The English names of countries, regions and languages (CLDR's, from the installed ``babel``, which
+    trafilatura's ``courlan`` needs): "Sweden", "New Caledonia", "Europe", "Swedish"."""
+    try:
+        from babel import Locale
+    except ImportError:  # pragma: no cover - babel comes with trafilatura
+        return frozenset()
+    en = Locale("en")
+    return frozenset(norm(v) for v in (*en.territories.values(), *en.languages.values()) if "(" not in v)
+
+
 #: how adjectives and participles end ("Targeted", "Industrial", "Automotive", "Dangerous", "Stealthy")
-_ADJECTIVE_END = re.compile(r"(?:[^e]ed|ial|ical|ive|ous|ern|ary|ful|less|able|ible|thy)$")
+_ADJECTIVE_END = re.compile(r"(?:[^e]ed|ial|ical|ive|ous|ern|ary|ful|less|able|ible|ly)$")
 
 
 class ContextNames:
@@ -119,7 +132,7 @@ class ContextNames:
             return False
         if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
             return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
-        if k in self.stop or k in self.context_common or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
+        if k in self.stop or k in self.context_common or k in _places_and_languages() or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
         if text and (_CTX_COMPANY_BEFORE.search(text[max(0, start - 40):start])
                      or _CTX_COMPANY_AFTER.match(text, start + len(name))
@@ -127,11 +140,15 @@ class ContextNames:
             return False  # "owned by India's Tata group", "the Asahi group, Japan's biggest brewery", "added to a group called"
         return not name.isdigit()
 
-    def _common_name(self, name: str, text: str) -> bool:
+    def _common_name(self, name: str, text: str, found: str = "") -> bool:
         """Whether a new name found beside "ransomware" may be a name: no common word, language, platform,
-        holiday or place (``context_common``), and not a word the text also writes in lower case."""
+        holiday or place (``context_common``, the English names of countries and languages), and not a word
+        the text also writes in lower case. ``found``: the match with its article ("New Caledonia")."""
         words = norm(name).split()
         if not words or any(w in self.context_common for w in words):
+            return False
+        places = _places_and_languages()
+        if norm(name) in places or (found.startswith("New") and norm(f"new {name}") in places):
             return False
         if len(words) == 1 and len(words[0]) > 5 and _ADJECTIVE_END.search(words[0]) and name[1:].islower():
             return False  # "Targeted ransomware", "Aggressive ransomware", "Automotive ransomware": an adjective
@@ -179,7 +196,7 @@ class ContextNames:
                 prev = text[max(0, lo + m.start() - 3):lo + m.start()].rstrip(" \t\"“‘'") if m else ""
                 if m and m.group(0).startswith("New") and prev and prev[-1] not in ".!?:;\n*#|>-•(":
                     m = None  # "Police say New Caledonia ransomware hit": inside a sentence "New" opens a place's name
-                if m and not self._common_name(m.group("n"), text):
+                if m and not self._common_name(m.group("n"), text, m.group(0)):
                     m = None  # "Modern ransomware", "the Rust ransomware family", "New York ransomware"
                 # a generic verb ("uses", "spreads") is an act only of a gang the knowledge base knows
                 known_act = m is not None and self._gang_key(norm(m.group("n"))) and _RANSOM_GENERIC_AT.match(text, p)
