@@ -139,3 +139,94 @@ def test_a_ransomware_strain_named_in_research_is_a_brand(rec: ActorRecognizer, 
 def test_a_comparison_is_no_strain_name(rec: ActorRecognizer) -> None:
     text = "A ransomware called WannaCry-like by some outlets spread through the network."
     assert rec.detect("Researchers warn of new ransomware", text) == []
+
+
+# ---------------------------------------------------------------- words, places and victims that are no gang
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Modern ransomware uses stolen credentials", "Defenders should rotate passwords."),
+    ("Enterprise ransomware deploys wipers", "The report covers large firms."),
+    ("Healthcare ransomware emerges as a threat", "Hospitals are easy targets, the report says."),
+    ("Industrial ransomware returns", "Plants saw more attacks this year."),
+    ("Targeted ransomware strikes again", "Attackers pick victims that can pay."),
+    ("Data ransomware spreads", "Backups remain the best defence against the ransomware."),
+    ("Mobile ransomware steals photos", "Phones locked by ransomware show a ransom note."),
+    ("New York ransomware strikes", "City services were down after the ransomware attack."),
+    ("New Zealand ransomware emerges", "Agencies warned of a ransomware wave."),
+])
+def test_an_adjective_or_place_before_ransomware_and_a_generic_verb_is_no_gang(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "The Rust ransomware family hides its servers, researchers found.",
+    "The Python ransomware variant spreads through scripts, researchers found.",
+    "The Java ransomware family encrypts shared drives, researchers found.",
+    "The Golang ransomware variant targets hypervisors, researchers found.",
+    "The store's tills were crippled by Christmas ransomware last year.",
+])
+def test_a_language_or_holiday_before_ransomware_is_no_strain(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("Researchers warn of new ransomware", text) == []
+
+
+@pytest.mark.parametrize("title,text", [
+    ("Band update", "Nova released a statement about the tour. Fans were hacked off by the delay."),
+    ("Game studio news", "Play targets younger players with its new app. One account was hacked."),
+    ("Airport delays", "Fog hits the airport again. Police found a stolen car near the gate."),
+    ("Blog platform update", "Ghost released a new theme this week, with a life hack for editors."),
+    ("Climbing season", "Everest's victims this year included two guides. Their gear was stolen."),
+    ("Locksmith review", "Key's victims were left locked out. One said a bike was stolen."),
+])
+def test_an_ordinary_word_gang_in_a_story_that_only_says_stolen_or_hack_is_no_gang(
+        rec: ActorRecognizer, title: str, text: str) -> None:
+    assert rec.detect(title, text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Target Company said data was stolen in a ransomware attack.",
+    "Off White said data was stolen in a ransomware attack.",
+])
+def test_a_victim_whose_name_splits_a_gang_name_is_no_gang(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("Retailer confirms breach", text) == []
+
+
+@pytest.mark.parametrize("title", [
+    "Automotive ransomware targets parts suppliers",
+    "Dangerous ransomware hits clinics",
+    "Financial ransomware claims another bank",
+])
+def test_an_adjective_before_ransomware_is_no_gang_even_with_a_gang_verb(rec: ActorRecognizer, title: str) -> None:
+    assert rec.detect(title, "The report counts more attacks this year.") == []
+
+
+def test_a_name_the_text_also_writes_in_lower_case_is_a_word(rec: ActorRecognizer) -> None:
+    text = "The Quorvex ransomware family hides its servers. Its chaos spreads."
+    assert [h.name for h in rec.detect("", text)] == ["Quorvex"]
+    text = "The Carbonite ransomware family hides its servers. Old carbonite copies were safe."
+    assert rec.detect("", text) == []
+
+
+@pytest.mark.parametrize("text", [
+    "Researchers tracked the Enterprise hacking group for months.",
+    "The threat actor Python used phishing lures against banks.",
+])
+def test_a_common_word_or_language_beside_a_group_word_is_no_new_name(rec: ActorRecognizer, text: str) -> None:
+    assert rec.detect("", text) == []
+
+
+def test_new_and_a_capitalised_word_inside_a_sentence_is_a_place(rec: ActorRecognizer) -> None:
+    assert rec.detect("", "Police say New Caledonia ransomware hit the port on Monday.") == []
+    assert [h.name for h in rec.detect("", "Analysts say the new Quorvex ransomware hit the port.")] == ["Quorvex"]
+
+
+@pytest.mark.parametrize("title", [
+    "New Caledonia ransomware hits port",
+    "Sweden ransomware targets firms",
+    "Swedish ransomware targets firms",
+    "Ohio ransomware targets firms",
+    "Airline ransomware targets firms",
+])
+def test_a_country_language_state_or_sector_before_ransomware_is_no_gang(rec: ActorRecognizer, title: str) -> None:
+    assert rec.detect(title, "The report counts more ransomware attacks.") == []

@@ -6,6 +6,7 @@ conventions, stop names and blocking phrases)."""
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from digest.intel.actors.base import (
     _CTX_AFTER,
@@ -71,9 +72,13 @@ _RANSOM_ACT_AT = re.compile(
     r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
     r"(?:claim(?:s|ed)?[ \t]+(?:responsibility|credit|to[ \t]|(?:the[ \t]+|an?[ \t]+)?(?:attack|breach|hack|"
     r"intrusion|theft|cyberattack|data))|says|said|threatens|threatened|leaks|leaked|lists|listed|posts|posted|"
-    r"demands|demanded|hits|hit|targets|targeted|breaches|breached|strikes|struck|cripples|crippled|disrupts|"
-    r"encrypts|encrypted|extorts|steals|stole|uses|abuses|exploits|deploys|infects|spreads|emerges|returns|"
-    r"resurfaces)\b)")
+    r"demands|demanded|hits|hit|targets|targeted|breaches|breached|cripples|crippled|disrupts|"
+    r"encrypts|encrypted|extorts|abuses|exploits|infects)\b)")
+#: what any ransomware does ("Modern ransomware uses", "Mobile ransomware spreads"): an act of a gang the
+#: knowledge base knows only
+_RANSOM_GENERIC_AT = re.compile(
+    r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
+    r"(?:uses|used|deploys|deployed|emerges|emerged|returns|returned|resurfaces|strikes|struck|spreads|steals|stole)\b)")
 _NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+|[Nn]ew[ \t]+|A[ \t]+new[ \t]+|a[ \t]+new[ \t]+)?"
                           rf"[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
 #: a ransomware strain named after it: "ransomware dubbed Quorvex", "a new ransomware strain called Quorvex"
@@ -88,6 +93,21 @@ _EVENT_AFTER = re.compile(r"[ \t-]+(?i:attacks?|incidents?|breach|hack|outage|cy
 #: the agent of an attack, before "X ransomware": "hit by Quorvex ransomware", "encrypted by the Quorvex ransomware"
 _BY_BEFORE = re.compile(r"\b(?:hit|attacked|targeted|claimed|breached|compromised|encrypted|crippled|disrupted|struck|"
                         r"paralysed|paralyzed|locked|extorted)[ \t]+by[ \t]+$", re.IGNORECASE)
+
+@lru_cache(maxsize=1)
+def _places_and_languages() -> frozenset[str]:
+    """The English names of countries, regions and languages (CLDR's, from the installed ``babel``, which
+    trafilatura's ``courlan`` needs): "Sweden", "New Caledonia", "Europe", "Swedish"."""
+    try:
+        from babel import Locale
+    except ImportError:  # pragma: no cover - babel comes with trafilatura
+        return frozenset()
+    en = Locale("en")
+    return frozenset(norm(v) for v in (*en.territories.values(), *en.languages.values()) if "(" not in v)
+
+
+#: how adjectives and participles end ("Targeted", "Industrial", "Automotive", "Dangerous", "Stealthy")
+_ADJECTIVE_END = re.compile(r"(?:[^e]ed|ial|ical|ive|ous|ern|ary|ful|less|able|ible|ly)$")
 
 
 class ContextNames:
@@ -112,13 +132,28 @@ class ContextNames:
             return False
         if re.search(r"\bas a service\b", k) or (text and _CTX_NOT_NAME_AFTER.match(text, start + len(name))):
             return False  # "Malware-as-a-Service groups", "Personally Identifiable Information"
-        if k in self.stop or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
+        if k in self.stop or k in self.context_common or k in _places_and_languages() or k in self.block_keys or self.conv.vendor_named(name) or self.conv.find_vendor(name):
             return False
         if text and (_CTX_COMPANY_BEFORE.search(text[max(0, start - 40):start])
                      or _CTX_COMPANY_AFTER.match(text, start + len(name))
                      or _CTX_CHAT_BEFORE.search(text[max(0, start - 50):start])):
             return False  # "owned by India's Tata group", "the Asahi group, Japan's biggest brewery", "added to a group called"
         return not name.isdigit()
+
+    def _common_name(self, name: str, text: str, found: str = "") -> bool:
+        """Whether a new name found beside "ransomware" may be a name: no common word, language, platform,
+        holiday or place (``context_common``, the English names of countries and languages), and not a word
+        the text also writes in lower case. ``found``: the match with its article ("New Caledonia")."""
+        words = norm(name).split()
+        if not words or any(w in self.context_common for w in words):
+            return False
+        places = _places_and_languages()
+        if norm(name) in places or (found.startswith("New") and norm(f"new {name}") in places):
+            return False
+        if len(words) == 1 and len(words[0]) > 5 and _ADJECTIVE_END.search(words[0]) and name[1:].islower():
+            return False  # "Targeted ransomware", "Aggressive ransomware", "Automotive ransomware": an adjective
+        return not any(re.search(rf"(?<![\w-]){re.escape(w.lower())}(?![\w-])", text) for w in name.split()
+                       if w[:1].isupper() and w[1:].islower() and w.isalpha())
 
     @staticmethod
     def _ctx_before_ok(head: str, m: re.Match[str], lo: int) -> bool:
@@ -156,9 +191,16 @@ class ContextNames:
                 n = _RANSOM_NAMED_AT.match(text, p)
                 if n and " " in n.group("n") and n.group("n").split()[-1][:1].islower():
                     pass
-                elif n:
+                elif n and self._common_name(n.group("n"), text):
                     add(n.start("n"), n.end("n"), n.group("n"), "context")
-                if m and (_RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
+                prev = text[max(0, lo + m.start() - 3):lo + m.start()].rstrip(" \t\"“‘'") if m else ""
+                if m and m.group(0).startswith("New") and prev and prev[-1] not in ".!?:;\n*#|>-•(":
+                    m = None  # "Police say New Caledonia ransomware hit": inside a sentence "New" opens a place's name
+                if m and not self._common_name(m.group("n"), text, m.group(0)):
+                    m = None  # "Modern ransomware", "the Rust ransomware family", "New York ransomware"
+                # a generic verb ("uses", "spreads") is an act only of a gang the knowledge base knows
+                known_act = m is not None and self._gang_key(norm(m.group("n"))) and _RANSOM_GENERIC_AT.match(text, p)
+                if m and (known_act or _RANSOM_ACT_AT.match(text, p) or _STRAIN_AFTER.match(text, p + len("ransomware")) or (
                         _BY_BEFORE.search(text[max(0, lo + m.start() - 30):lo + m.start()])
                         and not _EVENT_AFTER.match(text, p + len("ransomware")))):
                     add(lo + m.start("n"), lo + m.end("n"), m.group("n"), "context")

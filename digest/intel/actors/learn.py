@@ -484,7 +484,7 @@ def _topic(rec: ActorRecognizer, text: str, before: list[_Cand], exclude: set[st
     """The name the text before a sentence mentions most: the head of a head-less list."""
     if not before:
         return None
-    doc_cyber = bool(rec._doc_cue.search(text))
+    doc_cyber = rec._doc_cyber(text)
     counts: Counter[str] = Counter()
     first: dict[str, _Cand] = {}
     for c in before:

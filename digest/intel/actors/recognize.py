@@ -89,6 +89,9 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
         self._cue_after = re.compile(rf"^[\s,:\"'“”‘’)]*{_IS_A}(?:also\s+)?(?:\b(?:{cue})\b)", re.IGNORECASE)
         doc = "|".join(re.escape(c) for c in sorted(cfg.get("doc_cues", []), key=len, reverse=True))
         self._doc_cue = re.compile(rf"\b(?:{doc})\b", re.IGNORECASE)
+        weak = "|".join(re.escape(c) for c in sorted(cfg.get("weak_doc_cues", []), key=len, reverse=True))
+        self._weak_cue = re.compile(rf"\b(?:{weak})\b", re.IGNORECASE)
+        self.context_common = {norm(w) for w in cfg.get("context_common", [])}
         self._ransom_cue = re.compile(r"\b(?:ransom(?:ware)?|extort\w*|leak site|data leak|gang|affiliates?)\b", re.IGNORECASE)
         group = (r"gang|gangs|group|groups|operators?|affiliates?|crew|actors?|threat actors?|hackers?|cartel|"
                  r"members|behind|tracked as|known as|aka|dubbed|attributed to|linked to")
@@ -275,7 +278,7 @@ class ActorRecognizer(ContextNames, PrecisionRules, LinkSets):
                   extra: list[ahocorasick.Automaton] | None = None) -> tuple[str, list[Mention]]:
         full = f"{title}\n\n{text}" if title else text
         cands, vendors_in_doc = self._scan(full, self._extra_automata(uf) if extra is None else extra)
-        doc_cyber = bool(self._doc_cue.search(full))
+        doc_cyber = self._doc_cyber(full)
         accepted: list[tuple[_Cand, list[str]]] = []
         ok = [self._accept(c, full, doc_cyber, vendors_in_doc) for c in cands]
         # a name the text once treats as an actor is that actor wherever it is written so

@@ -25,16 +25,28 @@ from digest.intel.actors.learn import (
 _GANG_VERB_AFTER = re.compile(
     r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|claims?|claimed|threatens|threatened|posted|listed|"
     r"leaked|published|demanded|intrusion|attack|breach|hack|infection|affiliates?|operators?|leak\s+site|"
-    r"exploited|exploits|stole|steals|hit|hits|targeted|targets|breached|encrypted|extorted|compromised|attacked|"
-    r"extortion|took\s+responsibility|(?:is|are|was)\s+demanding|added|released|(?:is\s+|was\s+)?behind|leaks|posts|"
+    r"exploited|exploits|stole|steals|breached|encrypted|extorted|compromised|"
+    r"extortion|took\s+responsibility|(?:is|are|was)\s+demanding|leaks|posts|"
     r"lists|publishes|demands)\b", re.IGNORECASE)
+#: what anyone may do ("Play targets younger players", "Nova released a statement"): a gang's act only in a
+#: story about ransomware
+_GENERIC_VERB_AFTER = re.compile(
+    r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:hit|hits|targeted|targets|attacked|added|released|"
+    r"(?:is\s+|was\s+)?behind)\b", re.IGNORECASE)
 #: what only a gang has, right after its name: "Clop's leak site", "Qilin's data theft campaign", "Clop-linked hackers"
 _GANG_OWN_AFTER = re.compile(
-    r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:leak[ \t]+site|data[ \t]+leak|extortion|campaign|victims?|attacks?|"
+    r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:leak[ \t]+site|data[ \t]+leak|extortion|campaign|"
     r"affiliates?|operators?|ransom|negotiators?)\b|"
     # "Clop-linked hackers"
     r"[-–](?:linked|affiliated|tied|backed)[ \t]+(?:hackers|attackers|actors|criminals|cybercriminals|gang|group)\b",
     re.IGNORECASE)
+#: what anyone may have ("Everest's victims", "Key's attacks"): a gang's only in a story about ransomware
+_GENERIC_OWN_AFTER = re.compile(r"['’]s[ \t]+(?:[\w-]+[ \t]+){0,3}?(?:victims?|attacks?)\b", re.IGNORECASE)
+#: a company's own words or a victim's place: "Target Company said data was stolen", "an attack on Off White"
+_SAYS_AFTER = re.compile(r"[\s\"”’']+(?:has\s+|have\s+|had\s+)?(?:says|said|confirmed|confirms|told|announced|"
+                         r"disclosed|notified|reported)\b", re.IGNORECASE)
+_VICTIM_BEFORE = re.compile(r"\b(?:attack|attacks|breach|intrusion|incident|hack)\s+(?:on|at|against)\s+(?:the\s+)?$|"
+                            r"\b(?:hit|breached|attacked|targeted)\s+$", re.IGNORECASE)
 #: what names a gang, right before its name ("claimed by Akira", "an attack attributed to Qilin")
 _GANG_BY_BEFORE = re.compile(r"\b(?:(?:claimed|attributed|blamed|carried\s+out|published|posted|leaked|stolen|encrypted)"
                              r"\s+(?:by|on|to)|attributed\s+(?:the\s+)?(?:[\w-]+\s+){0,2}?to)\s+(?:the\s+)?$",
@@ -80,6 +92,17 @@ class PrecisionRules:
         actors = (self.kb.actors.get(a) for a in self.kb.names.get(key, ()))
         return any(a is not None and (a.kind in ("ransomware", "extortion") or "ransomware" in a.sources)
                    for a in actors)
+
+    def _doc_cyber(self, text: str) -> bool:
+        """Whether the text is about cyber threats: one strong cue, or two weak ones ("hack", "stolen")."""
+        if self._doc_cue.search(text):
+            return True
+        weak = self._weak_cue.findall(text)
+        return len(weak) >= 2
+
+    def _doc_weak(self, text: str) -> bool:
+        """Whether the text has a weak cue at least ("the stolen files"): enough for a known gang's own act."""
+        return bool(self._weak_cue.search(text))
 
     def _doc_ransom(self, text: str) -> bool:
         memo = self._ransom_memo
@@ -186,12 +209,19 @@ class PrecisionRules:
         adjective = key in self.adjectives and not mention.isupper()  # "Global ransomware attacks rose"
         if gang and not adjective and _RANSOMWARE_AFTER.match(text, c.end) and self._doc_ransom(text):
             return True  # "Qilin ransomware claimed", "a Clop ransomware attack": the gang, in news
+        split = key in self.kb.joined_keys and " " in key  # "World Leaks" of "worldleaks"
+        if split and (_SAYS_AFTER.match(text, c.end) or _VICTIM_BEFORE.search(text[max(0, c.start - 40):c.start])) \
+                and not self._strong_cue(text, c.start, c.end):
+            return False  # "Target Company said data was stolen": a victim's name that splits a gang's
         if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) and (
                 _GANG_BY_BEFORE.search(text[max(0, c.start - 40):c.start]) or _GANG_OWN_AFTER.match(text, c.end)):
             return True  # "claimed by Qilin", "Clop's leak site", "Clop-linked hackers", in a cyber story
-        if gang and not adjective and (self._doc_ransom(text) or doc_cyber) and not _title_case_line(text, c.start) \
-                and _GANG_VERB_AFTER.match(text, c.end):
+        if gang and not adjective and (self._doc_ransom(text) or doc_cyber or self._doc_weak(text)) \
+                and not _title_case_line(text, c.start) and _GANG_VERB_AFTER.match(text, c.end):
             return True  # "Akira says it will leak ...", in a cyber story
+        if gang and not adjective and self._doc_ransom(text) and not _title_case_line(text, c.start) and (
+                _GENERIC_VERB_AFTER.match(text, c.end) or _GENERIC_OWN_AFTER.match(text, c.end)):
+            return True  # "Qilin hits a hospital", "Everest's victims", in a story about ransomware
         if has_digit and re.search(r"[a-z][0-9]+[a-z]", key) and doc_cyber and mention in self.kb.forms.get(key, ()):
             return True  # "Cl0p": a spelling no word has
         if _NAMED_BEFORE.search(text[max(0, c.start - 40):c.start]) and (ransom_name or key in self.ordinary):
