@@ -16,6 +16,9 @@ from digest.intel.section_model import SECTIONS, clear_policy, decide
     "Hospital group agrees $12 million settlement in patient data lawsuit",
     "Police seize servers of phishing-as-a-service platform in joint takedown",
     "Two suspects appear in court over school network hack",
+    "Regulator fines bank over breach of customer records",
+    "Authorities seize $3 million in crypto from extortion crew",
+    "Former admin sentenced to two years in prison for sabotage",
 ])
 def test_a_headline_about_legal_or_police_action_is_policy(title: str) -> None:
     assert clear_policy(title)
@@ -26,6 +29,13 @@ def test_a_headline_about_legal_or_police_action_is_policy(title: str) -> None:
     "Hackers claim theft of 40GB from regional court system",  # a court as the victim, not a case
     "Security firm finds new loader spreading through fake invoices",
     "Council confirms residents' data was exposed in breach",
+    "Fine-tuning LLMs to triage malware samples",
+    "Free trial of AI tool delivers infostealer",
+    "Prison service hit by ransomware attack",
+    "Jail management software vendor breached",
+    "Hackers seize control of smart home hubs",
+    "Clinical trial data exposed in breach",
+    "CISA pleads with agencies to patch",
 ])
 def test_a_headline_about_an_incident_or_research_is_not(title: str) -> None:
     assert not clear_policy(title)

@@ -178,10 +178,15 @@ def clear_exploited(title: str, info: TopicInfo, cve_exploited: bool, has_actor:
 # extraditions, takedowns and seizures, sanctions, fines, lawsuits and settlements). On dev 76 of the
 # 77 non-ad items it fires on are "policy"; on the 300 dev items labelled after it was written, 29 of 31.
 _LEGAL = re.compile(
-    r"\b(?:arrest(?:s|ed)?|charged|fined?|fines|sentenced|jailed|pleads?|pleaded|guilty|indicted|indictment|"
+    r"\b(?:arrest(?:s|ed)?|charged|fined|fines|fine\ of\ [$£€]|\d[\d.,]*\ ?(?:k|m|bn|million|billion)?\ fine|"
+    r"sentenced|jailed|(?:to|in|faces?|facing)\ (?:jail|prison)|(?:jail|prison)\ (?:terms?|time|sentences?)|"
+    r"plead(?:s|ed)?\ (?:not\ )?guilty|pleaded|guilty|indicted|indictment|"
     r"extradit\w*|sanction(?:s|ed)?|sues|sued|suing|lawsuits?|settlements?|class[- ]action|convicted|"
-    r"(?:in|to|before)\ court|court\ (?:rules|ruling|orders?|case|hearing)|trial|prosecut\w+|penalt(?:y|ies)|"
-    r"jail|prison|takedown|taken\ down|seiz(?:e|es|ed|ure)|dismantl\w+)\b")
+    r"(?:in|to|before)\ court|court\ (?:rules|ruling|orders?|case|hearing)|on\ trial|stands?\ trial|"
+    r"(?:criminal|jury|fraud|murder)\ trial|trial\ (?:begins|opens|starts|date)|prosecut\w+|penalt(?:y|ies)|"
+    r"takedown|taken\ down|seizure|seized\ (?:by|in)|(?:police|fbi|authorities|agencies|doj|europol|feds|"
+    r"law\ enforcement|officials)\ (?:[\w'’-]+\ ){0,2}?seiz(?:e|es|ed)|seiz(?:e|es|ed)\ (?:[\w'’-]+\ ){0,2}?(?:[$£€\d]|servers?\b|domains?\b|sites?\b|websites?\b|infrastructure\b|crypto|funds\b|assets\b|accounts\b)|(?:domains?|servers?|sites?|websites?|"
+    r"infrastructure|funds|crypto\w*|assets|accounts)\ (?:[\w'’-]+\ )?seized|dismantl\w+)\b")
 
 
 def clear_policy(title: str) -> bool:

@@ -279,7 +279,7 @@ _CLAIM_PROSE_LOW = re.compile(
 # related-links lines outlets append, red-team exercises
 _NOT_CLAIM_LOW = re.compile(
     r"""^\W*(?:more\ for\ you|related\b|read\ (?:more|also)|see\ also|previous(?:ly)?\ (?:coverage|reported)|
-    (?:prioriti[sz]e|keep|identify|perform|harden|monitor|implement|apply|ensure|review|consider|if|
+    (?:prioriti[sz]e|keep|identify|perform|harden|monitor|implement|apply|ensure|review|consider|
     for\ (?:patch|more)\ information)\b)|\brefer\ to\ the\b|
     \b(?:stops?|prevents?|blocks?|keeps?)\b[^.]{0,40}\bfrom\ exploiting|
     \b(?:detect|mitigat|block|prevent|stop|defend\ against|protect\ against)\w*\ (?:[\w-]+\ ){0,2}exploitation|
@@ -308,6 +308,12 @@ _MARKET_HEDGE_LOW = re.compile(r"\b(?:seek(?:s|ing)?\ to|sought|interest(?:ed)?\
 HEDGE_WINDOW = 25  # characters before the claim a hedge other than a modal must stand within
 MARKET_WINDOW = 60
 _POST_EXPLOIT_LOW = re.compile(r"\bpost[-\ ]exploit\w*")
+# where the claim's own clause begins: after a semicolon or colon, a "that" ("know that attackers have
+# exploited"), a comma before a conjunction, a pronoun or a subject ("The group may have used X; it has
+# exploited Y", "If you run Exchange, attackers ...")
+_CLAUSE_START_LOW = re.compile(
+    r"[;:—]|\bthat\b|,\ (?=(?:but|and|yet|so|while|though|although|i|you|we|they|he|she|it|the|this|these|its|their|"
+    r"attackers|hackers|actors|threat\ actors|adversaries|operators|researchers|know|note|remember)\b)")
 
 
 def _claims(low: str) -> list[re.Match[str]]:
@@ -328,6 +334,8 @@ def exploited_claim(sentence: str) -> str:
     # applied") is about something else
     if not found or _NEGATED_LOW.search(_claim_scope(low)) or _NEGATED_EXTRA_LOW.search(low) or _NOT_CLAIM_LOW.search(low):
         return ""
+    if _IF_LOW.match(low, _clause_start(low, min(m.start() for m in found))):
+        return ""  # a condition, advice: "If a patch for a KEV listed flaw cannot be applied, ..."
     if not _HAS_VULN_LOW.search(low):
         return ""  # "under attack" with no flaw in sight ("the next battlefield is already under attack")
     strong = _STRONG_LOW.search(low)
@@ -341,12 +349,21 @@ def exploited_claim(sentence: str) -> str:
     before = low[max(0, start - HEDGE_WINDOW):start]
     scope = _claim_scope(low)
     after = scope[end:] if len(scope) > end else ""
-    hedged = (_HEDGE_LOW.search(before) or _SOFT_HEDGE_LOW.search(before) or _MODAL_BEFORE_LOW.search(low[:start])
+    hedged = (_HEDGE_LOW.search(before) or _SOFT_HEDGE_LOW.search(before) or _MODAL_BEFORE_LOW.search(low[_clause_start(low, start):start])
               or _MARKET_HEDGE_LOW.search(low[max(0, start - MARKET_WINDOW):start])
               or _HEDGE_AFTER_LOW.search(after))
     return "" if hedged else "weak"
 
 
+def _clause_start(low: str, start: int) -> int:
+    """Where the clause holding the claim at ``start`` begins: a modal or condition before that is another clause's."""
+    cut = 0
+    for m in _CLAUSE_START_LOW.finditer(low, 0, start):
+        cut = m.end()
+    return cut
+
+
+_IF_LOW = re.compile(r"\W*(?:if|unless)\b")
 _RELATIVE_LOW = re.compile(r"\b(?:that|which|who|where)\b")
 
 
@@ -364,7 +381,14 @@ def _claim_scope(low: str) -> str:
 # a line of a list that holds nothing but CVE IDs
 _ID_LINE = re.compile(r"(?:[\W_]|\[\d+\]|\bo\b)*(?:CVE[\s\-‐‑–—]?\d{4}[\-‐‑–—]\d{4,7}(?:[\W_]|\[\d+\]|\bo\b)*)+",
                       re.IGNORECASE)
+_ROW_START = re.compile(r"\W*CVE[\s\-‐‑–—]?\d{4}\b", re.IGNORECASE)
 _PLURAL_LOW = re.compile(r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b")
+# a weak claim heads a listing only when it says the flaws themselves are exploited ("Top Routinely
+# Exploited Vulnerabilities", "CVEs exploited", "Leveraging zero-day vulnerabilities in"), not a trend
+# ("Attacks on unpatched vulnerabilities are rising", "Ransomware exploits remain the top concern")
+_PLURAL_EXPLOITED_LOW = re.compile(
+    r"\b(?:exploit(?:ed|ing)|leverag(?:ed|ing)|weaponi[sz](?:ed|ing))\ (?:[\w'’-]+\ ){0,2}?(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\b|"
+    r"\b(?:flaws|bugs|vulnerabilities|zero-days|0-days|cves|holes)\ (?:[\w'’-]+\ ){0,3}?exploited\b")
 
 
 def _flag(flagged: dict[str, None], ids: Sequence[str], reason: str, why: list[str] | None) -> None:
@@ -375,6 +399,16 @@ def _flag(flagged: dict[str, None], ids: Sequence[str], reason: str, why: list[s
 
 
 TABLE_CELL_WORDS = 16  # a line this short without a claim or a full stop is a table cell, not prose
+HEADER_CELLS = 8  # a listing's header cells ("CVE", "Vendor"), read only right after its heading
+ROW_CELLS = 2  # per header cell: the cells a table's row holds after its CVE ("Acme", "Remote Code Execution", CWEs)
+
+
+def _heads_listing(sentence: str, claim: str) -> bool:
+    """Whether a sentence without a CVE ID heads a list of exploited CVEs: a claim about plural flaws,
+    strong ("Two zero-days are actively exploited:") or naming them exploited ("CVEs exploited")."""
+    low = sentence.lower()
+    return bool(claim) and _PLURAL_LOW.search(low) is not None and (
+        claim == "strong" or _PLURAL_EXPLOITED_LOW.search(low) is not None)
 HEAD_CHARS = 60000  # how much of a text the CVE flags read (threat reports name CVEs late)
 
 
@@ -401,6 +435,7 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
         prev: tuple[str, ...] = ()
         explicit = False  # a text sentence names the CVE it says is exploited
         listing = ""  # a heading that says the CVEs below are exploited ("Appendix B: CVEs exploited")
+        header = listed = gap = 0  # the listing's header cells, its CVE lines, the cells since its last CVE line
         for i, sentence in enumerate(sentences):
             ids = extract_cves(sentence)
             claim = exploited_claim(sentence)
@@ -408,10 +443,17 @@ def cve_flags(title: str, text: str, kev: frozenset[str] | set[str] = frozenset(
             if listing and ids and (_ID_LINE.fullmatch(sentence) or cell):
                 _flag(flagged, ids, f"listed under: {listing[:120]}", why)
                 prev = ids
+                listed, gap = listed + 1, 0
                 continue
-            if listing and not ids and cell:
-                continue  # a table's header or cell under the heading ("Vendor", "Code Injection")
-            listing = sentence if claim and not ids and i > 0 and _PLURAL_LOW.search(sentence.lower()) else ""
+            # a header cell right after the heading ("CVE", "Vendor"); under a header, a row's cells
+            # ("Acme", "Code Injection"); in a plain list the first line without a CVE ends it
+            # ("Other critical fixes")
+            if listing and not ids and cell and (header < HEADER_CELLS if not listed else gap < ROW_CELLS * header):
+                # a mangled ID ("CVE-2021- 44228") still starts a row
+                header, gap = (header + 1, gap) if not listed else (header, 0 if _ROW_START.match(sentence) else gap + 1)
+                continue
+            listing = sentence if not ids and i > 0 and _heads_listing(sentence, claim) else ""
+            header = listed = gap = 0
             if claim:
                 if ids:
                     bound = ids
