@@ -23,6 +23,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from digest.eval.tally import PR
 from digest.intel.cluster import ClusterDoc, cluster
 from digest.intel.summarize import check_summary, extractive_summary
 from digest.intel.text import html_to_text, words
@@ -89,26 +90,14 @@ def doc_from_json(obj: dict[str, Any], *, with_actors: bool = True) -> ClusterDo
 
 
 @dataclass
-class PairResult:
-    """Confusion counts of the same-story decision over labelled pairs."""
+class PairResult(PR):
+    """Confusion counts of the same-story decision over labelled pairs (:class:`digest.eval.tally.PR`)."""
 
-    tp: int = 0
-    fp: int = 0
-    fn: int = 0
-    tn: int = 0
     errors: list[str] = field(default_factory=list)
 
     @property
-    def precision(self) -> float:
-        return self.tp / (self.tp + self.fp) if self.tp + self.fp else 1.0
-
-    @property
-    def recall(self) -> float:
-        return self.tp / (self.tp + self.fn) if self.tp + self.fn else 1.0
-
-    @property
     def total(self) -> int:
-        return self.tp + self.fp + self.fn + self.tn
+        return self.n
 
 
 def load_pairs(path: Path | None = None) -> list[dict[str, Any]]:
