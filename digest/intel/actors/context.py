@@ -67,9 +67,11 @@ _APPOSITION_END = re.compile(
     r"affiliated|also|first|previously|formerly|and|or|of)\b)")
 #: nouns that need a cyber word in the apposition ("Kering, the French luxury group" is a business)
 _APPOSITION_WEAK = frozenset({"group", "groups", "collective", "operation", "outfit", "cluster"})
+#: "ransomware", "ransomware gang" ... then the verb of what it does (has/have allowed)
+_RANSOM_SUBJECT = r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
 #: "Quorvex ransomware claims attack on hospital", "Quorvex Ransomware Gang Claims Attack": a gang's act
 _RANSOM_ACT_AT = re.compile(
-    r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
+    _RANSOM_SUBJECT +
     r"(?:claim(?:s|ed)?[ \t]+(?:responsibility|credit|to[ \t]|(?:the[ \t]+|an?[ \t]+)?(?:attack|breach|hack|"
     r"intrusion|theft|cyberattack|data))|says|said|threatens|threatened|leaks|leaked|lists|listed|posts|posted|"
     r"demands|demanded|hits|hit|targets|targeted|breaches|breached|cripples|crippled|disrupts|"
@@ -77,7 +79,7 @@ _RANSOM_ACT_AT = re.compile(
 #: what any ransomware does ("Modern ransomware uses", "Mobile ransomware spreads"): an act of a gang the
 #: knowledge base knows only
 _RANSOM_GENERIC_AT = re.compile(
-    r"(?i:ransomware(?:[ \t]+(?:gang|group|operators?|crew|operation))?[ \t]+(?:has[ \t]+|have[ \t]+)?"
+    _RANSOM_SUBJECT +
     r"(?:uses|used|deploys|deployed|emerges|emerged|returns|returned|resurfaces|strikes|struck|spreads|steals|stole)\b)")
 _NAME_BEFORE = re.compile(rf"(?<![\w$.&'’-])(?:the[ \t]+|The[ \t]+|[Nn]ew[ \t]+|A[ \t]+new[ \t]+|a[ \t]+new[ \t]+)?"
                           rf"[\"“‘']?(?P<n>{_CTX_NAME})[\"”’']?[ \t]+$")
